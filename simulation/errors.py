@@ -1,0 +1,48 @@
+"""User-facing errors: each names the file, the key path or row, the value and what was expected.
+
+The CLI catches :class:`UserError` and prints its message (exit code 2, no traceback).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+
+class UserError(Exception):
+    """An error in the user's input (file, option or value); exit code 2."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A scenario or plan file that does not validate."""
+
+
+class DataError(UserError):
+    """A data file (genealogy CSV, edge list) with bad rows."""
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def format_validation_error(err: ValidationError, source: str, prefix: str = "") -> str:
+    """Turn a pydantic error into lines ``source: key.path = value: what is allowed``."""
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in (prefix.split(".") if prefix else []) + list(e["loc"]))
+        kind = e["type"]
+        if kind == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{path}' (value {_short(e['input'])})")
+            continue
+        if kind == "missing":
+            lines.append(f"{source}: missing required key '{path}'")
+            continue
+        msg = e["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        lines.append(f"{source}: {path} = {_short(e['input'])}: {msg}")
+    return "\n".join(lines)

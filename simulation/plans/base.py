@@ -1,0 +1,188 @@
+"""The compensation-plan engine: period inputs, the component registry and the pay pipeline.
+
+A plan is data (a TOML file, see ``docs/plans.md``) plus components. A component is a pure
+function ``fn(ctx, params, state) -> ComponentResult`` of one pay period's volumes and trees,
+registered by name with :func:`register`; adding one touches neither the model nor this file.
+
+Order of evaluation in one period (``shared/PLANS.md`` section 11):
+
+1. ranks (stage ``RANKS``), 2. base components (``BASE``: unilevel, stairstep, binary, matrix,
+fast start), 3. components that pay on other components' earnings (``MATCHING``), 4. the
+global payout cap (pro rata), breakage and payout ratio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from simulation.tree import Forest
+
+RANKS, BASE, MATCHING = 0, 1, 2
+
+
+class Params(BaseModel):
+    """Base for component parameters: unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class PeriodInput:
+    """Everything one pay period needs, as arrays over ``n`` rows (persons or genealogy rows).
+
+    Attributes:
+        period: index of the period (month), 0-based.
+        sponsor: int32[n] current sponsor-tree parent (after roll-ups); -1 for roots/non-members.
+        pv: float64[n] personal volume this period (points), 0 for non-members.
+        bv: float64[n] business (commissionable) volume this period.
+        active: bool[n] status is distributor (not quit, not a prospect).
+        joined_period: int32[n] period of enrolment, -1 for non-members.
+        new_recruits: int rows that joined this period, in join order (placed in that order).
+        forest: the sponsor forest grouped by depth; built from ``sponsor`` and ``active`` if None.
+        rank: int16[n] given paid-as rank, or None to let a ``ranks`` component compute it.
+        kit_bought: bool[n] bought a starter kit this period (flat fast-start bonus), or None.
+        placement: int32[n] imported placement parents (binary/matrix) or None to place by rule.
+        leg: int8[n] imported binary side (0 left, 1 right, -1 unknown) or None.
+        retail_sales: float64[n] money received from non-member customers at retail price, net
+            of refunds (for the retail margin), or None.
+    """
+
+    period: int
+    sponsor: np.ndarray
+    pv: np.ndarray
+    bv: np.ndarray
+    active: np.ndarray
+    joined_period: np.ndarray
+    new_recruits: np.ndarray
+    forest: Forest | None = None
+    rank: np.ndarray | None = None
+    kit_bought: np.ndarray | None = None
+    placement: np.ndarray | None = None
+    leg: np.ndarray | None = None
+    retail_sales: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        return int(self.pv.shape[0])
+
+
+@dataclass
+class PeriodContext:
+    """What a component sees: the input plus what earlier stages produced this period."""
+
+    inp: PeriodInput
+    forest: Forest
+    default_min_pv: float
+    markup: float = 0.0
+    rank: np.ndarray | None = None
+    rank_names: list[str] = field(default_factory=list)
+    earnings: dict[str, np.ndarray] = field(default_factory=dict)
+    unilevel_excluded: np.ndarray | None = None
+
+    def qualified(self, min_pv: float | None = None) -> np.ndarray:
+        """bool[n]: active and PV >= min_pv (inclusive, PLANS.md section 1)."""
+        threshold = self.default_min_pv if min_pv is None else min_pv
+        return self.inp.active & (self.inp.pv >= threshold)
+
+    def rank_index(self, name_or_index: str | int) -> int:
+        """Rank index for a rank name (or pass an index through)."""
+        if isinstance(name_or_index, int):
+            return name_or_index
+        return self.rank_names.index(name_or_index)
+
+
+@dataclass
+class ComponentResult:
+    """Output of one component for one period.
+
+    Attributes:
+        pay: float64[n] amount paid to each row (before the global cap).
+        max_pay: theoretical maximum of the component this period (everyone entitled); breakage
+            = max_pay - pay.sum(). None when the notion does not apply.
+        state: carried to the next period (e.g. binary carry-over).
+        extra: per-row arrays worth reporting (e.g. ``rank``, ``carry_left``).
+    """
+
+    pay: np.ndarray
+    max_pay: float | None = None
+    state: Any = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+ComponentFn = Callable[[PeriodContext, Any, Any], ComponentResult]
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A registered component: its name, parameter model, function and stage."""
+
+    name: str
+    params: type[Params]
+    fn: ComponentFn
+    stage: int = BASE
+    company_payout: bool = True
+    description: str = ""
+
+
+REGISTRY: dict[str, ComponentSpec] = {}
+
+
+def register(
+    name: str,
+    params: type[Params],
+    *,
+    stage: int = BASE,
+    company_payout: bool = True,
+    description: str = "",
+) -> Callable[[ComponentFn], ComponentFn]:
+    """Decorator registering a component function under ``name`` (the plan file's table name)."""
+
+    def deco(fn: ComponentFn) -> ComponentFn:
+        REGISTRY[name] = ComponentSpec(name, params, fn, stage, company_payout, description)
+        return fn
+
+    return deco
+
+
+@dataclass
+class PayResult:
+    """One period's payouts.
+
+    Attributes:
+        components: name -> float64[n] paid after the global cap.
+        total: float64[n] sum over company-payout components.
+        revenue: commissionable revenue of the period (cap basis).
+        pre_cap_total: what the components would pay without the global cap.
+        breakage: name -> amount not paid against the component's theoretical maximum, plus
+            ``"cap"`` for what the global cap withheld.
+        cap_scale: factor applied to capped components (1.0 if the cap did not bind).
+        qualified: bool[n] active and PV >= the plan's default minimum.
+        rank: int16[n] paid-as rank (or None).
+        extra: per-row arrays reported by components.
+    """
+
+    components: dict[str, np.ndarray]
+    total: np.ndarray
+    revenue: float
+    pre_cap_total: float
+    breakage: dict[str, float]
+    cap_scale: float
+    qualified: np.ndarray
+    rank: np.ndarray | None
+    extra: dict[str, np.ndarray]
+
+    @property
+    def paid(self) -> float:
+        """Total company payout this period."""
+        return float(self.total.sum())
+
+    @property
+    def payout_ratio(self) -> float:
+        """Paid / commissionable revenue (NaN when there was no revenue)."""
+        return self.paid / self.revenue if self.revenue > 0 else float("nan")

@@ -1,0 +1,130 @@
+"""Unilevel (level commission), ``shared/PLANS.md`` section 3.
+
+For each distributor ``v`` with ``BV(v) > 0``, the upline at *paid level* ``j`` (1 <= j <= L)
+receives ``p_j x BV(v)`` if it is entitled to level ``j`` (qualified, and level ``j`` unlocked by
+its rank). How paid levels are counted is the ``compression`` choice:
+
+* ``none``: every upline occupies its physical level; a non-entitled one's share is breakage.
+* ``dynamic``: unqualified uplines are skipped (do not occupy a level); a qualified upline whose
+  rank does not unlock level ``j`` occupies it and its share is breakage.
+* ``dynamic_full``: any upline not entitled to the current level ``j`` is skipped; the level
+  passes to the next entitled upline.
+
+An unqualified distributor's own volume still pays its uplines.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from simulation.plans.base import ComponentResult, Params, PeriodContext, register
+
+
+class UnilevelParams(Params):
+    """The ``[unilevel]`` table."""
+
+    percentages: list[float] = Field(
+        description="Share of BV paid at paid level 1, 2, ... (0.08 = 8%). Young Living: "
+        "[0.08, 0.05, 0.04, 0.04, 0.04].",
+        min_length=1,
+        max_length=30,
+    )
+    min_pv: float | None = Field(
+        None, ge=0, description="Monthly PV to earn; default the plan's qualification.min_pv."
+    )
+    compression: Literal["none", "dynamic", "dynamic_full"] = Field(
+        "dynamic", description="How paid levels are counted (see module docs)."
+    )
+    levels_by_rank: dict[str, int] | None = Field(
+        None,
+        description="Levels unlocked by paid-as rank name; ranks not listed take the nearest "
+        "listed rank below them (0 levels if none). Needs a [ranks] table.",
+    )
+
+    @field_validator("percentages")
+    @classmethod
+    def _shares(cls, v: list[float]) -> list[float]:
+        if any(not (0 <= p <= 1) for p in v):
+            raise ValueError("each percentage must be a share between 0 and 1 (0.05 = 5%)")
+        if sum(v) > 1:
+            raise ValueError(f"percentages add up to {sum(v):.3f} > 1 (more than the volume)")
+        return v
+
+
+def levels_unlocked(ctx: PeriodContext, params: UnilevelParams) -> np.ndarray:
+    """int32[n] number of paid levels each row may earn on."""
+    L = len(params.percentages)
+    if params.levels_by_rank is None:
+        return np.full(ctx.inp.n, L, dtype=np.int32)
+    names = ctx.rank_names
+    table = np.zeros(len(names), dtype=np.int32)
+    current = 0
+    for i, name in enumerate(names):
+        current = params.levels_by_rank.get(name, current)
+        table[i] = min(current, L)
+    rank = ctx.rank if ctx.rank is not None else np.full(ctx.inp.n, -1, dtype=np.int16)
+    return np.where(rank >= 0, table[np.maximum(rank, 0)], 0).astype(np.int32)
+
+
+def _check(plan, params: UnilevelParams) -> str | None:
+    if params.levels_by_rank is None:
+        return None
+    ranks = plan.components.get("ranks")
+    if ranks is None:
+        return "levels_by_rank needs a [ranks] table in the plan"
+    unknown = sorted(set(params.levels_by_rank) - set(ranks.names))
+    if unknown:
+        return f"levels_by_rank names unknown ranks {unknown} (ranks: {ranks.names})"
+    return None
+
+
+@register("unilevel", UnilevelParams, description="percent of BV per paid level")
+def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> ComponentResult:
+    """Pay the unilevel commission for one period."""
+    inp = ctx.inp
+    n = inp.n
+    pct = np.asarray(params.percentages, dtype=np.float64)
+    L = pct.size
+    qualified = ctx.qualified(params.min_pv)
+    unlocked = levels_unlocked(ctx, params)
+    bv = inp.bv
+    volume_mask = inp.active & (bv > 0)
+    excluded = getattr(ctx, "unilevel_excluded", None)
+    if excluded is not None:
+        volume_mask &= ~excluded
+    src = np.flatnonzero(volume_mask)
+    pay = np.zeros(n, dtype=np.float64)
+    max_pay = float(bv[src].sum() * pct.sum())
+    parent = ctx.forest.parent
+    if params.compression == "none":
+        step = parent
+    else:
+        step = ctx.forest.nearest_ancestor(qualified)
+    u = step[src]
+    j = np.ones(src.size, dtype=np.int32)
+    vol = bv[src]
+    while src.size:
+        keep = u >= 0
+        u, j, vol = u[keep], j[keep], vol[keep]
+        src = src[keep]
+        if not src.size:
+            break
+        entitled = qualified[u] & (unlocked[u] >= j)
+        if entitled.any():
+            pay += np.bincount(
+                u[entitled], weights=pct[j[entitled] - 1] * vol[entitled], minlength=n
+            )
+        if params.compression == "dynamic_full":
+            # Only an entitled upline uses up the level; others pass it on.
+            j = j + entitled
+        else:
+            j = j + 1
+        live = j <= L
+        src, u, j, vol = src[live], step[u[live]], j[live], vol[live]
+    return ComponentResult(pay=pay, max_pay=max_pay)
+
+
+unilevel.check_plan = _check

@@ -1,0 +1,201 @@
+"""Forest primitives over parent arrays, level by level (no recursion, no per-node walks).
+
+A forest is given by ``parent: int32[n]`` (``-1`` for a root or for a row that is not in the
+forest) and the set of member rows. Every pass here is vectorised over one depth level at a
+time: bottom-up sums with ``np.add.at`` and top-down propagation by fancy indexing, so the cost
+is O(n) numpy work plus one Python iteration per level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class CycleError(ValueError):
+    """The parent array contains a cycle; ``rows`` holds (some of) the rows on it."""
+
+    def __init__(self, rows: np.ndarray):
+        self.rows = np.asarray(rows)
+        shown = ", ".join(str(int(r)) for r in self.rows[:10])
+        more = "" if self.rows.size <= 10 else f" (and {self.rows.size - 10} more)"
+        super().__init__(f"the tree has a cycle through rows {shown}{more}")
+
+
+def compute_depth(parent: np.ndarray, member: np.ndarray | None = None) -> np.ndarray:
+    """Depth of every member (roots 0) by pointer jumping.
+
+    Args:
+        parent: int[n] parent row, -1 for roots. Parents of members must be members.
+        member: bool[n] rows in the forest (default: all rows).
+
+    Returns:
+        int32[n] depth; -1 for non-members.
+
+    Raises:
+        CycleError: if following parents from some member never reaches a root.
+    """
+    n = parent.shape[0]
+    member = np.ones(n, dtype=bool) if member is None else member
+    anc = np.where(member, parent, -1).astype(np.int64)
+    dist = (anc >= 0).astype(np.int64)
+    rounds = 0
+    max_rounds = int(np.ceil(np.log2(max(n, 2)))) + 2
+    live = np.flatnonzero(anc >= 0)
+    while live.size:
+        a = anc[live]
+        # Synchronous pointer jumping: read old values for all, then write.
+        new_dist = dist[live] + dist[a]
+        new_anc = anc[a]
+        dist[live] = new_dist
+        anc[live] = new_anc
+        live = live[new_anc >= 0]
+        rounds += 1
+        if rounds > max_rounds:
+            raise CycleError(live)
+    depth = np.where(member, dist, -1).astype(np.int32)
+    return depth
+
+
+@dataclass
+class Forest:
+    """A forest with its rows grouped by depth.
+
+    Attributes:
+        parent: int32[n] parent row, -1 for roots and non-members.
+        depth: int32[n] depth (roots 0), -1 for non-members.
+        levels: list of int64 arrays; ``levels[d]`` holds the member rows at depth ``d``.
+    """
+
+    parent: np.ndarray
+    depth: np.ndarray
+    levels: list[np.ndarray]
+
+    @property
+    def n(self) -> int:
+        """Number of rows (members and non-members)."""
+        return int(self.parent.shape[0])
+
+    @classmethod
+    def from_parent(cls, parent: np.ndarray, member: np.ndarray | None = None) -> Forest:
+        """Build from a parent array, computing depths (raises CycleError on a cycle)."""
+        parent = np.asarray(parent)
+        member = np.ones(parent.shape[0], dtype=bool) if member is None else member
+        depth = compute_depth(parent, member)
+        return cls.from_depth(np.where(member, parent, -1), depth)
+
+    @classmethod
+    def from_depth(cls, parent: np.ndarray, depth: np.ndarray) -> Forest:
+        """Build from trusted depths (``depth[parent[v]] == depth[v] - 1``; -1 = non-member)."""
+        parent = np.asarray(parent, dtype=np.int32)
+        depth = np.asarray(depth, dtype=np.int32)
+        members = np.flatnonzero(depth >= 0)
+        if members.size == 0:
+            return cls(parent, depth, [])
+        d = depth[members]
+        # depth fits 16 bits in any realistic tree; a stable int16 sort is a radix sort (O(n)).
+        key = d.astype(np.int16) if d.max() < np.iinfo(np.int16).max else d
+        order = members[np.argsort(key, kind="stable")]
+        counts = np.bincount(d)
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        levels = [order[bounds[i] : bounds[i + 1]] for i in range(counts.size)]
+        return cls(parent, depth, levels)
+
+    @property
+    def members(self) -> np.ndarray:
+        """All member rows, top-down by depth."""
+        return np.concatenate(self.levels) if self.levels else np.empty(0, dtype=np.int64)
+
+    def bottom_up(self) -> Iterator[np.ndarray]:
+        """Levels from the deepest to depth 1 (rows that have a parent)."""
+        for d in range(len(self.levels) - 1, 0, -1):
+            yield self.levels[d]
+
+    def top_down(self) -> Iterator[np.ndarray]:
+        """Levels from depth 1 to the deepest (rows that have a parent)."""
+        yield from self.levels[1:]
+
+    def subtree_sum(self, values: np.ndarray, passes: np.ndarray | None = None) -> np.ndarray:
+        """Sum of ``values`` over each member's subtree (the member included).
+
+        Args:
+            values: float[n] per-row values.
+            passes: optional bool[n]; where False the row's subtree total is not added to its
+                parent (a breakaway).
+
+        Returns:
+            float64[n]; non-members keep their own value.
+        """
+        total = np.asarray(values, dtype=np.float64).copy()
+        for rows in self.bottom_up():
+            up = rows if passes is None else rows[passes[rows]]
+            np.add.at(total, self.parent[up], total[up])
+        return total
+
+    def nearest_ancestor(self, ok: np.ndarray) -> np.ndarray:
+        """Nearest strict ancestor of each member for which ``ok`` holds.
+
+        Args:
+            ok: bool[n].
+
+        Returns:
+            int32[n] row of that ancestor, -1 where none (and for roots and non-members).
+        """
+        res = np.full(self.n, -1, dtype=np.int32)
+        for rows in self.top_down():
+            p = self.parent[rows]
+            res[rows] = np.where(ok[p], p, res[p])
+        return res
+
+    def child_count(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Number of children of each row (only children where ``mask`` holds)."""
+        rows = self.members
+        rows = rows[self.parent[rows] >= 0]
+        if mask is not None:
+            rows = rows[mask[rows]]
+        return np.bincount(self.parent[rows], minlength=self.n).astype(np.int32)
+
+    def frontline_root(self) -> np.ndarray:
+        """For each member, its ancestor at depth 1 below the root, i.e. the leg it belongs to.
+
+        Returns:
+            int32[n]; for roots and non-members -1.
+        """
+        res = np.full(self.n, -1, dtype=np.int32)
+        if len(self.levels) > 1:
+            res[self.levels[1]] = self.levels[1]
+        for rows in self.levels[2:]:
+            res[rows] = res[self.parent[rows]]
+        return res
+
+
+def reattach_to_active(parent: np.ndarray, leaving: np.ndarray) -> np.ndarray:
+    """Roll-up: re-point every child of a leaving row to its nearest non-leaving ancestor.
+
+    Args:
+        parent: int32[n] parent array (modified copy is returned).
+        leaving: bool[n] rows that leave the tree this period (their own parent is cleared).
+
+    Returns:
+        int32[n] new parent array: leaving rows get -1; rows whose parent left point to the
+        first ancestor that stays (-1 if none: they become roots).
+    """
+    parent = parent.copy()
+    q = np.flatnonzero(leaving)
+    if q.size == 0:
+        return parent
+    # Resolve, for each leaving row, the first ancestor that stays (chains of leavers).
+    up = parent[q].astype(np.int64)
+    live = np.flatnonzero((up >= 0) & leaving[np.maximum(up, 0)])
+    while live.size:
+        up[live] = parent[up[live]]
+        live = live[(up[live] >= 0) & leaving[np.maximum(up[live], 0)]]
+    target = np.full(parent.shape[0], -1, dtype=np.int64)
+    target[q] = up
+    has_leaving_parent = (parent >= 0) & leaving[np.maximum(parent, 0)] & ~leaving
+    kids = np.flatnonzero(has_leaving_parent)
+    parent[kids] = target[parent[kids]]
+    parent[q] = -1
+    return parent
