@@ -199,3 +199,25 @@ def reattach_to_active(parent: np.ndarray, leaving: np.ndarray) -> np.ndarray:
     parent[kids] = target[parent[kids]]
     parent[q] = -1
     return parent
+
+
+def recompute_depth(parent: np.ndarray, old_depth: np.ndarray) -> np.ndarray:
+    """Depths after re-parenting, given depths that still order the forest top-down.
+
+    After a roll-up every row's new parent is one of its old ancestors, so grouping rows by
+    their *old* depth is still a valid top-down order; one pass over those groups gives the
+    new depths in O(n) without pointer jumping.
+
+    Args:
+        parent: int32[n] new parent array (-1 roots and non-members).
+        old_depth: int[n] old depths of the members (-1 non-members).
+
+    Returns:
+        int16[n] new depths (-1 non-members).
+    """
+    order = Forest.from_depth(parent, old_depth)
+    depth = np.full(parent.shape[0], -1, dtype=np.int16)
+    for rows in order.levels:
+        p = parent[rows]
+        depth[rows] = np.where(p >= 0, depth[np.maximum(p, 0)] + 1, 0)
+    return depth

@@ -1,0 +1,116 @@
+"""Forest primitives: depths, sums, nearest qualified ancestor, roll-up (hand cases + Hypothesis)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulation.tree import CycleError, Forest, compute_depth, reattach_to_active, recompute_depth
+
+#        0
+#       / \
+#      1   2
+#     / \   \
+#    3   4   5
+#            |
+#            6
+PARENT = np.array([-1, 0, 0, 1, 1, 2, 5])
+
+
+def test_depth_by_hand():
+    assert compute_depth(PARENT).tolist() == [0, 1, 1, 2, 2, 2, 3]
+
+
+def test_cycle_is_reported_with_its_rows():
+    parent = np.array([-1, 2, 3, 1])  # 1 -> 2 -> 3 -> 1
+    with pytest.raises(CycleError) as err:
+        compute_depth(parent)
+    assert set(err.value.rows.tolist()) <= {1, 2, 3}
+
+
+def test_subtree_sum_by_hand():
+    f = Forest.from_parent(PARENT)
+    values = np.array([1.0, 2, 3, 4, 5, 6, 7])
+    # 6: 7; 5: 6+7=13; 2: 3+13=16; 3: 4; 4: 5; 1: 2+4+5=11; 0: 1+11+16=28
+    assert f.subtree_sum(values).tolist() == [28, 11, 16, 4, 5, 13, 7]
+
+
+def test_subtree_sum_with_breakaway():
+    f = Forest.from_parent(PARENT)
+    values = np.ones(7)
+    passes = np.ones(7, dtype=bool)
+    passes[5] = False  # 5's group (5 and 6) does not flow to 2
+    total = f.subtree_sum(values, passes)
+    assert total[5] == 2 and total[2] == 1 and total[0] == 5
+
+
+def test_nearest_qualified_ancestor():
+    f = Forest.from_parent(PARENT)
+    ok = np.array([True, False, True, True, True, False, True])
+    # 6 -> 5 (no) -> 2 (yes); 3 -> 1 (no) -> 0; 1 -> 0; 0 -> none
+    assert f.nearest_ancestor(ok).tolist() == [-1, 0, 0, 0, 0, 2, 2]
+
+
+def test_rollup_chain_of_leavers():
+    leaving = np.zeros(7, dtype=bool)
+    leaving[[2, 5]] = True  # 6's parent 5 and grandparent 2 leave: 6 moves up to 0
+    new = reattach_to_active(PARENT, leaving)
+    assert new.tolist() == [-1, 0, -1, 1, 1, -1, 0]
+
+
+def test_recompute_depth_after_rollup():
+    leaving = np.zeros(7, dtype=bool)
+    leaving[1] = True
+    new = reattach_to_active(PARENT, leaving)
+    old = compute_depth(PARENT)
+    old[1] = -1
+    new_member = np.where(leaving, -1, new)
+    depth = recompute_depth(new_member, old)
+    assert depth.tolist() == [0, -1, 1, 1, 1, 2, 3]
+
+
+@st.composite
+def join_quit_sequences(draw):
+    n = draw(st.integers(2, 60))
+    parent = np.full(n, -1)
+    for i in range(1, n):
+        parent[i] = draw(st.integers(-1, i - 1))
+    rounds = draw(st.lists(st.lists(st.integers(0, n - 1), max_size=8), max_size=6))
+    return parent, rounds
+
+
+@settings(max_examples=150, deadline=None)
+@given(join_quit_sequences())
+def test_rollups_keep_a_forest_and_ancestry(case):
+    """Any sequence of quits leaves a forest whose ancestors are a subset of the old ones."""
+    parent, rounds = case
+    n = parent.size
+    member = np.ones(n, dtype=bool)
+    depth = compute_depth(parent)
+    for quitters in rounds:
+        leaving = np.zeros(n, dtype=bool)
+        leaving[[q for q in quitters if member[q]]] = True
+        old_anc = _ancestors(parent)
+        new = reattach_to_active(np.where(member, parent, -1), leaving)
+        member &= ~leaving
+        new = np.where(member, new, -1)
+        old_depth = np.where(member, depth, -1)
+        depth = recompute_depth(new, old_depth)
+        # A forest: pointer jumping terminates and agrees with the incremental depths.
+        assert compute_depth(new, member)[member].tolist() == depth[member].tolist()
+        new_anc = _ancestors(new)
+        for v in np.flatnonzero(member):
+            assert new_anc[v] <= old_anc[v]  # roll-up only moves people up their own line
+            assert all(member[a] for a in new_anc[v])
+        parent = new
+
+
+def _ancestors(parent):
+    out = []
+    for v in range(parent.size):
+        chain, p = set(), parent[v]
+        while p >= 0:
+            chain.add(int(p))
+            p = parent[p]
+        out.append(chain)
+    return out
