@@ -1,0 +1,7 @@
+"""``python -m simulation`` runs the ``mlmsim`` command line."""
+
+import sys
+
+from simulation.cli import main
+
+sys.exit(main())

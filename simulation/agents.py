@@ -1,0 +1,98 @@
+"""Mesa agents whose attributes are views on the model's columnar state.
+
+A :class:`Distributor` holds only its row index ``pid``; reading ``agent.pv`` reads
+``model.pop.pv[pid]`` and writing it writes there. So Mesa's tools (AgentSet, DataCollector,
+batch_run, SolaraViz) work on agents while every monthly phase stays vectorised.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+
+from simulation.state import FIELDS, STATUS_NAMES
+
+if TYPE_CHECKING:
+    from simulation.model import MLMModel
+
+
+def _view(name: str, doc: str) -> property:
+    def get(self: Distributor):
+        return getattr(self.model.pop, name)[self.pid].item()
+
+    def put(self: Distributor, value) -> None:
+        getattr(self.model.pop, name)[self.pid] = value
+
+    return property(get, put, doc=doc)
+
+
+class Distributor(mesa.Agent):
+    """A person who joined the company (active or quit), viewed through the columnar state."""
+
+    def __init__(self, model: MLMModel, pid: int):
+        super().__init__(model)
+        self.pid = int(pid)
+
+    @property
+    def status_name(self) -> str:
+        """'distributor' while active, 'quit' after quitting."""
+        return STATUS_NAMES[int(self.model.pop.status[self.pid])]
+
+    @property
+    def active(self) -> bool:
+        """True while the person is a distributor (has not quit)."""
+        return self.status_name == "distributor"
+
+    @property
+    def net_income(self) -> float:
+        """Cumulative net income (own use valued), USD."""
+        pop = self.model.pop
+        i = self.pid
+        return float(
+            pop.commissions[i]
+            + pop.retail_sales[i]
+            + pop.buyback_refund[i]
+            + pop.own_use_value[i]
+            - pop.purchases[i]
+            - pop.kit_cost[i]
+            - pop.fixed_costs[i]
+        )
+
+    def upline(self) -> list[int]:
+        """Row indices of the current sponsor chain, nearest first."""
+        chain = []
+        sponsor = self.model.pop.sponsor
+        p = int(sponsor[self.pid])
+        while p >= 0:
+            chain.append(p)
+            p = int(sponsor[p])
+        return chain
+
+    def story(self) -> dict:
+        """One distributor's story: level, recruits, income and costs so far."""
+        pop = self.model.pop
+        i = self.pid
+        return {
+            "id": i,
+            "status": self.status_name,
+            "level": int(pop.level[i]),
+            "joined_month": int(pop.join_month[i]),
+            "quit_month": int(pop.quit_month[i]),
+            "enroller": int(pop.enroller[i]),
+            "recruits": int(pop.recruits[i]),
+            "customers": int(pop.customers[i]),
+            "commissions": float(pop.commissions[i]),
+            "retail_margin": float(pop.retail_margin[i]),
+            "purchases": float(pop.purchases[i]),
+            "costs": float(pop.purchases[i] + pop.kit_cost[i] + pop.fixed_costs[i]),
+            "net_income": self.net_income,
+        }
+
+    def __repr__(self) -> str:
+        return f"Distributor(pid={self.pid}, {self.status_name}, level={self.level})"
+
+
+for _name, _dtype, _fill, _doc in FIELDS:
+    if not hasattr(Distributor, _name):
+        setattr(Distributor, _name, _view(_name, _doc))

@@ -1,0 +1,184 @@
+"""Default behaviour rules: who is pitched and joins, who buys what, who quits.
+
+Each rule is a replaceable callable ``rule(model, rng)``; pass your own with
+``MLMModel(rules={"recruit": my_rule})``. Rules decide; the model books the consequences
+(joins, money, roll-up), so a custom rule cannot break the invariants.
+
+Signatures:
+
+* ``recruit(model, rng) -> (joiners int64[k], sponsors int64[k])`` in join order; sponsor -1
+  starts a new line. Joiners must be prospects or customers, each listed once.
+* ``retail(model, rng) -> None``: wins and loses customers through ``model.add_customers`` /
+  ``model.drop_customers`` and sets ``model.pop.customer_pv`` for the month.
+* ``buy(model, rng) -> Purchase``: what each active distributor buys this month.
+* ``quit(model, rng) -> (quitters int64[k], claims_buyback bool[k])``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulation.state import Status
+
+if TYPE_CHECKING:
+    from simulation.model import MLMModel
+
+
+def _pitch_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray, mean: float):
+    """int[k] pitches per distributor this month (Poisson(mean x effort), or fixed)."""
+    if model.scenario.recruit.pitch_count == "fixed":
+        return np.full(who.size, int(round(mean)), dtype=np.int64)
+    return rng.poisson(mean * model.pop.effort[who].astype(np.float64))
+
+
+def _targets(model: MLMModel, rng: np.random.Generator, pitcher: np.ndarray, warm_share: float):
+    """A target person for each pitch: a random contact (warm) or a random person (cold)."""
+    n = model.pop.n
+    cold = rng.integers(0, n, size=pitcher.size)
+    if model.network is None or warm_share <= 0:
+        return cold
+    warm = rng.random(pitcher.size) < warm_share
+    contact = model.network.random_neighbour(pitcher, rng)
+    return np.where(warm & (contact >= 0), contact, cold)
+
+
+def first_per_target(rng: np.random.Generator, target: np.ndarray, *others: np.ndarray):
+    """Keep one entry per distinct target, chosen uniformly at random, in random order."""
+    order = rng.permutation(target.size)
+    t = target[order]
+    _, first = np.unique(t, return_index=True)
+    keep = order[np.sort(first)]
+    return (target[keep], *(o[keep] for o in others))
+
+
+def recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Default recruitment: pitches through the network, refusal memory, fatigue, bad news."""
+    cfg = model.scenario.recruit
+    pop = model.pop
+    month = model.month
+    active = model.active_ids()
+    joiners = [np.empty(0, np.int64)]
+    sponsors = [np.empty(0, np.int64)]
+    if cfg.mode == "uniform_sponsor":
+        candidates = np.flatnonzero(pop.status <= Status.CUSTOMER)
+        if active.size and candidates.size:
+            j = candidates[rng.random(candidates.size) < cfg.fixed_join_prob]
+            j = rng.permutation(j)
+            joiners.append(j)
+            sponsors.append(active[rng.integers(0, active.size, size=j.size)])
+    elif active.size:
+        k = _pitch_counts(model, rng, active, cfg.pitches_per_month)
+        pitcher = np.repeat(active, k)
+        warm_share = cfg.warm_share if cfg.mode == "network" else 0.0
+        target = _targets(model, rng, pitcher, warm_share)
+        open_ = pop.status[target] <= Status.CUSTOMER
+        if cfg.refusals:
+            open_ &= pop.refused_until[target] <= month
+        pitcher, target = pitcher[open_], target[open_]
+        p = cfg.join_prob * pop.willingness[target].astype(np.float64)
+        if cfg.fatigue < 1:
+            p *= cfg.fatigue ** pop.pitched[target]
+        if cfg.bad_news > 0:
+            p *= (1.0 - cfg.bad_news) ** pop.quit_contacts[target]
+        yes = rng.random(target.size) < p
+        np.add.at(pop.pitched, target, 1)
+        jt, js = first_per_target(rng, target[yes], pitcher[yes])
+        if cfg.refusals:
+            refused = np.setdiff1d(target[~yes], jt)
+            pop.refused_until[refused] = month + cfg.refusal_memory_months + 1
+        joiners.append(jt)
+        sponsors.append(js)
+    if cfg.spontaneous_join_prob > 0:
+        candidates = np.flatnonzero(pop.status <= Status.CUSTOMER)
+        s = candidates[rng.random(candidates.size) < cfg.spontaneous_join_prob]
+        s = np.setdiff1d(s, np.concatenate(joiners))
+        joiners.append(rng.permutation(s))
+        sponsors.append(np.full(s.size, -1, dtype=np.int64))
+    return np.concatenate(joiners), np.concatenate(sponsors)
+
+
+def retail(model: MLMModel, rng: np.random.Generator) -> None:
+    """Default retail: churn, win new customers among non-member contacts, take orders."""
+    cfg = model.scenario.retail
+    pop = model.pop
+    pop.customer_pv[:] = 0
+    if not cfg.enabled:
+        return
+    customers = np.flatnonzero(pop.status == Status.CUSTOMER)
+    churn = customers[rng.random(customers.size) < cfg.churn_monthly]
+    model.drop_customers(churn)
+    active = model.active_ids()
+    if active.size and cfg.pitches_per_month > 0 and cfg.max_customers > 0:
+        k = rng.poisson(cfg.pitches_per_month * pop.effort[active].astype(np.float64))
+        seller = np.repeat(active, k)
+        target = _targets(model, rng, seller, model.scenario.recruit.warm_share)
+        ok = (pop.status[target] == Status.PROSPECT) & (rng.random(seller.size) < cfg.accept_prob)
+        t, s = first_per_target(rng, target[ok], seller[ok])
+        # Respect each seller's capacity: keep the first (random order) up to the cap.
+        room = cfg.max_customers - pop.customers[s]
+        order = np.argsort(s, kind="stable")
+        s_sorted = s[order]
+        rank_in_seller = np.arange(s.size) - np.searchsorted(s_sorted, s_sorted)
+        fits = np.empty(s.size, dtype=bool)
+        fits[order] = rank_in_seller < room[order]
+        model.add_customers(t[fits], s[fits])
+    customers = np.flatnonzero(pop.status == Status.CUSTOMER)
+    orders = cfg.order_pv * pop.spending[customers].astype(np.float64)
+    pop.customer_pv[:] = np.bincount(
+        pop.customer_of[customers], weights=orders, minlength=pop.n
+    ).astype(np.float32)
+
+
+@dataclass
+class Purchase:
+    """What each active distributor (``who``) buys this month, in PV.
+
+    Attributes:
+        who: int64[k] active distributors.
+        own_use_pv: product the household consumes this month (from stock or bought).
+        from_inventory_pv: the part of own use taken from unsold stock (not bought).
+        topup_pv: bought only to reach the monthly minimum (goes to stock).
+        loading_pv: bought as stock to reach a rank (inventory loading).
+    """
+
+    who: np.ndarray
+    own_use_pv: np.ndarray
+    from_inventory_pv: np.ndarray
+    topup_pv: np.ndarray
+    loading_pv: np.ndarray
+
+
+def buy(model: MLMModel, rng: np.random.Generator) -> Purchase:
+    """Default buying: own use (stock first), autoship top-up to the minimum, loading."""
+    cfg = model.scenario.buy
+    pop = model.pop
+    who = model.active_ids()
+    need = cfg.own_use_pv * pop.spending[who].astype(np.float64)
+    stock = pop.inventory_pv[who].astype(np.float64)
+    from_stock = np.minimum(stock, need)
+    bought_own = need - from_stock
+    pv = bought_own + pop.customer_pv[who]
+    topup = np.where(pop.autoship[who], np.maximum(model.plan.min_pv - pv, 0.0), 0.0)
+    age = model.month - pop.join_month[who]
+    loading = np.where(pop.loader[who] & (age < cfg.loading_months), cfg.loading_pv, 0.0)
+    return Purchase(who, need, from_stock, topup, loading)
+
+
+def quit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # noqa: A001
+    """Default quitting: a base hazard, more after a losing month and months without income."""
+    cfg = model.scenario.quit
+    pop = model.pop
+    who = model.active_ids()
+    if not cfg.enabled or who.size == 0:
+        return np.empty(0, np.int64), np.empty(0, bool)
+    idle = np.minimum(pop.months_idle[who], cfg.idle_horizon_months) / cfg.idle_horizon_months
+    hazard = cfg.base_monthly + cfg.loss_extra * (pop.net_month[who] < 0) + cfg.idle_extra * idle
+    quitters = who[rng.random(who.size) < np.minimum(hazard, 1.0)]
+    claims = rng.random(quitters.size) < cfg.buyback_claim_prob
+    return quitters, claims
+
+
+DEFAULT_RULES = {"recruit": recruit, "retail": retail, "buy": buy, "quit": quit}

@@ -1,0 +1,147 @@
+"""The ``mlmsim`` command line.
+
+``mlmsim run [SCENARIO]`` runs a scenario and writes ``results/<scenario>/<run-id>/``;
+``mlmsim payout`` pays an imported genealogy; ``mlmsim schema`` prints the scenario format.
+Errors in user input print one message and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from simulation.errors import UserError
+
+DEFAULT_RESULTS = Path("results")
+
+# Subcommands contributed by other modules: name -> (module, help). Each module exposes
+# configure_parser(parser) and run(args) -> int.
+PLUGINS = {
+    "payout": ("simulation.payout", "pay one or more periods of an imported genealogy CSV"),
+    "report": ("simulation.report", "write the HTML report of a run folder"),
+    "sweep": ("simulation.sweep", "run a parameter sweep (local processes or Dask)"),
+    "stress": ("simulation.stress", "stress-test a plan across a battery of futures"),
+    "app": ("simulation.app_server", "start the classroom web page"),
+    "validate": ("simulation.validation", "rerun the validation table"),
+}
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run a scenario and write its results folder")
+    p.add_argument("scenario", nargs="?", default=None,
+                   help="scenario file or shipped name (default: classroom)")
+    p.add_argument("--seed", type=int, default=None, help="master seed (default: the scenario's)")
+    p.add_argument("--months", type=int, default=None, help="months to run")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run folder to write (default: results/<scenario>/<run-id>)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter, e.g. --set market.population=5000 (repeatable)")
+    p.add_argument("--no-figures", action="store_true", help="skip PNG figures and the report")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mlmsim``."""
+    parser = argparse.ArgumentParser(
+        prog="mlmsim",
+        description="Simulate multi-level marketing networks: recruiting, saturation, plans, "
+        "and who makes money.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    for name, (module, help_text) in PLUGINS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name == module:
+                continue  # not shipped in this version
+            raise
+        p = sub.add_parser(name, help=help_text)
+        mod.configure_parser(p)
+        p.set_defaults(_plugin=mod)
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``mlmsim run``: simulate, write the results folder, print the summary."""
+    from simulation.config import load_scenario
+    from simulation.runner import run_scenario
+
+    sets = list(args.sets)
+    if args.seed is not None:
+        sets.append(f"scenario.seed={args.seed}")
+    if args.months is not None:
+        sets.append(f"scenario.months={args.months}")
+    scenario, path = load_scenario(args.scenario, sets)
+    result = run_scenario(
+        scenario,
+        scenario_path=path,
+        out=args.out,
+        results_root=DEFAULT_RESULTS,
+        figures=not args.no_figures,
+        progress=not args.quiet,
+    )
+    print_summary(result["summary"], result["run_dir"])
+    return 0
+
+
+def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
+    """The terminal summary table of a run."""
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    def usd(x: float | None) -> str:
+        return "n/a" if x is None else f"${x:,.0f}"
+
+    s = summary
+    rows = [
+        ("market", f"{s['population']:,} persons, {s['months']} months"),
+        ("ever joined (penetration)", f"{s['ever_joined']:,} ({pct(s['penetration'])})"),
+        ("active at the end", f"{s['active_end']:,}"),
+        ("peak recruiting", f"{s['peak_joins']:,} joins in month {s['peak_month']}"),
+        ("recruiting below half its peak",
+         "never" if s["half_peak_month"] is None else f"from month {s['half_peak_month']}"),
+        ("deepest level reached", str(s["max_level"])),
+        ("lost money (own use valued)", pct(s["share_net_loss"])),
+        ("lost money (own use as cost)", pct(s["share_net_loss_strict"])),
+        ("median net income of joiners", usd(s["median_net_income"])),
+        ("Gini of net income", f"{s['gini_net_income']:.3f}"),
+        ("top 1% share of commissions", pct(s["top1_commissions"])),
+        ("payout ratio (commissions/BV)", pct(s["payout_ratio"])),
+        ("retail share of volume", pct(s["retail_share"])),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print()
+    for k, v in rows:
+        print(f"  {k:<{width}}  {v}")
+    print(f"\n  results: {run_dir}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``mlmsim``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return run_command(args)
+        if args.command == "schema":
+            from simulation.config import schema
+
+            print(json.dumps(schema(), indent=2))
+            return 0
+        return int(args._plugin.run(args) or 0)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

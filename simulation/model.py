@@ -1,0 +1,435 @@
+"""The MLM market as a Mesa model: one ``step()`` is one month (DESIGN.md section 2).
+
+Phases, each vectorised over all distributors at once:
+
+1. recruit   2. retail   3. buy   4. volume   5. pay   6. account   7. quit (roll-up)
+8. collect.
+
+State is columnar (:class:`simulation.state.Population`); distributors are also Mesa agents
+(:class:`simulation.agents.Distributor`) that view their row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import mesa
+import numpy as np
+
+from simulation import behaviour, collect
+from simulation.agents import Distributor
+from simulation.config import Scenario, apply_overrides, scenario_from_dict
+from simulation.network import build as build_network
+from simulation.plans import PeriodInput, Plan, load_plan
+from simulation.plans.engine import resolve_plan_path
+from simulation.state import Population, Status
+from simulation.tree import Forest, recompute_depth, reattach_to_active
+
+STREAMS = ("network", "persons", "founders", "recruit", "retail", "buy", "quit")
+
+# Short constructor keywords (for Mesa's batch_run and the web page) -> scenario key paths.
+ALIASES = {
+    "population": "market.population",
+    "founders": "market.founders",
+    "network": "market.network",
+    "mean_degree": "market.mean_degree",
+    "pitches_per_month": "recruit.pitches_per_month",
+    "join_prob": "recruit.join_prob",
+    "months": "scenario.months",
+    "plan": "plan.file",
+}
+
+# Cumulative money kept 12 months before the end for annual (income disclosure) figures.
+YEAR_FIELDS = ("commissions", "retail_sales", "purchases", "kit_cost", "fixed_costs",
+               "own_use_value", "buyback_refund", "retail_margin")
+
+
+class MLMModel(mesa.Model):
+    """An MLM company recruiting, selling and paying in a finite market.
+
+    Args:
+        scenario: a validated :class:`Scenario` (default: all defaults).
+        seed: master seed (default: ``scenario.scenario.seed``).
+        plan: a :class:`Plan` to use instead of the scenario's plan file.
+        rules: replacement behaviour rules by phase name (see :mod:`simulation.behaviour`).
+        agents: create a Mesa agent per joiner (default True; large runs may switch it off
+            and use :meth:`distributor` for on-demand views).
+        **params: scenario overrides, either ``section__key=value`` or a short alias
+            (``population``, ``join_prob``, ``pitches_per_month``, ``plan``, ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        scenario: Scenario | None = None,
+        seed: int | None = None,
+        plan: Plan | None = None,
+        rules: dict[str, Callable] | None = None,
+        agents: bool = True,
+        **params: Any,
+    ):
+        if scenario is None:
+            scenario = Scenario()
+        if params:
+            overrides = []
+            for key, value in params.items():
+                path = ALIASES.get(key, key.replace("__", "."))
+                if isinstance(value, str):
+                    value = f'"{value}"'
+                elif isinstance(value, bool):
+                    value = str(value).lower()
+                overrides.append(f"{path}={value}")
+            data = apply_overrides(scenario.to_dict(), overrides, "model parameters")
+            scenario = scenario_from_dict(data, "model parameters")
+        seed = scenario.scenario.seed if seed is None else int(seed)
+        super().__init__(rng=seed)
+        self.scenario = scenario
+        self.seed = seed
+        self.month = 0
+        self.make_agents = agents
+        children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+        self.streams = {
+            name: np.random.default_rng(c) for name, c in zip(STREAMS, children, strict=True)
+        }
+        self.rules = dict(behaviour.DEFAULT_RULES)
+        if rules:
+            unknown = set(rules) - set(self.rules)
+            if unknown:
+                raise ValueError(f"unknown rule names {sorted(unknown)}; known: {list(self.rules)}")
+            self.rules.update(rules)
+        self.plan = plan if plan is not None else load_plan(scenario.plan.file)
+        self.pay_engine = self.plan.engine()
+        m = scenario.market
+        self.pop = Population(m.population)
+        self.network = build_network(
+            m.network,
+            m.population,
+            self.streams["network"],
+            **_network_params(scenario),
+        )
+        self._init_persons()
+        self.agent_of: dict[int, Distributor] = {}
+        self._active: np.ndarray | None = None
+        self.company = {"revenue": 0.0, "paid": 0.0, "refunds": 0.0}
+        self.last_pay = None
+        self.year_start: dict[str, np.ndarray] | None = None
+        self._month_flow: dict[str, float] = {}
+        self.joined_this_month = np.empty(0, np.int64)
+        self.quit_this_month = np.empty(0, np.int64)
+        self.recruits_by_level = np.zeros(1)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={k: _reporter(k) for k in collect.MONTHLY_COLUMNS},
+            tables={"levels": list(collect.LEVEL_COLUMNS)},
+        )
+        self._reset_flow()
+        founders = self.streams["founders"].choice(m.population, size=m.founders, replace=False)
+        self._join(np.sort(founders).astype(np.int64), np.full(m.founders, -1, np.int64))
+        self._collect()
+
+    # ------------------------------------------------------------------ setup
+    def _init_persons(self) -> None:
+        m = self.scenario.market
+        b = self.scenario.buy
+        pop = self.pop
+        rng = self.streams["persons"]
+        n = pop.n
+        if m.heterogeneity:
+            pop.willingness[:] = rng.beta(m.willingness_alpha, m.willingness_beta, n)
+            pop.effort[:] = _lognormal_mean1(rng, m.effort_sigma, n)
+            pop.spending[:] = _lognormal_mean1(rng, m.spending_sigma, n)
+        else:
+            pop.willingness[:] = 1.0
+        pop.autoship[:] = rng.random(n) < b.autoship_share
+        pop.loader[:] = rng.random(n) < b.loader_share
+
+    # ------------------------------------------------------------------ views
+    def active_ids(self) -> np.ndarray:
+        """int64 rows of active distributors (cached within a phase)."""
+        if self._active is None:
+            self._active = np.flatnonzero(self.pop.status == Status.DISTRIBUTOR)
+        return self._active
+
+    def distributor(self, pid: int) -> Distributor:
+        """The Mesa agent of a person who joined (created on demand if agents are off)."""
+        agent = self.agent_of.get(int(pid))
+        if agent is None:
+            if self.pop.join_month[pid] < 0:
+                raise KeyError(f"person {pid} never joined")
+            agent = Distributor(self, int(pid))
+            self.agent_of[int(pid)] = agent
+        return agent
+
+    def sponsor_forest(self) -> Forest:
+        """The current sponsor forest of active distributors, grouped by depth."""
+        active = self.pop.status == Status.DISTRIBUTOR
+        return Forest.from_depth(
+            np.where(active, self.pop.sponsor, -1), np.where(active, self.pop.depth, -1)
+        )
+
+    # ------------------------------------------------------------------ bookkeeping
+    def add_customers(self, customers: np.ndarray, sellers: np.ndarray) -> None:
+        """Make prospects ``customers`` the customers of ``sellers`` (same length)."""
+        pop = self.pop
+        pop.status[customers] = Status.CUSTOMER
+        pop.customer_of[customers] = sellers
+        np.add.at(pop.customers, sellers, 1)
+
+    def drop_customers(self, customers: np.ndarray) -> None:
+        """Customers stop buying and become prospects again."""
+        pop = self.pop
+        customers = customers[pop.status[customers] == Status.CUSTOMER]
+        np.subtract.at(pop.customers, pop.customer_of[customers], 1)
+        pop.customer_of[customers] = -1
+        pop.status[customers] = Status.PROSPECT
+
+    def _reset_flow(self) -> None:
+        self._month_flow = dict.fromkeys(
+            ("revenue", "kits", "refunds", "paid", "pre_cap", "retail_sales", "sales_total",
+             "own_use_pv", "topup_pv", "loading_pv", "customer_pv", "pv", "bv",
+             "breakage", "commissions_revenue"),
+            0.0,
+        )
+
+    def _join(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
+        """Book joins: status, tree position, starter kit, agents."""
+        if joiners.size == 0:
+            self.joined_this_month = joiners
+            return
+        pop = self.pop
+        was_customer = joiners[pop.status[joiners] == Status.CUSTOMER]
+        self.drop_customers(was_customer)
+        pop.status[joiners] = Status.DISTRIBUTOR
+        pop.sponsor[joiners] = sponsors
+        pop.enroller[joiners] = sponsors
+        has = sponsors >= 0
+        s = np.maximum(sponsors, 0)
+        pop.level[joiners] = np.where(has, pop.level[s] + 1, 1)
+        pop.depth[joiners] = np.where(has, pop.depth[s] + 1, 0)
+        pop.join_month[joiners] = self.month
+        pop.months_idle[joiners] = 0
+        np.add.at(pop.recruits, sponsors[has], 1)
+        kit = self.scenario.costs.starter_kit_usd
+        pop.kit_cost[joiners] += kit
+        self._month_flow["kits"] += kit * joiners.size
+        self._month_flow["revenue"] += kit * joiners.size
+        self.company["revenue"] += kit * joiners.size
+        self.joined_this_month = joiners
+        self._active = None
+        if self.make_agents:
+            for pid in joiners.tolist():
+                self.agent_of[pid] = Distributor(self, pid)
+
+    # ------------------------------------------------------------------ the month
+    def step(self) -> None:
+        """One month: recruit, retail, buy, volume, pay, account, quit, collect."""
+        self.month = self.steps
+        self._reset_flow()
+        self._active = None
+        s = self.streams
+        joiners, sponsors = self.rules["recruit"](self, s["recruit"])
+        self._validate_joins(joiners, sponsors)
+        self.recruits_by_level = np.bincount(
+            self.pop.level[sponsors[sponsors >= 0]], minlength=2
+        ).astype(np.float64)
+        self._join(joiners, sponsors)
+        self.rules["retail"](self, s["retail"])
+        purchase = self.rules["buy"](self, s["buy"])
+        self._book_purchases(purchase)
+        pay = self._pay()
+        self._account(pay, purchase)
+        quitters, claims = self.rules["quit"](self, s["quit"])
+        self._quit(np.asarray(quitters, dtype=np.int64), np.asarray(claims, dtype=bool))
+        self._collect()
+        if self.month == self.scenario.scenario.months - 12:
+            self.year_start = self.pop.snapshot(YEAR_FIELDS)
+
+    def _validate_joins(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
+        pop = self.pop
+        if joiners.size != sponsors.size:
+            raise ValueError("recruit rule: joiners and sponsors differ in length")
+        if np.unique(joiners).size != joiners.size:
+            raise ValueError("recruit rule: a person joins twice in one month")
+        if joiners.size and (pop.status[joiners] > Status.CUSTOMER).any():
+            raise ValueError("recruit rule: only prospects and customers can join")
+        ok = sponsors < 0
+        ok |= pop.status[np.maximum(sponsors, 0)] == Status.DISTRIBUTOR
+        if not ok.all():
+            raise ValueError("recruit rule: a sponsor is not an active distributor")
+
+    def _book_purchases(self, p: behaviour.Purchase) -> None:
+        pop = self.pop
+        usd = self.scenario.units.usd_per_pv
+        who = p.who
+        bought_own = p.own_use_pv - p.from_inventory_pv
+        cust = pop.customer_pv[who].astype(np.float64)
+        pv = bought_own + cust + p.topup_pv + p.loading_pv
+        pop.pv[:] = 0
+        pop.pv[who] = pv
+        pop.inventory_pv[who] += (p.topup_pv + p.loading_pv - p.from_inventory_pv).astype(
+            np.float32
+        )
+        cost = pv * usd
+        self._purchase_month = cost
+        pop.purchases[who] += cost
+        pop.pv_total[who] += pv
+        pop.own_use_value[who] += p.own_use_pv * usd * self.scenario.buy.own_use_value_share
+        markup = self.plan.retail.markup
+        sales = cust * usd * (1.0 + markup)
+        pop.retail_sales[who] += sales
+        pop.retail_margin[who] += cust * usd * markup
+        f = self._month_flow
+        f["revenue"] += float(cost.sum())
+        self.company["revenue"] += float(cost.sum())
+        f["retail_sales"] += float(sales.sum())
+        f["own_use_pv"] += float(p.own_use_pv.sum())
+        f["topup_pv"] += float(p.topup_pv.sum())
+        f["loading_pv"] += float(p.loading_pv.sum())
+        f["customer_pv"] += float(cust.sum())
+        f["pv"] += float(pv.sum())
+        self._retail_sales_month = np.zeros(pop.n)
+        self._retail_sales_month[who] = sales
+
+    def _pay(self):
+        pop = self.pop
+        active = pop.status == Status.DISTRIBUTOR
+        forest = self.sponsor_forest()
+        pv = pop.pv.astype(np.float64)
+        inp = PeriodInput(
+            period=self.month,
+            sponsor=forest.parent,
+            pv=pv,
+            bv=pv * self.scenario.units.bv_per_pv,
+            active=active,
+            joined_period=pop.join_month.astype(np.int32),
+            new_recruits=self.joined_this_month,
+            forest=forest,
+            kit_bought=pop.join_month == self.month,
+            retail_sales=self._retail_sales_month,
+        )
+        result = self.pay_engine.pay(inp)
+        if result.rank is not None:
+            pop.rank[:] = result.rank
+        self.last_pay = result
+        f = self._month_flow
+        f["bv"] = float(inp.bv.sum())
+        f["paid"] = result.paid
+        f["pre_cap"] = result.pre_cap_total
+        f["commissions_revenue"] = result.revenue
+        f["breakage"] = float(sum(result.breakage.values()))
+        self.company["paid"] += result.paid
+        return result
+
+    def _account(self, pay, purchase: behaviour.Purchase) -> None:
+        pop = self.pop
+        who = purchase.who
+        commissions = pay.total
+        pop.commissions_month[:] = commissions
+        pop.commissions += commissions
+        fixed = self.scenario.costs.fixed_usd_monthly
+        pop.fixed_costs[who] += fixed
+        usd = self.scenario.units.usd_per_pv
+        kit = np.where(pop.join_month[who] == self.month, self.scenario.costs.starter_kit_usd, 0.0)
+        pop.net_month[:] = 0
+        pop.net_month[who] = (
+            commissions[who]
+            + self._retail_sales_month[who]
+            + purchase.own_use_pv * usd * self.scenario.buy.own_use_value_share
+            - self._purchase_month
+            - kit
+            - fixed
+        )
+        earned = commissions[who] > 0
+        pop.months_idle[who] = np.where(earned, 0, pop.months_idle[who] + 1)
+
+    def _quit(self, quitters: np.ndarray, claims: np.ndarray) -> None:
+        pop = self.pop
+        self.quit_this_month = quitters
+        if quitters.size == 0:
+            return
+        if (pop.status[quitters] != Status.DISTRIBUTOR).any():
+            raise ValueError("quit rule: only active distributors can quit")
+        usd = self.scenario.units.usd_per_pv
+        claimers = quitters[claims]
+        refund = pop.inventory_pv[claimers].astype(np.float64) * usd
+        refund *= self.scenario.quit.buyback_share
+        pop.buyback_refund[claimers] += refund
+        self._month_flow["refunds"] += float(refund.sum())
+        self._month_flow["revenue"] -= float(refund.sum())
+        self.company["revenue"] -= float(refund.sum())
+        pop.inventory_pv[quitters] = 0
+        leaving = np.zeros(pop.n, dtype=bool)
+        leaving[quitters] = True
+        # Their customers are nobody's customers any more.
+        if pop.customers[quitters].any():
+            cust = np.flatnonzero(pop.status == Status.CUSTOMER)
+            self.drop_customers(cust[leaving[pop.customer_of[cust]]])
+        active_before = pop.status == Status.DISTRIBUTOR
+        old_depth = np.where(active_before, pop.depth, -1)
+        parent = reattach_to_active(np.where(active_before, pop.sponsor, -1), leaving)
+        pop.status[quitters] = Status.QUIT
+        pop.quit_month[quitters] = self.month
+        pop.sponsor[:] = np.where(active_before & ~leaving, parent, pop.sponsor)
+        pop.sponsor[quitters] = -1
+        old_depth[quitters] = -1
+        pop.depth[:] = recompute_depth(np.where(active_before & ~leaving, parent, -1), old_depth)
+        pop.depth[quitters] = -1
+        if self.network is not None:
+            idx = self.network.indptr
+            starts, ends = idx[quitters], idx[quitters + 1]
+            lengths = ends - starts
+            if lengths.sum():
+                pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+                    lengths.sum()
+                )
+                np.add.at(pop.quit_contacts, self.network.indices[pos], 1)
+        self._active = None
+
+    def _collect(self) -> None:
+        self.stats = collect.monthly_stats(self)
+        self.datacollector.collect(self)
+        for row in collect.level_rows(self):
+            self.datacollector.add_table_row("levels", row)
+
+    # ------------------------------------------------------------------ running
+    def run(self, months: int | None = None, progress: Callable[[int], None] | None = None):
+        """Run ``months`` months (default: the scenario's), calling ``progress(month)``."""
+        months = self.scenario.scenario.months if months is None else months
+        for _ in range(months):
+            self.step()
+            if progress is not None:
+                progress(self.month)
+        return self
+
+
+def _reporter(key: str) -> Callable[[MLMModel], float]:
+    def report(model: MLMModel) -> float:
+        return model.stats[key]
+
+    report.__name__ = key
+    return report
+
+
+def _lognormal_mean1(rng: np.random.Generator, sigma: float, n: int) -> np.ndarray:
+    """Lognormal draws with mean exactly 1 in expectation."""
+    if sigma == 0:
+        return np.ones(n)
+    return rng.lognormal(mean=-(sigma**2) / 2, sigma=sigma, size=n)
+
+
+def _network_params(scenario: Scenario) -> dict[str, Any]:
+    m = scenario.market
+    if m.network == "small_world":
+        return {"k": m.mean_degree, "p": m.rewire_prob}
+    if m.network == "scale_free":
+        return {"m": max(1, m.mean_degree // 2)}
+    if m.network == "random":
+        return {"mean_degree": m.mean_degree}
+    if m.network == "edge_list":
+        return {"path": m.edge_list}
+    return {}
+
+
+def plan_path_of(scenario: Scenario):
+    """Path of the scenario's plan file."""
+    return resolve_plan_path(scenario.plan.file)

@@ -1,0 +1,61 @@
+"""Shared test helpers: small models and per-month invariant checks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation.config import Scenario, apply_overrides, load_scenario, scenario_from_dict
+from simulation.model import MLMModel
+from simulation.state import Status
+from simulation.tree import compute_depth
+
+
+def make_model(*sets: str, scenario: str = "classroom", **kwargs) -> MLMModel:
+    """A model of a shipped scenario with ``section.key=value`` overrides."""
+    scen, _ = load_scenario(scenario, list(sets))
+    return MLMModel(scenario=scen, **kwargs)
+
+
+def scenario_with(*sets: str) -> Scenario:
+    """Default scenario with overrides."""
+    return scenario_from_dict(apply_overrides({}, list(sets), "test"), "test")
+
+
+def check_invariants(model: MLMModel) -> None:
+    """Everything DESIGN.md section 5 says must hold after every month."""
+    pop = model.pop
+    n = pop.n
+    counts = np.bincount(pop.status, minlength=4)
+    st = model.stats
+    # Head count: prospects + customers + distributors + quit = N, and the table agrees.
+    assert counts.sum() == n
+    assert (st["prospects"], st["customers"], st["distributors"], st["quit"]) == tuple(counts)
+    assert st["ever_joined"] == counts[Status.DISTRIBUTOR] + counts[Status.QUIT]
+    # Customers belong to exactly one active distributor; counts agree.
+    cust = np.flatnonzero(pop.status == Status.CUSTOMER)
+    assert (pop.status[pop.customer_of[cust]] == Status.DISTRIBUTOR).all()
+    assert (pop.customer_of[pop.status != Status.CUSTOMER] == -1).all()
+    per = np.bincount(pop.customer_of[cust], minlength=n)
+    assert (per == pop.customers).all()
+    # Money: what distributors paid the company = company revenue (net of buyback refunds).
+    paid_in = pop.purchases.sum() + pop.kit_cost.sum() - pop.buyback_refund.sum()
+    assert np.isclose(paid_in, model.company["revenue"], rtol=1e-9, atol=1e-6)
+    assert np.isclose(pop.commissions.sum(), model.company["paid"], rtol=1e-9, atol=1e-6)
+    # Payouts never exceed the cap; nobody who is not a qualified distributor is paid.
+    pay = model.last_pay
+    if pay is not None:
+        cap = model.plan.cap
+        if cap is not None:
+            assert pay.paid <= cap.ratio * pay.revenue + 1e-6
+        assert (pay.total >= 0).all()
+        # pay.qualified = active at pay time and PV >= the plan's minimum (quitters of this
+        # month were still active when paid).
+        assert (pay.total[~pay.qualified] == 0).all()
+        assert (model.pop.commissions_month[~pay.qualified] == 0).all()
+    # The sponsor tree of active distributors is a forest, and the kept depths are right.
+    active = pop.status == Status.DISTRIBUTOR
+    parent = np.where(active, pop.sponsor, -1)
+    assert (active[parent[parent >= 0]]).all(), "an active member points to an inactive sponsor"
+    depth = compute_depth(parent, active)
+    assert (depth[active] == pop.depth[active]).all()
+    assert (pop.sponsor[~active] == -1).all()
