@@ -169,7 +169,7 @@ class Buy(Section):
         "(autoship) whether or not they need the product.",
     )
     own_use_value_share: float = Field(
-        0.5,
+        0.8,
         ge=0,
         le=1,
         description="Value of product consumed at home relative to its wholesale price (what "
@@ -208,16 +208,21 @@ class Quit(Section):
 
     enabled: bool = Field(True, description="False: nobody ever quits.")
     base_monthly: float = Field(
-        0.02, ge=0, le=1, description="Monthly hazard of quitting for a distributor doing fine."
+        0.015,
+        ge=0,
+        le=1,
+        description="Monthly hazard of quitting for a distributor doing fine. With the extras "
+        "below, typical distributors quit at 5-7% a month, about 50-60% a year, in the range "
+        "the direct-selling industry reports for annual turnover.",
     )
     loss_extra: float = Field(
-        0.03,
+        0.02,
         ge=0,
         le=1,
         description="Added hazard in a month with negative net income.",
     )
     idle_extra: float = Field(
-        0.06,
+        0.04,
         ge=0,
         le=1,
         description="Added hazard after idle_horizon_months without any commission (scaled "
