@@ -43,7 +43,8 @@ class PeriodInput:
         active: bool[n] status is distributor (not quit, not a prospect).
         joined_period: int32[n] period of enrolment, -1 for non-members.
         new_recruits: int rows that joined this period, in join order (placed in that order).
-        forest: the sponsor forest grouped by depth; built from ``sponsor`` and ``active`` if None.
+        forest: the sponsor forest grouped by depth; built from ``sponsor`` if None (inactive
+            rows keep their place: they are never qualified and carry no volume).
         rank: int16[n] given paid-as rank, or None to let a ``ranks`` component compute it.
         kit_bought: bool[n] bought a starter kit this period (flat fast-start bonus), or None.
         placement: int32[n] imported placement parents (binary/matrix) or None to place by rule.
@@ -71,10 +72,64 @@ class PeriodInput:
         """Number of rows."""
         return int(self.pv.shape[0])
 
+    @classmethod
+    def of(
+        cls,
+        sponsor,
+        pv,
+        *,
+        bv=None,
+        active=None,
+        joined_period=None,
+        period: int = 0,
+        **optional: Any,
+    ) -> PeriodInput:
+        """A period input from plain sequences (tests, notebooks, small imports).
+
+        ``bv`` defaults to ``pv``, ``active`` to everyone, ``joined_period`` to 0 for everyone,
+        ``new_recruits`` to the rows with ``joined_period == period``; other keywords
+        (``rank``, ``kit_bought``, ``forest`` ...) are passed through.
+        """
+        pv = np.asarray(pv, dtype=np.float64)
+        n = pv.shape[0]
+        joined = (
+            np.zeros(n, dtype=np.int32)
+            if joined_period is None
+            else np.asarray(joined_period, dtype=np.int32)
+        )
+        for key in ("kit_bought", "rank"):
+            if optional.get(key) is not None:
+                dtype = bool if key == "kit_bought" else np.int16
+                optional[key] = np.asarray(optional[key], dtype=dtype)
+        return cls(
+            period=period,
+            sponsor=np.asarray(sponsor, dtype=np.int32),
+            pv=pv,
+            bv=pv.copy() if bv is None else np.asarray(bv, dtype=np.float64),
+            active=np.ones(n, dtype=bool) if active is None else np.asarray(active, dtype=bool),
+            joined_period=joined,
+            new_recruits=np.flatnonzero(joined == period),
+            **optional,
+        )
+
 
 @dataclass
 class PeriodContext:
-    """What a component sees: the input plus what earlier stages produced this period."""
+    """What a component sees: the input plus what earlier stages produced this period.
+
+    Attributes:
+        inp: the period's input arrays.
+        forest: the sponsor forest grouped by depth.
+        default_min_pv: the plan's ``qualification.min_pv``.
+        markup: retail price over wholesale.
+        rank: int16[n] paid-as rank (-1 none) once a ``RANKS`` component ran, or the given one.
+        rank_names: rank names lowest first (the ranks component's ``params.names``).
+        earnings: component name -> float64[n] paid by components that already ran (before the
+            global cap; after per-distributor caps).
+        unilevel_excluded: bool[n] rows whose BV the unilevel does not pay on, or None. Set by
+            components' ``prepare`` hooks (fast start ``exclude_from_unilevel``), which the
+            engine calls before any component runs; combine with ``mark_unilevel_excluded``.
+    """
 
     inp: PeriodInput
     forest: Forest
@@ -89,6 +144,12 @@ class PeriodContext:
         """bool[n]: active and PV >= min_pv (inclusive, PLANS.md section 1)."""
         threshold = self.default_min_pv if min_pv is None else min_pv
         return self.inp.active & (self.inp.pv >= threshold)
+
+    def mark_unilevel_excluded(self, rows: np.ndarray) -> None:
+        """Exclude ``rows`` (bool[n] mask) from the unilevel's volume, keeping earlier marks."""
+        if self.unilevel_excluded is None:
+            self.unilevel_excluded = np.zeros(self.inp.n, dtype=bool)
+        self.unilevel_excluded |= rows
 
     def rank_index(self, name_or_index: str | int) -> int:
         """Rank index for a rank name (or pass an index through)."""
@@ -141,7 +202,12 @@ def register(
     company_payout: bool = True,
     description: str = "",
 ) -> Callable[[ComponentFn], ComponentFn]:
-    """Decorator registering a component function under ``name`` (the plan file's table name)."""
+    """Decorator registering a component function under ``name`` (the plan file's table name).
+
+    Optional attributes on the function: ``fn.check_plan(plan, params) -> str | None`` for
+    cross-table checks at load time, and ``fn.prepare(ctx, params) -> None``, called for every
+    component before any component runs in a period (to mark volume other components skip).
+    """
 
     def deco(fn: ComponentFn) -> ComponentFn:
         REGISTRY[name] = ComponentSpec(name, params, fn, stage, company_payout, description)

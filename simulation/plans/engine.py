@@ -215,7 +215,10 @@ class PlanEngine:
         n = inp.n
         forest = inp.forest
         if forest is None:
-            forest = Forest.from_parent(np.where(inp.active, inp.sponsor, -1), inp.active)
+            # Inactive rows keep their place in the tree: they hold a level (compression
+            # "none"), are never qualified and carry no volume, and never cut their downline
+            # off from its uplines.
+            forest = Forest.from_parent(inp.sponsor)
         ctx = PeriodContext(
             inp=inp,
             forest=forest,
@@ -223,6 +226,12 @@ class PlanEngine:
             markup=self.plan.retail.markup,
         )
         ctx.rank = inp.rank
+        # Components may mark volume before anything runs (e.g. the fast start takes new
+        # recruits' orders out of the unilevel): ``fn.prepare(ctx, params)``, in plan order.
+        for name in self._order:
+            prepare = getattr(REGISTRY[name].fn, "prepare", None)
+            if prepare is not None:
+                prepare(ctx, self.plan.components[name])
         results: dict[str, ComponentResult] = {}
         extra: dict[str, np.ndarray] = {}
         for name in self._order:
