@@ -32,14 +32,28 @@ PLUGINS = {
 
 def _add_run(sub) -> None:
     p = sub.add_parser("run", help="run a scenario and write its results folder")
-    p.add_argument("scenario", nargs="?", default=None,
-                   help="scenario file or shipped name (default: classroom)")
+    p.add_argument(
+        "scenario",
+        nargs="?",
+        default=None,
+        help="scenario file or shipped name (default: classroom)",
+    )
     p.add_argument("--seed", type=int, default=None, help="master seed (default: the scenario's)")
     p.add_argument("--months", type=int, default=None, help="months to run")
-    p.add_argument("--out", type=Path, default=None,
-                   help="run folder to write (default: results/<scenario>/<run-id>)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a parameter, e.g. --set market.population=5000 (repeatable)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run folder to write (default: results/<scenario>/<run-id>)",
+    )
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. --set market.population=5000 (repeatable)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip PNG figures and the report")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -92,6 +106,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
     """The terminal summary table of a run."""
+
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -104,8 +119,10 @@ def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
         ("ever joined (penetration)", f"{s['ever_joined']:,} ({pct(s['penetration'])})"),
         ("active at the end", f"{s['active_end']:,}"),
         ("peak recruiting", f"{s['peak_joins']:,} joins in month {s['peak_month']}"),
-        ("recruiting below half its peak",
-         "never" if s["half_peak_month"] is None else f"from month {s['half_peak_month']}"),
+        (
+            "recruiting below half its peak",
+            "never" if s["half_peak_month"] is None else f"from month {s['half_peak_month']}",
+        ),
         ("deepest level reached", str(s["max_level"])),
         ("lost money (own use valued)", pct(s["share_net_loss"])),
         ("lost money (own use as cost)", pct(s["share_net_loss_strict"])),

@@ -124,7 +124,7 @@ def level_rows(model: MLMModel) -> list[dict[str, float]]:
     comm = np.bincount(level, weights=pop.commissions_month[ever], minlength=size)
     net = np.bincount(level, weights=pop.net_income()[ever], minlength=size)
     rec = np.zeros(size)
-    r = model.recruits_by_level[: size]
+    r = model.recruits_by_level[:size]
     rec[: r.size] = r
     rows = []
     for lv in range(1, size):

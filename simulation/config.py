@@ -148,9 +148,7 @@ class Retail(Section):
     churn_monthly: float = Field(
         0.15, ge=0, le=1, description="Chance a customer stops buying each month."
     )
-    max_customers: int = Field(
-        25, ge=0, description="Most customers one distributor can serve."
-    )
+    max_customers: int = Field(25, ge=0, description="Most customers one distributor can serve.")
 
 
 class Buy(Section):
@@ -178,9 +176,7 @@ class Buy(Section):
     loader_share: float = Field(
         0.05, ge=0, le=1, description="Share of joiners who load inventory to reach a rank."
     )
-    loading_pv: float = Field(
-        300.0, ge=0, description="Extra stock a loader buys per month, PV."
-    )
+    loading_pv: float = Field(300.0, ge=0, description="Extra stock a loader buys per month, PV.")
     loading_months: int = Field(
         3, ge=0, le=1200, description="Months after joining during which loaders load."
     )
@@ -281,8 +277,7 @@ class Scenario(Section):
         m = self.market
         if m.founders > m.population:
             raise ValueError(
-                f"market.founders ({m.founders}) cannot exceed market.population "
-                f"({m.population})"
+                f"market.founders ({m.founders}) cannot exceed market.population ({m.population})"
             )
         if m.network == "edge_list" and not m.edge_list:
             raise ValueError("market.network = 'edge_list' needs market.edge_list (a file path)")
@@ -332,7 +327,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
     data = copy.deepcopy(data)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. market.population=500")
+            raise ConfigError(
+                f"--set {item!r}: expected key.path=value, e.g. market.population=500"
+            )
         key, _, text = item.partition("=")
         parts = key.strip().split(".")
         if len(parts) != 2 or not all(parts):

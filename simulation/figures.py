@@ -66,8 +66,9 @@ def members_by_level(levels: pd.DataFrame, path: Path, max_levels: int = 12) -> 
                 wide = wide.loc[:, wide.columns < max_levels]
                 wide[f"{max_levels}+"] = deep
             colors = plt.cm.viridis(np.linspace(0, 1, wide.shape[1]))
-            ax.stackplot(wide.index, wide.T.values, labels=[str(c) for c in wide.columns],
-                         colors=colors)
+            ax.stackplot(
+                wide.index, wide.T.values, labels=[str(c) for c in wide.columns], colors=colors
+            )
             ax.legend(title="level", loc="upper left", ncol=2, fontsize=9)
         ax.set_xlabel("month")
         ax.set_ylabel("active distributors")
@@ -103,8 +104,12 @@ def income_by_level(dist: pd.DataFrame, path: Path, max_levels: int = 12) -> Pat
             groups = [dist["net_income"].to_numpy()[lv == k] for k in range(1, max_levels + 1)]
             labels = [str(k) if k < max_levels else f"{k}+" for k in range(1, max_levels + 1)]
             keep = [i for i, g in enumerate(groups) if g.size]
-            ax.boxplot([groups[i] for i in keep], tick_labels=[labels[i] for i in keep],
-                       whis=(5, 95), showfliers=False)
+            ax.boxplot(
+                [groups[i] for i in keep],
+                tick_labels=[labels[i] for i in keep],
+                whis=(5, 95),
+                showfliers=False,
+            )
         ax.axhline(0, color="#d62728", lw=1.5, ls="--")
         ax.set_xlabel("level at joining (1 = founders)")
         ax.set_ylabel("net income so far, USD")
@@ -121,7 +126,8 @@ def write_run_figures(
     return [
         penetration_and_joins(monthly, out / "penetration_joins.png", bass=bass),
         members_by_level(levels, out / "members_by_level.png"),
-        lorenz_net(dist["net_income"].to_numpy(), dist["commissions"].to_numpy(),
-                   out / "lorenz.png"),
+        lorenz_net(
+            dist["net_income"].to_numpy(), dist["commissions"].to_numpy(), out / "lorenz.png"
+        ),
         income_by_level(dist, out / "income_by_level.png"),
     ]

@@ -11,6 +11,7 @@ State is columnar (:class:`simulation.state.Population`); distributors are also 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -41,8 +42,16 @@ ALIASES = {
 }
 
 # Cumulative money kept 12 months before the end for annual (income disclosure) figures.
-YEAR_FIELDS = ("commissions", "retail_sales", "purchases", "kit_cost", "fixed_costs",
-               "own_use_value", "buyback_refund", "retail_margin")
+YEAR_FIELDS = (
+    "commissions",
+    "retail_sales",
+    "purchases",
+    "kit_cost",
+    "fixed_costs",
+    "own_use_value",
+    "buyback_refund",
+    "retail_margin",
+)
 
 
 class MLMModel(mesa.Model):
@@ -118,6 +127,7 @@ class MLMModel(mesa.Model):
         self.joined_this_month = np.empty(0, np.int64)
         self.quit_this_month = np.empty(0, np.int64)
         self.recruits_by_level = np.zeros(1)
+        self.phase_seconds: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={k: _reporter(k) for k in collect.MONTHLY_COLUMNS},
             tables={"levels": list(collect.LEVEL_COLUMNS)},
@@ -185,9 +195,23 @@ class MLMModel(mesa.Model):
 
     def _reset_flow(self) -> None:
         self._month_flow = dict.fromkeys(
-            ("revenue", "kits", "refunds", "paid", "pre_cap", "retail_sales", "sales_total",
-             "own_use_pv", "topup_pv", "loading_pv", "customer_pv", "pv", "bv",
-             "breakage", "commissions_revenue"),
+            (
+                "revenue",
+                "kits",
+                "refunds",
+                "paid",
+                "pre_cap",
+                "retail_sales",
+                "sales_total",
+                "own_use_pv",
+                "topup_pv",
+                "loading_pv",
+                "customer_pv",
+                "pv",
+                "bv",
+                "breakage",
+                "commissions_revenue",
+            ),
             0.0,
         )
 
@@ -222,27 +246,35 @@ class MLMModel(mesa.Model):
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
-        """One month: recruit, retail, buy, volume, pay, account, quit, collect."""
+        """One month: recruit, retail, buy, volume and pay, account, quit, collect."""
         self.month = self.steps
         self._reset_flow()
         self._active = None
         s = self.streams
+        clock = _PhaseClock(self.phase_seconds)
         joiners, sponsors = self.rules["recruit"](self, s["recruit"])
         self._validate_joins(joiners, sponsors)
         self.recruits_by_level = np.bincount(
             self.pop.level[sponsors[sponsors >= 0]], minlength=2
         ).astype(np.float64)
         self._join(joiners, sponsors)
+        clock.lap("recruit")
         self.rules["retail"](self, s["retail"])
+        clock.lap("retail")
         purchase = self.rules["buy"](self, s["buy"])
         self._book_purchases(purchase)
+        clock.lap("buy")
         pay = self._pay()
+        clock.lap("pay")
         self._account(pay, purchase)
+        clock.lap("account")
         quitters, claims = self.rules["quit"](self, s["quit"])
         self._quit(np.asarray(quitters, dtype=np.int64), np.asarray(claims, dtype=bool))
+        clock.lap("quit")
         self._collect()
         if self.month == self.scenario.scenario.months - 12:
             self.year_start = self.pop.snapshot(YEAR_FIELDS)
+        clock.lap("collect")
 
     def _validate_joins(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
         pop = self.pop
@@ -400,6 +432,19 @@ class MLMModel(mesa.Model):
             if progress is not None:
                 progress(self.month)
         return self
+
+
+class _PhaseClock:
+    """Accumulates wall time per phase into a dict (for benchmarks and the manifest)."""
+
+    def __init__(self, into: dict[str, float]):
+        self.into = into
+        self.t = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.into[phase] = self.into.get(phase, 0.0) + now - self.t
+        self.t = now
 
 
 def _reporter(key: str) -> Callable[[MLMModel], float]:

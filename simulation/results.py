@@ -121,9 +121,11 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
     }
     # Last 12 months (the income disclosure year): cumulative now minus 12 months ago.
     start = model.year_start
+
     def year(name: str) -> np.ndarray:
         now = getattr(pop, name)[ids]
         return now - start[name][ids] if start is not None else now
+
     comm_y = year("commissions")
     costs_y = year("purchases") + year("kit_cost") + year("fixed_costs") - year("buyback_refund")
     cols["commissions_year"] = comm_y
@@ -173,8 +175,12 @@ def versions() -> dict[str, str]:
 
 
 def write_manifest(
-    run_dir: Path, model: MLMModel, scenario_path: Path | None, timings: dict[str, float],
-    files: list[str], summary: dict[str, Any],
+    run_dir: Path,
+    model: MLMModel,
+    scenario_path: Path | None,
+    timings: dict[str, float],
+    files: list[str],
+    summary: dict[str, Any],
 ) -> None:
     """Write ``manifest.json`` (last): resolved scenario, plan, seed, versions, timings."""
     manifest = {

@@ -44,8 +44,14 @@ def summarise(model: MLMModel, monthly: pd.DataFrame, dist: dict[str, np.ndarray
         "gini_net_income": float(gini(net)) if net.size else float("nan"),
         "top1_commissions": float(top_share(comm, 0.01)) if comm.sum() > 0 else None,
         "payout_ratio": float(monthly["commissions"].sum() / bv) if bv > 0 else None,
-        "retail_share": float(monthly["retail_sales"].sum() / (1 + model.plan.retail.markup)
-                              / pv / model.scenario.units.usd_per_pv) if pv > 0 else None,
+        "retail_share": float(
+            monthly["retail_sales"].sum()
+            / (1 + model.plan.retail.markup)
+            / pv
+            / model.scenario.units.usd_per_pv
+        )
+        if pv > 0
+        else None,
         "revenue": float(model.company["revenue"]),
         "commissions": float(model.company["paid"]),
     }
@@ -80,9 +86,12 @@ def run_scenario(
     else:
         model.run()
     timings["simulate"] = time.perf_counter() - t
+    timings.update({f"phase_{k}": v for k, v in model.phase_seconds.items()})
     t = time.perf_counter()
-    run_dir = Path(out) if out is not None else results.new_run_dir(
-        results_root, scenario.scenario.name, model.seed
+    run_dir = (
+        Path(out)
+        if out is not None
+        else results.new_run_dir(results_root, scenario.scenario.name, model.seed)
     )
     if run_dir.exists() and (run_dir / "manifest.json").exists():
         from simulation.errors import UserError

@@ -37,8 +37,15 @@ EXPECTED = {
     "21_buyback_share": ["quit.buyback_share = 1.2", "less than or equal to 1"],
     "22_starter_kit_negative": ["costs.starter_kit_usd = -60", "greater than or equal to 0"],
     "23_list_for_number": ["buy.own_use_pv = [60, 70]", "valid number"],
-    "24_plan_unknown_component": ["bad_plan_unknown_component.toml", "unknown table 'unilevel_plus'"],
-    "25_plan_bad_percentages": ["bad_plan_percentages.toml", "unilevel.percentages", "between 0 and 1"],
+    "24_plan_unknown_component": [
+        "bad_plan_unknown_component.toml",
+        "unknown table 'unilevel_plus'",
+    ],
+    "25_plan_bad_percentages": [
+        "bad_plan_percentages.toml",
+        "unilevel.percentages",
+        "between 0 and 1",
+    ],
 }
 
 
@@ -66,7 +73,9 @@ def test_broken_scenario_message_and_exit_code(name, capsys, tmp_path):
 def test_cli_process_exit_code_and_no_traceback():
     proc = subprocess.run(
         [sys.executable, "-m", "simulation", "run", str(BAD / "02_unknown_key.toml")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -74,8 +83,9 @@ def test_cli_process_exit_code_and_no_traceback():
 
 
 def test_set_overrides_any_parameter():
-    scen, _ = load_scenario("classroom", ["market.population=500", "recruit.refusals=false",
-                                          "plan.file=unilevel_5"])
+    scen, _ = load_scenario(
+        "classroom", ["market.population=500", "recruit.refusals=false", "plan.file=unilevel_5"]
+    )
     assert scen.market.population == 500
     assert scen.recruit.refusals is False
 
@@ -104,6 +114,7 @@ def test_every_field_has_a_description():
                 walk(ann, f"{prefix}{name}.")
             else:
                 assert field.description, f"{prefix}{name} has no description"
+
     walk(Scenario)
 
 

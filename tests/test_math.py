@@ -27,11 +27,11 @@ def test_uniform_recruiting_gives_a_random_recursive_tree():
     for seed in seeds:
         scen = scenario_with(
             *QUIET,
-            "recruit.mode=\"uniform_sponsor\"",
+            'recruit.mode="uniform_sponsor"',
             "recruit.fixed_join_prob=0.004",
             "market.population=6000",
             "market.founders=1",
-            "market.network=\"well_mixed\"",
+            'market.network="well_mixed"',
             "scenario.months=150",
             f"scenario.seed={seed}",
         )
@@ -68,9 +68,9 @@ def test_well_mixed_adoption_follows_the_month_stepped_bass_curve():
     for seed in range(12):
         scen = scenario_with(
             *QUIET,
-            "recruit.mode=\"well_mixed\"",
-            "market.network=\"well_mixed\"",
-            "recruit.pitch_count=\"fixed\"",
+            'recruit.mode="well_mixed"',
+            'market.network="well_mixed"',
+            'recruit.pitch_count="fixed"',
             f"recruit.pitches_per_month={c}",
             f"recruit.join_prob={a}",
             f"recruit.spontaneous_join_prob={p}",

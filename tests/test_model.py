@@ -13,12 +13,22 @@ from tests.helpers import check_invariants, make_model, scenario_with
 
 SCENARIOS = {
     "classroom": (),
-    "scale_free_no_refusals": ("market.network=\"scale_free\"", "recruit.refusals=false",
-                               "market.population=3000"),
-    "well_mixed_heavy_quitting": ("market.network=\"well_mixed\"", "recruit.mode=\"well_mixed\"",
-                                  "quit.base_monthly=0.2", "quit.buyback_claim_prob=1"),
-    "random_graph_no_retail": ("market.network=\"random\"", "retail.enabled=false",
-                               "buy.loader_share=0.5"),
+    "scale_free_no_refusals": (
+        'market.network="scale_free"',
+        "recruit.refusals=false",
+        "market.population=3000",
+    ),
+    "well_mixed_heavy_quitting": (
+        'market.network="well_mixed"',
+        'recruit.mode="well_mixed"',
+        "quit.base_monthly=0.2",
+        "quit.buyback_claim_prob=1",
+    ),
+    "random_graph_no_retail": (
+        'market.network="random"',
+        "retail.enabled=false",
+        "buy.loader_share=0.5",
+    ),
 }
 
 
@@ -66,8 +76,9 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
         s = scen.model_copy(deep=True)
         s.scenario.seed = seed
         out = run_scenario(s, out=tmp_path / f"r{i}", figures=False)["run_dir"]
-        runs.append({f: _digest(out / f) for f in ("monthly.csv", "levels.csv",
-                                                   "distributors.parquet")})
+        runs.append(
+            {f: _digest(out / f) for f in ("monthly.csv", "levels.csv", "distributors.parquet")}
+        )
     assert runs[0] == runs[1]
     assert all(runs[0][f] != runs[2][f] for f in runs[0])
 
