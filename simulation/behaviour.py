@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 def _pitch_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray, mean: float):
     """int[k] pitches per distributor this month (Poisson(mean x effort), or fixed)."""
     if model.scenario.recruit.pitch_count == "fixed":
-        return np.full(who.size, int(round(mean)), dtype=np.int64)
+        return np.full(who.size, round(mean), dtype=np.int64)
     return rng.poisson(mean * model.pop.effort[who].astype(np.float64))
 
 
@@ -167,7 +167,7 @@ def buy(model: MLMModel, rng: np.random.Generator) -> Purchase:
     return Purchase(who, need, from_stock, topup, loading)
 
 
-def quit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # noqa: A001
+def quit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Default quitting: a base hazard, more after a losing month and months without income."""
     cfg = model.scenario.quit
     pop = model.pop

@@ -25,7 +25,7 @@ from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
 from simulation.plans.engine import resolve_plan_path
 from simulation.state import Population, Status
-from simulation.tree import Forest, recompute_depth, reattach_to_active
+from simulation.tree import Forest, reattach_to_active, recompute_depth
 
 STREAMS = ("network", "persons", "founders", "recruit", "retail", "buy", "quit")
 

@@ -1,4 +1,4 @@
-"""Forest primitives: depths, sums, nearest qualified ancestor, roll-up (hand cases + Hypothesis)."""
+"""Forest primitives: depths, sums, nearest qualified ancestor, roll-up (hand cases, Hypothesis)."""
 
 import numpy as np
 import pytest
