@@ -1,0 +1,91 @@
+"""Fast start (PLANS.md section 7): percent and flat modes, compression, unilevel exclusion."""
+
+import pytest
+from pydantic import ValidationError
+
+from simulation.plans import PeriodInput, plan_from_dict
+from simulation.plans.fast_start import FastStartParams
+
+
+def pay(components, sponsor, pv, **kw):
+    plan = plan_from_dict({"qualification": {"min_pv": 100}, **components})
+    return plan.engine().pay(PeriodInput.of(sponsor, pv, **kw))
+
+
+# Chain 0 <- 1 <- 2 <- 3, period 5. 3 joined this period (200 BV), 2 last period (100 BV,
+# still inside a 2-period window), 0 and 1 long ago. 1 has 50 PV: not a qualified enroller.
+CHAIN = [-1, 0, 1, 2]
+PV = [100, 50, 100, 200]
+JOINED = [0, 0, 4, 5]
+DT = [0.20, 0.10, 0.05]  # doTERRA
+
+
+def test_percent_mode_without_compression():
+    # 3 (200): 1st enroller 2 -> 40; 2nd 1 (unqualified) -> 20 breakage; 3rd 0 -> 5% = 10
+    # 2 (100): 1st 1 -> 20 breakage; 2nd 0 -> 10% = 10; 3rd above the root -> 5 breakage
+    # Paid: 0: 20, 2: 40 = 60; maximum 300 x 35% = 105.
+    r = pay({"fast_start": {}}, CHAIN, PV, joined_period=JOINED, period=5)
+    assert r.components["fast_start"] == pytest.approx([20, 0, 40, 0])
+    assert r.breakage["fast_start"] == pytest.approx(105 - 60)
+
+
+def test_percent_mode_with_dynamic_compression():
+    # 3: 2 -> 40; 0 (1 skipped) -> 10% = 20.  2: 0 (1 skipped) -> 20% = 20.
+    r = pay({"fast_start": {"compression": "dynamic"}}, CHAIN, PV, joined_period=JOINED, period=5)
+    assert r.components["fast_start"] == pytest.approx([40, 0, 40, 0])
+
+
+def test_window_counts_the_joining_period_as_the_first():
+    # window 1: only 3 (joined this period) counts: 2 -> 40, 0 -> 10.
+    fs = {"fast_start": {"window_periods": 1}}
+    r = pay(fs, CHAIN, PV, joined_period=JOINED, period=5)
+    assert r.components["fast_start"] == pytest.approx([10, 0, 40, 0])
+
+
+def test_exclude_from_unilevel():
+    # Unilevel 10% one level, dynamic. Without the exclusion: 1's 50 -> 0: 5; 2's 100 -> 0
+    # (1 skipped): 10; 3's 200 -> 2: 20. With it, 2 and 3 (in the window) pay no unilevel: 0: 5.
+    uni = {"percentages": [0.10]}
+    r = pay({"unilevel": uni, "fast_start": {}}, CHAIN, PV, joined_period=JOINED, period=5)
+    assert r.components["unilevel"] == pytest.approx([15, 0, 20, 0])
+    both = {"unilevel": uni, "fast_start": {"exclude_from_unilevel": True}}
+    r = pay(both, CHAIN, PV, joined_period=JOINED, period=5)
+    assert r.components["unilevel"] == pytest.approx([5, 0, 0, 0])
+    assert r.components["fast_start"] == pytest.approx([20, 0, 40, 0])
+    # The excluded volume is not in the unilevel's maximum either: (100 + 50) x 10% = 15; the
+    # breakage is the root's own 100 BV, which has no upline (10).
+    assert r.breakage["unilevel"] == pytest.approx(15 - 5)
+
+
+# Flat mode: 4 (under 1) and 3 joined this period; only 3 bought a kit.
+FLAT_TREE = [-1, 0, 1, 2, 1]
+FLAT_PV = [100, 50, 100, 200, 100]
+FLAT_JOINED = [0, 0, 4, 5, 5]
+KIT = [False, False, False, True, False]
+
+
+def test_flat_mode_requires_a_kit():
+    # 3 bought a kit: its enroller 2 gets 50. 4 has no kit: nothing. 2 joined last period.
+    fs = {"fast_start": {"mode": "flat", "amount": 50}}
+    r = pay(fs, FLAT_TREE, FLAT_PV, joined_period=FLAT_JOINED, period=5, kit_bought=KIT)
+    assert r.components["fast_start"] == pytest.approx([0, 0, 50, 0, 0])
+    assert r.breakage["fast_start"] == pytest.approx(0)
+
+
+def test_flat_mode_without_kit_and_an_unqualified_enroller():
+    # Both 3 and 4 count. 4's enroller 1 is unqualified: breakage without compression, to 0
+    # with dynamic compression.
+    fs = {"mode": "flat", "amount": 50, "requires_kit": False}
+    kw = {"joined_period": FLAT_JOINED, "period": 5, "kit_bought": KIT}
+    r = pay({"fast_start": fs}, FLAT_TREE, FLAT_PV, **kw)
+    assert r.components["fast_start"] == pytest.approx([0, 0, 50, 0, 0])
+    assert r.breakage["fast_start"] == pytest.approx(50)
+    r = pay({"fast_start": {**fs, "compression": "dynamic"}}, FLAT_TREE, FLAT_PV, **kw)
+    assert r.components["fast_start"] == pytest.approx([50, 0, 50, 0, 0])
+
+
+def test_flat_mode_needs_an_amount():
+    with pytest.raises(ValidationError, match="amount > 0"):
+        FastStartParams(mode="flat")
+    with pytest.raises(ValidationError, match="percent"):
+        FastStartParams(mode="flat", amount=10, exclude_from_unilevel=True)
