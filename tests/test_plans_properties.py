@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulation.plans import PeriodInput, plan_from_dict
+from simulation.plans import PeriodInput, load_plan, plan_from_dict
 
 DOTERRA = [0.02, 0.03, 0.05, 0.05, 0.06, 0.06, 0.07]
 RANKS = {
@@ -267,3 +267,26 @@ def matching_reference(g, base, m, mode):
                 pay[e] += m[gen - 1] * base[x]
             between += 1 if mode == "level" else int(q[e])
     return pay
+
+
+MINE = [
+    "unilevel_5",
+    "unilevel_7_dt",
+    "stairstep_amway",
+    "recruiting_heavy",
+    "hybrid_unilevel_stairstep_matching",
+]
+
+
+@pytest.mark.parametrize("name", MINE)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(g=genealogies())
+def test_shipped_plans_keep_the_invariants(name, g):
+    plan = load_plan(name)
+    r = run(plan.raw, g)
+    active = g["active"]
+    q = active & (g["pv"] >= plan.min_pv)
+    assert (r.total >= -1e-9).all()
+    assert (r.total[~q] == 0).all()
+    if plan.cap is not None and plan.cap.basis == "total":
+        assert r.paid <= plan.cap.ratio * g["bv"][active].sum() + 1e-6
