@@ -71,11 +71,12 @@ def monthly_stats(model: MLMModel) -> dict[str, float]:
     pop = model.pop
     f = model._month_flow
     counts = np.bincount(pop.status, minlength=4)
-    ever = pop.join_month >= 0
-    n_ever = int(ever.sum())
+    ever = model.ever_ids
+    n_ever = int(ever.size)
     comm = pop.commissions[ever]
-    net = pop.net_income()[ever]
-    strict = pop.net_income(own_use_as_cost=True)[ever]
+    strict = pop.net_income(own_use_as_cost=True, rows=ever)
+    net = strict + pop.own_use_value[ever]
+    model._net_ever = net  # reused by level_rows this month
     pay = model.last_pay
     active = pop.status == Status.DISTRIBUTOR
     rev_c = f["commissions_revenue"]
@@ -113,8 +114,8 @@ def monthly_stats(model: MLMModel) -> dict[str, float]:
 def level_rows(model: MLMModel) -> list[dict[str, float]]:
     """Rows of the per-level table for the current month (see :data:`LEVEL_COLUMNS`)."""
     pop = model.pop
-    ever = pop.join_month >= 0
-    if not ever.any():
+    ever = model.ever_ids
+    if not ever.size:
         return []
     level = pop.level[ever].astype(np.int64)
     size = int(level.max()) + 1
@@ -122,7 +123,7 @@ def level_rows(model: MLMModel) -> list[dict[str, float]]:
     members = np.bincount(level[active], minlength=size)
     joined = np.bincount(level, minlength=size)
     comm = np.bincount(level, weights=pop.commissions_month[ever], minlength=size)
-    net = np.bincount(level, weights=pop.net_income()[ever], minlength=size)
+    net = np.bincount(level, weights=model._net_ever, minlength=size)
     rec = np.zeros(size)
     r = model.recruits_by_level[:size]
     rec[: r.size] = r

@@ -125,6 +125,7 @@ class MLMModel(mesa.Model):
         self.year_start: dict[str, np.ndarray] | None = None
         self._month_flow: dict[str, float] = {}
         self.joined_this_month = np.empty(0, np.int64)
+        self.ever_ids = np.empty(0, np.int64)  # everyone who ever joined, in join order
         self.quit_this_month = np.empty(0, np.int64)
         self.recruits_by_level = np.zeros(1)
         self.phase_seconds: dict[str, float] = {}
@@ -239,6 +240,7 @@ class MLMModel(mesa.Model):
         self._month_flow["revenue"] += kit * joiners.size
         self.company["revenue"] += kit * joiners.size
         self.joined_this_month = joiners
+        self.ever_ids = np.concatenate((self.ever_ids, joiners))
         self._active = None
         if self.make_agents:
             for pid in joiners.tolist():

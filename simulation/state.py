@@ -77,17 +77,27 @@ class Population:
         for name, dtype, fill, _ in FIELDS:
             setattr(self, name, np.full(self.n, fill, dtype=dtype))
 
-    def net_income(self, own_use_as_cost: bool = False) -> np.ndarray:
-        """float64[n] cumulative net income, USD.
+    def net_income(
+        self, own_use_as_cost: bool = False, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """float64 cumulative net income, USD, of every person (or of ``rows`` only).
 
         Args:
             own_use_as_cost: if True, product used at home is a pure cost (full-cost studies);
                 if False, it is credited at ``own_use_value`` (surveys).
+            rows: optional int rows to compute for (cheaper than all N).
         """
-        net = self.commissions + self.retail_sales + self.buyback_refund
-        net = net - self.purchases - self.kit_cost - self.fixed_costs
+
+        def col(name: str) -> np.ndarray:
+            a = getattr(self, name)
+            return a if rows is None else a[rows]
+
+        net = col("commissions") + col("retail_sales") + col("buyback_refund")
+        net -= col("purchases")
+        net -= col("kit_cost")
+        net -= col("fixed_costs")
         if not own_use_as_cost:
-            net = net + self.own_use_value
+            net += col("own_use_value")
         return net
 
     def costs(self) -> np.ndarray:
