@@ -6,7 +6,8 @@ registered by name with :func:`register`; adding one touches neither the model n
 
 Order of evaluation in one period (``shared/PLANS.md`` section 11):
 
-1. ranks (stage ``RANKS``), 2. base components (``BASE``: unilevel, stairstep, binary, matrix,
+0. every component's optional ``prepare`` hook (marks volume others skip), 1. ranks (stage
+``RANKS``), 2. base components (``BASE``: unilevel, stairstep, binary, matrix,
 fast start), 3. components that pay on other components' earnings (``MATCHING``), 4. the
 global payout cap (pro rata), breakage and payout ratio.
 """

@@ -162,7 +162,14 @@ class _Volumes:
         self.legs_with_rank = {k: np.zeros(n, dtype=np.int32) for k in self.leg_rank_idx}
 
 
-def _add_legs(vol: _Volumes, kids: np.ndarray, par: np.ndarray, contrib: np.ndarray, ogv, n):
+def _add_legs(
+    vol: _Volumes,
+    kids: np.ndarray,
+    par: np.ndarray,
+    contrib: np.ndarray,
+    ogv: np.ndarray,
+    n: int,
+) -> None:
     """Add the legs ``kids`` (children of ``par``) to their sponsors' counters."""
     for i, cap in vol.leg_caps.items():
         vol.capped[i] += np.bincount(par, weights=np.minimum(contrib, cap), minlength=n)
