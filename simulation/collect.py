@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulation.metrics import gini
+from simulation.metrics import gini, top_share
 from simulation.state import Status
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ MONTHLY_COLUMNS: dict[str, str] = {
     "qualified": "Active distributors meeting the monthly minimum PV.",
     "max_depth": "Deepest level of the current sponsor forest (roots = 1).",
     "gini_commissions": "Gini of cumulative commissions over everyone who ever joined.",
-    "gini_net_income": "Gini of cumulative net income (own use valued) over everyone who joined.",
+    "gini_net_income": "Gini of cumulative net income (own use valued) over everyone who joined "
+    "(Raffinetti-Siletti-Vernizzi normalisation, defined with losses).",
     "share_net_loss": "Share of everyone who joined with cumulative net income < 0 (own use "
     "valued).",
     "share_net_loss_strict": "The same with purchases for own use counted as a cost.",
@@ -55,15 +56,6 @@ LEVEL_COLUMNS: dict[str, str] = {
     "commissions": "Commissions paid this month to members of that level, USD.",
     "mean_net_income": "Mean cumulative net income of everyone of that level who joined, USD.",
 }
-
-
-def top_share(x: np.ndarray, q: float) -> float:
-    """Share of the (non-negative) total held by the top ``q`` fraction; NaN if total is 0."""
-    total = float(x.sum())
-    if x.size == 0 or total <= 0:
-        return float("nan")
-    k = max(1, int(np.ceil(q * x.size)))
-    return float(np.partition(x, x.size - k)[x.size - k :].sum() / total)
 
 
 def monthly_stats(model: MLMModel) -> dict[str, float]:
