@@ -323,27 +323,37 @@ def _parse_value(text: str) -> Any:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
-    """Apply ``key.path=value`` overrides to raw scenario data (before validation)."""
-    data = copy.deepcopy(data)
+    """Apply ``key.path=value`` overrides (text, parsed as TOML values) to raw scenario data."""
+    values = {}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(
                 f"--set {item!r}: expected key.path=value, e.g. market.population=500"
             )
         key, _, text = item.partition("=")
-        parts = key.strip().split(".")
+        values[key.strip()] = (_parse_value(text.strip()), f"--set {item!r}")
+    return _apply(data, values, source)
+
+
+def apply_values(data: dict[str, Any], values: dict[str, Any], source: str) -> dict[str, Any]:
+    """Apply ``{"section.key": python value}`` overrides to raw scenario data."""
+    return _apply(data, {k: (v, f"{k}={v!r}") for k, v in values.items()}, source)
+
+
+def _apply(data: dict[str, Any], values: dict[str, tuple[Any, str]], source: str) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    for key, (value, shown) in values.items():
+        parts = key.split(".")
         if len(parts) != 2 or not all(parts):
-            raise ConfigError(
-                f"--set {item!r}: expected section.key=value (e.g. recruit.join_prob=0.2)"
-            )
+            raise ConfigError(f"{shown}: expected section.key=value (e.g. recruit.join_prob=0.2)")
         section, field = parts
         if section not in Scenario.model_fields:
             known = ", ".join(Scenario.model_fields)
-            raise ConfigError(f"--set {item!r}: unknown section '{section}' (known: {known})")
+            raise ConfigError(f"{shown}: unknown section '{section}' (known: {known})")
         data.setdefault(section, {})
         if not isinstance(data[section], dict):
             raise ConfigError(f"{source}: '{section}' must be a table")
-        data[section][field] = _parse_value(text.strip())
+        data[section][field] = value
     return data
 
 

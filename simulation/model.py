@@ -20,7 +20,7 @@ import numpy as np
 
 from simulation import behaviour, collect
 from simulation.agents import Distributor
-from simulation.config import Scenario, apply_overrides, scenario_from_dict
+from simulation.config import Scenario, apply_values, scenario_from_dict
 from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
 from simulation.plans.engine import resolve_plan_path
@@ -81,15 +81,8 @@ class MLMModel(mesa.Model):
         if scenario is None:
             scenario = Scenario()
         if params:
-            overrides = []
-            for key, value in params.items():
-                path = ALIASES.get(key, key.replace("__", "."))
-                if isinstance(value, str):
-                    value = f'"{value}"'
-                elif isinstance(value, bool):
-                    value = str(value).lower()
-                overrides.append(f"{path}={value}")
-            data = apply_overrides(scenario.to_dict(), overrides, "model parameters")
+            values = {ALIASES.get(k, k.replace("__", ".")): v for k, v in params.items()}
+            data = apply_values(scenario.to_dict(), values, "model parameters")
             scenario = scenario_from_dict(data, "model parameters")
         seed = scenario.scenario.seed if seed is None else int(seed)
         super().__init__(rng=seed)
@@ -276,6 +269,8 @@ class MLMModel(mesa.Model):
         self._collect()
         if self.month == self.scenario.scenario.months - 12:
             self.year_start = self.pop.snapshot(YEAR_FIELDS)
+        # Mesa's batch_run and SolaraViz stop at the scenario's horizon.
+        self.running = self.month < self.scenario.scenario.months
         clock.lap("collect")
 
     def _validate_joins(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
