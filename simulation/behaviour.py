@@ -127,9 +127,7 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
         model.add_customers(t[fits], s[fits])
     customers = np.flatnonzero(pop.status == Status.CUSTOMER)
     orders = cfg.order_pv * pop.spending[customers].astype(np.float64)
-    pop.customer_pv[:] = np.bincount(
-        pop.customer_of[customers], weights=orders, minlength=pop.n
-    ).astype(np.float32)
+    pop.customer_pv[:] = np.bincount(pop.customer_of[customers], weights=orders, minlength=pop.n)
 
 
 @dataclass

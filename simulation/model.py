@@ -295,9 +295,7 @@ class MLMModel(mesa.Model):
         pv = bought_own + cust + p.topup_pv + p.loading_pv
         pop.pv[:] = 0
         pop.pv[who] = pv
-        pop.inventory_pv[who] += (p.topup_pv + p.loading_pv - p.from_inventory_pv).astype(
-            np.float32
-        )
+        pop.inventory_pv[who] += p.topup_pv + p.loading_pv - p.from_inventory_pv
         cost = pv * usd
         self._purchase_month = cost
         pop.purchases[who] += cost
@@ -323,7 +321,7 @@ class MLMModel(mesa.Model):
         pop = self.pop
         active = pop.status == Status.DISTRIBUTOR
         forest = self.sponsor_forest()
-        pv = pop.pv.astype(np.float64)
+        pv = pop.pv
         inp = PeriodInput(
             period=self.month,
             sponsor=forest.parent,
