@@ -9,6 +9,9 @@ Five families, each vectorised so that a 1,000,000-element input takes well unde
 3. Attrition: :func:`survival_by_cohort`, :func:`annual_quit_rate`.
 4. The income disclosure statement: :func:`income_disclosure`.
 5. Pyramid-risk indicators with their legal or conventional sources: :func:`pyramid_indicators`.
+6. Run-level tables for the report: :func:`reachable_prospects` (over the CSR social graph),
+   :func:`level_saturation`, :func:`recruitment_income`, :func:`monthly_quit_rate`,
+   :func:`concentration` (overall and by level, rank, cohort in one long table).
 
 Money is in USD, time in months (the model's month index), counts in persons. Functions that
 take a value per person accept any 1-D array-like (``float64[n]`` after conversion) and raise
@@ -37,14 +40,20 @@ __all__ = [
     "BassFit",
     "Indicator",
     "annual_quit_rate",
+    "at_risk",
     "bass_fit",
     "by_group",
+    "concentration",
     "gini",
     "income_disclosure",
+    "level_saturation",
     "lorenz",
+    "monthly_quit_rate",
     "months_to_half_peak",
     "penetration",
     "pyramid_indicators",
+    "reachable_prospects",
+    "recruitment_income",
     "share_below",
     "summary",
     "survival_by_cohort",
@@ -993,3 +1002,344 @@ def pyramid_indicators(
             "applied to the total: a convention, not law.",
         ),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# 6. run-level tables: saturation by level, recruitment income, quit rates, concentration
+#
+# Added for the report (issue 4). Like everything above they take plain arrays, so they are
+# tested on hand-built trees and graphs; the runner feeds them the model's columns.
+
+
+def reachable_prospects(
+    indptr: object,
+    indices: object,
+    status: object,
+    refused_until: object,
+    month: int,
+    *,
+    rows: object | None = None,
+    open_status: Sequence[int] = (0, 1),
+) -> np.ndarray:
+    """Still-reachable prospects of each person: social contacts who could still be recruited.
+
+    A contact ``j`` of ``i`` is reachable when its status is one of ``open_status`` (prospect
+    or customer: never joined) and it is not refusing: ``refused_until[j] <= month`` (a person
+    who said no is off limits until that month, see the recruit rule). One gather over the CSR
+    ``indices`` and a cumulative sum give every row's count in O(N + E) without a Python loop;
+    rows without contacts get 0.
+
+    Args:
+        indptr: CSR row pointers, ``int[N + 1]``.
+        indices: CSR neighbour ids, ``int[2E]``.
+        status: status code per person, ``int[N]`` (0 prospect, 1 customer, 2 distributor,
+            3 quit: :class:`simulation.state.Status`).
+        refused_until: month before which a person is not pitched again, ``int[N]``.
+        month: the month the question is asked for (e.g. the month after the run's last).
+        rows: persons to count for, ``int[k]`` (default: everyone).
+        open_status: status codes that count as still recruitable.
+
+    Returns:
+        ``int64[k]`` (or ``int64[N]``): reachable contacts per row.
+
+    Raises:
+        ValueError: CSR arrays that do not fit ``status`` or each other.
+    """
+    ptr = np.asarray(indptr, dtype=np.int64)
+    idx = np.asarray(indices, dtype=np.int64)
+    st = np.asarray(status)
+    until = np.asarray(refused_until)
+    n = st.size
+    if ptr.ndim != 1 or ptr.size != n + 1 or ptr[0] != 0 or ptr[-1] != idx.size:
+        raise ValueError(
+            f"indptr must be int[N + 1] = int[{n + 1}] from 0 to len(indices) = {idx.size}, "
+            f"got shape {ptr.shape}."
+        )
+    if until.shape != st.shape:
+        raise ValueError(f"refused_until has shape {until.shape}, status {st.shape}.")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"indices must lie in [0, {n}); got {idx.min()}..{idx.max()}.")
+    open_ = np.isin(st, np.asarray(open_status)) & (until <= int(month))
+    cum = np.concatenate(([0], np.cumsum(open_[idx], dtype=np.int64)))
+    r = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    return cum[ptr[r + 1]] - cum[ptr[r]]
+
+
+SATURATION_COLUMNS = (
+    "ever_joined",
+    "active",
+    "share_recruited",
+    "mean_recruits",
+    "first_join_month",
+    "last_join_month",
+    "reachable_mean",
+    "share_no_reachable",
+)
+
+
+def level_saturation(
+    level: object,
+    recruits: object,
+    active: object,
+    join_month: object,
+    reachable: object | None = None,
+) -> pd.DataFrame:
+    """Saturation by level: how far recruiting got and what was left to recruit.
+
+    Populations (one row per person who ever joined): ``ever_joined`` counts everyone whose
+    level at joining is L; ``active`` those of them still distributors at the end.
+    ``share_recruited`` and ``mean_recruits`` are over ``ever_joined`` (personally enrolled
+    recruits, whoever is still active). ``first_join_month`` / ``last_join_month`` are the
+    first and last months anyone joined at level L; since a recruit's level is its
+    enroller's plus one, ``last_join_month`` of level L + 1 is the last month a member of
+    level L recruited anyone. ``reachable_mean`` is the mean of ``reachable`` over the
+    *active* members (those who can still recruit; NaN when none is active or ``reachable``
+    is None) and ``share_no_reachable`` the share of active members with none left.
+
+    Args:
+        level: level at joining per person, ``int[n]`` (founders 1).
+        recruits: persons personally enrolled, ``int[n]``.
+        active: still a distributor at the end, ``bool[n]``.
+        join_month: month of joining, ``int[n]``.
+        reachable: still-reachable prospects per person (:func:`reachable_prospects`),
+            ``int[n]``, or None when there is no social network (well-mixed runs).
+
+    Returns:
+        DataFrame indexed by ``level`` (every level from 1 to the deepest, ascending) with the
+        columns of :data:`SATURATION_COLUMNS`; empty input gives an empty frame.
+    """
+    lv = _int_vector(level, "level")
+    rec = _vector(recruits, "recruits")
+    act = np.asarray(active, dtype=bool)
+    jm = _int_vector(join_month, "join_month")
+    for name, a in (("recruits", rec), ("active", act), ("join_month", jm)):
+        if a.shape != lv.shape:
+            raise ValueError(f"{name} has shape {a.shape}, level {lv.shape}; they must match.")
+    if lv.size and lv.min() < 1:
+        i = int(np.argmin(lv))
+        raise ValueError(f"level must be >= 1 (founders are 1); index {i} is {lv[i]}.")
+    index = pd.Index(np.arange(1, int(lv.max()) + 1 if lv.size else 1), name="level")
+    if lv.size == 0:
+        return pd.DataFrame({c: [] for c in SATURATION_COLUMNS}, index=index[:0])
+    k = int(lv.max()) + 1
+    joined = np.bincount(lv, minlength=k)
+    n_active = np.bincount(lv[act], minlength=k)
+    recruited = np.bincount(lv, weights=(rec > 0).astype(np.float64), minlength=k)
+    total_rec = np.bincount(lv, weights=rec, minlength=k)
+    first = np.full(k, np.iinfo(np.int64).max)
+    last = np.full(k, -1)
+    np.minimum.at(first, lv, jm)
+    np.maximum.at(last, lv, jm)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "ever_joined": joined,
+            "active": n_active,
+            "share_recruited": np.where(joined > 0, recruited / joined, NAN),
+            "mean_recruits": np.where(joined > 0, total_rec / joined, NAN),
+            "first_join_month": np.where(joined > 0, first, -1),
+            "last_join_month": last,
+        }
+        if reachable is None:
+            out["reachable_mean"] = np.full(k, NAN)
+            out["share_no_reachable"] = np.full(k, NAN)
+        else:
+            reach = _vector(reachable, "reachable")
+            if reach.shape != lv.shape:
+                raise ValueError(f"reachable has shape {reach.shape}, level {lv.shape}.")
+            r_sum = np.bincount(lv[act], weights=reach[act], minlength=k)
+            r_none = np.bincount(lv[act], weights=(reach[act] == 0).astype(float), minlength=k)
+            out["reachable_mean"] = np.where(n_active > 0, r_sum / n_active, NAN)
+            out["share_no_reachable"] = np.where(n_active > 0, r_none / n_active, NAN)
+    frame = pd.DataFrame({c: out[c][1:] for c in SATURATION_COLUMNS}, index=index)
+    for c in ("ever_joined", "active", "first_join_month", "last_join_month"):
+        frame[c] = frame[c].astype(np.int64)
+    return frame
+
+
+def recruitment_income(
+    paid: object,
+    paid_for_recruiting: object,
+    bv_new_recruits: object,
+    bv: object,
+) -> dict[str, float]:
+    """Distributor income that comes from recruitment rather than from ongoing sales.
+
+    Two sources, month by month (t):
+
+    - bonuses paid for bringing people in (``paid_for_recruiting``: enrolment / fast start
+      bonuses, which pay on starter kits and new recruits' first orders), counted in full;
+    - the part of every other commission paid on new recruits' early orders. Commissions
+      are not traced to the order that generated them, so they are attributed pro rata to
+      volume: ``(paid_t - paid_for_recruiting_t) x bv_new_recruits_t / bv_t``. For a plan
+      paying the same percentage on every unit of BV this is exact; with compression and
+      level-dependent rates it is the volume-weighted average.
+
+    ``recruitment = sum_t [paid_for_recruiting_t + (paid_t - paid_for_recruiting_t) x
+    bv_new_recruits_t / bv_t]`` and ``share = recruitment / sum_t paid_t``.
+
+    Args:
+        paid: all commissions and bonuses paid per month, USD, ``float64[T]``.
+        paid_for_recruiting: the part paid by recruitment components, USD, ``float64[T]``.
+        bv_new_recruits: BV of orders by distributors in their first months, ``float64[T]``.
+        bv: all BV per month, ``float64[T]``.
+
+    Returns:
+        ``{"recruitment_income", "total_income", "share"}`` (USD, USD, fraction; ``share``
+        NaN when nothing was paid).
+
+    Raises:
+        ValueError: lengths differ, negative values, or a part larger than its whole, naming
+            the month index.
+    """
+    p = _vector(paid, "paid")
+    pr = _vector(paid_for_recruiting, "paid_for_recruiting")
+    bn = _vector(bv_new_recruits, "bv_new_recruits")
+    b = _vector(bv, "bv")
+    if not (p.shape == pr.shape == bn.shape == b.shape):
+        raise ValueError(
+            f"monthly series differ in length: paid {p.size}, paid_for_recruiting {pr.size}, "
+            f"bv_new_recruits {bn.size}, bv {b.size}."
+        )
+    tol = 1e-9
+    for part, whole, pn, wn in (
+        (pr, p, "paid_for_recruiting", "paid"),
+        (bn, b, "bv_new_recruits", "bv"),
+    ):
+        bad = (part < -tol) | (whole < -tol) | (part > whole * (1 + 1e-12) + tol)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"month index {i}: {pn} = {part[i]} and {wn} = {whole[i]}; need 0 <= {pn} <= {wn}."
+            )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        early = np.where(b > 0, bn / b, 0.0)
+    rec = float(np.sum(pr + np.maximum(p - pr, 0.0) * early))
+    total = float(p.sum())
+    return {
+        "recruitment_income": rec,
+        "total_income": total,
+        "share": rec / total if total > 0 else NAN,
+    }
+
+
+def monthly_quit_rate(quit: object, active_end: object, joined: object) -> np.ndarray:
+    """Monthly quit hazard: quitters / distributors at risk in the month.
+
+    At risk in month t are those active at the end of month t - 1 plus the month's joiners
+    (joiners can quit in their first month): ``h_t = quit_t / (active_end_{t-1} + joined_t)``.
+    Month 0 (the founders) has no previous month and is NaN, as is any month with nobody at
+    risk. Feed ``quit`` and the at-risk counts to :func:`annual_quit_rate` for a yearly rate.
+
+    Args:
+        quit: distributors who quit in each month, ``float64[T]`` (month 0 first).
+        active_end: active distributors at the end of each month, ``float64[T]``.
+        joined: persons who joined in each month, ``float64[T]``.
+
+    Returns:
+        ``float64[T]``: the hazard per month.
+    """
+    q = _vector(quit, "quit")
+    a = _vector(active_end, "active_end")
+    j = _vector(joined, "joined")
+    if not (q.shape == a.shape == j.shape):
+        raise ValueError(
+            f"series differ in length: quit {q.size}, active {a.size}, joined {j.size}."
+        )
+    risk = at_risk(a, j)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(risk > 0, q / risk, NAN)
+
+
+def at_risk(active_end: object, joined: object) -> np.ndarray:
+    """Distributors at risk of quitting in each month: ``active_end_{t-1} + joined_t``.
+
+    Args:
+        active_end: active distributors at the end of each month, ``float64[T]``.
+        joined: joins in each month, ``float64[T]``.
+
+    Returns:
+        ``float64[T]`` with 0 for month 0 (no previous month).
+    """
+    a = _vector(active_end, "active_end")
+    j = _vector(joined, "joined")
+    out = np.zeros_like(a)
+    out[1:] = a[:-1] + j[1:]
+    return out
+
+
+CONCENTRATION_COLUMNS = (
+    "measure",
+    "grouping",
+    "group",
+    "n",
+    "total",
+    "mean",
+    "median",
+    "gini",
+    "top1",
+    "top10",
+    "share_loss",
+    "share_zero",
+)
+
+
+def concentration(
+    measures: dict[str, object], groupings: dict[str, object] | None = None
+) -> pd.DataFrame:
+    """Concentration of money per person, overall and per group, as one long table.
+
+    For every measure (e.g. ``gross`` = commissions, ``net`` = net income) one row for
+    everyone (``grouping = "all"``, ``group = "all"``) with the columns of :func:`summary`,
+    then one row per group of every grouping (``level``, ``rank``, ``cohort``...) with the
+    columns of :func:`by_group` plus ``total``, ``top1`` and ``share_zero``. Same rules as
+    those functions: RSV Gini, top shares by :func:`top_share` (NaN when the group's total
+    is <= 0), ``share_loss`` = value < 0, ``share_zero`` = value == 0.
+
+    Args:
+        measures: name -> money per person, each ``float64[n]`` (same persons, same order).
+        groupings: name -> group label per person, each ``[n]``.
+
+    Returns:
+        DataFrame with :data:`CONCENTRATION_COLUMNS`; ``group`` holds labels as strings.
+    """
+    rows: list[dict[str, object]] = []
+    groupings = groupings or {}
+    for m_name, values in measures.items():
+        x = _vector(values, m_name)
+        s = summary(x)
+        rows.append({"measure": m_name, "grouping": "all", "group": "all", **s})
+        for g_name, labels in groupings.items():
+            g = np.asarray(labels)
+            if g.shape != x.shape:
+                raise ValueError(f"grouping {g_name!r} has shape {g.shape}, {m_name} {x.shape}.")
+            table = by_group(x, g, name=g_name)
+            if table.empty:
+                continue
+            _, gi = np.unique(g, return_inverse=True)
+            gi = gi.ravel()
+            k = table.shape[0]
+            totals = np.bincount(gi, weights=x, minlength=k)
+            zero = np.bincount(gi, weights=(x == 0).astype(np.float64), minlength=k)
+            order = np.argsort(gi, kind="stable")
+            bounds = np.concatenate(([0], np.cumsum(np.bincount(gi, minlength=k))))
+            top1 = [top_share(x[order[bounds[i] : bounds[i + 1]]], 0.01) for i in range(k)]
+            for i, (label, r) in enumerate(table.iterrows()):
+                rows.append(
+                    {
+                        "measure": m_name,
+                        "grouping": g_name,
+                        "group": str(label),
+                        "n": int(r["n"]),
+                        "total": float(totals[i]),
+                        "mean": r["mean"],
+                        "median": r["median"],
+                        "gini": r["gini"],
+                        "top1": top1[i],
+                        "top10": r["top10"],
+                        "share_loss": r["share_loss"],
+                        "share_zero": float(zero[i] / r["n"]),
+                    }
+                )
+    out = pd.DataFrame(rows, columns=list(CONCENTRATION_COLUMNS))
+    out["n"] = out["n"].astype(np.int64)
+    return out
