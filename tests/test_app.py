@@ -1,0 +1,414 @@
+"""The classroom page without a browser: what it computes (app_views) and its widgets (Solara).
+
+The browser test (test_app_browser.py) checks the same page in a real Chromium; here each view
+is checked against the model, the tree layout against a hand-worked genealogy, and the page's
+widgets by rendering them with Solara's test renderer and clicking its buttons.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+# Before Solara is imported (by simulation.app): no telemetry; its hook checker warns about
+# Mesa's own code.
+os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+os.environ.setdefault("SOLARA_CHECK_HOOKS", "off")
+
+from simulation import app_views as views
+from simulation.state import Population, Status
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The page's default market after 18 months (shared: tests only read it)."""
+    m = views.ClassroomModel()
+    for _ in range(18):
+        m.step()
+    return m
+
+
+def tiny_model(month: int = 3) -> SimpleNamespace:
+    """A hand-made genealogy of 8 persons (7 joined), enough for tree_layout.
+
+    Founders 0 and 1 (month 0). Person 0 enrolled 2 (month 1) and 3 (month 2, since quit);
+    person 1 enrolled 4 (month 1); 3 enrolled 5 and 4 enrolled 6 (both month 3). 7 never joined.
+    """
+    pop = Population(8)
+    pop.join_month[:] = [0, 0, 1, 2, 1, 3, 3, -1]
+    pop.enroller[:] = [-1, -1, 0, 0, 1, 3, 4, -1]
+    pop.level[:] = [1, 1, 2, 2, 2, 3, 3, -1]
+    pop.status[:] = [Status.DISTRIBUTOR] * 7 + [Status.PROSPECT]
+    pop.status[3] = Status.QUIT
+    return SimpleNamespace(pop=pop, month=month)
+
+
+# ---------------------------------------------------------------------------- tree layout
+def test_tree_layout_of_a_hand_worked_genealogy():
+    lay = views.tree_layout(tiny_model())
+    # Drawn in joining order (month, then row).
+    assert lay.ids.tolist() == [0, 1, 2, 4, 3, 5, 6]
+    x = dict(zip(lay.ids.tolist(), lay.x.tolist(), strict=True))
+    # Level 1 centred; level 2 grouped under the enroller (0's recruits 2 and 3 left of
+    # 1's recruit 4), then by joining order; level 3 ordered by its enrollers' positions.
+    assert [x[0], x[1]] == [-0.5, 0.5]
+    assert [x[2], x[3], x[4]] == [-1.0, 0.0, 1.0]
+    assert [x[5], x[6]] == [-0.5, 0.5]
+    assert lay.y.tolist() == [1, 1, 2, 2, 2, 3, 3]
+    parent_ids = [lay.ids[p] if p >= 0 else -1 for p in lay.parent]
+    assert parent_ids == [-1, -1, 0, 1, 0, 3, 4]
+    assert lay.status.tolist().count(Status.QUIT) == 1
+    assert lay.ids[lay.new].tolist() == [5, 6]
+    assert lay.total == 7
+    assert lay.upline(lay.index_of(5)).tolist() == [5, 4, 0]  # layout indices of 5, 3, 0
+    assert lay.index_of(7) == -1
+
+
+def test_tree_layout_cut_keeps_every_enroller():
+    lay = views.tree_layout(tiny_model(), max_nodes=4)
+    assert lay.ids.tolist() == [0, 1, 2, 4]
+    assert (lay.parent < np.arange(4)).all()  # an enroller is drawn before its recruits
+    assert lay.x.tolist() == [-0.5, 0.5, -0.5, 0.5]
+    assert lay.total == 7
+
+
+def test_tree_layout_of_a_real_market_is_a_tidy_forest(model):
+    lay = views.tree_layout(model)
+    pop = model.pop
+    ever = np.flatnonzero(pop.join_month >= 0)
+    assert lay.total == ever.size == lay.ids.size
+    has = lay.parent >= 0
+    # Every enroller drawn, one level up; founders have none.
+    assert (lay.ids[lay.parent[has]] == pop.enroller[lay.ids[has]]).all()
+    assert (lay.y[lay.parent[has]] == lay.y[has] - 1).all()
+    assert (lay.y[~has] == 1).all()
+    for lv in np.unique(lay.y):
+        at = np.flatnonzero(lay.y == lv)
+        xs = np.sort(lay.x[at])
+        # One unit apart, centred on 0.
+        assert np.allclose(np.diff(xs), 1.0)
+        assert xs[0] == pytest.approx(-xs[-1])
+        # Recruits keep their enrollers' left-to-right order (no crossing groups).
+        if lv > 1:
+            order = at[np.argsort(lay.x[at])]
+            assert (np.diff(lay.x[lay.parent[order]]) >= 0).all()
+
+
+def test_tree_layout_draws_at_most_max_nodes(model):
+    lay = views.tree_layout(model, max_nodes=50)
+    assert lay.ids.size == 50 < lay.total
+    assert (lay.parent < np.arange(50)).all()
+
+
+# ---------------------------------------------------------------------------- numbers
+def test_headline_shows_the_models_numbers(model):
+    s = model.stats
+    got = dict(views.headline(model))
+    assert got["month"] == "18" == str(model.steps)
+    ever = int((model.pop.join_month >= 0).sum())
+    assert got["ever joined"] == f"{ever:,} of 2,000 ({100 * ever / 2000:.1f}%)"
+    assert got["active now"] == f"{int((model.pop.status == Status.DISTRIBUTOR).sum()):,}"
+    assert got["joined this month"] == f"{s['joined']:,}"
+    net = model.pop.net_income()[model.pop.join_month >= 0]
+    assert got["lost money so far"] == f"{100 * (net < 0).mean():.0f}%"
+
+
+def test_recruits_per_member_is_next_level_over_this_level(model):
+    levels, rpm = views.recruits_per_member(model)
+    counts = np.bincount(model.pop.level[model.pop.join_month >= 0])
+    assert levels.tolist() == list(range(1, counts.size))
+    # Everyone at level L + 1 was enrolled by someone at level L.
+    assert rpm[:-1] == pytest.approx(counts[2:] / counts[1:-1])
+    assert rpm[-1] == 0
+
+
+def test_captions_quote_the_model(model):
+    cap = views.captions(model)
+    s = model.stats
+    assert f"{s['ever_joined']:,} joined so far, {s['quit']:,} of them quit" in cap["tree"]
+    assert f"{100 * s['penetration']:.1f}% of the market" in cap["penetration"]
+    assert f"{100 * s['share_net_loss']:.0f}% have lost money" in cap["lost_money"]
+    assert "Top 10% of members got" in cap["lorenz"]
+
+
+def test_setup_line_names_the_plan_and_controls():
+    m = views.ClassroomModel(population=500, join_prob=0.3, seed=7, plan="unilevel_5")
+    line = views.setup_line(m)
+    assert line.startswith(f"{m.plan.meta.name} plan, 500 people")
+    assert "join chance 30%" in line and "seed 7" in line
+
+
+# ---------------------------------------------------------------------------- the model
+def test_classroom_model_uses_the_controls():
+    m = views.ClassroomModel(population=700, pitches_per_month=2.5, join_prob=0.2, seed=3)
+    assert m.pop.n == 700
+    assert m.scenario.recruit.pitches_per_month == 2.5
+    assert m.scenario.recruit.join_prob == 0.2
+    assert m.seed == 3
+    assert m.scenario.market.founders == 10  # the rest is the classroom scenario
+
+
+def test_every_shipped_plan_can_be_chosen():
+    names = views.plan_names()
+    assert views.DEFAULTS["plan"] in names
+    for name in names:
+        m = views.ClassroomModel(population=300, plan=name, months=3)
+        m.step()
+        assert m.plan.meta.name
+
+
+def test_play_stops_at_the_horizon():
+    m = views.ClassroomModel(population=300, months=4)
+    for _ in range(4):
+        assert m.running
+        m.step()
+    assert not m.running
+
+
+def test_a_month_of_2000_people_is_well_under_100_ms():
+    m = views.ClassroomModel()
+    times = []
+    for _ in range(24):
+        t = time.perf_counter()
+        m.step()
+        times.append(time.perf_counter() - t)
+    assert np.median(times) < 0.1
+
+
+# ---------------------------------------------------------------------------- figures
+def test_penetration_figure_plots_the_monthly_series(model):
+    fig = views.penetration_figure(model)
+    ax, ax2 = fig.axes
+    bars = ax.patches
+    joined = model.datacollector.model_vars["joined"]
+    assert [b.get_height() for b in bars] == joined[1:]
+    line = ax2.get_lines()[0]
+    assert line.get_ydata() == pytest.approx(
+        100 * np.asarray(model.datacollector.model_vars["penetration"])
+    )
+    assert ax.get_xlim()[1] >= model.scenario.scenario.months  # axes fixed for the whole run
+
+
+def test_levels_figure_stacks_everyone_who_joined(model):
+    fig = views.levels_figure(model)
+    ax = fig.axes[0]
+    pop = model.pop
+    counts = np.bincount(pop.level[pop.join_month >= 0])[1:]
+    n = counts.size
+    heights = np.array([b.get_height() for b in ax.patches]).reshape(3, n)
+    assert heights.sum(axis=0).tolist() == counts.tolist()
+    quit_ = np.bincount(pop.level[pop.status == Status.QUIT], minlength=n + 1)[1:]
+    assert heights[2].tolist() == quit_.tolist()
+
+
+def test_lorenz_figure_ends_at_everyone_everything(model):
+    fig = views.lorenz_figure(model)
+    curve = fig.axes[0].get_lines()[1]
+    x, y = curve.get_data()
+    assert (x[0], y[0]) == (0, 0)
+    assert (x[-1], y[-1]) == pytest.approx((100, 100))
+    assert (np.diff(y) >= -1e-9).all()
+
+
+def test_lost_money_figure_plots_both_counts(model):
+    fig = views.lost_money_figure(model)
+    valued, strict = fig.axes[0].get_lines()[:2]
+    mv = model.datacollector.model_vars
+    assert valued.get_ydata() == pytest.approx(100 * np.asarray(mv["share_net_loss"]))
+    assert strict.get_ydata() == pytest.approx(100 * np.asarray(mv["share_net_loss_strict"]))
+
+
+def test_tree_figure_rings_the_selected_person(model):
+    pid = views.pick(model, views.PICKS[0])
+    fig = views.tree_figure(model, highlight=pid)
+    ax = fig.axes[0]
+    n_points = sum(len(c.get_offsets()) for c in ax.collections[1:])
+    assert n_points == views.tree_layout(model).ids.size + 1  # everyone, plus the ring
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["active", "joined this month", "quit", "selected person"]
+
+
+# ---------------------------------------------------------------------------- stories
+def test_picks_find_the_people_they_name(model):
+    pop = model.pop
+    ever = pop.join_month >= 0
+    top = views.pick(model, "the top earner")
+    assert pop.commissions[top] == pop.commissions[ever].max()
+    newest = views.pick(model, "the newest member")
+    assert pop.join_month[newest] == pop.join_month[ever].max()
+    deep = views.pick(model, "someone on the deepest level")
+    assert pop.level[deep] == pop.level[ever].max()
+    assert pop.level[views.pick(model, "a founder")] == 1
+    typical = views.pick(model, "a typical member (median net income)")
+    net = pop.net_income()[ever]
+    below = (net < net[np.flatnonzero(ever) == typical][0]).sum()
+    assert abs(below - net.size / 2) <= 1
+    with pytest.raises(ValueError, match="unknown pick"):
+        views.pick(model, "the luckiest")
+
+
+def test_selected_pid_by_number(model):
+    joined = int(np.flatnonzero(model.pop.join_month >= 0)[3])
+    never = int(np.flatnonzero(model.pop.join_month < 0)[0])
+    assert views.selected_pid(model, views.BY_NUMBER, joined) == joined
+    assert views.selected_pid(model, views.BY_NUMBER, never) is None
+    assert views.selected_pid(model, views.BY_NUMBER, 10**6) is None
+    assert views.selected_pid(model, views.PICKS[0]) == views.pick(model, views.PICKS[0])
+
+
+def test_story_money_adds_up_to_the_models_net_income(model):
+    pop = model.pop
+    for which in views.PICKS:
+        pid = views.pick(model, which)
+        s = views.story(model, pid)
+        assert s["net_income"] == pytest.approx(pop.net_income()[pid])
+        assert s["net_income_strict"] == pytest.approx(pop.net_income(own_use_as_cost=True)[pid])
+        assert s["money_in"] - s["money_out"] + s["own_use_value"] == pytest.approx(s["net_income"])
+        assert s["active_recruits"] <= s["recruits"]
+
+
+def test_story_text_says_whether_they_lost_money(model):
+    pid = views.pick(model, "the newest member")
+    s = views.story(model, pid)
+    lines = views.story_lines(model, pid)
+    assert lines[0] == f"Person {pid}: level {s['level']}"
+    assert ("lost money" in lines[-1]) == (s["net_income"] < 0)
+    html = views.story_html(model, pid)
+    assert html.startswith(f"<h4>Person {pid}: level {s['level']}</h4>")
+    assert html.count("<li>") == 4 and "**" not in html
+    md = views.story_markdown(model, pid)
+    assert md.startswith("#### Person")
+
+
+def test_story_of_someone_who_never_joined_is_an_error(model):
+    never = int(np.flatnonzero(model.pop.join_month < 0)[0])
+    with pytest.raises(KeyError):
+        views.story(model, never)
+
+
+# ---------------------------------------------------------------------------- the widgets
+def descendants(widget):
+    """Every widget under ``widget``, through ``children`` and a grid's ``items``."""
+    for name in ("children", "items"):
+        for child in getattr(widget, name, None) or []:
+            if hasattr(child, "keys"):  # a widget, not a string
+                yield child
+                yield from descendants(child)
+
+
+@pytest.fixture
+def page():
+    """The page rendered by Solara's test renderer (no browser, no server)."""
+    import ipyvuetify as v
+    import ipywidgets
+    import solara
+    from solara.widgets import GridLayout
+
+    from simulation import app
+
+    app.story_choice.set(views.PICKS[0])
+    _box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    grid = rc.find(GridLayout).widget  # the main area; the sidebar is found through rc
+
+    def content(kind=None):
+        return [w for w in descendants(grid) if kind is None or isinstance(w, kind)]
+
+    def text(cls: str) -> str:
+        (hit,) = [w for w in content(v.Html) if cls in (w.class_ or "").split()]
+        return hit.children[0]
+
+    def button(label: str):
+        return rc.find(v.Btn, children=[label]).widget
+
+    def slider(label: str):
+        return rc.find(v.Slider, label=label).widget
+
+    def images() -> list[bytes]:
+        return [w.value for w in content(ipywidgets.Image)]
+
+    def story_html() -> list[str]:
+        return [w.unsafe_innerHTML for w in content() if getattr(w, "unsafe_innerHTML", None)]
+
+    def select(label: str):
+        (hit,) = [w for w in content(v.Select) if w.label == label]
+        return hit
+
+    yield SimpleNamespace(
+        rc=rc,
+        v=v,
+        text=text,
+        button=button,
+        slider=slider,
+        images=images,
+        story_html=story_html,
+        select=select,
+    )
+    rc.close()
+
+
+def expected(months: int, **controls) -> views.ClassroomModel:
+    m = views.ClassroomModel(**controls)
+    for _ in range(months):
+        m.step()
+    return m
+
+
+def test_step_button_advances_the_month_and_every_view(page):
+    before = page.images()
+    assert len(before) == 5
+    for _ in range(3):
+        page.button("Step").click()
+    m = expected(3)
+    assert page.rc.find(page.v.Html, children=["Step: 3"]).widget
+    for label, value in views.headline(m):
+        assert page.text(f"mlm-value-{label.replace(' ', '-')}") == value
+    for key, caption in views.captions(m).items():
+        assert page.text(f"mlm-caption-{key}") == caption
+    after = page.images()
+    assert all(a != b for a, b in zip(before, after, strict=True))
+
+
+def test_controls_take_effect_on_reset(page):
+    page.slider("People").v_model = 800
+    page.slider("Seed").v_model = 5
+    assert page.text("mlm-value-ever-joined").endswith("of 2,000 (0.5%)")  # not yet
+    page.button("Reset").click()
+    page.button("Step").click()
+    page.button("Step").click()
+    m = expected(2, population=800, seed=5)
+    assert page.text("mlm-value-ever-joined") == dict(views.headline(m))["ever joined"]
+    assert "800 people" in page.text("mlm-setup") and "seed 5" in page.text("mlm-setup")
+
+
+def test_story_selection_follows_the_list(page):
+    for _ in range(2):
+        page.button("Step").click()
+    m = expected(2)
+    assert page.story_html() == [views.story_html(m, views.pick(m, views.PICKS[0]))]
+    page.select("Whose story?").v_model = "the newest member"
+    assert page.story_html() == [views.story_html(m, views.pick(m, "the newest member"))]
+
+
+# ---------------------------------------------------------------------------- the server
+def test_app_command_binds_to_loopback_without_telemetry():
+    from simulation import app_server
+    from simulation.cli import build_parser
+
+    args = build_parser().parse_args(["app"])
+    assert args._plugin is app_server
+    assert (args.host, args.port, args.open) == ("127.0.0.1", 8765, False)
+    cmd = app_server.solara_args(args.host, args.port)
+    assert cmd[:2] == ["run", "simulation.app"]
+    assert "--no-check-version" in cmd and "--no-open" in cmd and "--production" in cmd
+    assert app_server.SERVER_ENV["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+
+
+def test_app_command_rejects_a_bad_port(capsys):
+    from simulation.cli import main
+
+    assert main(["app", "--port", "0"]) == 2
+    assert "--port" in capsys.readouterr().err
