@@ -165,12 +165,12 @@ COMPONENTS = [
 # the top, then two columns of charts sized to their PNGs.
 LAYOUT = [
     {"x": 0, "y": 0, "w": 12, "h": 3},
-    {"x": 0, "y": 3, "w": 6, "h": 13},
-    {"x": 6, "y": 3, "w": 6, "h": 13},
-    {"x": 0, "y": 16, "w": 6, "h": 12},
-    {"x": 6, "y": 16, "w": 6, "h": 12},
-    {"x": 0, "y": 28, "w": 6, "h": 12},
-    {"x": 6, "y": 28, "w": 6, "h": 12},
+    {"x": 0, "y": 3, "w": 6, "h": 11},
+    {"x": 6, "y": 3, "w": 6, "h": 11},
+    {"x": 0, "y": 14, "w": 6, "h": 11},
+    {"x": 6, "y": 14, "w": 6, "h": 11},
+    {"x": 0, "y": 25, "w": 6, "h": 11},
+    {"x": 6, "y": 25, "w": 6, "h": 11},
 ]
 
 _mesa_initial_layout = _mesa_viz.make_initial_grid_layout

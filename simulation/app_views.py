@@ -23,6 +23,7 @@ import matplotlib
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from simulation.config import load_scenario
@@ -290,7 +291,8 @@ def tree_figure(model: MLMModel, highlight: int | None = None, max_nodes: int = 
     """
     lay = tree_layout(model, max_nodes)
     with matplotlib.rc_context(STYLE):
-        fig, ax = _figure(4.6)
+        fig, ax = _figure(4.4)
+        fig.subplots_adjust(bottom=0.03)  # no x axis: levels are rows
         has = lay.parent >= 0
         if has.any():
             p = lay.parent[has]
@@ -329,7 +331,35 @@ def tree_figure(model: MLMModel, highlight: int | None = None, max_nodes: int = 
         ax.set_ylabel("level (1 = founders)")
         ax.set_xticks([])
         ax.spines["bottom"].set_visible(False)
-        _legend_row(fig, [ax])
+        # Legend markers larger than the (many, small) dots they stand for.
+        handles = [
+            Line2D([], [], ls="", marker="o", ms=8, color=color, label=label)
+            for _, color, label in groups
+        ]
+        if highlight is not None:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    ls="",
+                    marker="o",
+                    ms=11,
+                    mfc="none",
+                    mec=LOSS,
+                    mew=2.5,
+                    label="selected person",
+                )
+            )
+        fig.legend(
+            handles=handles,
+            loc="lower center",
+            bbox_to_anchor=(0.5, fig.subplotpars.top),
+            ncol=len(handles),
+            frameon=False,
+            handletextpad=0.2,
+            columnspacing=1.2,
+            fontsize=11,
+        )
         shown = "" if lay.ids.size == lay.total else f" (first {lay.ids.size:,} shown)"
         fig.suptitle(f"Who recruited whom{shown}", fontweight="bold", y=0.985)
     return fig
