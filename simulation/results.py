@@ -183,7 +183,19 @@ def write_manifest(
     summary: dict[str, Any],
 ) -> None:
     """Write ``manifest.json`` (last): resolved scenario, plan, seed, versions, timings."""
-    manifest = {
+    manifest = build_manifest(model, scenario_path, timings, files, summary)
+    write_json(manifest, run_dir / "manifest.json")
+
+
+def build_manifest(
+    model: MLMModel,
+    scenario_path: Path | None,
+    timings: dict[str, float],
+    files: list[str],
+    summary: dict[str, Any],
+) -> dict[str, Any]:
+    """The manifest as a dict (the report reads it before ``manifest.json`` is written)."""
+    return {
         "scenario": model.scenario.to_dict(),
         "scenario_file": str(scenario_path) if scenario_path else None,
         "plan": model.plan.raw,
@@ -198,4 +210,3 @@ def write_manifest(
         "files": files,
         "summary": summary,
     }
-    write_json(manifest, run_dir / "manifest.json")

@@ -1,0 +1,1403 @@
+"""The analysis of a run and its one-page HTML report (``mlmsim report RUN_DIR``).
+
+:func:`load_run` reads a run folder (``manifest.json``, ``monthly.csv``, ``levels.csv``,
+``distributors.parquet`` and, if present, ``monthly_extra.csv``); :func:`analyse` computes
+every table the report shows with :mod:`simulation.metrics`; :func:`write_tables` writes them
+next to the run's own files; :func:`write_report` writes ``report.html``: one self-contained
+page (figures embedded as base64 PNG, inline CSS, no script, no external file) that opens in
+any browser without a network. ``docs/report.md`` defines every number and its population.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulation.errors import UserError
+from simulation.metrics import (
+    BassFit,
+    Indicator,
+    annual_quit_rate,
+    at_risk,
+    bass_fit,
+    concentration,
+    income_disclosure,
+    level_saturation,
+    monthly_quit_rate,
+    pyramid_indicators,
+    recruitment_income,
+    survival_by_cohort,
+)
+
+REPORT_FILE = "report.html"
+MONTHLY_EXTRA = "monthly_extra.csv"
+
+# A recruit's "early orders" are those of the month of joining and the two after: the
+# default inventory-loading window (buy.loading_months = 3) and about doTERRA's 60-day fast
+# start (2 monthly periods). Commissions paid on them count as income from recruitment.
+EARLY_MONTHS = 3
+
+# Files every run folder must hold, and the columns the analysis reads from each.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "manifest.json": ("scenario", "plan", "months", "summary"),
+    "monthly.csv": (
+        "month",
+        "joined",
+        "penetration",
+        "distributors",
+        "customers",
+        "quit_this_month",
+        "ever_joined",
+        "revenue",
+        "commissionable_revenue",
+        "commissions",
+        "breakage",
+        "retail_sales",
+        "pv",
+        "topup_pv",
+        "loading_pv",
+        "gini_commissions",
+        "gini_net_income",
+        "share_net_loss",
+        "share_net_loss_strict",
+        "top1_commissions",
+    ),
+    "levels.csv": ("month", "level", "members"),
+    "distributors.parquet": (
+        "id",
+        "status",
+        "enroller",
+        "level",
+        "join_month",
+        "quit_month",
+        "recruits",
+        "rank",
+        "commissions",
+        "net_income",
+        "net_income_strict",
+        "commissions_year",
+        "costs_year",
+        "net_income_year",
+    ),
+}
+EXTRA_COLUMNS = ("month", "paid_recruiting", "bv", "bv_new_recruits", "customer_pv")
+
+# Derived tables written next to the run's files (all recomputable from the files above).
+TABLE_FILES = {
+    "income_disclosure": "income_disclosure.csv",
+    "concentration": "concentration.csv",
+    "level_saturation": "level_saturation.csv",
+    "survival": "survival.csv",
+    "analysis": "analysis.json",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# reading a run folder
+
+
+@dataclass
+class RunData:
+    """The files of one run, as read (or as held in memory by the runner).
+
+    Attributes:
+        run_dir: the run folder.
+        manifest: the manifest (resolved scenario, plan, seed, summary...).
+        monthly: the monthly table (month 0 = the founders).
+        levels: the per-level monthly table.
+        dist: one row per person who ever joined.
+        extra: ``monthly_extra.csv`` (per-component payouts, new recruits' volume,
+            reachable prospects), or None for runs written without it.
+    """
+
+    run_dir: Path
+    manifest: dict[str, Any]
+    monthly: pd.DataFrame
+    levels: pd.DataFrame
+    dist: pd.DataFrame
+    extra: pd.DataFrame | None = None
+
+
+def _check_columns(path: Path, have: object, need: tuple[str, ...]) -> None:
+    missing = [c for c in need if c not in have]
+    if missing:
+        raise UserError(
+            f"{path}: missing {', '.join(missing)}; this file was not written by "
+            "`mlmsim run` of this version (rerun the scenario)"
+        )
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Read a run folder written by ``mlmsim run``.
+
+    Raises:
+        UserError: the folder does not exist, lacks a required file (naming each), or holds
+            a file that cannot be read or lacks a column (naming the file and the columns).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run folder")
+    missing = [name for name in REQUIRED if not (run_dir / name).is_file()]
+    if missing:
+        hint = (
+            " (mlmsim run writes manifest.json last: without it the run did not finish)"
+            if "manifest.json" in missing
+            else ""
+        )
+        raise UserError(f"{run_dir}: not a complete run folder; missing {', '.join(missing)}{hint}")
+    path = run_dir / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON: {err}") from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
+    _check_columns(path, manifest, REQUIRED["manifest.json"])
+    frames: dict[str, pd.DataFrame] = {}
+    for name in ("monthly.csv", "levels.csv", "distributors.parquet"):
+        path = run_dir / name
+        try:
+            frame = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+        except Exception as err:  # pandas/pyarrow raise many types for a bad file
+            raise UserError(f"{path}: cannot be read: {err}") from None
+        _check_columns(path, frame.columns, REQUIRED[name])
+        frames[name] = frame
+    if frames["monthly.csv"].empty:
+        raise UserError(f"{run_dir / 'monthly.csv'}: no rows (expected month 0 onwards)")
+    extra = None
+    path = run_dir / MONTHLY_EXTRA
+    if path.is_file():
+        try:
+            extra = pd.read_csv(path)
+        except Exception as err:
+            raise UserError(f"{path}: cannot be read: {err}") from None
+        _check_columns(path, extra.columns, EXTRA_COLUMNS)
+    return RunData(
+        run_dir,
+        manifest,
+        frames["monthly.csv"],
+        frames["levels.csv"],
+        frames["distributors.parquet"],
+        extra,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# analysis
+
+
+@dataclass
+class Analysis:
+    """Everything the report shows, computed from a :class:`RunData`.
+
+    Tables are DataFrames (see ``docs/report.md`` for every column); ``facts`` holds the
+    scalar results (JSON-ready) that ``analysis.json`` stores and the text quotes.
+    """
+
+    facts: dict[str, Any]
+    bass: BassFit
+    saturation: pd.DataFrame
+    concentration: pd.DataFrame
+    over_time: pd.DataFrame
+    disclosure: pd.DataFrame
+    indicators: list[Indicator]
+    survival: pd.DataFrame
+    rank_names: dict[int, str] = field(default_factory=dict)
+    band: int = 1
+
+
+def rank_names_of(plan: dict[str, Any]) -> dict[int, str]:
+    """Rank index -> name from a plan's ``[ranks]`` table (empty if it has none)."""
+    table = plan.get("ranks", {}).get("table", []) if isinstance(plan, dict) else []
+    names = {-1: "no rank"}
+    names.update({i: str(r.get("name", i)) for i, r in enumerate(table)})
+    return names
+
+
+def cohort_band_width(months: int) -> int:
+    """Months per join-cohort band in the report's tables (at most about 13 rows)."""
+    for width in (1, 3, 6, 12):
+        if months <= 12 * width:
+            return width
+    return 12 * math.ceil(months / 144)
+
+
+def _f(x: Any) -> float | None:
+    """A JSON-ready float (None for NaN or None)."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _survival_bands(table: pd.DataFrame, width: int, ages: list[int]) -> pd.DataFrame:
+    """Cohort survival aggregated into bands of ``width`` join months, weighted by size.
+
+    A cell is shown only if every cohort of the band is observed at that age (NaN otherwise).
+    """
+    if table.empty:
+        return pd.DataFrame(columns=["cohort", "n", *ages])
+    sizes = pd.Series(table.attrs.get("n", {}), dtype=float).reindex(table.index).fillna(0)
+    band = (table.index.to_numpy() // width) * width
+    cols = [a for a in ages if a in table.columns]
+    vals = table[cols]
+    weighted = vals.mul(sizes, axis=0).groupby(band).sum()
+    censored = vals.isna().groupby(band).any()
+    n = sizes.groupby(band).sum()
+    share = weighted.div(n, axis=0).mask(censored)
+    share.insert(0, "n", n.astype(np.int64))
+    share.index.name = "cohort"
+    return share.reset_index()
+
+
+def analyse(run: RunData) -> Analysis:
+    """Compute every table and number of the report from a run's files."""
+    man = run.manifest
+    summary = man["summary"]
+    monthly = run.monthly
+    dist = run.dist
+    scenario = man["scenario"]
+    months = int(man["months"])
+    population = int(scenario["market"]["population"])
+    usd_per_pv = float(scenario.get("units", {}).get("usd_per_pv", 1.0))
+    plan = man.get("plan") or {}
+    names = rank_names_of(plan)
+    band = cohort_band_width(months)
+
+    # ---- saturation
+    joins = monthly["joined"].to_numpy(dtype=np.float64)
+    bass = bass_fit(joins[1:], population, initial=joins[0]) if joins.size > 1 else None
+    if bass is None:
+        bass = bass_fit([], population)
+    reach = dist.get("reachable_prospects")
+    if reach is not None:
+        reach = reach.to_numpy(dtype=np.float64)
+        if np.isnan(reach).any():  # no social network (well-mixed runs)
+            reach = None
+    active = dist["status"].astype(str).to_numpy() == "distributor"
+    sat = level_saturation(dist["level"], dist["recruits"], active, dist["join_month"], reach)
+    # The last month a member of level L recruited anyone = the last join at level L + 1.
+    sat["last_recruit_month"] = sat["last_join_month"].shift(-1).fillna(-1).astype(np.int64)
+    sat.loc[sat["share_recruited"].fillna(0) == 0, "last_recruit_month"] = -1
+    recruiting = sat.index[sat["share_recruited"].fillna(0) > 0]
+    extra = run.extra
+    reach_series = (
+        extra["reachable_per_active"].to_numpy(dtype=np.float64)
+        if extra is not None and "reachable_per_active" in extra
+        else None
+    )
+
+    # ---- concentration
+    level = dist["level"].to_numpy()
+    rank = dist["rank"].to_numpy()
+    cohort = dist["join_month"].to_numpy()
+    groupings = {
+        "level": level,
+        "rank": rank,
+        "cohort": cohort,
+        "cohort_band": (cohort // band) * band,
+    }
+    conc = concentration(
+        {
+            "gross": dist["commissions"].to_numpy(dtype=np.float64),
+            "net": dist["net_income"].to_numpy(dtype=np.float64),
+            "net_strict": dist["net_income_strict"].to_numpy(dtype=np.float64),
+        },
+        groupings,
+    )
+    step = max(1, band)
+    keep = sorted({*range(0, months + 1, step), months})
+    over_time = monthly.loc[
+        monthly["month"].isin(keep),
+        [
+            "month",
+            "distributors",
+            "penetration",
+            "gini_commissions",
+            "top1_commissions",
+            "gini_net_income",
+            "share_net_loss",
+            "share_net_loss_strict",
+        ],
+    ].reset_index(drop=True)
+
+    # ---- income disclosure statement (the last 12 months, or the whole run if shorter)
+    first = max(months - 11, 1) if months >= 12 else min(1, months)
+    ids = income_disclosure(dist, range(first, months + 1))
+
+    # ---- company and plan
+    revenue = float(monthly["revenue"].sum())
+    comm_rev = float(monthly["commissionable_revenue"].sum())
+    paid = float(monthly["commissions"].sum())
+    breakage = float(monthly["breakage"].sum())
+    pv = float(monthly["pv"].sum())
+    topup = float(monthly["topup_pv"].sum() + monthly["loading_pv"].sum())
+    if extra is not None:
+        customer_pv = float(extra["customer_pv"].sum())
+    else:
+        markup = float(plan.get("retail", {}).get("markup", 0.2))
+        customer_pv = float(monthly["retail_sales"].sum()) / (1 + markup) / usd_per_pv
+    cust_months = float(monthly["customers"].iloc[1:].sum())
+    dist_months = float(monthly["distributors"].iloc[1:].sum())
+    if extra is not None:
+        paid_series = monthly.set_index("month")["commissions"].reindex(extra["month"])
+        rec = recruitment_income(
+            paid_series.fillna(0).to_numpy(),
+            np.minimum(extra["paid_recruiting"].to_numpy(), paid_series.fillna(0).to_numpy()),
+            np.minimum(extra["bv_new_recruits"].to_numpy(), extra["bv"].to_numpy()),
+            extra["bv"].to_numpy(),
+        )
+        kits = float(extra["kits_revenue"].sum()) if "kits_revenue" in extra else math.nan
+        early = (
+            float(extra["new_recruit_purchases"].sum())
+            if "new_recruit_purchases" in extra
+            else math.nan
+        )
+    else:
+        rec = {"recruitment_income": 0.0, "total_income": 0.0, "share": math.nan}
+        kits = early = math.nan
+    indicators = pyramid_indicators(
+        retail_sales_nonmember=customer_pv * usd_per_pv,
+        total_sales=pv * usd_per_pv,
+        recruitment_income=rec["recruitment_income"],
+        total_income=rec["total_income"],
+        customers=cust_months,
+        distributors=dist_months,
+        purchases_to_qualify=topup * usd_per_pv,
+        total_purchases=pv * usd_per_pv,
+    )
+    cap = plan.get("cap", {}).get("ratio") if isinstance(plan.get("cap"), dict) else None
+
+    # ---- attrition
+    quit_ = monthly["quit_this_month"].to_numpy(dtype=np.float64)
+    act = monthly["distributors"].to_numpy(dtype=np.float64)
+    hazard = monthly_quit_rate(quit_, act, joins)
+    risk = at_risk(act, joins)
+    annual_all = annual_quit_rate(quit_[1:], risk[1:]) if months else math.nan
+    last12 = slice(max(1, months - 11), months + 1)
+    annual_last = annual_quit_rate(quit_[last12], risk[last12]) if months else math.nan
+    horizon = min(months, 36)
+    surv = survival_by_cohort(dist["join_month"], dist["quit_month"], horizon, last_month=months)
+    ages = [a for a in (1, 3, 6, 12, 24, 36) if a <= horizon]
+    surv_bands = _survival_bands(surv, band, ages)
+
+    # ---- headline facts
+    n = len(dist)
+    gross_all = conc[(conc.measure == "gross") & (conc.grouping == "all")].iloc[0]
+    net_all = conc[(conc.measure == "net") & (conc.grouping == "all")].iloc[0]
+    reach_end = float(reach[active].mean()) if reach is not None and active.any() else None
+    facts: dict[str, Any] = {
+        "population": population,
+        "months": months,
+        "founders": int(joins[0]) if joins.size else 0,
+        "ever_joined": n,
+        "active_end": int(act[-1]),
+        "penetration": _f(summary.get("penetration")),
+        "share_net_loss": _f(summary.get("share_net_loss")),
+        "share_net_loss_strict": _f(summary.get("share_net_loss_strict")),
+        "lost_money": int((dist["net_income"] < 0).sum()),
+        "median_net_income": _f(summary.get("median_net_income")),
+        "mean_net_income": _f(net_all["mean"]),
+        "gini_net_income": _f(summary.get("gini_net_income")),
+        "gini_commissions": _f(gross_all["gini"]),
+        "top1_commissions": _f(summary.get("top1_commissions")),
+        "top10_commissions": _f(gross_all["top10"]),
+        "top1_people": 0.01 * n,
+        "share_no_commission": _f(gross_all["share_zero"]),
+        "peak_joins": summary.get("peak_joins"),
+        "peak_month": summary.get("peak_month"),
+        "half_peak_month": summary.get("half_peak_month"),
+        "max_level": int(sat.index.max()) if len(sat) else 0,
+        "deepest_recruiting_level": int(recruiting.max()) if len(recruiting) else None,
+        "first_month_deepest_level": int(sat["first_join_month"].iloc[-1]) if len(sat) else None,
+        "last_join_month": int(dist["join_month"].max()) if n else None,
+        "reachable_per_active_start": _f(reach_series[0]) if reach_series is not None else None,
+        "reachable_per_active_end": _f(reach_end),
+        "bass": {
+            "ok": bool(bass.ok),
+            "p": _f(bass.p),
+            "q": _f(bass.q),
+            "m": _f(bass.m),
+            "rmse": _f(bass.rmse),
+            "rmse_share": _f(bass.rmse / max(n, 1)) if bass.ok else None,
+            "peak_month": int(np.argmax(bass.fitted)) + 1 if bass.ok else None,
+            "message": bass.message,
+        },
+        "company": {
+            "revenue": revenue,
+            "kits_revenue": _f(kits),
+            "commissionable_revenue": comm_rev,
+            "commissions": paid,
+            "payout_ratio": _f(summary.get("payout_ratio")),
+            "cap_ratio": _f(cap),
+            "breakage": breakage,
+            "breakage_share": _f(breakage / comm_rev) if comm_rev > 0 else None,
+            "retail_share": _f(summary.get("retail_share")),
+            "qualifying_purchase_share": _f(topup / pv) if pv > 0 else None,
+            "recruitment_income": rec["recruitment_income"],
+            "recruitment_income_share": _f(rec["share"]),
+            "revenue_from_recruitment_share": _f((kits + early) / revenue) if revenue > 0 else None,
+            "customers_per_distributor": _f(cust_months / dist_months) if dist_months else None,
+            "customers_end": int(monthly["customers"].iloc[-1]),
+        },
+        "attrition": {
+            "annual_quit_rate": _f(annual_all),
+            "annual_quit_rate_last_year": _f(annual_last),
+            "mean_monthly_quit_rate": _f(np.nanmean(hazard[1:])) if months else None,
+            "quit_total": int(quit_.sum()),
+        },
+        "disclosure_year": [first, months],
+        "early_months": EARLY_MONTHS,
+        "own_use_value_share": _f(scenario.get("buy", {}).get("own_use_value_share")),
+        "indicators": [
+            {
+                "name": i.name,
+                "value": _f(i.value),
+                "threshold": i.threshold,
+                "comparison": i.comparison,
+                "passes": i.passes,
+                "source": i.source,
+                "meaning": i.meaning,
+            }
+            for i in indicators
+        ],
+    }
+    return Analysis(
+        facts=facts,
+        bass=bass,
+        saturation=sat,
+        concentration=conc,
+        over_time=over_time,
+        disclosure=ids,
+        indicators=indicators,
+        survival=surv_bands,
+        rank_names=names,
+        band=band,
+    )
+
+
+def write_tables(run_dir: Path, analysis: Analysis) -> list[str]:
+    """Write the analysis tables next to the run's files; returns their names."""
+    from simulation.results import write_csv, write_json
+
+    write_csv(analysis.disclosure, run_dir / TABLE_FILES["income_disclosure"])
+    write_csv(analysis.concentration, run_dir / TABLE_FILES["concentration"])
+    write_csv(analysis.saturation.reset_index(), run_dir / TABLE_FILES["level_saturation"])
+    write_csv(analysis.survival, run_dir / TABLE_FILES["survival"])
+    write_json(analysis.facts, run_dir / TABLE_FILES["analysis"])
+    return list(TABLE_FILES.values())
+
+
+def render_figures(run: RunData, analysis: Analysis) -> dict[str, bytes]:
+    """PNG bytes of the run's figures (see :data:`simulation.figures.FIGURES`)."""
+    from simulation import figures
+
+    return figures.render_run_figures(
+        run.monthly,
+        run.levels,
+        run.dist,
+        bass=analysis.bass,
+        disclosure=analysis.disclosure,
+        rank_names=analysis.rank_names,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# formatting
+
+
+def pct(x: Any, digits: int = 1) -> str:
+    """``0.971`` -> ``"97.1%"``; ``"n/a"`` for None or NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{100 * float(x):.{digits}f}%"
+
+
+def usd(x: Any) -> str:
+    """``-472.9`` -> ``"−$473"`` (typographic minus); ``"n/a"`` for None or NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    x = float(x)
+    return f"{'−' if x < -0.5 else ''}${abs(x):,.0f}"
+
+
+def num(x: Any, digits: int = 0) -> str:
+    """A count or number with thousands separators; ``"n/a"`` for None or NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{float(x):,.{digits}f}"
+
+
+def _month(x: Any) -> str:
+    return "never" if x is None or (isinstance(x, (int, float)) and x < 0) else f"month {int(x)}"
+
+
+def _band_label(start: int, width: int, months: int) -> str:
+    """``months 3–5`` (the last band ends at the run's last month)."""
+    end = min(start + width - 1, months)
+    return f"month {start}" if end <= start else f"months {start}–{end}"
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _table(
+    headers: list[str],
+    rows: list[list[Any]],
+    *,
+    numeric_from: int = 1,
+    numeric_to: int | None = None,
+    cls: str = "",
+) -> str:
+    """An HTML table; columns ``numeric_from`` to ``numeric_to`` (exclusive) align right."""
+    end = len(headers) if numeric_to is None else numeric_to
+
+    def align(i: int) -> str:
+        return "num" if numeric_from <= i < end else ""
+
+    head = "".join(f'<th class="{align(i)}">{_e(h)}</th>' for i, h in enumerate(headers))
+    body = []
+    for row in rows:
+        cells = "".join(f'<td class="{align(i)}">{_e(c)}</td>' for i, c in enumerate(row))
+        body.append(f"<tr>{cells}</tr>")
+    return (
+        f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _img(pngs: dict[str, bytes], name: str) -> str:
+    from simulation.figures import FIGURES
+
+    if name not in pngs:
+        return ""
+    data = base64.b64encode(pngs[name]).decode("ascii")
+    caption = FIGURES[name][1]
+    return (
+        f'<figure id="fig-{name}"><img src="data:image/png;base64,{data}" '
+        f'alt="{_e(caption)}"><figcaption>{_e(caption)}</figcaption></figure>'
+    )
+
+
+def _flatten(prefix: str, value: Any, out: list[list[str]]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, v in enumerate(value):
+            _flatten(f"{prefix}[{i}]", v, out)
+    else:
+        text = json.dumps(value) if not isinstance(value, str) else value
+        out.append([prefix, text])
+
+
+# --------------------------------------------------------------------------------------------
+# the page
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  margin: 0; color: #1f1f1f; background: #fafafa; font-size: 17px; line-height: 1.5; }
+main { max-width: 1150px; margin: 0 auto; padding: 24px 28px 60px; background: #fff; }
+h1 { font-size: 30px; margin: 8px 0 4px; }
+h2 { font-size: 24px; margin-top: 44px; border-bottom: 2px solid #ddd; padding-bottom: 4px; }
+h3 { font-size: 19px; margin-top: 28px; }
+.sub { color: #555; margin: 0 0 12px; }
+nav { background: #f1f4f8; padding: 10px 14px; border-radius: 6px; font-size: 15px; }
+nav { display: flex; flex-wrap: wrap; gap: 4px 16px; }
+nav a { color: #1f4e8c; text-decoration: none; white-space: nowrap; }
+.answers { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr));
+  gap: 14px; margin: 20px 0; }
+.answer { border: 1px solid #d0d7de; border-left: 6px solid #b2182b; border-radius: 6px;
+  padding: 12px 14px; background: #fff; }
+.answer .q { font-weight: 600; color: #444; font-size: 15px; }
+.answer .big { font-size: 34px; font-weight: 700; color: #b2182b; margin: 4px 0; }
+.answer p { margin: 0; font-size: 15px; }
+.reading p { margin: 10px 0; }
+figure { margin: 18px 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 15px; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 10px 0 18px; font-size: 15px; }
+th, td { padding: 5px 10px; border-bottom: 1px solid #e3e3e3; text-align: left;
+  vertical-align: top; }
+th { background: #f1f4f8; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+table.wide td:last-child { min-width: 320px; }
+.risk { color: #b2182b; font-weight: 600; }
+.ok { color: #1a7f37; font-weight: 600; }
+.note { color: #555; font-size: 15px; }
+.two { display: grid; grid-template-columns: 1fr 1fr; gap: 20px; }
+@media (max-width: 800px) { .two { grid-template-columns: 1fr; } }
+code { background: #f3f3f3; padding: 0 3px; }
+"""
+
+
+def _answers(a: Analysis) -> str:
+    f = a.facts
+    c = f["company"]
+    own_use = _own_use_share(a)
+    reach = ""
+    if f["reachable_per_active_end"] is not None and f["reachable_per_active_start"] is not None:
+        reach = (
+            f" At the end each active member had {num(f['reachable_per_active_end'], 1)} "
+            f"contacts left to recruit, against {num(f['reachable_per_active_start'], 1)} "
+            "at the start."
+        )
+    stop = (
+        f"the deepest level, first reached in month {f['first_month_deepest_level']}; the "
+        f"deepest level whose members recruited anyone was "
+        f"{f['deepest_recruiting_level']}. Recruiting peaked in month {f['peak_month']} "
+        f"and fell below half its peak "
+        + (
+            f"from month {f['half_peak_month']}."
+            if f["half_peak_month"] is not None
+            else "at no point."
+        )
+        + reach
+    )
+    cards = [
+        (
+            "What share of everyone who joined lost money?",
+            pct(f["share_net_loss"]),
+            f"{num(f['lost_money'])} of the {num(f['ever_joined'])} people who ever joined "
+            f"lost money: net income after all costs below zero, with product used at home "
+            f"valued at {pct(own_use, 0)} of its price. Counting that product as a cost: "
+            f"{pct(f['share_net_loss_strict'])}.",
+        ),
+        (
+            "What did the top 1% take?",
+            pct(f["top1_commissions"]),
+            f"of all commissions went to the top 1% of joiners ({num(f['top1_people'], 1)} "
+            f"people); the top 10% took {pct(f['top10_commissions'])}, and "
+            f"{pct(f['share_no_commission'])} received no commission at all.",
+        ),
+        ("At which level did recruiting stop?", f"level {f['max_level']}", stop),
+        (
+            "What were the payout ratio and the retail share?",
+            f"{pct(c['payout_ratio'])} · {pct(c['retail_share'])}",
+            f"The company paid {pct(c['payout_ratio'])} of commissionable revenue back as "
+            f"commissions{_cap_text(c)}. Of all product volume, {pct(c['retail_share'])} was "
+            "bought for customers outside the network (the Vemma order's line is more than "
+            "50%).",
+        ),
+    ]
+    body = "".join(
+        f'<div class="answer"><div class="q">{_e(q)}</div><div class="big">{_e(big)}</div>'
+        f"<p>{_e(text)}</p></div>"
+        for q, big, text in cards
+    )
+    return f'<div class="answers" id="answers">{body}</div>'
+
+
+def _cap_text(c: dict[str, Any]) -> str:
+    if c.get("cap_ratio") is None:
+        return ""
+    return f" (the plan caps payouts at {pct(c['cap_ratio'], 0)})"
+
+
+def _own_use_share(a: Analysis) -> float | None:
+    return a.facts.get("own_use_value_share")
+
+
+def _reading(run: RunData, a: Analysis) -> str:
+    f = a.facts
+    c = f["company"]
+    b = f["bass"]
+    ids = a.disclosure
+    allr = ids[ids["rank"].isna()].set_index("population")
+    paras = [
+        f"<b>The market.</b> {num(f['population'])} people, {f['founders']} founders, "
+        f"{f['months']} months. {num(f['ever_joined'])} people ({pct(f['penetration'])} of "
+        f"the market) joined at some point; {num(f['active_end'])} were still distributors "
+        f"at the end, and {num(f['attrition']['quit_total'])} had quit.",
+    ]
+    growth = (
+        f"<b>Growth and saturation.</b> Joins peaked at {f['peak_joins']} in month "
+        f"{f['peak_month']}"
+        + (
+            f" and fell below half that from month {f['half_peak_month']}"
+            if f["half_peak_month"] is not None
+            else " and never fell below half that"
+        )
+        + f"; the last person joined in month {f['last_join_month']}."
+    )
+    if b["ok"]:
+        growth += (
+            f" A Bass diffusion curve fits the joins with p = {b['p']:.3f} per month "
+            f"(joining without being pushed) and q = {b['q']:.2f} (joining through "
+            f"others), a market of {num(b['m'])} people, and a typical error of "
+            f"{num(b['rmse'], 1)} people in the cumulative count ({pct(b['rmse_share'])} of "
+            "those who joined)."
+        )
+    if f["reachable_per_active_end"] is not None:
+        growth += (
+            f" Recruiting stops because the people within reach run out: an active member "
+            f"had {num(f['reachable_per_active_start'], 1)} contacts who could still be "
+            f"recruited at the start and {num(f['reachable_per_active_end'], 1)} at the end."
+        )
+    paras.append(growth)
+    full = allr.loc["active_full_year"] if "active_full_year" in allr.index else None
+    quit_ = allr.loc["quit_during_year"] if "quit_during_year" in allr.index else None
+    median = f["median_net_income"] or 0.0
+    money = (
+        f"<b>The money.</b> Distributors paid the company {usd(c['revenue'])} for starter "
+        f"kits and product; the company paid {usd(c['commissions'])} in commissions, "
+        f"{pct(c['payout_ratio'])} of commissionable revenue. The median person who joined "
+        + (f"ended {usd(-median)} down" if median < 0 else f"ended with {usd(median)}")
+    )
+    money += (
+        f", and {pct(f['share_net_loss'])} lost money. The top 1% received "
+        f"{pct(f['top1_commissions'])} of all commissions (Gini of commissions "
+        f"{num(f['gini_commissions'], 2)}; of net income {num(f['gini_net_income'], 2)})."
+    )
+    paras.append(money)
+    if full is not None and full["count"] > 0:
+        text = (
+            f"<b>What a published statement would show.</b> The {int(full['count'])} "
+            f"distributors active during the whole last year earned a mean "
+            f"{usd(full['mean_gross'])} and a median {usd(full['median_gross'])} in gross "
+            f"commissions. A real statement stops there. After their costs the same people "
+            f"averaged {usd(full['mean_net'])} and {pct(full['share_net_loss'], 0)} of them "
+            "lost money"
+        )
+        if quit_ is not None and quit_["count"] > 0:
+            text += (
+                f"; the {int(quit_['count'])} who quit during the year, left out of real "
+                f"statements, averaged {usd(quit_['mean_net'])}"
+            )
+        paras.append(text + ".")
+    risky = [i for i in a.indicators if not i.passes and not math.isnan(i.value)]
+    names = ", ".join(_INDICATOR_LABELS.get(i.name, i.name) for i in risky)
+    paras.append(
+        f"<b>Pyramid-risk indicators.</b> {len(risky)} of {len(a.indicators)} indicators are "
+        f"on the risky side of their line{': ' + names if risky else ''}. "
+        f"{pct(c['recruitment_income_share'])} of distributors' income came from "
+        "recruitment (enrolment bonuses and commissions on new recruits' first "
+        f"{f['early_months']} months of orders). None of these lines is law; see the table "
+        "for where each comes from."
+    )
+    paras.append(
+        '<span class="note">These are simulated people following stated rules; the numbers '
+        "show how the mechanisms play out, not what any real company pays.</span>"
+    )
+    return '<div class="reading">' + "".join(f"<p>{p}</p>" for p in paras) + "</div>"
+
+
+_INDICATOR_LABELS = {
+    "retail_share": "retail share",
+    "recruitment_income_share": "income from recruitment",
+    "customers_per_distributor": "customers per distributor",
+    "qualifying_purchase_share": "purchases made only to qualify",
+}
+
+
+def _saturation_table(a: Analysis) -> str:
+    rows = []
+    for lv, r in a.saturation.iterrows():
+        rows.append(
+            [
+                lv,
+                num(r["ever_joined"]),
+                num(r["active"]),
+                pct(r["share_recruited"], 0),
+                num(r["mean_recruits"], 2),
+                _month(r["first_join_month"] if r["ever_joined"] else -1),
+                _month(r["last_recruit_month"]),
+                num(r["reachable_mean"], 1),
+                pct(r["share_no_reachable"], 0),
+            ]
+        )
+    return _table(
+        [
+            "level",
+            "joined",
+            "active at end",
+            "recruited ≥ 1",
+            "recruits per member",
+            "first joined",
+            "last recruited anyone",
+            "reachable prospects per active member",
+            "active members with none left",
+        ],
+        rows,
+        cls="saturation",
+    )
+
+
+def _conc_rows(a: Analysis, grouping: str, label: Any) -> list[list[Any]]:
+    c = a.concentration
+    g = c[(c.grouping == grouping) & (c.measure == "gross")].set_index("group")
+    n = c[(c.grouping == grouping) & (c.measure == "net")].set_index("group")
+    rows = []
+    for key in g.index:
+        rg, rn = g.loc[key], n.loc[key]
+        rows.append(
+            [
+                label(key),
+                num(rg["n"]),
+                usd(rg["mean"]),
+                usd(rg["median"]),
+                pct(rg["share_zero"], 0),
+                usd(rn["mean"]),
+                usd(rn["median"]),
+                pct(rn["share_loss"], 0),
+            ]
+        )
+    return rows
+
+
+_CONC_HEAD = [
+    "group",
+    "people",
+    "mean gross",
+    "median gross",
+    "no commission",
+    "mean net",
+    "median net",
+    "lost money",
+]
+
+
+def _concentration_section(a: Analysis) -> str:
+    c = a.concentration
+    overall = []
+    for measure, label in (
+        ("gross", "gross commissions"),
+        ("net", "net income (own use valued)"),
+        ("net_strict", "net income (own use as a cost)"),
+    ):
+        r = c[(c.measure == measure) & (c.grouping == "all")].iloc[0]
+        overall.append(
+            [
+                label,
+                num(r["n"]),
+                usd(r["total"]),
+                usd(r["mean"]),
+                usd(r["median"]),
+                num(r["gini"], 3),
+                pct(r["top1"]),
+                pct(r["top10"]),
+                pct(r["share_loss"]),
+                pct(r["share_zero"]),
+            ]
+        )
+    parts = [
+        "<h3>Everyone who joined</h3>",
+        _table(
+            [
+                "money per person",
+                "people",
+                "total",
+                "mean",
+                "median",
+                "Gini",
+                "top 1% share",
+                "top 10% share",
+                "below zero",
+                "exactly zero",
+            ],
+            overall,
+            cls="concentration",
+        ),
+        '<p class="note">Top shares of net income are n/a when net incomes add up to a loss '
+        "(a share of a negative total has no meaning). The Gini of net income uses the "
+        "Raffinetti–Siletti–Vernizzi normalisation, which stays between 0 and 1 with losses."
+        "</p>",
+        "<h3>By level at joining</h3>",
+        _table(_CONC_HEAD, _conc_rows(a, "level", lambda k: f"level {k}"), cls="by-level"),
+    ]
+    ranks = c[(c.grouping == "rank") & (c.measure == "gross")]
+    if len(ranks) > 1:
+        names = a.rank_names
+        parts += [
+            "<h3>By rank at the end</h3>",
+            _table(
+                _CONC_HEAD,
+                _conc_rows(a, "rank", lambda k: names.get(int(k), k)),
+                cls="by-rank",
+            ),
+        ]
+    else:
+        parts.append('<p class="note">This plan has no ranks: everyone is in one rank group.</p>')
+    w = a.band
+    key = "cohort_band" if w > 1 else "cohort"
+
+    def cohort_label(k: str) -> str:
+        s = int(k)
+        return _band_label(s, w, a.facts["months"])
+
+    parts += [
+        "<h3>By join cohort (month of joining)</h3>",
+        _table(_CONC_HEAD, _conc_rows(a, key, cohort_label), cls="by-cohort"),
+        "<h3>Over time (cumulative to each month)</h3>",
+        _table(
+            [
+                "month",
+                "active",
+                "penetration",
+                "Gini of commissions",
+                "top 1% of commissions",
+                "Gini of net income",
+                "lost money",
+                "lost money (own use as cost)",
+            ],
+            [
+                [
+                    int(r["month"]),
+                    num(r["distributors"]),
+                    pct(r["penetration"]),
+                    num(r["gini_commissions"], 3),
+                    pct(r["top1_commissions"]),
+                    num(r["gini_net_income"], 3),
+                    pct(r["share_net_loss"]),
+                    pct(r["share_net_loss_strict"]),
+                ]
+                for _, r in a.over_time.iterrows()
+            ],
+            cls="over-time",
+        ),
+    ]
+    return "".join(parts)
+
+
+_POPULATION_LABELS = {
+    "active_full_year": "active all year",
+    "joined_during_year": "joined during the year",
+    "quit_during_year": "quit during the year",
+    "all_participants": "everyone in the year",
+}
+
+
+def _disclosure_section(a: Analysis, pngs: dict[str, bytes]) -> str:
+    ids = a.disclosure
+    names = a.rank_names
+    first, last = a.facts["disclosure_year"]
+    if ids["rank"].dropna().nunique() <= 1:  # a plan without ranks: one row per population
+        ids = ids[ids["rank"].isna()]
+    pub = ids[ids["population"] == "active_full_year"]
+    rows = [
+        [
+            names.get(int(r["rank"]), r["rank"]) if pd.notna(r["rank"]) else "all ranks",
+            num(r["count"]),
+            pct(r["share_of_population"]),
+            usd(r["mean_gross"]),
+            usd(r["median_gross"]),
+            pct(r["share_no_gross"]),
+        ]
+        for _, r in pub.iterrows()
+    ]
+    full = [
+        [
+            _POPULATION_LABELS.get(r["population"], r["population"]),
+            names.get(int(r["rank"]), r["rank"]) if pd.notna(r["rank"]) else "all ranks",
+            num(r["count"]),
+            pct(r["share_of_participants"]),
+            usd(r["mean_gross"]),
+            usd(r["median_gross"]),
+            usd(r["mean_costs"]),
+            usd(r["mean_net"]),
+            usd(r["median_net"]),
+            pct(r["share_net_loss"]),
+        ]
+        for _, r in ids.iterrows()
+    ]
+    return "".join(
+        [
+            f"<p>The year is months {first}–{last}. Money is what each person received "
+            "or paid during that year.</p>",
+            "<h3>As companies publish it</h3>",
+            '<p class="note">Distributors active during the whole year, by rank: gross '
+            "commissions only, before any cost.</p>",
+            _table(
+                [
+                    "rank",
+                    "distributors",
+                    "% of distributors",
+                    "mean gross",
+                    "median gross",
+                    "earned nothing",
+                ],
+                rows,
+                cls="ids-published",
+            ),
+            "<h3>What real statements leave out</h3>",
+            '<p class="note">Costs (product bought, starter kit, fees, minus buy-back '
+            "refunds), net income, and the people who joined or quit during the year. "
+            "“Share of participants” is of everyone who was a distributor in at least one "
+            "month of the year.</p>",
+            _table(
+                [
+                    "population",
+                    "rank",
+                    "people",
+                    "share of participants",
+                    "mean gross",
+                    "median gross",
+                    "mean costs",
+                    "mean net",
+                    "median net",
+                    "lost money",
+                ],
+                full,
+                numeric_from=2,
+                cls="ids-full",
+            ),
+            _img(pngs, "income_disclosure"),
+        ]
+    )
+
+
+def _company_section(a: Analysis) -> str:
+    c = a.facts["company"]
+    e = a.facts["early_months"]
+    rows = [
+        [
+            "company revenue",
+            usd(c["revenue"]),
+            "Starter kits + product bought by distributors − buy-back refunds, whole run.",
+        ],
+        ["of which starter kits", usd(c["kits_revenue"]), "Kits sold, founders included."],
+        [
+            "commissionable revenue",
+            usd(c["commissionable_revenue"]),
+            "Sum of BV: the base percentages and the cap are measured on.",
+        ],
+        ["commissions paid", usd(c["commissions"]), "All commissions and bonuses, whole run."],
+        [
+            "payout ratio",
+            pct(c["payout_ratio"]),
+            "Commissions paid ÷ commissionable revenue"
+            + (
+                f"; the plan's cap is {pct(c['cap_ratio'], 0)}."
+                if c["cap_ratio"]
+                else "; the plan has no cap."
+            ),
+        ],
+        [
+            "breakage",
+            f"{usd(c['breakage'])} ({pct(c['breakage_share'])})",
+            "What the plan "
+            "would have paid if everyone had qualified, but did not (share of commissionable "
+            "revenue).",
+        ],
+        [
+            "retail share",
+            pct(c["retail_share"]),
+            "Volume bought for customers outside the network ÷ all volume.",
+        ],
+        [
+            "purchases made only to qualify",
+            pct(c["qualifying_purchase_share"]),
+            "Top-ups to the monthly minimum and stock bought to reach a rank ÷ all volume.",
+        ],
+        [
+            "income from recruitment",
+            pct(c["recruitment_income_share"]),
+            "Enrolment / fast "
+            f"start bonuses + commissions on new recruits' orders in their first {e} months "
+            "(pro rata to volume) ÷ all commissions.",
+        ],
+        [
+            "revenue from recruitment",
+            pct(c["revenue_from_recruitment_share"]),
+            "Starter kits "
+            f"+ product bought by distributors in their first {e} months ÷ company revenue.",
+        ],
+        [
+            "customers per distributor",
+            num(c["customers_per_distributor"], 2),
+            "Retail "
+            "customers ÷ active distributors, averaged over the months (customer-months ÷ "
+            "distributor-months).",
+        ],
+    ]
+    return _table(["measure", "value", "definition"], rows, numeric_to=2, cls="company wide")
+
+
+def _indicator_section(a: Analysis) -> str:
+    rows = []
+    for i in a.indicators:
+        if math.isnan(i.value):
+            value, verdict, cls = "not recorded", "n/a", ""
+        else:
+            value = num(i.value, 2) if i.name == "customers_per_distributor" else pct(i.value)
+            verdict, cls = ("safe side", "ok") if i.passes else ("risky side", "risk")
+        line = (
+            f"{i.comparison} {num(i.threshold, 0)}"
+            if i.name == "customers_per_distributor"
+            else f"{i.comparison} {pct(i.threshold, 0)}"
+        )
+        rows.append(
+            "<tr>"
+            f"<td>{_e(_INDICATOR_LABELS.get(i.name, i.name))}</td>"
+            f'<td class="num">{_e(value)}</td><td class="num">{_e(line)}</td>'
+            f'<td class="{cls}">{_e(verdict)}</td><td>{_e(i.source)}</td>'
+            f"<td>{_e(i.meaning)}</td></tr>"
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "indicator",
+            "value",
+            "safe if",
+            "verdict",
+            "where the line comes from",
+            "meaning",
+        )
+    )
+    return (
+        '<div class="scroll"><table class="indicators"><thead><tr>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _attrition_section(a: Analysis) -> str:
+    t = a.facts["attrition"]
+    w = a.band
+    surv = a.survival
+    ages = [c for c in surv.columns if c not in ("cohort", "n")]
+    rows = [
+        [
+            _band_label(int(r["cohort"]), w, a.facts["months"]),
+            num(r["n"]),
+            *[pct(r[age], 0) if pd.notna(r[age]) else "—" for age in ages],
+        ]
+        for _, r in surv.iterrows()
+    ]
+    return "".join(
+        [
+            _table(
+                ["measure", "value"],
+                [
+                    ["annual quit rate, whole run", pct(t["annual_quit_rate"])],
+                    ["annual quit rate, last 12 months", pct(t["annual_quit_rate_last_year"])],
+                    ["mean monthly quit rate", pct(t["mean_monthly_quit_rate"])],
+                    ["people who quit", num(t["quit_total"])],
+                ],
+                cls="attrition",
+            ),
+            "<h3>Survival by join cohort</h3>",
+            '<p class="note">Share of each cohort still a distributor the given number of '
+            "months after joining; — = not observed yet when the run ended.</p>",
+            _table(
+                ["joined in", "people", *[f"after {age} mo" for age in ages]],
+                rows,
+                cls="survival",
+            ),
+        ]
+    )
+
+
+def _scenario_section(run: RunData) -> str:
+    man = run.manifest
+    rows: list[list[str]] = []
+    _flatten("", man.get("scenario", {}), rows)
+    plan_rows: list[list[str]] = []
+    _flatten("", man.get("plan", {}), plan_rows)
+    plan_meta = (man.get("plan") or {}).get("plan", {})
+    return "".join(
+        [
+            "<h3>Scenario (as resolved, every parameter)</h3>",
+            _table(["parameter", "value"], rows, numeric_from=99, cls="scenario"),
+            f"<h3>Compensation plan: {_e(plan_meta.get('name', 'unnamed'))}</h3>",
+            f"<p>{_e(plan_meta.get('description', ''))}</p>",
+            f'<p class="note">Modelled on: {_e(plan_meta.get("modelled_on", "—"))}. File: '
+            f"<code>{_e(man.get('plan_file', ''))}</code></p>",
+            _table(["plan setting", "value"], plan_rows, numeric_from=99, cls="plan"),
+        ]
+    )
+
+
+def _run_info(run: RunData) -> str:
+    man = run.manifest
+    versions = man.get("versions", {})
+    rows = [
+        ["run folder", str(run.run_dir)],
+        ["seed", str(man.get("seed", ""))],
+        ["created", str(man.get("created", ""))],
+        ["mlmsim version", str(versions.get("mlmsim", ""))],
+        ["git commit", str(man.get("git_commit") or "—")],
+        ["scenario file", str(man.get("scenario_file") or "—")],
+        ["report written", dt.datetime.now(dt.UTC).isoformat(timespec="seconds")],
+    ]
+    return _table(["item", "value"], rows, numeric_from=99, cls="run-info")
+
+
+SECTIONS = [
+    ("answers", "The four answers"),
+    ("reading", "Reading the results"),
+    ("saturation", "Saturation"),
+    ("income", "Who gets the money"),
+    ("disclosure", "Income disclosure statement"),
+    ("company", "Company and plan"),
+    ("indicators", "Pyramid-risk indicators"),
+    ("attrition", "Attrition"),
+    ("genealogy", "Genealogy"),
+    ("scenario", "Scenario and plan"),
+    ("definitions", "Definitions"),
+]
+
+
+def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
+    """The report as one self-contained HTML page."""
+    man = run.manifest
+    scen = man["scenario"].get("scenario", {})
+    f = a.facts
+    title = f"mlmsim report: {scen.get('name', 'run')}"
+    nav = "".join(f'<a href="#{k}">{_e(v)}</a>' for k, v in SECTIONS)
+    b = f["bass"]
+    bass_rows = (
+        [
+            ["p (innovation: joining unprompted), per month", num(b["p"], 4)],
+            ["q (imitation: joining through others), per month", num(b["q"], 3)],
+            ["m (market potential), people", num(b["m"])],
+            ["RMSE of cumulative joins, people", num(b["rmse"], 1)],
+            ["RMSE ÷ people who joined", pct(b["rmse_share"])],
+            ["fitted peak", f"month {b['peak_month']}"],
+        ]
+        if b["ok"]
+        else [["Bass fit", f"not possible: {b['message']}"]]
+    )
+    sections = {
+        "answers": _answers(a),
+        "reading": _reading(run, a),
+        "saturation": "".join(
+            [
+                _img(pngs, "penetration_joins"),
+                "<h3>The Bass curve fitted to the joins</h3>",
+                _table(["parameter", "value"], bass_rows, cls="bass"),
+                _img(pngs, "members_by_level"),
+                "<h3>By level at joining</h3>",
+                '<p class="note">“Recruited ≥ 1” and “recruits per member” are over everyone '
+                "who joined at that level; “reachable prospects” counts, for each member "
+                "still active at the end, the social contacts who never joined and are not "
+                "refusing a pitch.</p>",
+                _saturation_table(a),
+            ]
+        ),
+        "income": "".join(
+            [
+                '<div class="two">',
+                _img(pngs, "lorenz"),
+                _img(pngs, "income_by_level"),
+                "</div>",
+                _concentration_section(a),
+            ]
+        ),
+        "disclosure": _disclosure_section(a, pngs),
+        "company": _company_section(a),
+        "indicators": "".join(
+            [
+                "<p>No statute or court sets a number for any of these; each line is "
+                "borrowed from a case, an order or one company's rules, as the last columns "
+                "say. Values are over the whole run.</p>",
+                _indicator_section(a),
+            ]
+        ),
+        "attrition": _attrition_section(a),
+        "genealogy": _img(pngs, "genealogy")
+        or f'<p class="note">Not drawn: {num(f["ever_joined"])} people joined, more than '
+        "the figure can show legibly (3,000).</p>",
+        "scenario": _scenario_section(run) + "<h3>Run</h3>" + _run_info(run),
+        "definitions": DEFINITIONS,
+    }
+    body = "".join(
+        f'<section id="{k}"><h2>{_e(v)}</h2>{sections[k]}</section>'
+        if k != "answers"
+        else f'<section id="{k}">{sections[k]}</section>'
+        for k, v in SECTIONS
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>{_e(title)}</h1>"
+        f'<p class="sub">{_e(scen.get("description", ""))} Seed {_e(man.get("seed", ""))}, '
+        f"{f['months']} months, {num(f['population'])} people.</p>"
+        f"<nav>{nav}</nav>{body}</main></body></html>\n"
+    )
+
+
+DEFINITIONS = """
+<dl>
+<dt><b>Everyone who joined</b></dt><dd>Every person who ever paid the starter kit, including
+those who quit. Unless a table says otherwise this is the population.</dd>
+<dt><b>Gross commissions</b></dt><dd>Commissions and bonuses paid by the company, before any
+cost.</dd>
+<dt><b>Net income</b></dt><dd>Commissions + retail sales to customers + buy-back refunds −
+product bought − starter kit − fixed costs (fees, samples, events), with product used at home
+credited at the scenario's share of its price. “Own use as a cost” credits nothing for it
+(full-cost studies).</dd>
+<dt><b>Lost money</b></dt><dd>Net income below zero.</dd>
+<dt><b>Gini</b></dt><dd>0 = everyone has the same, near 1 = one person has everything. With
+losses it is normalised by the mean absolute value (Raffinetti, Siletti &amp; Vernizzi 2015).
+</dd>
+<dt><b>Top 1% share</b></dt><dd>Share of the total received by the richest 1% of people
+(fractional people counted pro rata).</dd>
+<dt><b>Level</b></dt><dd>Depth in the recruitment tree at joining; founders are level 1, their
+recruits level 2, and so on.</dd>
+<dt><b>Penetration</b></dt><dd>People who ever joined ÷ the whole market.</dd>
+<dt><b>Bass curve</b></dt><dd>N<sub>t+1</sub> = N<sub>t</sub> + (p + q N<sub>t</sub>/m)(m −
+N<sub>t</sub>), fitted by least squares to the cumulative joins.</dd>
+<dt><b>Payout ratio</b></dt><dd>Commissions paid ÷ commissionable revenue (sum of BV).</dd>
+<dt><b>Retail share</b></dt><dd>Volume bought for customers who are not distributors ÷ all
+volume.</dd>
+<dt><b>Breakage</b></dt><dd>What the plan would pay if every distributor qualified, minus what
+it paid.</dd>
+</dl>
+<p class="note">Every number, its formula and the population it covers are in
+<code>docs/report.md</code>; the tables behind this page are CSV and JSON files in the run
+folder.</p>
+"""
+
+
+def write_report(path: Path, run: RunData, analysis: Analysis, pngs: dict[str, bytes]) -> Path:
+    """Write ``report.html`` atomically; returns its path."""
+    from simulation.results import atomic_write
+
+    text = render_html(run, analysis, pngs)
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return path
+
+
+def build_report(run_dir: Path, out: Path | None = None) -> Path:
+    """Read a run folder, analyse it, draw its figures and write its report."""
+    run = load_run(run_dir)
+    analysis = analyse(run)
+    pngs = render_figures(run, analysis)
+    return write_report(Path(out) if out else Path(run_dir) / REPORT_FILE, run, analysis, pngs)
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mlmsim report``."""
+    parser.add_argument("run_dir", type=Path, help="a run folder written by `mlmsim run`")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="HTML file to write (default: RUN_DIR/report.html)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """``mlmsim report RUN_DIR``: write the HTML report of a run folder."""
+    path = build_report(args.run_dir, args.out)
+    print(path)
+    return 0
