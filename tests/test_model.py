@@ -129,3 +129,18 @@ def test_buyback_refunds_ninety_percent_of_stock_and_rolls_up():
     level2 = np.flatnonzero((model.pop.level == 2) & (model.pop.status == Status.DISTRIBUTOR))
     assert (model.pop.sponsor[level2] == -1).all() and (model.pop.depth[level2] == 0).all()
     check_invariants(model)
+
+
+def _shipped_plan_names():
+    from simulation.plans import shipped_plans
+
+    return [p.stem for p in shipped_plans()]
+
+
+@pytest.mark.parametrize("plan", _shipped_plan_names())
+def test_every_shipped_plan_keeps_the_invariants_in_the_model(plan):
+    model = make_model(f'plan.file="{plan}"', "market.population=800", "scenario.months=18")
+    for _ in range(18):
+        model.step()
+        check_invariants(model)
+    assert model.company["paid"] > 0, f"{plan} paid nothing in 18 months"
