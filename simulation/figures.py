@@ -102,11 +102,17 @@ def _usd(x: float, _pos: object = None) -> str:
     return f"{sign}${x:,.0f}"
 
 
+def _float(x: object) -> float:
+    """A table cell as a float; 0 for a missing value (an empty population draws no bar)."""
+    return 0.0 if pd.isna(x) else float(x)
+
+
 def _round2(x: float) -> float:
-    """``x`` rounded to two significant digits (tidy colour-bar ticks)."""
+    """``x`` cut to two significant digits towards zero (tidy ticks that stay in range)."""
     if x == 0:
         return 0.0
-    return float(round(x, 1 - int(np.floor(np.log10(abs(x))))))
+    unit = 10.0 ** (int(np.floor(np.log10(abs(x)))) - 1)
+    return float(np.sign(x) * np.floor(abs(x) / unit) * unit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,7 +301,7 @@ def disclosure_figure(ids: pd.DataFrame, rank_names: dict[int, str] | None = Non
         left.set_xlabel("gross commissions in the year, per person")
         n_pub = int(full.loc[full["rank"].isna(), "count"].iloc[0]) if len(full) else 0
         left.set_title(f"What companies publish\n{n_pub} distributors active all year, by rank")
-        left.legend(loc="lower right")
+        left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
         left.axvline(0, color="black", lw=0.8)
 
         allr = ids[ids["rank"].isna()].set_index("population")
@@ -307,8 +313,8 @@ def disclosure_figure(ids: pd.DataFrame, rank_names: dict[int, str] | None = Non
         ]
         rows = [(label, allr.loc[p]) for p, label in order if p in allr.index]
         y = np.arange(len(rows))
-        gross = np.nan_to_num(np.array([r["mean_gross"] for _, r in rows], dtype=float))
-        net = np.nan_to_num(np.array([r["mean_net"] for _, r in rows], dtype=float))
+        gross = np.array([_float(r["mean_gross"]) for _, r in rows])
+        net = np.array([_float(r["mean_net"]) for _, r in rows])
         bars = right.barh(y - h / 2, gross, h, color=GROSS, label="mean gross commissions")
         right.bar_label(bars, labels=[_usd(v) for v in gross], padding=3, fontsize=12)
         bars = right.barh(y + h / 2, net, h, color=NET, label="mean net income (after costs)")

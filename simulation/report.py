@@ -548,6 +548,11 @@ def _band_label(start: int, width: int, months: int) -> str:
     return f"month {start}" if end <= start else f"months {start}–{end}"
 
 
+def _people(n: int) -> str:
+    """``"1 was"`` / ``"225 were"``."""
+    return f"{num(n)} {'was' if n == 1 else 'were'}"
+
+
 def _e(x: Any) -> str:
     return html.escape(str(x))
 
@@ -655,18 +660,29 @@ def _answers(a: Analysis) -> str:
             f"contacts left to recruit, against {num(f['reachable_per_active_start'], 1)} "
             "at the start."
         )
-    stop = (
-        f"the deepest level, first reached in month {f['first_month_deepest_level']}; the "
-        f"deepest level whose members recruited anyone was "
-        f"{f['deepest_recruiting_level']}. Recruiting peaked in month {f['peak_month']} "
-        f"and fell below half its peak "
-        + (
-            f"from month {f['half_peak_month']}."
-            if f["half_peak_month"] is not None
-            else "at no point."
+    if f["deepest_recruiting_level"] is None:
+        stop = "Nobody recruited anyone: the founders were the whole network." + reach
+    else:
+        stop = (
+            f"Level {f['max_level']} was the deepest anyone reached (first in month "
+            f"{f['first_month_deepest_level']}), and nobody there recruited anyone; the "
+            f"deepest level whose members recruited was {f['deepest_recruiting_level']}. "
+            f"Recruiting peaked in month {f['peak_month']} and "
+            + (
+                f"fell below half its peak from month {f['half_peak_month']}."
+                if f["half_peak_month"] is not None
+                else "never fell below half its peak."
+            )
+            + reach
         )
-        + reach
-    )
+    if f["top1_commissions"] is None:
+        top = "No commissions were paid, so there is nothing to share out."
+    else:
+        top = (
+            f"of all commissions went to the top 1% of joiners ({num(f['top1_people'], 1)} "
+            f"people); the top 10% took {pct(f['top10_commissions'])}, and "
+            f"{pct(f['share_no_commission'])} received no commission at all."
+        )
     cards = [
         (
             "What share of everyone who joined lost money?",
@@ -679,9 +695,7 @@ def _answers(a: Analysis) -> str:
         (
             "What did the top 1% take?",
             pct(f["top1_commissions"]),
-            f"of all commissions went to the top 1% of joiners ({num(f['top1_people'], 1)} "
-            f"people); the top 10% took {pct(f['top10_commissions'])}, and "
-            f"{pct(f['share_no_commission'])} received no commission at all.",
+            top,
         ),
         ("At which level did recruiting stop?", f"level {f['max_level']}", stop),
         (
@@ -720,11 +734,13 @@ def _reading(run: RunData, a: Analysis) -> str:
     paras = [
         f"<b>The market.</b> {num(f['population'])} people, {f['founders']} founders, "
         f"{f['months']} months. {num(f['ever_joined'])} people ({pct(f['penetration'])} of "
-        f"the market) joined at some point; {num(f['active_end'])} were still distributors "
-        f"at the end, and {num(f['attrition']['quit_total'])} had quit.",
+        f"the market) joined at some point; {_people(f['active_end'])} still "
+        f"distributors at the end, and {num(f['attrition']['quit_total'])} had quit.",
     ]
     growth = (
-        f"<b>Growth and saturation.</b> Joins peaked at {f['peak_joins']} in month "
+        "<b>Growth and saturation.</b> Nobody joined after the founders."
+        if not f["peak_joins"]
+        else f"<b>Growth and saturation.</b> Joins peaked at {f['peak_joins']} in month "
         f"{f['peak_month']}"
         + (
             f" and fell below half that from month {f['half_peak_month']}"
@@ -757,11 +773,13 @@ def _reading(run: RunData, a: Analysis) -> str:
         f"{pct(c['payout_ratio'])} of commissionable revenue. The median person who joined "
         + (f"ended {usd(-median)} down" if median < 0 else f"ended with {usd(median)}")
     )
-    money += (
-        f", and {pct(f['share_net_loss'])} lost money. The top 1% received "
-        f"{pct(f['top1_commissions'])} of all commissions (Gini of commissions "
-        f"{num(f['gini_commissions'], 2)}; of net income {num(f['gini_net_income'], 2)})."
-    )
+    money += f", and {pct(f['share_net_loss'])} lost money."
+    if f["top1_commissions"] is not None:
+        money += (
+            f" The top 1% received {pct(f['top1_commissions'])} of all commissions (Gini of "
+            f"commissions {num(f['gini_commissions'], 2)}; of net income "
+            f"{num(f['gini_net_income'], 2)})."
+        )
     paras.append(money)
     if full is not None and full["count"] > 0:
         text = (
@@ -1235,6 +1253,21 @@ def _run_info(run: RunData) -> str:
     return _table(["item", "value"], rows, numeric_from=99, cls="run-info")
 
 
+def _no_tree(joined: int, drawn: bool) -> str:
+    from simulation.figures import MAX_TREE_NODES
+
+    if drawn and joined > MAX_TREE_NODES:
+        why = (
+            f"{num(joined)} people joined, more than the figure can show legibly "
+            f"({num(MAX_TREE_NODES)})"
+        )
+    elif drawn:
+        why = "nobody joined"
+    else:
+        why = "this page was written without figures"
+    return f'<p class="note">The genealogy is not drawn: {why}.</p>'
+
+
 SECTIONS = [
     ("answers", "The four answers"),
     ("reading", "Reading the results"),
@@ -1307,9 +1340,7 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
             ]
         ),
         "attrition": _attrition_section(a),
-        "genealogy": _img(pngs, "genealogy")
-        or f'<p class="note">Not drawn: {num(f["ever_joined"])} people joined, more than '
-        "the figure can show legibly (3,000).</p>",
+        "genealogy": _img(pngs, "genealogy") or _no_tree(f["ever_joined"], bool(pngs)),
         "scenario": _scenario_section(run) + "<h3>Run</h3>" + _run_info(run),
         "definitions": DEFINITIONS,
     }

@@ -72,11 +72,12 @@ class MonthlyExtras:
 
     - ``paid_<component>``: what each company-paid plan component paid (after the cap), USD;
       ``paid_recruiting`` is the sum over :data:`RECRUITMENT_COMPONENTS`.
-    - ``bv`` and ``bv_new_recruits``: all BV, and the BV of distributors in their first
-      :data:`EARLY_MONTHS` months (month of joining included).
+    - ``bv`` and ``bv_new_recruits``: all BV, and the BV of recruits (distributors with an
+      enroller) in their first :data:`EARLY_MONTHS` months (month of joining included).
     - ``customer_pv``: volume bought for retail customers (non-members), PV.
-    - ``kits_revenue``: starter kits sold, USD; ``new_recruit_purchases``: product bought by
-      distributors in their first :data:`EARLY_MONTHS` months, USD.
+    - ``kits_revenue``: starter kits sold (everyone who joins buys one), USD;
+      ``new_recruit_purchases``: product bought by recruits in their first
+      :data:`EARLY_MONTHS` months, USD.
     - ``reachable_per_active``: mean still-reachable prospects per active distributor at the
       end of the month (contacts who never joined and are not refusing; NaN without a social
       network).
@@ -102,7 +103,8 @@ class MonthlyExtras:
             row[f"paid_{k}"] for k in self.components if k in RECRUITMENT_COMPONENTS
         )
         ever = model.ever_ids
-        recent = ever[pop.join_month[ever] > month - EARLY_MONTHS]
+        # Recruits only: founders (and spontaneous joiners) were not brought in by anyone.
+        recent = ever[(pop.join_month[ever] > month - EARLY_MONTHS) & (pop.enroller[ever] >= 0)]
         pv_new = float(pop.pv[recent].sum()) if month > 0 else 0.0
         row["bv"] = f["bv"]
         row["bv_new_recruits"] = pv_new * units.bv_per_pv

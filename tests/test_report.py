@@ -1,0 +1,338 @@
+"""The report of a run: its files, its figures and tables, the four answers, and the errors
+of ``mlmsim report`` on folders that are not complete runs."""
+
+import base64
+import json
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulation import report
+from simulation.cli import main
+from simulation.config import load_scenario
+from simulation.figures import FIGURES
+from simulation.runner import run_scenario
+
+# A NaN or an empty slice in a figure or a table is a bug here, not a warning to ignore.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
+QUESTIONS = (
+    "What share of everyone who joined lost money?",
+    "What did the top 1% take?",
+    "At which level did recruiting stop?",
+    "What were the payout ratio and the retail share?",
+)
+TABLE_CLASSES = (
+    "bass",
+    "saturation",
+    "concentration",
+    "by-level",
+    "by-cohort",
+    "over-time",
+    "ids-published",
+    "ids-full",
+    "company",
+    "indicators",
+    "attrition",
+    "survival",
+    "scenario",
+    "plan",
+)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """The default (classroom) scenario at its seed, with figures and report."""
+    scen, path = load_scenario("classroom")
+    out = tmp_path_factory.mktemp("report") / "run"
+    return run_scenario(scen, scenario_path=path, out=out)["run_dir"]
+
+
+@pytest.fixture(scope="module")
+def page(run_dir):
+    return (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def summary(run_dir):
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def section(page, name):
+    """The HTML of one <section id=name>."""
+    m = re.search(rf'<section id="{name}">(.*?)</section>', page, flags=re.S)
+    assert m, f"section {name} missing"
+    return m.group(1)
+
+
+def test_run_writes_report_and_tables_before_the_manifest(run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for name in (
+        "report.html",
+        "income_disclosure.csv",
+        "concentration.csv",
+        "level_saturation.csv",
+        "survival.csv",
+        "analysis.json",
+        "monthly_extra.csv",
+    ):
+        assert name in manifest["files"], name
+        assert (run_dir / name).stat().st_mtime <= (run_dir / "manifest.json").stat().st_mtime
+    assert {"analysis", "figures", "report"} <= set(manifest["timings_s"])
+
+
+def test_every_figure_is_embedded_as_a_png(page, run_dir):
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    # The classroom run has 628 joiners: all six figures, the genealogy included.
+    assert len(images) == len(FIGURES) == 6
+    for data in images:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    on_disk = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
+    assert on_disk == sorted(f for f, _ in FIGURES.values())
+
+
+def test_page_is_self_contained(page):
+    assert "<script" not in page and "<link" not in page
+    assert not re.search(r"(src|href)=\"(?!data:|#)", page), "a reference leaves the page"
+    assert "http://" not in page and "https://" not in page
+    assert "@import" not in page and "url(" not in page
+
+
+def test_tables_are_present(page):
+    for cls in TABLE_CLASSES:
+        assert re.search(rf'<table class="[^"]*\b{cls}\b', page), cls
+
+
+def test_four_answers_state_the_numbers_of_the_summary(page, summary):
+    answers = section(page, "answers")
+    for q in QUESTIONS:
+        assert q in answers
+    assert report.pct(summary["share_net_loss"]) in answers
+    assert report.pct(summary["share_net_loss_strict"]) in answers
+    assert report.pct(summary["top1_commissions"]) in answers
+    assert f"level {summary['max_level']}" in answers
+    assert report.pct(summary["payout_ratio"]) in answers
+    assert report.pct(summary["retail_share"]) in answers
+    assert f"{summary['ever_joined']} people who ever joined" in answers
+
+
+def test_reading_quotes_the_summary(page, summary):
+    reading = section(page, "reading")
+    assert f"{summary['ever_joined']} people ({report.pct(summary['penetration'])}" in reading
+    assert f"Joins peaked at {summary['peak_joins']} in month {summary['peak_month']}" in reading
+    assert f"from month {summary['half_peak_month']}" in reading
+    assert report.usd(-summary["median_net_income"]) + " down" in reading
+
+
+def test_indicator_table_gives_line_source_and_verdict(page):
+    table = section(page, "indicators")
+    for text in ("Vemma", "Koscot", "Amway", "&gt; 50%", "&lt; 50%", "&gt;= 10", "&lt;= 30%"):
+        assert text in table
+    assert table.count("side</td>") == 4
+
+
+def test_analysis_tables_agree_with_the_distributors_table(run_dir, summary):
+    dist = pd.read_parquet(run_dir / "distributors.parquet")
+    sat = pd.read_csv(run_dir / "level_saturation.csv")
+    assert sat["ever_joined"].sum() == len(dist) == summary["ever_joined"]
+    assert sat["level"].max() == summary["max_level"]
+    share = (dist.groupby("level")["recruits"].apply(lambda r: (r > 0).mean())).to_numpy()
+    assert np.allclose(sat["share_recruited"], share)
+    conc = pd.read_csv(run_dir / "concentration.csv")
+    gross = conc[(conc.measure == "gross") & (conc.grouping == "all")].iloc[0]
+    assert gross["top1"] == pytest.approx(summary["top1_commissions"])
+    by_level = conc[(conc.measure == "net") & (conc.grouping == "level")]
+    assert by_level["n"].sum() == len(dist)
+    ids = pd.read_csv(run_dir / "income_disclosure.csv")
+    everyone = ids[(ids.population == "all_participants") & ids["rank"].isna()].iloc[0]
+    year = dist[
+        (dist.status == "distributor") | ((dist.quit_month >= 25) & (dist.quit_month <= 36))
+    ]
+    assert everyone["count"] == len(year)
+    facts = json.loads((run_dir / "analysis.json").read_text())
+    assert facts["company"]["payout_ratio"] == pytest.approx(summary["payout_ratio"])
+    assert facts["max_level"] == summary["max_level"]
+
+
+def test_monthly_extra_adds_up(run_dir):
+    extra = pd.read_csv(run_dir / "monthly_extra.csv")
+    monthly = pd.read_csv(run_dir / "monthly.csv")
+    assert extra["month"].tolist() == monthly["month"].tolist()
+    paid = extra[[c for c in extra if c.startswith("paid_") and c != "paid_recruiting"]]
+    assert np.allclose(paid.sum(axis=1), monthly["commissions"])
+    assert (extra["bv_new_recruits"] <= extra["bv"] + 1e-9).all()
+    # Penetration grows, so the reachable prospects per active member fall.
+    r = extra["reachable_per_active"].to_numpy()
+    assert r[-1] < r[0]
+
+
+def test_report_command_rebuilds_the_same_answers_from_the_files(run_dir, page, tmp_path):
+    out = tmp_path / "again.html"
+    assert main(["report", str(run_dir), "--out", str(out)]) == 0
+    again = out.read_text(encoding="utf-8")
+    assert section(again, "answers") == section(page, "answers")
+    assert section(again, "company") == section(page, "company")
+
+
+def test_report_of_a_run_without_figures(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["run", "--out", str(run), "--quiet", "--no-figures", "--months", "14"]) == 0
+    assert not (run / "report.html").exists()
+    assert (run / "income_disclosure.csv").exists()
+    assert main(["report", str(run)]) == 0
+    assert str(run / "report.html") in capsys.readouterr().out
+    assert "What did the top 1% take?" in (run / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("remove", "message"),
+    [
+        ("manifest.json", "missing manifest.json (mlmsim run writes manifest.json last"),
+        ("distributors.parquet", "missing distributors.parquet"),
+    ],
+)
+def test_report_on_an_incomplete_folder_names_the_missing_file(
+    run_dir, tmp_path, capsys, remove, message
+):
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / remove).unlink()
+    assert main(["report", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "not a complete run folder" in err and message in err
+
+
+def test_report_on_a_missing_folder_or_a_bad_table(run_dir, tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    broken = tmp_path / "cols"
+    shutil.copytree(run_dir, broken)
+    monthly = pd.read_csv(broken / "monthly.csv").drop(columns=["retail_sales"])
+    monthly.to_csv(broken / "monthly.csv", index=False)
+    assert main(["report", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "monthly.csv: missing retail_sales" in err
+    (broken / "manifest.json").write_text("{not json")
+    assert main(["report", str(broken)]) == 2
+    assert "manifest.json: not valid JSON" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# the analysis of a hand-built run
+
+
+def hand_run(tmp_path):
+    """Five people over 12 months: founders A (a winner) and B; A recruited C (month 2) and
+    D (month 11, quit month 12); C recruited E (month 11)."""
+    months = 12
+    dist = pd.DataFrame(
+        {
+            "id": [0, 1, 2, 3, 4],
+            "status": ["distributor", "distributor", "distributor", "quit", "distributor"],
+            "enroller": [-1, -1, 0, 0, 2],
+            "level": [1, 1, 2, 2, 3],
+            "join_month": [0, 0, 2, 11, 11],
+            "quit_month": [-1, -1, -1, 12, -1],
+            "recruits": [2, 0, 1, 0, 0],
+            "rank": [-1, -1, -1, -1, -1],
+            "commissions": [900.0, 0.0, 60.0, 0.0, 0.0],
+            "net_income": [500.0, -300.0, -100.0, -80.0, -60.0],
+            "net_income_strict": [300.0, -500.0, -200.0, -90.0, -70.0],
+            "commissions_year": [900.0, 0.0, 60.0, 0.0, 0.0],
+            "costs_year": [400.0, 300.0, 160.0, 80.0, 60.0],
+            "net_income_year": [500.0, -300.0, -100.0, -80.0, -60.0],
+            "reachable_prospects": [3.0, 0.0, 2.0, 9.0, 1.0],
+        }
+    )
+    joined = [2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0]
+    active = [2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 5, 4]
+    quit_ = [0] * 12 + [1]
+    monthly = pd.DataFrame(
+        {
+            "month": range(months + 1),
+            "joined": joined,
+            "penetration": np.cumsum(joined) / 10,
+            "distributors": active,
+            "customers": [0] + [4] * 12,
+            "quit_this_month": quit_,
+            "ever_joined": np.cumsum(joined),
+            "revenue": [120.0] + [300.0] * 12,
+            "commissionable_revenue": [0.0] + [300.0] * 12,
+            "commissions": [0.0] + [80.0] * 12,
+            "breakage": [0.0] + [10.0] * 12,
+            "retail_sales": [0.0] + [62.0] * 12,  # 50 PV to customers at a 24% markup
+            "pv": [0.0] + [300.0] * 12,
+            "topup_pv": [0.0] + [30.0] * 12,
+            "loading_pv": [0.0] * 13,
+            "gini_commissions": [np.nan] + [0.5] * 12,
+            "gini_net_income": [0.0] + [0.4] * 12,
+            "share_net_loss": [1.0] + [0.8] * 12,
+            "share_net_loss_strict": [1.0] + [0.8] * 12,
+            "top1_commissions": [np.nan] + [0.2] * 12,
+        }
+    )
+    levels = pd.DataFrame({"month": [0], "level": [1], "members": [2]})
+    manifest = {
+        "scenario": {
+            "scenario": {"name": "hand", "description": "hand-built"},
+            "market": {"population": 10},
+            "buy": {"own_use_value_share": 0.8},
+            "units": {"usd_per_pv": 1.0},
+        },
+        "plan": {"retail": {"markup": 0.24}, "cap": {"ratio": 0.45}},
+        "months": months,
+        "seed": 1,
+        "summary": {
+            "penetration": 0.5,
+            "share_net_loss": 0.8,
+            "share_net_loss_strict": 0.8,
+            "median_net_income": -80.0,
+            "gini_net_income": 0.4,
+            "top1_commissions": 0.05 * 900 / 960,  # 1% of 5 people = 0.05 of A
+            "peak_joins": 2,
+            "peak_month": 11,
+            "half_peak_month": 12,
+            "payout_ratio": 80 / 300,
+            "retail_share": 50 / 300,
+        },
+    }
+    return report.RunData(tmp_path, manifest, monthly, levels, dist, None)
+
+
+def test_analysis_of_a_hand_built_run(tmp_path):
+    a = report.analyse(hand_run(tmp_path))
+    ids = a.disclosure[a.disclosure["rank"].isna()].set_index("population")
+    # Year = months 1..12: A and B were in all of it (joined in month 0); C and E joined in
+    # it; D joined and quit in it.
+    assert ids.loc["active_full_year", "count"] == 2
+    assert ids.loc["active_full_year", "mean_gross"] == pytest.approx(450.0)
+    assert ids.loc["active_full_year", "median_gross"] == pytest.approx(450.0)
+    assert ids.loc["active_full_year", "share_no_gross"] == pytest.approx(0.5)
+    assert ids.loc["active_full_year", "mean_net"] == pytest.approx(100.0)
+    assert ids.loc["joined_during_year", "count"] == 2
+    assert ids.loc["quit_during_year", "count"] == 1
+    assert ids.loc["all_participants", "count"] == 5
+    assert ids.loc["all_participants", "share_net_loss"] == pytest.approx(0.8)
+    sat = a.saturation
+    assert sat["ever_joined"].tolist() == [2, 2, 1]
+    assert sat["share_recruited"].tolist() == [0.5, 0.5, 0.0]
+    # Level 1's last recruit is D (month 11); level 2's is E (month 11); level 3 never.
+    assert sat["last_recruit_month"].tolist() == [11, 11, -1]
+    # Active members only: A 3 and B 0 -> 1.5; C 2 (D quit) -> 2; E 1.
+    assert sat["reachable_mean"].tolist() == [1.5, 2.0, 1.0]
+    c = a.facts["company"]
+    assert c["qualifying_purchase_share"] == pytest.approx(0.1)
+    # 4 customers in each of months 1..12; 2 + 9 x 3 + 5 + 4 = 38 distributor-months.
+    assert c["customers_per_distributor"] == pytest.approx(48 / 38)
+    assert c["retail_share"] == pytest.approx(50 / 300)
+    assert c["breakage_share"] == pytest.approx(120 / 3600)
+    assert a.facts["deepest_recruiting_level"] == 2 and a.facts["max_level"] == 3
+    # Without monthly_extra.csv the income from recruitment is unknown, not zero.
+    rec = next(i for i in a.indicators if i.name == "recruitment_income_share")
+    assert np.isnan(rec.value) and c["recruitment_income_share"] is None
+    html = report.render_html(hand_run(tmp_path), a, {})
+    assert "not recorded" in html
+    assert "level 3" in section(html, "answers")
