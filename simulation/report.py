@@ -212,6 +212,7 @@ class Analysis:
     disclosure: pd.DataFrame
     indicators: list[Indicator]
     survival: pd.DataFrame
+    survival_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)
     rank_names: dict[int, str] = field(default_factory=dict)
     band: int = 1
 
@@ -299,7 +300,9 @@ def analyse(run: RunData) -> Analysis:
 
     # ---- concentration
     level = dist["level"].to_numpy()
-    rank = dist["rank"].to_numpy()
+    # The paid-as rank last held (quitters keep theirs); older runs only have the final one.
+    rank_col = "rank_last_held" if "rank_last_held" in dist else "rank"
+    rank = dist[rank_col].to_numpy()
     cohort = dist["join_month"].to_numpy()
     groupings = {
         "level": level,
@@ -333,7 +336,7 @@ def analyse(run: RunData) -> Analysis:
 
     # ---- income disclosure statement (the last 12 months, or the whole run if shorter)
     first = max(months - 11, 1) if months >= 12 else min(1, months)
-    ids = income_disclosure(dist, range(first, months + 1))
+    ids = income_disclosure(dist.assign(rank=rank), range(first, months + 1))
 
     # ---- company and plan
     revenue = float(monthly["revenue"].sum())
@@ -481,6 +484,7 @@ def analyse(run: RunData) -> Analysis:
         disclosure=ids,
         indicators=indicators,
         survival=surv_bands,
+        survival_by_month=surv,
         rank_names=names,
         band=band,
     )
@@ -493,7 +497,14 @@ def write_tables(run_dir: Path, analysis: Analysis) -> list[str]:
     write_csv(analysis.disclosure, run_dir / TABLE_FILES["income_disclosure"])
     write_csv(analysis.concentration, run_dir / TABLE_FILES["concentration"])
     write_csv(analysis.saturation.reset_index(), run_dir / TABLE_FILES["level_saturation"])
-    write_csv(analysis.survival, run_dir / TABLE_FILES["survival"])
+    by_month = analysis.survival_by_month
+    if not by_month.empty:
+        sizes = pd.Series(by_month.attrs.get("n", {}), name="n")
+        by_month = by_month.copy()
+        by_month.columns = [str(c) for c in by_month.columns]
+        by_month.insert(0, "n", sizes.reindex(by_month.index).to_numpy())
+        by_month = by_month.reset_index()
+    write_csv(by_month, run_dir / TABLE_FILES["survival"])
     write_json(analysis.facts, run_dir / TABLE_FILES["analysis"])
     return list(TABLE_FILES.values())
 

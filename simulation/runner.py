@@ -81,6 +81,10 @@ class MonthlyExtras:
     - ``reachable_per_active``: mean still-reachable prospects per active distributor at the
       end of the month (contacts who never joined and are not refusing; NaN without a social
       network).
+
+    It also keeps, per person, the paid-as rank last held while a distributor
+    (``last_rank``; the model resets a quitter's rank to -1) and the highest one
+    (``highest_rank``), for the income disclosure statement's quitters.
     """
 
     def __init__(self, model: MLMModel):
@@ -88,6 +92,8 @@ class MonthlyExtras:
 
         self.components = [k for k in model.plan.components if REGISTRY[k].company_payout]
         self.rows: list[dict[str, float]] = []
+        self.last_rank = np.full(model.pop.n, -1, dtype=np.int16)
+        self.highest_rank = np.full(model.pop.n, -1, dtype=np.int16)
 
     def __call__(self, model: MLMModel) -> None:
         """Record the month that just ended."""
@@ -113,6 +119,10 @@ class MonthlyExtras:
         row["new_recruit_purchases"] = pv_new * units.usd_per_pv
         row["reachable_per_active"] = _mean_reachable(model)
         self.rows.append(row)
+        # Ranks are paid before quitting, so this month's quitters still hold theirs.
+        held = np.concatenate((model.active_ids(), model.quit_this_month))
+        self.last_rank[held] = pop.rank[held]
+        np.maximum.at(self.highest_rank, held, pop.rank[held])
 
     def frame(self) -> pd.DataFrame:
         """The recorded months as a table."""
@@ -199,6 +209,8 @@ def run_scenario(
     levels = results.level_table(model)
     dist = results.distributor_columns(model)
     dist["reachable_prospects"] = reachable_at_end(model, dist["id"])
+    dist["rank_last_held"] = extras.last_rank[dist["id"]]
+    dist["rank_highest"] = extras.highest_rank[dist["id"]]
     extra = extras.frame()
     files = ["monthly.csv", "levels.csv", "distributors.parquet", report.MONTHLY_EXTRA]
     results.write_csv(monthly, run_dir / "monthly.csv")

@@ -336,3 +336,17 @@ def test_analysis_of_a_hand_built_run(tmp_path):
     html = report.render_html(hand_run(tmp_path), a, {})
     assert "not recorded" in html
     assert "level 3" in section(html, "answers")
+
+
+def test_quitters_keep_the_rank_they_held(tmp_path):
+    scen, path = load_scenario("classroom", ['plan.file="unilevel_7_dt"', "scenario.months=24"])
+    run = run_scenario(scen, scenario_path=path, out=tmp_path / "run", figures=False)["run_dir"]
+    dist = pd.read_parquet(run / "distributors.parquet")
+    active = dist[dist.status == "distributor"]
+    assert (active["rank_last_held"] == active["rank"]).all()
+    assert (dist["rank_highest"] >= dist["rank_last_held"]).all()
+    quit_ = dist[(dist.status == "quit") & (dist.quit_month < 24)]
+    assert (quit_["rank"] == -1).all()  # the model's own column forgets it
+    assert (quit_["rank_last_held"] >= 0).any()
+    ids = pd.read_csv(run / "income_disclosure.csv")
+    assert (ids[(ids.population == "quit_during_year") & (ids["rank"] >= 0)]["count"] > 0).any()
