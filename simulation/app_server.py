@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import ipaddress
 import os
+import socket
 import sys
 
 APP_MODULE = "simulation.app"
@@ -61,6 +62,16 @@ def solara_args(host: str, port: int, open_browser: bool = False) -> list[str]:
     ]
 
 
+def _port_free(host: str, port: int) -> bool:
+    """True if ``host:port`` can be bound now (a clear message beats uvicorn's traceback)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.bind((host, port))
+    except OSError:
+        return False
+    return True
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -74,6 +85,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the server until Ctrl+C; returns its exit status."""
     if not 0 < args.port < 65536:
         print(f"error: --port must be 1..65535, got {args.port}", file=sys.stderr)
+        return 2
+    if not _port_free(args.host, args.port):
+        print(
+            f"error: port {args.port} on {args.host} is in use (is the page already running? "
+            f"open http://{args.host}:{args.port}/ or start another with --port {args.port + 1})",
+            file=sys.stderr,
+        )
         return 2
     url = f"http://{args.host}:{args.port}/"
     print(f"Classroom page: {url}   (stop with Ctrl+C)", flush=True)

@@ -412,3 +412,16 @@ def test_app_command_rejects_a_bad_port(capsys):
 
     assert main(["app", "--port", "0"]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_app_command_says_when_the_port_is_taken(capsys):
+    import socket
+
+    from simulation.cli import main
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["app", "--port", str(port)]) == 2
+    assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
