@@ -1059,10 +1059,25 @@ def reachable_prospects(
         raise ValueError(f"refused_until has shape {until.shape}, status {st.shape}.")
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise ValueError(f"indices must lie in [0, {n}); got {idx.min()}..{idx.max()}.")
-    open_ = np.isin(st, np.asarray(open_status)) & (until <= int(month))
-    cum = np.concatenate(([0], np.cumsum(open_[idx], dtype=np.int64)))
-    r = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-    return cum[ptr[r + 1]] - cum[ptr[r]]
+    codes = np.asarray(open_status, dtype=np.int64)
+    lookup = np.zeros(int(max(st.max(initial=0), codes.max(initial=0))) + 1, dtype=bool)
+    lookup[codes] = True
+
+    def is_open(who: np.ndarray) -> np.ndarray:
+        return lookup[st[who]] & (until[who] <= int(month))
+
+    if rows is None:
+        cum = np.concatenate(([0], np.cumsum(is_open(idx), dtype=np.int64)))
+        return cum[ptr[1:]] - cum[ptr[:-1]]
+    # Only the rows' own contact lists: positions start_r .. end_r - 1 laid end to end, so
+    # the cost is the rows' total degree, not the whole graph's (a few active members of a
+    # large market, every month).
+    r = np.asarray(rows, dtype=np.int64)
+    start, length = ptr[r], ptr[r + 1] - ptr[r]
+    ends = np.cumsum(length)
+    pos = np.arange(int(ends[-1]) if r.size else 0) + np.repeat(start - (ends - length), length)
+    cum = np.concatenate(([0], np.cumsum(is_open(idx[pos]), dtype=np.int64)))
+    return cum[ends] - cum[ends - length]
 
 
 SATURATION_COLUMNS = (

@@ -57,6 +57,26 @@ def test_reachable_prospects_for_some_rows_and_on_a_network_object():
     assert got.tolist() == [1, 2, 0]
 
 
+def test_reachable_prospects_agrees_with_a_loop_on_a_random_graph():
+    rng = np.random.default_rng(3)
+    n = 300
+    pairs = {tuple(sorted(p)) for p in rng.integers(0, n, size=(900, 2)) if p[0] != p[1]}
+    indptr, indices = csr(sorted(pairs), n)
+    status = rng.integers(0, 4, n).astype(np.int8)
+    until = rng.integers(-1, 12, n).astype(np.int16)
+    want = np.array(
+        [
+            sum(status[j] <= 1 and until[j] <= 6 for j in indices[indptr[i] : indptr[i + 1]])
+            for i in range(n)
+        ]
+    )
+    assert (reachable_prospects(indptr, indices, status, until, 6) == want).all()
+    rows = rng.permutation(n)[:40]
+    got = reachable_prospects(indptr, indices, status, until, 6, rows=rows)
+    assert (got == want[rows]).all()
+    assert reachable_prospects(indptr, indices, status, until, 6, rows=[]).size == 0
+
+
 def test_reachable_prospects_rejects_mismatched_csr():
     indptr, indices = csr(EDGES, 7)
     with pytest.raises(ValueError, match="indptr"):
