@@ -85,6 +85,9 @@ MANIFEST_FILE = "manifest.json"
 # and the stream that draws random / Latin hypercube / Morris / Sobol designs.
 _COMMON, _INDEPENDENT, _DESIGN = 0, 1, 2
 
+# How long to try to reach a Dask scheduler before giving up.
+CONNECT_TIMEOUT = "20s"
+
 # Sections whose values the monthly rules read every month, so a shock can change them
 # mid-run. The market (population, network, persons) and the plan are built once.
 SHOCKABLE = ("recruit", "retail", "buy", "quit", "costs")
@@ -975,13 +978,13 @@ def _run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) ->
     from distributed import Client, as_completed
 
     try:
-        client = Client(address, timeout="20s", set_as_default=False)
+        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as err:
         raise UserError(f"--scheduler {address}: cannot reach the Dask scheduler: {err}") from None
     lost = 0
     try:
         futures = client.map(run_task, tasks, pure=False)
-        ac = as_completed(futures)
+        ac = as_completed(futures, loop=client.loop)
         del futures
         for fut in ac:
             try:
