@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -131,10 +132,23 @@ def pay_genealogy(genealogy: str | Path, plan: str | Path | Plan) -> PayoutRun:
             results.append(engine.pay(gp.period_input()))
         except DataError as err:
             where = f"period {gp.period}: " if "period" in gen.columns else ""
-            raise DataError(f"{gen.path}: {where}{err}") from None
+            raise DataError(f"{gen.path}: {where}{_rows_to_ids(str(err), gen.ids)}") from None
     run = PayoutRun(genealogy=gen, plan=plan, results=results)
     run.table = _table(run, names)
     return run
+
+
+def _rows_to_ids(message: str, ids: np.ndarray) -> str:
+    """Name distributors by id instead of internal row numbers in an engine's message."""
+
+    def named(m: re.Match) -> str:
+        rows = [int(x) for x in re.findall(r"\d+", m.group(2))]
+        if any(r >= ids.size for r in rows):
+            return m.group(0)
+        word = "distributor" if len(rows) == 1 else "distributors"
+        return f"{word} " + ", ".join(repr(str(ids[r])) for r in rows)
+
+    return re.sub(r"\b(rows?)\s+(\d+(?:, \d+)*)", named, message)
 
 
 def _table(run: PayoutRun, rank_names: list[str] | None) -> dict[str, np.ndarray]:

@@ -205,6 +205,21 @@ def test_bad_input_through_the_module(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["payouts.csv"]
 
 
+def test_imported_slot_taken_by_an_earlier_rule_placement(tmp_path):
+    # Week 1: cat has no placement_id: the rule puts her at the end of ann's left line, under
+    # bob. Week 2 imports eve into that same slot: the engine's error names the ids.
+    f = tmp_path / "g.csv"
+    f.write_text(
+        "id,sponsor_id,pv,placement_id,leg,period\n"
+        "ann,,100,,,1\nbob,ann,100,ann,L,1\ncat,ann,100,,,1\n"
+        "ann,,100,,,2\nbob,ann,100,ann,L,2\ncat,ann,100,,,2\neve,bob,100,bob,L,2\n"
+    )
+    with pytest.raises(UserError) as err:
+        run_payout(f, "--plan", "binary_weekly_cap", "--out", tmp_path / "p.csv")
+    assert "period 2: placement: distributors 'cat', 'eve' share a slot" in str(err.value)
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_bad_plan_and_out(tmp_path):
     with pytest.raises(UserError, match="not found"):
         run_payout(DATA / "binary_two_weeks.csv", "--plan", tmp_path / "none.toml")
