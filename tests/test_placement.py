@@ -303,7 +303,7 @@ RULES = [
 ]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(join_sequences(), st.sampled_from(RULES))
 def test_rules_agree_with_the_reference_and_keep_the_invariants(seq, rule_width):
     sponsor, cuts = seq
@@ -322,3 +322,18 @@ def test_rules_agree_with_the_reference_and_keep_the_invariants(seq, rule_width)
             while v >= 0 and v != s:
                 v = tree.parent[v]
             assert v == s, (r, s)
+
+
+@pytest.mark.parametrize("share", [1, 10**9])
+def test_list_and_in_place_paths_agree(monkeypatch, share):
+    # share 1: every batch on Python lists; 10**9: every batch on the numpy arrays in place
+    # (the path a month's recruits take in a large model).
+    monkeypatch.setattr(placement_mod, "_LIST_SHARE", share)
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        n = int(rng.integers(2, 60))
+        sponsor = [-1] + [int(rng.integers(0, r)) for r in range(1, n)]
+        cuts = sorted({*rng.integers(1, n + 1, size=3).tolist(), n})
+        for rule, width in RULES:
+            tree = place(sponsor, rule, width=width, batches=cuts)
+            assert tree.parent.tolist() == reference(sponsor, rule, width, weight=[1] * n)
