@@ -259,8 +259,9 @@ class PlacementTree:
         """Put ``rows`` under the given placement parents (an imported genealogy).
 
         A row whose position is unknown (-1) keeps its old slot if its parent did not change,
-        otherwise takes the first open slot of its parent (rows in the given order).
-        Rows not named keep their place. Caches are rebuilt.
+        otherwise takes the first open slot of its parent (siblings in row order). A parent
+        that is not placed becomes a root. Rows not named keep their place. The rules' caches
+        (frontier queues, outside lines) are rebuilt.
 
         Raises:
             DataError: naming the rows, if a parent gets more than ``width`` children, two
