@@ -135,7 +135,7 @@ def penetration_figure(monthly: pd.DataFrame, bass=None) -> Figure:
         ax1.set_xlabel("month")
         ax1.set_ylabel("joins per month")
         if bass is not None and bass.ok:
-            label = f"Bass curve fit (p = {bass.p:.3f}, q = {bass.q:.2f})"
+            label = f"Bass curve fit (p = {bass.p:.2g}, q = {bass.q:.2f})"
             ax1.plot(m[1:], bass.fitted, color="#08306b", lw=2.5, ls="--", label=label)
         ax2 = ax1.twinx()
         ax2.plot(m, 100 * monthly["penetration"], color="#d62728", lw=3, label="penetration")

@@ -654,8 +654,6 @@ table.wide td:last-child { min-width: 320px; }
 .risk { color: #b2182b; font-weight: 600; }
 .ok { color: #1a7f37; font-weight: 600; }
 .note { color: #555; font-size: 15px; }
-.two { display: grid; grid-template-columns: 1fr 1fr; gap: 20px; }
-@media (max-width: 800px) { .two { grid-template-columns: 1fr; } }
 code { background: #f3f3f3; padding: 0 3px; }
 """
 
@@ -712,10 +710,10 @@ def _answers(a: Analysis) -> str:
         (
             "What were the payout ratio and the retail share?",
             f"{pct(c['payout_ratio'])} · {pct(c['retail_share'])}",
-            f"The company paid {pct(c['payout_ratio'])} of commissionable revenue back as "
-            f"commissions{_cap_text(c)}. Of all product volume, {pct(c['retail_share'])} was "
-            "bought for customers outside the network (the Vemma order's line is more than "
-            "50%).",
+            f"Payout ratio {pct(c['payout_ratio'])}: the share of commissionable revenue the "
+            f"company paid back as commissions{_cap_text(c)}. Retail share "
+            f"{pct(c['retail_share'])}: the share of all product volume bought for customers "
+            "outside the network (the Vemma order's line is more than 50%).",
         ),
     ]
     body = "".join(
@@ -762,7 +760,7 @@ def _reading(run: RunData, a: Analysis) -> str:
     )
     if b["ok"]:
         growth += (
-            f" A Bass diffusion curve fits the joins with p = {b['p']:.3f} per month "
+            f" A Bass diffusion curve fits the joins with p = {b['p']:.2g} per month "
             f"(joining without being pushed) and q = {b['q']:.2f} (joining through "
             f"others), a market of {num(b['m'])} people, and a typical error of "
             f"{num(b['rmse'], 1)} people in the cumulative count ({pct(b['rmse_share'])} of "
@@ -770,7 +768,7 @@ def _reading(run: RunData, a: Analysis) -> str:
         )
     if f["reachable_per_active_end"] is not None:
         growth += (
-            f" Recruiting stops because the people within reach run out: an active member "
+            f" Recruiting slows as the people within reach run out: an active member "
             f"had {num(f['reachable_per_active_start'], 1)} contacts who could still be "
             f"recruited at the start and {num(f['reachable_per_active_end'], 1)} at the end."
         )
@@ -1333,10 +1331,8 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
         ),
         "income": "".join(
             [
-                '<div class="two">',
                 _img(pngs, "lorenz"),
                 _img(pngs, "income_by_level"),
-                "</div>",
                 _concentration_section(a),
             ]
         ),
