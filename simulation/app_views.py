@@ -10,7 +10,8 @@ the notebooks can reuse them.
 - :func:`penetration_figure`, :func:`levels_figure`, :func:`lorenz_figure`,
   :func:`lost_money_figure`: the charts (matplotlib ``Figure`` objects, no pyplot state).
 - :func:`headline`, :func:`captions`: the numbers printed on the page.
-- :func:`pick`, :func:`story`, :func:`story_markdown`: one distributor's story.
+- :func:`pick`, :func:`selected_pid`, :func:`story`, :func:`story_lines` (as HTML for the
+  page, Markdown for notebooks): one distributor's story.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ LOSS = "#c0392b"
 STRICT = "#7b3294"
 EDGE = "#8c8c8c"
 
-# Large type: the page is projected in a classroom.
+# Large type: the page is projected in a classroom. Applied with matplotlib.rc_context while
+# a figure is built (rcParams are process-wide: two sessions drawing at the same instant share
+# them, which only matters if they used different styles; all figures here use this one).
 STYLE = {
     "font.size": 12,
     "axes.titlesize": 14,

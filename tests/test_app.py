@@ -143,6 +143,18 @@ def test_setup_line_names_the_plan_and_controls():
 
 
 # ---------------------------------------------------------------------------- the model
+def test_page_defaults_are_the_classroom_scenario():
+    from simulation.config import load_scenario
+
+    scen, _ = load_scenario("classroom")
+    d = views.DEFAULTS
+    assert d["population"] == scen.market.population
+    assert d["pitches_per_month"] == scen.recruit.pitches_per_month
+    assert d["join_prob"] == scen.recruit.join_prob
+    assert d["seed"] == scen.scenario.seed and d["months"] == scen.scenario.months
+    assert scen.plan.file.endswith(f"{d['plan']}.toml")
+
+
 def test_classroom_model_uses_the_controls():
     m = views.ClassroomModel(population=700, pitches_per_month=2.5, join_prob=0.2, seed=3)
     assert m.pop.n == 700
