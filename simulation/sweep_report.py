@@ -343,13 +343,13 @@ def _e(x: Any) -> str:
 
 
 def fmt(value: Any, outcome: str = "") -> str:
-    """A table cell: percentages for shares, dollars for money, 'n/a' for missing."""
+    """A table cell: percentages for shares (or ``outcome="pct"``), dollars for money."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, str):
         return value
     v = float(value)
-    if outcome in _PERCENT or outcome.endswith("_share"):
+    if outcome in _PERCENT or outcome.endswith("_share") or outcome == "pct":
         return f"{100 * v:.1f}%"
     if "income" in outcome or outcome in ("revenue", "commissions", "breakage"):
         return f"{'−' if v < -0.5 else ''}${abs(v):,.0f}"
@@ -391,6 +391,24 @@ def _band(row: pd.Series, o: str) -> str:
     return f"{fmt(m, o)} [{fmt(lo, o)}, {fmt(hi, o)}]"
 
 
+STRESS_HEADERS = {
+    "runs_ok": "runs ok",
+    "runs_failed": "failed",
+    "payout_ratio_p05": "payout ratio 5%",
+    "payout_ratio_median": "payout ratio median",
+    "payout_ratio_p95": "payout ratio 95%",
+    "worst_month_payout_ratio_max": "worst month: highest payout ratio",
+    "worst_month_median": "worst month (median month)",
+    "breakage_ratio_median": "breakage / revenue, median",
+    "share_paid_below_costs_median": "paid below costs, median",
+    "share_paid_below_costs_p95": "paid below costs, 95%",
+    "recruitment_income_share_median": "income from recruiting, median",
+    "recruitment_income_share_p95": "income from recruiting, 95%",
+    "runs_over_cap": "runs over the cap",
+    "penetration_median": "penetration, median",
+}
+
+
 def _stress_section(out: Path) -> str:
     path = out / "stress.json"
     if not path.is_file():
@@ -403,8 +421,10 @@ def _stress_section(out: Path) -> str:
     table = data.get("table", [])
     if table:
         cols = list(table[0])
-        rows = [[fmt(r[c], c) for c in cols] for r in table]
-        parts.append(table_html(cols, rows))
+        heads = [STRESS_HEADERS.get(c, c.replace("_", " ")) for c in cols]
+        counts = {"future", "runs_ok", "runs_failed", "runs_over_cap", "worst_month_median"}
+        rows = [[fmt(r[c]) if c in counts else fmt(r[c], "pct") for c in cols] for r in table]
+        parts.append(table_html(heads, rows))
     futures = data.get("futures", {})
     if futures:
         rows = [[k, v] for k, v in futures.items()]
