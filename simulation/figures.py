@@ -88,7 +88,8 @@ def _figure(width: float, height: float) -> Figure:
 
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    # zlib level 3: about a third faster than the default 6 for 1% larger files.
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
     return buf.getvalue()
 
 
