@@ -137,6 +137,9 @@ def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
     for k, v in rows:
         print(f"  {k:<{width}}  {v}")
     print(f"\n  results: {run_dir}")
+    report = Path(run_dir) / "report.html"
+    if report.exists():
+        print(f"  report:  {report}")
 
 
 def main(argv: list[str] | None = None) -> int:
