@@ -1387,6 +1387,13 @@ def validation_table(
     return rows
 
 
+def _verdict(row: Row) -> str:
+    """``pass``; ``FAIL`` for an exact check; ``outside`` for a calibration figure."""
+    if row.passed:
+        return "pass"
+    return "FAIL" if row.kind == "exact" else "outside"
+
+
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -1411,7 +1418,7 @@ def to_markdown(rows: Sequence[Row]) -> str:
                 r.population,
                 r.expected,
                 r.model,
-                "**pass**" if r.passed else "**FAIL**",
+                f"**{_verdict(r)}**",
                 r.note,
                 f"`{r.rerun}`" if r.rerun else "",
             ]
@@ -1427,7 +1434,7 @@ def to_text(rows: Sequence[Row], width: int = 60) -> str:
         return s if len(s) <= width else s[: width - 3] + "..."
 
     head = ("check", "expected", "model", "result")
-    body = [(r.name, cut(r.expected), cut(r.model), "pass" if r.passed else "FAIL") for r in rows]
+    body = [(r.name, cut(r.expected), cut(r.model), _verdict(r)) for r in rows]
     w = [max(len(x[i]) for x in [head, *body]) for i in range(4)]
     line = lambda cells: "  ".join(c.ljust(w[i]) for i, c in enumerate(cells)).rstrip()  # noqa: E731
     return "\n".join([line(head), line(tuple("-" * k for k in w)), *map(line, body)])

@@ -1,0 +1,239 @@
+"""Validation: exact checks in degenerate settings, the calibration scenario, the command.
+
+The month-batched expectations are first checked against the textbook laws they reduce to
+with one joiner a month, then the model is run over many seeds and its mean compared with
+the batched expectation (given the realised monthly counts) within a few standard errors.
+The share who never recruit and the Bass curve are tested in ``tests/test_math.py``.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from simulation import cli
+from simulation import validation as v
+from simulation.config import load_scenario
+from simulation.model import MLMModel
+from tests.helpers import check_invariants
+
+TREES = v.TreeDesign(seeds=tuple(range(40)))  # the same runs as tests/test_math.py (cached)
+
+
+# --------------------------------------------------------------------------------------------
+# the derivations, one joiner at a time, against the textbook laws
+
+
+def one_at_a_time(n: int):
+    """Monthly counts of a tree grown one joiner a month from one founder to n members."""
+    return np.arange(1, n, dtype=float), np.ones(n - 1)
+
+
+def test_batched_recruits_reduce_to_harmonic_numbers():
+    n = 50
+    d, j = one_at_a_time(n)
+    join_month = np.arange(n)  # person i + 1 joined in month i
+    got = v.rrt_expected_recruits(join_month, d, j)
+    book = v.rrt_textbook_recruits(np.arange(1, n + 1), n)
+    assert np.allclose(got, book)
+    assert book[0] == pytest.approx(sum(1 / k for k in range(1, n)))  # the root: H_{n-1}
+    assert book[-1] == 0  # the last joiner has no recruits yet
+    assert got.sum() == pytest.approx(n - 1)  # everyone but the root is someone's recruit
+
+
+def test_batched_levels_reduce_to_stirling_numbers():
+    d, j = one_at_a_time(5)
+    # (1 + z)(1 + z/2)(1 + z/3)(1 + z/4) = (24 + 50 z + 35 z^2 + 10 z^3 + z^4) / 24
+    expected = np.array([24, 50, 35, 10, 1]) / 24
+    assert np.allclose(v.rrt_expected_levels(d, j, founders=1), expected)
+    assert np.allclose(v.rrt_textbook_levels(5), expected)
+    assert v.rrt_textbook_levels(200).sum() == pytest.approx(200)
+
+
+def test_never_recruit_probabilities_sum_to_half_the_tree():
+    n = 40
+    d, j = one_at_a_time(n)
+    p = v.rrt_never_recruit_probability(np.arange(n), d, j)
+    assert p[0] == 0  # the root is picked by the second joiner
+    assert p.sum() == pytest.approx(n / 2)  # node i >= 2 is a leaf w.p. (i - 1)/(n - 1)
+
+
+def test_preferential_leaves_reduce_to_two_thirds():
+    for n in (2, 3, 10, 500):
+        d, j = one_at_a_time(n)
+        assert v.preferential_expected_leaves(d, j, founders=1) == pytest.approx((2 * n - 1) / 3)
+    # Batched: 3 joiners pick among 1 founder (weight 1 -> all join it): 3 leaves.
+    assert v.preferential_expected_leaves([1.0], [3.0], founders=1) == pytest.approx(3.0)
+
+
+def test_pyramid_formulas_by_hand():
+    assert v.pyramid_level_sizes(1, 2, 10) == [1, 2, 4, 3]
+    # The bottom 3, plus 2 of the 4 above (3 recruits fill 2 sponsors: 2 + 1).
+    assert v.pyramid_never_recruited(1, 2, 10) == 5
+    assert v.pyramid_level_sizes(2, 3, 8) == [2, 6]
+    assert v.pyramid_monthly_level_sizes(1, 2, 2) == [1, 4, 4]
+    assert sum(v.pyramid_monthly_level_sizes(3, 4, 5)) == 3 * 5**5
+
+
+def test_stepped_and_continuous_logistic_by_hand():
+    x = v.bass_recursion(100, pitches=1, join_prob=0.5, spontaneous=0.0, x0=0.1, months=1)
+    q = 1 - (1 - 0.5 / 100) ** 10
+    assert x[1] == pytest.approx(0.1 + 0.9 * q)
+    assert v.logistic_continuous(0.1, 1.0, [0.0])[0] == pytest.approx(0.1)
+    assert v.logistic_continuous(0.5, 2.0, [100.0])[0] == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# the model against the batched expectations
+
+
+def test_rrt_expected_recruits_of_the_ith_joiner():
+    row = v.check_rrt_recruits_of_ith(TREES, ranks=(1, 2, 25, 100, 1000))
+    print(row.expected, "|", row.model, "|", row.note)
+    assert row.passed, row.model
+    exp, book = row.values["expected"], row.values["textbook"]
+    # Batching matters for the first joiners (the founder takes the whole first batch) ...
+    assert exp[1] > 2 * book[1]
+    # ... and hardly at all from a few hundred joiners on.
+    for i in (100, 1000):
+        assert abs(exp[i] - book[i]) < 0.1 * book[i]
+
+
+def test_rrt_expected_count_per_level():
+    row = v.check_rrt_levels(TREES)
+    print(row.expected, "|", row.model)
+    assert row.passed, row.model
+    assert len(row.values["levels"]) >= 8
+    ml = row.values["mean_level"]
+    # A month's joiners cannot sponsor each other: the batched tree is shallower.
+    assert ml["observed"] < ml["textbook"] - 1
+
+
+def test_preferential_recruiting_leaf_share():
+    row = v.check_preferential_leaf_share(TREES)
+    print(row.expected, "|", row.model)
+    assert row.passed, row.model
+    assert abs(row.values["observed"] - 2 / 3) < 0.02
+    assert abs(row.values["textbook"] - 2 / 3) < 1e-3
+
+
+def test_pyramid_level_sizes_and_bottom_share():
+    row = v.check_pyramid(founders=1, r=4, levels=7)
+    assert row.passed, row.model
+    assert row.values["sizes"] == [4**k for k in range(7)]
+    assert row.values["bottom"] == pytest.approx(4096 / 5461)
+    assert row.values["never"] == pytest.approx(4096 / 5461)
+
+
+def test_pyramid_in_a_finite_market():
+    row = v.check_pyramid_finite(founders=1, r=5, population=20000)
+    assert row.passed, row.model
+    assert row.values["sizes"][-1] == 20000 - 19531
+    assert row.values["never"] == 16000
+
+
+def test_pyramid_everyone_recruits_every_month():
+    row = v.check_pyramid_every_month(founders=1, r=2, months=8)
+    assert row.passed, row.model
+    assert sum(row.values["sizes"]) == 3**8
+
+
+def test_well_mixed_adoption_follows_the_stepped_logistic_curve():
+    row = v.check_logistic(v.WellMixedDesign(seeds=tuple(range(12)), spontaneous=0.0, months=30))
+    print(row.model, "|", row.note)
+    assert row.passed, row.model
+    # The continuous curve at r = c a is far off with monthly steps; the matched rate is close.
+    assert row.values["continuous_gap"] > 0.2
+    assert row.values["continuous_gap_matched"] < row.values["continuous_gap"]
+
+
+def test_unilevel_on_a_chain_pays_the_sum_of_its_percentages():
+    row = v.check_unilevel_chain(months=12)
+    assert row.passed, row.model
+    eng = v.unilevel_chain_engine([0.10, 0.05, 0.02], bv=200.0)
+    assert eng["by_upline"] == pytest.approx([20.0, 10.0, 4.0, 0.0])
+    assert eng["total"] == pytest.approx(200.0 * 0.17)
+    paid, expected = v.run_unilevel_chain_model(months=8)
+    assert paid[0] == pytest.approx(8.0)  # month 1: the recruit's 100 BV pays the founder 8%
+    assert np.array_equal(np.round(paid, 9), np.round(expected, 9))
+
+
+@pytest.mark.parametrize(
+    "rule", [v.preferential_recruit, v.pyramid_recruit(3), v.pyramid_recruit(2, every_month=True)]
+)
+def test_replacement_recruit_rules_keep_the_model_invariants(rule):
+    scen = v.quiet_scenario(
+        "market.population=400",
+        "market.founders=2",
+        "recruit.fixed_join_prob=0.05",
+        "quit.enabled=true",
+        "retail.enabled=true",
+        "scenario.months=10",
+    )
+    m = MLMModel(scenario=scen, rules={"recruit": rule})
+    for _ in range(10):
+        m.step()
+        check_invariants(m)
+    assert m.stats["ever_joined"] > 2
+
+
+def test_pyramid_rule_rejects_a_bad_r():
+    with pytest.raises(ValueError, match="positive integer, got 0"):
+        v.pyramid_recruit(0)
+
+
+# --------------------------------------------------------------------------------------------
+# the calibration scenario and the command
+
+
+def test_realistic_scenario_cites_its_sources():
+    scen, path = load_scenario("realistic")
+    assert 20_000 <= scen.market.population <= 50_000
+    assert 60 <= scen.scenario.months <= 120
+    text = path.read_text(encoding="utf-8")
+    for cited in ("Herbalife", "DSA Code of Ethics", "FitzPatrick", "Young Living"):
+        assert cited in text
+    # Every parameter line says where its value comes from, or that nothing published does.
+    section = None
+    for line in text.splitlines():
+        if line.startswith("["):
+            section = line
+        elif "=" in line and not line.startswith("#") and section != "[scenario]":
+            assert "#" in line, f"no source beside: {line}"
+
+
+def test_calibration_rows_state_source_population_and_range():
+    rows = v.calibration_rows(v.CalibrationDesign(seeds=(1,)))
+    assert {r.name for r in rows} >= {"calib_no_pay_year", "calib_top1", "calib_attrition"}
+    for r in rows:
+        assert r.kind == "calibration"
+        assert r.source and r.population and r.expected and r.model
+        lo, hi = r.values["range"]
+        assert r.passed == (lo <= r.values["model"] <= hi)
+    by = {r.name: r.values["model"] for r in rows}
+    shares = by["calib_lost"] + by["calib_broke_even"] + by["calib_profit"]
+    assert shares == pytest.approx(1.0)
+
+
+def test_mlmsim_validate_quick_prints_the_table(tmp_path, capsys):
+    out = tmp_path / "validation.md"
+    status = cli.main(["validate", "--quick", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0
+    lines = printed.splitlines()
+    assert lines[0].split() == ["check", "expected", "model", "result"]
+    prefixes = ("rrt_", "preferential_", "pyramid_", "bass_", "logistic_", "unilevel_", "calib_")
+    rows = [ln for ln in lines[2:] if ln.startswith(prefixes)]
+    assert len(rows) == 18
+    assert all(ln.split()[-1] in ("pass", "FAIL", "outside") for ln in rows)
+    assert all(ln.split()[-1] == "pass" for ln in rows if not ln.startswith("calib"))
+    assert "10/10 exact checks pass" in printed
+    md = out.read_text(encoding="utf-8")
+    assert "| check | what | source | population | expected | model | result |" in md
+    assert md.count("| `calib_") == 8
+
+
+def test_harmonic_numbers():
+    assert v.harmonic(0) == 0
+    assert v.harmonic(4) == pytest.approx(1 + 1 / 2 + 1 / 3 + 1 / 4)
+    assert v.harmonic(10**5) == pytest.approx(math.log(10**5) + 0.5772156649, abs=1e-5)
