@@ -1080,7 +1080,7 @@ PUBLISHED: dict[str, dict[str, Any]] = {
                 "99% of participants "
                 "lose money after subtracting purchases they must make to qualify and "
                 "minimal operating expenses (The Case (for and) against Multi-level "
-                "Marketing, ch. 7; published on the FTC's comment site)",
+                "Marketing, 2011, ch. 7)",
             )
         ],
     },

@@ -7,6 +7,7 @@ The share who never recruit and the Bass curve are tested in ``tests/test_math.p
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +238,25 @@ def test_harmonic_numbers():
     assert v.harmonic(0) == 0
     assert v.harmonic(4) == pytest.approx(1 + 1 / 2 + 1 / 3 + 1 / 4)
     assert v.harmonic(10**5) == pytest.approx(math.log(10**5) + 0.5772156649, abs=1e-5)
+
+
+def test_the_validation_doc_lists_every_check():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "validation.md").read_text("utf-8")
+    s = v.sizes(quick=True)
+    expected = [
+        "rrt_leaf_share",
+        "rrt_recruits_of_ith",
+        "rrt_levels",
+        "preferential_leaf_share",
+        "pyramid_levels",
+        "pyramid_finite_market",
+        "pyramid_every_month",
+        "bass_curve",
+        "logistic_curve",
+        "unilevel_chain",
+        *(f"calib_{k}" for k in v.PUBLISHED),
+    ]
+    assert s.calibration.scenario == "realistic"
+    for name in expected:
+        assert f"`{name}`" in doc, name
+    assert "mlmsim validate" in doc
