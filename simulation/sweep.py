@@ -124,7 +124,9 @@ OUTCOMES: dict[str, str] = {
     "months_over_cap": "Months whose payout ratio exceeded the cap.",
     "recruitment_income_share": "Share of commissions paid for recruiting: recruitment "
     "bonuses plus other commissions on new recruits' early orders, pro rata to volume "
-    "(metrics.recruitment_income).",
+    "(metrics.recruitment_income, with runner.MonthlyExtras as in the run report).",
+    "reachable_per_active_end": "Still-reachable prospects per active distributor at the end "
+    "(contacts who never joined and are not refusing): how saturated the market is.",
 }
 
 
@@ -684,8 +686,7 @@ def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     from simulation.metrics import recruitment_income
     from simulation.model import MLMModel
     from simulation.plans import plan_from_dict
-    from simulation.plans.base import REGISTRY
-    from simulation.runner import EARLY_MONTHS, RECRUITMENT_COMPONENTS, summarise
+    from simulation.runner import MonthlyExtras, summarise
 
     src = f"run {task['run_id']} ({task['label'] or 'base'})"
     values = dict(task["values"])
@@ -696,26 +697,19 @@ def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     scenario = scenario_from_dict(apply_values(task["scenario"], values, src), src)
     plan = plan_from_dict(plan_info["data"], source=plan_info["path"])
     model = MLMModel(scenario=scenario, plan=plan, agents=False)
-    months = scenario.scenario.months
     shocks: dict[int, dict[str, Any]] = {}
     for s in task["shocks"]:
         shocks.setdefault(int(s["month"]), {}).update(s["set"])
-    recruiting = [k for k in plan.components if k in RECRUITMENT_COMPONENTS]
-    recruiting = [k for k in recruiting if REGISTRY[k].company_payout]
-    paid, paid_rec, bv, bv_new = (np.zeros(months) for _ in range(4))
-    bv_per_pv = scenario.units.bv_per_pv
-    for m in range(1, months + 1):
+    # The run report's monthly flows (recruitment bonuses, new recruits' volume, reachable
+    # prospects), so a sweep's outcomes are defined exactly as a single run's.
+    extras = MonthlyExtras(model)
+    extras(model)
+    for m in range(1, scenario.scenario.months + 1):
         for key, value in shocks.get(m, {}).items():
             _set_value(model.scenario, key, value, f"{src}: shock at month {m}")
         model.step()
-        pop = model.pop
-        pay = model.last_pay
-        paid[m - 1] = pay.paid
-        paid_rec[m - 1] = sum(float(pay.components[k].sum()) for k in recruiting)
-        ever = model.ever_ids
-        recent = ever[pop.join_month[ever] > model.month - EARLY_MONTHS]
-        bv[m - 1] = float(pop.pv.sum()) * bv_per_pv
-        bv_new[m - 1] = float(pop.pv[recent].sum()) * bv_per_pv
+        extras(model)
+    extra = extras.frame()
     monthly = results.monthly_table(model)
     dist = results.distributor_columns(model)
     summary = summarise(model, monthly, dist)
@@ -725,7 +719,15 @@ def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     cap = plan.cap.ratio if plan.cap is not None else None
     brk = float(monthly["breakage"].sum())
     rev = float(monthly["commissionable_revenue"].sum())
-    rec = recruitment_income(paid, paid_rec, np.minimum(bv_new, bv), bv)
+    paid = monthly["commissions"].to_numpy(dtype=np.float64)
+    bv = extra["bv"].to_numpy(dtype=np.float64)
+    rec = recruitment_income(
+        paid,
+        np.minimum(extra["paid_recruiting"].to_numpy(dtype=np.float64), paid),
+        np.minimum(extra["bv_new_recruits"].to_numpy(dtype=np.float64), bv),
+        bv,
+    )
+    reach = float(extra["reachable_per_active"].iloc[-1])
     summary.update(
         {
             "worst_month_payout_ratio": float(pr[worst]) if worst is not None else None,
@@ -735,6 +737,7 @@ def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
             "cap_ratio": cap,
             "months_over_cap": int(np.sum(pr[finite] > cap + 1e-9)) if cap is not None else 0,
             "recruitment_income_share": rec["share"],
+            "reachable_per_active_end": reach if math.isfinite(reach) else None,
         }
     )
     return monthly, summary

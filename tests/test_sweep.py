@@ -155,6 +155,27 @@ def test_sweep_run_equals_a_direct_model_run(reference):
     pd.testing.assert_frame_equal(rows.reset_index(drop=True), direct, check_exact=True)
 
 
+def test_outcomes_are_those_of_the_single_run_report(tmp_path):
+    from simulation.config import load_scenario
+    from simulation.runner import run_scenario
+    from simulation.sweep import run_task
+
+    sets = ["plan.file=recruiting_heavy", "market.population=300", "scenario.months=12"]
+    scen, _ = load_scenario("classroom", sets)
+    single = run_scenario(scen, out=tmp_path / "run", figures=False)
+    analysis = json.loads((single["run_dir"] / "analysis.json").read_text())
+    sweep = load_sweep(write(tmp_path, SMALL))
+    task = next(t for t in sweep.tasks() if t["values"]["plan.file"] == "recruiting_heavy")
+    task = {**task, "values": {"plan.file": "recruiting_heavy"}, "seed": scen.scenario.seed}
+    task["scenario"] = {**sweep.base, "recruit": scen.recruit.model_dump()}
+    res = run_task(task)
+    assert res["status"] == "ok"
+    for key, value in single["summary"].items():
+        assert res["summary"][key] == value, key
+    share = analysis["company"]["recruitment_income_share"]
+    assert res["summary"]["recruitment_income_share"] == pytest.approx(share, rel=1e-12)
+
+
 def test_tables_sorted_by_run_id_one_row_per_run_and_month(reference):
     _, res = reference
     runs = pd.read_parquet(res.out / "runs.parquet")
