@@ -943,32 +943,63 @@ def _run_inprocess(tasks: list[dict[str, Any]], on_result: OnResult) -> int:
     return 0
 
 
-def _run_pool(tasks: list[dict[str, Any]], workers: int, on_result: OnResult) -> int:
-    """Local processes; at most a few tasks per worker in flight. Returns runs lost."""
+def _warn_lost(err: BaseException, count: int) -> None:
+    """Report a run lost to the executor (not to its own error): the first few only."""
+    if count <= 3:
+        hint = ""
+        if isinstance(err, ModuleNotFoundError):
+            hint = " (is mlmsim installed where the workers run?)"
+        print(f"warning: a run was lost: {type(err).__name__}: {err}{hint}", file=sys.stderr)
+    elif count == 4:
+        print("warning: more runs lost; the count is in the summary", file=sys.stderr)
+
+
+def _run_pool(
+    tasks: list[dict[str, Any]],
+    workers: int,
+    on_result: OnResult,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = run_task,
+) -> int:
+    """Local processes; at most a few tasks per worker in flight. Returns runs lost.
+
+    A worker that dies (out of memory, killed) breaks the pool: the runs in flight and those
+    not submitted yet are lost (not recorded), the finished ones are kept.
+    """
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     lost = 0
+    broken = False
     pending: set[Any] = set()
     todo = iter(tasks)
-    window = 4 * workers
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+
+    def submit(n: int) -> None:
+        nonlocal broken
+        for t in itertools.islice(todo, 0 if broken else n):
+            try:
+                pending.add(pool.submit(fn, t))
+            except BrokenProcessPool:
+                broken = True
+                return
+
     try:
-        for t in itertools.islice(todo, window):
-            pending.add(pool.submit(run_task, t))
+        submit(4 * workers)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, rest = wait(pending, return_when=FIRST_COMPLETED)
+            pending.clear()
+            pending.update(rest)
             for fut in done:
                 try:
                     res = fut.result()
-                except Exception as err:  # a worker died (out of memory, killed)
+                except Exception as err:
                     lost += 1
-                    print(f"warning: a run was lost: {type(err).__name__}: {err}", file=sys.stderr)
+                    broken = broken or isinstance(err, BrokenProcessPool)
+                    _warn_lost(err, lost)
                     continue
                 on_result(res)
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.add(pool.submit(run_task, nxt))
+            submit(len(done))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -977,7 +1008,11 @@ def _run_pool(tasks: list[dict[str, Any]], workers: int, on_result: OnResult) ->
 
 
 def _run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) -> int:
-    """On a Dask cluster through ``distributed.Client``. Returns runs lost."""
+    """On a Dask cluster through ``distributed.Client``. Returns runs lost.
+
+    Dask reschedules the runs of a worker that dies; a run lost anyway (its workers kept
+    dying, or they cannot import mlmsim) is counted, not recorded.
+    """
     from distributed import Client, as_completed
 
     try:
@@ -992,9 +1027,9 @@ def _run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) ->
         for fut in ac:
             try:
                 res = fut.result()
-            except Exception as err:  # a worker died or the task was lost
+            except Exception as err:
                 lost += 1
-                print(f"warning: a run was lost: {type(err).__name__}: {err}", file=sys.stderr)
+                _warn_lost(err, lost)
                 continue
             finally:
                 fut.release()

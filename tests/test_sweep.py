@@ -288,6 +288,46 @@ def test_failing_runs_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     assert retry.ran == 6 and retry.failed == 6
 
 
+def die_on_replicate_one(task):
+    """A worker that dies hard (as if killed or out of memory) on replicate 1."""
+    from simulation.sweep import run_task
+
+    if task["replicate"] == 1:
+        os._exit(1)
+    return run_task(task)
+
+
+def test_a_dead_worker_loses_runs_but_not_the_finished_ones(tmp_path):
+    from simulation.sweep import _run_pool
+
+    tasks = load_sweep(write(tmp_path, SMALL)).tasks()
+    got = []
+    lost = _run_pool(tasks, 2, got.append, fn=die_on_replicate_one)
+    assert lost >= 1 and lost + len(got) == len(tasks)
+    assert all(r["status"] == "ok" and r["replicate"] == 0 for r in got)
+
+
+def test_lost_runs_leave_the_sweep_unfinished_until_rerun(tmp_path, monkeypatch, capsys):
+    import simulation.sweep as sw
+
+    real = sw._run_inprocess
+
+    def lose_half(tasks, on_result):
+        return real(tasks[::2], on_result) + len(tasks[1::2])
+
+    path = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    monkeypatch.setattr(sw, "_run_inprocess", lose_half)
+    assert main(["sweep", str(path), "--workers", "1", "--out", str(out), "--quiet"]) == 1
+    assert "4 not finished" in capsys.readouterr().out
+    assert not (out / "manifest.json").exists()
+    assert len(pd.read_parquet(out / "runs.parquet")) == 4
+    monkeypatch.setattr(sw, "_run_inprocess", real)
+    assert main(["sweep", str(path), "--workers", "1", "--out", str(out), "--quiet"]) == 0
+    assert "(4 run now, 4 already done)" in capsys.readouterr().out
+    assert (out / "manifest.json").exists() and len(pd.read_parquet(out / "runs.parquet")) == 8
+
+
 def test_a_different_sweep_in_the_same_folder_is_refused(reference, tmp_path, capsys):
     _, res = reference
     other = write(tmp_path, SMALL.replace("replicates = 2", "replicates = 3"))
