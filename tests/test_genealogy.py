@@ -95,8 +95,8 @@ def test_other_bad_input(tmp_path):
         read_genealogy(tmp_path / "nope.csv")
 
 
-def test_a_million_rows_read_in_seconds(tmp_path):
-    # A random recursive tree of 200,000 distributors (the full million is in the benchmark).
+def test_a_large_file_is_read_vectorised(tmp_path):
+    # A random recursive tree of 200,000 distributors (a million: benchmarks/bench_placement.py).
     n = 200_000
     rng = np.random.default_rng(0)
     sponsor = (rng.random(n) * np.arange(n)).astype(np.int64)

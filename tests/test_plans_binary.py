@@ -248,7 +248,7 @@ def scenarios(draw):
     return sponsor, joined, pvs, quit_, params
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(scenarios())
 def test_binary_invariants(case):
     sponsor, joined, pvs, quit_, params = case

@@ -118,7 +118,7 @@ def scenarios(draw):
     return sponsor, pv, params, cut
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(scenarios())
 def test_matrix_invariants(case):
     sponsor, pv, params, cut = case
