@@ -11,6 +11,7 @@ import pandas as pd
 
 from simulation import report, results
 from simulation.config import Scenario
+from simulation.errors import UserError
 from simulation.metrics import gini, months_to_half_peak, reachable_prospects, top_share
 from simulation.model import MLMModel
 from simulation.state import Status
@@ -173,6 +174,9 @@ def run_scenario(
         ``{"run_dir": Path, "summary": dict, "model": MLMModel, "timings": dict}``.
     """
     timings: dict[str, float] = {}
+    if out is not None and (Path(out) / "manifest.json").exists():
+        # Checked before simulating: nothing already written is overwritten, no time wasted.
+        raise UserError(f"{out} already holds a finished run; choose another --out")
     t = time.perf_counter()
     model = MLMModel(scenario=scenario, **(model_kwargs or {}))
     timings["build"] = time.perf_counter() - t
@@ -200,10 +204,6 @@ def run_scenario(
         if out is not None
         else results.new_run_dir(results_root, scenario.scenario.name, model.seed)
     )
-    if run_dir.exists() and (run_dir / "manifest.json").exists():
-        from simulation.errors import UserError
-
-        raise UserError(f"{run_dir} already holds a finished run; choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     monthly = results.monthly_table(model)
     levels = results.level_table(model)
