@@ -8,7 +8,6 @@ into PNG bytes (embedded by the report) and :func:`write_run_figures` writes the
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from simulation.htmlpage import png_bytes
 from simulation.metrics import lorenz
 
 STYLE = {
@@ -87,10 +87,8 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
     # zlib level 3: about a third faster than the default 6 for 1% larger files.
-    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
-    return buf.getvalue()
+    return png_bytes(fig, DPI, pil_kwargs={"compress_level": 3})
 
 
 def _usd(x: float, _pos: object = None) -> str:

@@ -11,9 +11,7 @@ any browser without a network. ``docs/report.md`` defines every number and its p
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
-import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from simulation.errors import UserError
+from simulation.htmlpage import escape, figure_html, nav_html, page, table_html
 from simulation.metrics import (
     BassFit,
     Indicator,
@@ -564,46 +563,12 @@ def _people(n: int) -> str:
     return f"{num(n)} {'was' if n == 1 else 'were'}"
 
 
-def _e(x: Any) -> str:
-    return html.escape(str(x))
-
-
-def _table(
-    headers: list[str],
-    rows: list[list[Any]],
-    *,
-    numeric_from: int = 1,
-    numeric_to: int | None = None,
-    cls: str = "",
-) -> str:
-    """An HTML table; columns ``numeric_from`` to ``numeric_to`` (exclusive) align right."""
-    end = len(headers) if numeric_to is None else numeric_to
-
-    def align(i: int) -> str:
-        return "num" if numeric_from <= i < end else ""
-
-    head = "".join(f'<th class="{align(i)}">{_e(h)}</th>' for i, h in enumerate(headers))
-    body = []
-    for row in rows:
-        cells = "".join(f'<td class="{align(i)}">{_e(c)}</td>' for i, c in enumerate(row))
-        body.append(f"<tr>{cells}</tr>")
-    return (
-        f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>"
-    )
-
-
 def _img(pngs: dict[str, bytes], name: str) -> str:
     from simulation.figures import FIGURES
 
     if name not in pngs:
         return ""
-    data = base64.b64encode(pngs[name]).decode("ascii")
-    caption = FIGURES[name][1]
-    return (
-        f'<figure id="fig-{name}"><img src="data:image/png;base64,{data}" '
-        f'alt="{_e(caption)}"><figcaption>{_e(caption)}</figcaption></figure>'
-    )
+    return figure_html(pngs[name], FIGURES[name][1], fig_id=f"fig-{name}")
 
 
 def _flatten(prefix: str, value: Any, out: list[list[str]]) -> None:
@@ -621,17 +586,8 @@ def _flatten(prefix: str, value: Any, out: list[list[str]]) -> None:
 # --------------------------------------------------------------------------------------------
 # the page
 
-CSS = """
-body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  margin: 0; color: #1f1f1f; background: #fafafa; font-size: 17px; line-height: 1.5; }
-main { max-width: 1150px; margin: 0 auto; padding: 24px 28px 60px; background: #fff; }
-h1 { font-size: 30px; margin: 8px 0 4px; }
-h2 { font-size: 24px; margin-top: 44px; border-bottom: 2px solid #ddd; padding-bottom: 4px; }
-h3 { font-size: 19px; margin-top: 28px; }
-.sub { color: #555; margin: 0 0 12px; }
-nav { background: #f1f4f8; padding: 10px 14px; border-radius: 6px; font-size: 15px; }
-nav { display: flex; flex-wrap: wrap; gap: 4px 16px; }
-nav a { color: #1f4e8c; text-decoration: none; white-space: nowrap; }
+# The rules of this page on top of htmlpage.CSS: the four answers, the reading, verdicts.
+PAGE_CSS = """
 .answers { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr));
   gap: 14px; margin: 20px 0; }
 .answer { border: 1px solid #d0d7de; border-left: 6px solid #b2182b; border-radius: 6px;
@@ -640,21 +596,9 @@ nav a { color: #1f4e8c; text-decoration: none; white-space: nowrap; }
 .answer .big { font-size: 34px; font-weight: 700; color: #b2182b; margin: 4px 0; }
 .answer p { margin: 0; font-size: 15px; }
 .reading p { margin: 10px 0; }
-figure { margin: 18px 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 15px; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; margin: 10px 0 18px; font-size: 15px; }
-th, td { padding: 5px 10px; border-bottom: 1px solid #e3e3e3; text-align: left;
-  vertical-align: top; }
-th { background: #f1f4f8; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-tbody tr:nth-child(even) { background: #fafbfc; }
 table.wide td:last-child { min-width: 320px; }
 .risk { color: #b2182b; font-weight: 600; }
 .ok { color: #1a7f37; font-weight: 600; }
-.note { color: #555; font-size: 15px; }
-code { background: #f3f3f3; padding: 0 3px; }
 """
 
 
@@ -717,8 +661,8 @@ def _answers(a: Analysis) -> str:
         ),
     ]
     body = "".join(
-        f'<div class="answer"><div class="q">{_e(q)}</div><div class="big">{_e(big)}</div>'
-        f"<p>{_e(text)}</p></div>"
+        f'<div class="answer"><div class="q">{escape(q)}</div><div class="big">{escape(big)}</div>'
+        f"<p>{escape(text)}</p></div>"
         for q, big, text in cards
     )
     return f'<div class="answers" id="answers">{body}</div>'
@@ -846,7 +790,7 @@ def _saturation_table(a: Analysis) -> str:
                 pct(r["share_no_reachable"], 0),
             ]
         )
-    return _table(
+    return table_html(
         [
             "level",
             "joined",
@@ -922,7 +866,7 @@ def _concentration_section(a: Analysis) -> str:
         )
     parts = [
         "<h3>Everyone who joined</h3>",
-        _table(
+        table_html(
             [
                 "money per person",
                 "people",
@@ -943,14 +887,14 @@ def _concentration_section(a: Analysis) -> str:
         "Raffinetti–Siletti–Vernizzi normalisation, which stays between 0 and 1 with losses."
         "</p>",
         "<h3>By level at joining</h3>",
-        _table(_CONC_HEAD, _conc_rows(a, "level", lambda k: f"level {k}"), cls="by-level"),
+        table_html(_CONC_HEAD, _conc_rows(a, "level", lambda k: f"level {k}"), cls="by-level"),
     ]
     ranks = c[(c.grouping == "rank") & (c.measure == "gross")]
     if len(ranks) > 1:
         names = a.rank_names
         parts += [
             "<h3>By rank at the end</h3>",
-            _table(
+            table_html(
                 _CONC_HEAD,
                 _conc_rows(a, "rank", lambda k: names.get(int(k), k)),
                 cls="by-rank",
@@ -967,9 +911,9 @@ def _concentration_section(a: Analysis) -> str:
 
     parts += [
         "<h3>By join cohort (month of joining)</h3>",
-        _table(_CONC_HEAD, _conc_rows(a, key, cohort_label), cls="by-cohort"),
+        table_html(_CONC_HEAD, _conc_rows(a, key, cohort_label), cls="by-cohort"),
         "<h3>Over time (cumulative to each month)</h3>",
-        _table(
+        table_html(
             [
                 "month",
                 "active",
@@ -1047,7 +991,7 @@ def _disclosure_section(a: Analysis, pngs: dict[str, bytes]) -> str:
             "<h3>As companies publish it</h3>",
             '<p class="note">Distributors active during the whole year, by rank: gross '
             "commissions only, before any cost.</p>",
-            _table(
+            table_html(
                 [
                     "rank",
                     "distributors",
@@ -1064,7 +1008,7 @@ def _disclosure_section(a: Analysis, pngs: dict[str, bytes]) -> str:
             "refunds), net income, and the people who joined or quit during the year. "
             "“Share of participants” is of everyone who was a distributor in at least one "
             "month of the year.</p>",
-            _table(
+            table_html(
                 [
                     "population",
                     "rank",
@@ -1150,7 +1094,7 @@ def _company_section(a: Analysis) -> str:
             "distributor-months).",
         ],
     ]
-    return _table(["measure", "value", "definition"], rows, numeric_to=2, cls="company wide")
+    return table_html(["measure", "value", "definition"], rows, numeric_to=2, cls="company wide")
 
 
 def _indicator_section(a: Analysis) -> str:
@@ -1168,10 +1112,10 @@ def _indicator_section(a: Analysis) -> str:
         )
         rows.append(
             "<tr>"
-            f"<td>{_e(_INDICATOR_LABELS.get(i.name, i.name))}</td>"
-            f'<td class="num">{_e(value)}</td><td class="num">{_e(line)}</td>'
-            f'<td class="{cls}">{_e(verdict)}</td><td>{_e(i.source)}</td>'
-            f"<td>{_e(i.meaning)}</td></tr>"
+            f"<td>{escape(_INDICATOR_LABELS.get(i.name, i.name))}</td>"
+            f'<td class="num">{escape(value)}</td><td class="num">{escape(line)}</td>'
+            f'<td class="{cls}">{escape(verdict)}</td><td>{escape(i.source)}</td>'
+            f"<td>{escape(i.meaning)}</td></tr>"
         )
     head = "".join(
         f"<th>{h}</th>"
@@ -1205,7 +1149,7 @@ def _attrition_section(a: Analysis) -> str:
     ]
     return "".join(
         [
-            _table(
+            table_html(
                 ["measure", "value"],
                 [
                     ["annual quit rate, whole run", pct(t["annual_quit_rate"])],
@@ -1218,7 +1162,7 @@ def _attrition_section(a: Analysis) -> str:
             "<h3>Survival by join cohort</h3>",
             '<p class="note">Share of each cohort still a distributor the given number of '
             "months after joining; — = not observed yet when the run ended.</p>",
-            _table(
+            table_html(
                 ["joined in", "people", *[f"after {age} mo" for age in ages]],
                 rows,
                 cls="survival",
@@ -1237,12 +1181,12 @@ def _scenario_section(run: RunData) -> str:
     return "".join(
         [
             "<h3>Scenario (as resolved, every parameter)</h3>",
-            _table(["parameter", "value"], rows, numeric_from=99, cls="scenario"),
-            f"<h3>Compensation plan: {_e(plan_meta.get('name', 'unnamed'))}</h3>",
-            f"<p>{_e(plan_meta.get('description', ''))}</p>",
-            f'<p class="note">Modelled on: {_e(plan_meta.get("modelled_on", "—"))}. File: '
-            f"<code>{_e(man.get('plan_file', ''))}</code></p>",
-            _table(["plan setting", "value"], plan_rows, numeric_from=99, cls="plan"),
+            table_html(["parameter", "value"], rows, numeric_from=99, cls="scenario"),
+            f"<h3>Compensation plan: {escape(plan_meta.get('name', 'unnamed'))}</h3>",
+            f"<p>{escape(plan_meta.get('description', ''))}</p>",
+            f'<p class="note">Modelled on: {escape(plan_meta.get("modelled_on", "—"))}. File: '
+            f"<code>{escape(man.get('plan_file', ''))}</code></p>",
+            table_html(["plan setting", "value"], plan_rows, numeric_from=99, cls="plan"),
         ]
     )
 
@@ -1259,7 +1203,7 @@ def _run_info(run: RunData) -> str:
         ["scenario file", str(man.get("scenario_file") or "—")],
         ["report written", dt.datetime.now(dt.UTC).isoformat(timespec="seconds")],
     ]
-    return _table(["item", "value"], rows, numeric_from=99, cls="run-info")
+    return table_html(["item", "value"], rows, numeric_from=99, cls="run-info")
 
 
 def _no_tree(joined: int, drawn: bool) -> str:
@@ -1298,7 +1242,6 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
     scen = man["scenario"].get("scenario", {})
     f = a.facts
     title = f"mlmsim report: {scen.get('name', 'run')}"
-    nav = "".join(f'<a href="#{k}">{_e(v)}</a>' for k, v in SECTIONS)
     b = f["bass"]
     bass_rows = (
         [
@@ -1319,7 +1262,7 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
             [
                 _img(pngs, "penetration_joins"),
                 "<h3>The Bass curve fitted to the joins</h3>",
-                _table(["parameter", "value"], bass_rows, cls="bass"),
+                table_html(["parameter", "value"], bass_rows, cls="bass"),
                 _img(pngs, "members_by_level"),
                 "<h3>By level at joining</h3>",
                 '<p class="note">“Recruited ≥ 1” and “recruits per member” are over everyone '
@@ -1352,21 +1295,17 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
         "definitions": DEFINITIONS,
     }
     body = "".join(
-        f'<section id="{k}"><h2>{_e(v)}</h2>{sections[k]}</section>'
+        f'<section id="{k}"><h2>{escape(v)}</h2>{sections[k]}</section>'
         if k != "answers"
         else f'<section id="{k}">{sections[k]}</section>'
         for k, v in SECTIONS
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>"
-        f"<h1>{_e(title)}</h1>"
-        f'<p class="sub">{_e(scen.get("description", ""))} Seed {_e(man.get("seed", ""))}, '
+    head = (
+        f"<h1>{escape(title)}</h1>"
+        f'<p class="sub">{escape(scen.get("description", ""))} Seed {escape(man.get("seed", ""))}, '
         f"{f['months']} months, {num(f['population'])} people.</p>"
-        f"<nav>{nav}</nav>{body}</main></body></html>\n"
     )
+    return page(title, head + nav_html(SECTIONS) + body, PAGE_CSS)
 
 
 DEFINITIONS = """

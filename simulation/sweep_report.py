@@ -12,9 +12,6 @@ PNG, inline CSS, no script) that opens in any browser without a network.
 from __future__ import annotations
 
 import argparse
-import base64
-import html
-import io
 import json
 import math
 import sys
@@ -32,6 +29,7 @@ from matplotlib.ticker import PercentFormatter
 from simulation import results
 from simulation.collect import MONTHLY_COLUMNS
 from simulation.errors import UserError
+from simulation.htmlpage import escape, figure_html, nav_html, page, png_bytes, table_html
 
 REPORT_FILE = "report.html"
 FAN_FILE = "fan.parquet"
@@ -176,9 +174,8 @@ def outcome_table(runs: pd.DataFrame, outcomes: tuple[str, ...] = KEY_OUTCOMES) 
 
 
 def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return buf.getvalue()
+    # No "Software" tag: the same sweep gives the same bytes under any matplotlib version.
+    return png_bytes(fig, DPI, metadata={"Software": None})
 
 
 def _title(metric: str) -> str:
@@ -312,34 +309,15 @@ def sweep_log(ok: pd.DataFrame, p: str) -> bool:
 # the page
 
 
-CSS = """
-body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  margin: 0; color: #1f1f1f; background: #fafafa; font-size: 17px; line-height: 1.5; }
-main { max-width: 1250px; margin: 0 auto; padding: 24px 28px 60px; background: #fff; }
-h1 { font-size: 30px; margin: 8px 0 4px; }
-h2 { font-size: 24px; margin-top: 40px; border-bottom: 2px solid #ddd; padding-bottom: 4px; }
-.sub { color: #555; margin: 0 0 12px; }
-nav { background: #f1f4f8; padding: 10px 14px; border-radius: 6px; font-size: 15px; }
-nav a { margin-right: 14px; color: #1f4e8c; text-decoration: none; white-space: nowrap; }
-figure { margin: 18px 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 15px; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; margin: 10px 0 18px; font-size: 14px; }
-th, td { padding: 4px 9px; border-bottom: 1px solid #e3e3e3; text-align: left;
-  vertical-align: top; }
-th { background: #f1f4f8; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-tbody tr:nth-child(even) { background: #fafbfc; }
+# The rules of this page on top of htmlpage.CSS: a wider page with denser tables, so that the
+# 15 columns of the stress table fit without scrolling sideways, and the stress test's flags.
+PAGE_CSS = """
+main { max-width: 1250px; }
+table { font-size: 14px; }
+th, td { padding: 4px 9px; }
 .flag { border-left: 6px solid #b2182b; background: #fdf0ef; padding: 8px 12px; margin: 8px 0; }
 .pass { border-left: 6px solid #1a7f37; background: #eef8f0; padding: 8px 12px; margin: 8px 0; }
-.note { color: #555; font-size: 15px; }
-code { background: #f3f3f3; padding: 0 3px; }
 """
-
-
-def _e(x: Any) -> str:
-    return html.escape(str(x))
 
 
 def fmt(value: Any, outcome: str = "") -> str:
@@ -356,32 +334,6 @@ def fmt(value: Any, outcome: str = "") -> str:
     if v == int(v) and abs(v) < 1e15:
         return f"{int(v):,}"
     return f"{v:.4g}"
-
-
-def table_html(headers: list[str], rows: list[list[Any]], numeric_from: int = 1) -> str:
-    """An HTML table; cells from column ``numeric_from`` on are right-aligned."""
-
-    def cls(i: int) -> str:
-        return ' class="num"' if i >= numeric_from else ""
-
-    head = "".join(f"<th{cls(i)}>{_e(h)}</th>" for i, h in enumerate(headers))
-    body = "".join(
-        "<tr>" + "".join(f"<td{cls(i)}>{_e(c)}</td>" for i, c in enumerate(r)) + "</tr>"
-        for r in rows
-    )
-    return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
-    )
-
-
-def img_html(png: bytes, caption: str) -> str:
-    """A figure with its PNG embedded as base64."""
-    data = base64.b64encode(png).decode("ascii")
-    return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
-        f"<figcaption>{_e(caption)}</figcaption></figure>"
-    )
 
 
 def _band(row: pd.Series, o: str) -> str:
@@ -414,10 +366,12 @@ def _stress_section(out: Path) -> str:
     if not path.is_file():
         return ""
     data = json.loads(path.read_text(encoding="utf-8"))
-    parts = ['<h2 id="stress">Stress test</h2>', f"<p>{_e(data.get('intro', ''))}</p>"]
+    parts = ['<h2 id="stress">Stress test</h2>', f"<p>{escape(data.get('intro', ''))}</p>"]
     for flag in data.get("flags", []):
         cls = "flag" if flag.get("raised") else "pass"
-        parts.append(f'<div class="{cls}"><b>{_e(flag["title"])}</b>: {_e(flag["text"])}</div>')
+        parts.append(
+            f'<div class="{cls}"><b>{escape(flag["title"])}</b>: {escape(flag["text"])}</div>'
+        )
     table = data.get("table", [])
     if table:
         cols = list(table[0])
@@ -428,7 +382,9 @@ def _stress_section(out: Path) -> str:
     futures = data.get("futures", {})
     if futures:
         rows = [[k, v] for k, v in futures.items()]
-        parts.append("<h3>The futures</h3>" + table_html(["future", "what changes"], rows, 9))
+        parts.append(
+            "<h3>The futures</h3>" + table_html(["future", "what changes"], rows, numeric_from=9)
+        )
     return "\n".join(parts)
 
 
@@ -449,7 +405,7 @@ def _sensitivity_section(out: Path, pngs: dict[str, bytes]) -> str:
     rows = [[fmt(v) if not isinstance(v, str) else v for v in r] for r in df.itertuples(False)]
     parts.append(table_html(cols, rows, numeric_from=2))
     if "sensitivity" in pngs:
-        parts.append(img_html(pngs["sensitivity"], "Sensitivity indices per outcome."))
+        parts.append(figure_html(pngs["sensitivity"], "Sensitivity indices per outcome."))
     return "\n".join(parts)
 
 
@@ -476,10 +432,10 @@ def render_html(
         nav.insert(0, ("stress", "Stress test"))
     nav.append(("runs", "Failed runs and files"))
     parts = [
-        f"<h1>{_e(spec.get('name'))}</h1>",
-        f'<p class="sub">{_e(spec.get("description", ""))}</p>',
-        f'<p class="sub">{_e(sub)}</p>',
-        "<nav>" + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in nav) + "</nav>",
+        f"<h1>{escape(spec.get('name'))}</h1>",
+        f'<p class="sub">{escape(spec.get("description", ""))}</p>',
+        f'<p class="sub">{escape(sub)}</p>',
+        nav_html(nav),
         _stress_section(out),
         '<h2 id="outcomes">Outcomes by point</h2>',
         '<p class="note">Mean over seeds [5%, 95%]. Money in USD. "Lost money": net income '
@@ -502,7 +458,7 @@ def render_html(
     grouped = "each design point" if len(outcomes) <= MAX_FANS else "groups of points"
     if "key_fans" in pngs:
         parts.append(
-            img_html(
+            figure_html(
                 pngs["key_fans"],
                 f"Mean (line) and 5-95% band over seeds, for {grouped}: active distributors, "
                 "joins per month, the monthly payout ratio and the share of joiners so far "
@@ -510,11 +466,13 @@ def render_html(
             )
         )
     if "fans" in pngs:
-        parts.append(img_html(pngs["fans"], "Every monthly metric (fan.parquet has the numbers)."))
+        parts.append(
+            figure_html(pngs["fans"], "Every monthly metric (fan.parquet has the numbers).")
+        )
     parts.append('<h2 id="params">Outcome vs parameter</h2>')
     if "outcomes" in pngs:
         parts.append(
-            img_html(
+            figure_html(
                 pngs["outcomes"],
                 "Each dot is a run; the line or bar marks the mean per parameter value (per "
                 "decile bin for sampled designs). With no varied parameter: each outcome's "
@@ -535,15 +493,11 @@ def render_html(
         '<p class="note">runs.parquet: one row per run (parameters, seed, status, error, '
         "outcomes); monthly.parquet: one row per run x month; design.parquet: every (point, "
         "replicate) with its run id; fan.parquet: the bands drawn above; runs/: one file pair "
-        f"per run; sweep.json: the resolved sweep (source {_e(spec.get('source'))}, "
-        f"fingerprint {_e(spec.get('fingerprint'))}).</p>"
+        f"per run; sweep.json: the resolved sweep (source {escape(spec.get('source'))}, "
+        f"fingerprint {escape(spec.get('fingerprint'))}).</p>"
     )
     body = "\n".join(p for p in parts if p)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(spec.get('name'))}: sweep report</title><style>{CSS}</style></head>"
-        f"<body><main>\n{body}\n</main></body></html>\n"
-    )
+    return page(f"{spec.get('name')}: sweep report", body, PAGE_CSS)
 
 
 def write_report(out: Path) -> list[str]:
@@ -585,8 +539,8 @@ def write_report(out: Path) -> list[str]:
             data = pngs[name]
             results.atomic_write(path, lambda p, d=data: p.write_bytes(d))
             files.append(f"{FIG_DIR}/{name}.png")
-    page = render_html(spec, runs, outcome_table(runs), pngs, out)
-    results.atomic_write(out / REPORT_FILE, lambda p: p.write_text(page, encoding="utf-8"))
+    text = render_html(spec, runs, outcome_table(runs), pngs, out)
+    results.atomic_write(out / REPORT_FILE, lambda p: p.write_text(text, encoding="utf-8"))
     files.append(REPORT_FILE)
     return files
 
