@@ -58,17 +58,28 @@ LEVEL_COLUMNS: dict[str, str] = {
 }
 
 
-def monthly_stats(model: MLMModel) -> dict[str, float]:
-    """One row of the monthly table (see :data:`MONTHLY_COLUMNS`)."""
+def net_of_joiners(model: MLMModel) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative net income of everyone who joined (``model.ever_ids`` order), USD.
+
+    Returns:
+        ``(strict, valued)``: own use counted as a cost, and own use valued.
+    """
+    pop = model.pop
+    strict = pop.net_income(own_use_as_cost=True, rows=model.ever_ids)
+    return strict, strict + pop.own_use_value[model.ever_ids]
+
+
+def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[str, float]:
+    """One row of the monthly table (see :data:`MONTHLY_COLUMNS`).
+
+    ``strict`` and ``net`` come from :func:`net_of_joiners`.
+    """
     pop = model.pop
     f = model._month_flow
     counts = np.bincount(pop.status, minlength=4)
     ever = model.ever_ids
     n_ever = int(ever.size)
     comm = pop.commissions[ever]
-    strict = pop.net_income(own_use_as_cost=True, rows=ever)
-    net = strict + pop.own_use_value[ever]
-    model._net_ever = net  # reused by level_rows this month
     pay = model.last_pay
     active = pop.status == Status.DISTRIBUTOR
     rev_c = f["commissions_revenue"]
@@ -103,7 +114,7 @@ def monthly_stats(model: MLMModel) -> dict[str, float]:
     }
 
 
-def level_rows(model: MLMModel) -> list[dict[str, float]]:
+def level_rows(model: MLMModel, net: np.ndarray) -> list[dict[str, float]]:
     """Rows of the per-level table for the current month (see :data:`LEVEL_COLUMNS`)."""
     pop = model.pop
     ever = model.ever_ids
@@ -115,7 +126,7 @@ def level_rows(model: MLMModel) -> list[dict[str, float]]:
     members = np.bincount(level[active], minlength=size)
     joined = np.bincount(level, minlength=size)
     comm = np.bincount(level, weights=pop.commissions_month[ever], minlength=size)
-    net = np.bincount(level, weights=model._net_ever, minlength=size)
+    net = np.bincount(level, weights=net, minlength=size)
     rec = np.zeros(size)
     r = model.recruits_by_level[:size]
     rec[: r.size] = r

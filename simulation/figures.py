@@ -521,32 +521,3 @@ def write_run_figures(
         atomic_write(path, lambda p, data=data: p.write_bytes(data))
         paths.append(path)
     return paths
-
-
-# --------------------------------------------------------------------------------------------
-# the earlier path-writing functions, kept for callers that draw one figure to a file
-
-
-def _write(fig: Figure, path: Path) -> Path:
-    Path(path).write_bytes(_png(fig))
-    return Path(path)
-
-
-def penetration_and_joins(monthly: pd.DataFrame, path: Path, bass=None) -> Path:
-    """Write :func:`penetration_figure` to ``path``."""
-    return _write(penetration_figure(monthly, bass), path)
-
-
-def members_by_level(levels: pd.DataFrame, path: Path, max_levels: int = 12) -> Path:
-    """Write :func:`members_by_level_figure` to ``path``."""
-    return _write(members_by_level_figure(levels, max_levels), path)
-
-
-def lorenz_net(net: np.ndarray, gross: np.ndarray, path: Path) -> Path:
-    """Write :func:`lorenz_figure` to ``path``."""
-    return _write(lorenz_figure(net, gross), path)
-
-
-def income_by_level(dist: pd.DataFrame, path: Path, max_levels: int = 12) -> Path:
-    """Write :func:`income_by_level_figure` to ``path``."""
-    return _write(income_by_level_figure(dist, max_levels), path)

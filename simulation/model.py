@@ -23,7 +23,6 @@ from simulation.agents import Distributor
 from simulation.config import Scenario, apply_values, scenario_from_dict
 from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
-from simulation.plans.engine import resolve_plan_path
 from simulation.state import Population, Status
 from simulation.tree import Forest, reattach_to_active, recompute_depth
 
@@ -413,9 +412,10 @@ class MLMModel(mesa.Model):
         self._active = None
 
     def _collect(self) -> None:
-        self.stats = collect.monthly_stats(self)
+        strict, net = collect.net_of_joiners(self)
+        self.stats = collect.monthly_stats(self, strict, net)
         self.datacollector.collect(self)
-        for row in collect.level_rows(self):
+        for row in collect.level_rows(self, net):
             self.datacollector.add_table_row("levels", row)
 
     # ------------------------------------------------------------------ running
@@ -468,8 +468,3 @@ def _network_params(scenario: Scenario) -> dict[str, Any]:
     if m.network == "edge_list":
         return {"path": m.edge_list}
     return {}
-
-
-def plan_path_of(scenario: Scenario):
-    """Path of the scenario's plan file."""
-    return resolve_plan_path(scenario.plan.file)

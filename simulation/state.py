@@ -107,8 +107,3 @@ class Population:
     def snapshot(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Copies of some arrays (e.g. cumulative money 12 months before the end)."""
         return {k: getattr(self, k).copy() for k in names}
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the arrays."""
-        return sum(getattr(self, name).nbytes for name, *_ in FIELDS)

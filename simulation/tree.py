@@ -149,27 +149,6 @@ class Forest:
             res[rows] = np.where(ok[p], p, res[p])
         return res
 
-    def child_count(self, mask: np.ndarray | None = None) -> np.ndarray:
-        """Number of children of each row (only children where ``mask`` holds)."""
-        rows = self.members
-        rows = rows[self.parent[rows] >= 0]
-        if mask is not None:
-            rows = rows[mask[rows]]
-        return np.bincount(self.parent[rows], minlength=self.n).astype(np.int32)
-
-    def frontline_root(self) -> np.ndarray:
-        """For each member, its ancestor at depth 1 below the root, i.e. the leg it belongs to.
-
-        Returns:
-            int32[n]; for roots and non-members -1.
-        """
-        res = np.full(self.n, -1, dtype=np.int32)
-        if len(self.levels) > 1:
-            res[self.levels[1]] = self.levels[1]
-        for rows in self.levels[2:]:
-            res[rows] = res[self.parent[rows]]
-        return res
-
 
 def reattach_to_active(parent: np.ndarray, leaving: np.ndarray) -> np.ndarray:
     """Roll-up: re-point every child of a leaving row to its nearest non-leaving ancestor.
