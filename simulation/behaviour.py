@@ -16,6 +16,8 @@ Signatures:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,13 +26,15 @@ import numpy as np
 from simulation.state import Status
 
 if TYPE_CHECKING:
+    from simulation.config import Scenario
     from simulation.model import MLMModel
 
 
 def _pitch_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray, mean: float):
     """int[k] pitches per distributor this month (Poisson(mean x effort), or fixed)."""
     if model.scenario.recruit.pitch_count == "fixed":
-        return np.full(who.size, round(mean), dtype=np.int64)
+        # A fixed count with a fractional mean is drawn, keeping the expected value exact.
+        return _draw_count(rng, mean, who.size)
     return rng.poisson(mean * model.pop.effort[who].astype(np.float64))
 
 
@@ -54,22 +58,56 @@ def first_per_target(rng: np.random.Generator, target: np.ndarray, *others: np.n
     return (target[keep], *(o[keep] for o in others))
 
 
-def recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Default recruitment: pitches through the network, refusal memory, fatigue, bad news."""
+def _draw_count(rng: np.random.Generator, mean: float, size: int) -> np.ndarray:
+    """int64[size] draws of a fixed count with expected value ``mean`` (floor, +1 w.p. frac)."""
+    whole = math.floor(mean)
+    if whole == mean:  # no draw: an integer count takes no random numbers
+        return np.full(size, whole, dtype=np.int64)
+    return whole + (rng.random(size) < mean - whole).astype(np.int64)
+
+
+def _join_draws(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Active distributors, and this month's joiners: each prospect with ``fixed_join_prob``.
+
+    The joiners do not depend on the tree, so the monthly counts are exogenous to the sponsor
+    choice: expectations conditional on them are exact.
+    """
+    pop = model.pop
+    active = model.active_ids()
+    candidates = np.flatnonzero(pop.status <= Status.CUSTOMER)
+    if not active.size or not candidates.size:
+        return active, np.empty(0, np.int64)
+    p = model.scenario.recruit.fixed_join_prob
+    return active, rng.permutation(candidates[rng.random(candidates.size) < p])
+
+
+def _spontaneous(
+    model: MLMModel, rng: np.random.Generator, joiners: list[np.ndarray], sponsors: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add joiners without a pitch (``spontaneous_join_prob``) and concatenate."""
+    p = model.scenario.recruit.spontaneous_join_prob
+    if p > 0:
+        candidates = np.flatnonzero(model.pop.status <= Status.CUSTOMER)
+        s = candidates[rng.random(candidates.size) < p]
+        s = np.setdiff1d(s, np.concatenate(joiners))
+        joiners.append(rng.permutation(s))
+        sponsors.append(np.full(s.size, -1, dtype=np.int64))
+    return np.concatenate(joiners), np.concatenate(sponsors)
+
+
+def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Recruit rule ``network`` / ``well_mixed``: pitches, refusal memory, fatigue, bad news.
+
+    ``network`` pitches a social contact with probability ``warm_share`` and a random person
+    otherwise; ``well_mixed`` pitches random persons only.
+    """
     cfg = model.scenario.recruit
     pop = model.pop
     month = model.month
     active = model.active_ids()
     joiners = [np.empty(0, np.int64)]
     sponsors = [np.empty(0, np.int64)]
-    if cfg.mode == "uniform_sponsor":
-        candidates = np.flatnonzero(pop.status <= Status.CUSTOMER)
-        if active.size and candidates.size:
-            j = candidates[rng.random(candidates.size) < cfg.fixed_join_prob]
-            j = rng.permutation(j)
-            joiners.append(j)
-            sponsors.append(active[rng.integers(0, active.size, size=j.size)])
-    elif active.size:
+    if active.size:
         k = _pitch_counts(model, rng, active, cfg.pitches_per_month)
         pitcher = np.repeat(active, k)
         warm_share = cfg.warm_share if cfg.mode == "network" else 0.0
@@ -91,13 +129,78 @@ def recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.n
             pop.refused_until[refused] = month + cfg.refusal_memory_months + 1
         joiners.append(jt)
         sponsors.append(js)
-    if cfg.spontaneous_join_prob > 0:
-        candidates = np.flatnonzero(pop.status <= Status.CUSTOMER)
-        s = candidates[rng.random(candidates.size) < cfg.spontaneous_join_prob]
-        s = np.setdiff1d(s, np.concatenate(joiners))
-        joiners.append(rng.permutation(s))
-        sponsors.append(np.full(s.size, -1, dtype=np.int64))
-    return np.concatenate(joiners), np.concatenate(sponsors)
+    return _spontaneous(model, rng, joiners, sponsors)
+
+
+def uniform_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Recruit rule ``uniform_sponsor``: a random recursive tree, one month's batch at a time.
+
+    Each prospect joins with ``recruit.fixed_join_prob`` per month under a sponsor drawn
+    uniformly among the distributors active at the start of the month.
+    """
+    active, j = _join_draws(model, rng)
+    sponsors = active[rng.integers(0, active.size, size=j.size)] if j.size else j
+    return _spontaneous(model, rng, [j], [sponsors.astype(np.int64)])
+
+
+def preferential_recruit(
+    model: MLMModel, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Recruit rule ``preferential``: sponsor chosen with probability ~ personal recruits + 1.
+
+    Each prospect joins with ``recruit.fixed_join_prob`` per month (as in ``uniform_sponsor``);
+    each joiner picks a sponsor among the distributors active at the start of the month with
+    weight ``recruits + 1``. One joiner at a time this grows a plane-oriented recursive tree
+    (a node with k children has k + 1 "gaps"), whose expected leaf count is ``(2n - 1) / 3``
+    (leaf share -> 2/3). Use with quits off (the weight counts personal enrolments, including
+    recruits who quit).
+    """
+    active, joiners = _join_draws(model, rng)
+    if not joiners.size:
+        return joiners, np.empty(0, np.int64)
+    weight = model.pop.recruits[active].astype(np.float64) + 1.0
+    cum = np.cumsum(weight)
+    pick = np.searchsorted(cum, rng.random(joiners.size) * cum[-1], side="right")
+    return joiners, active[np.minimum(pick, active.size - 1)]
+
+
+def pyramid_recruit(r: int, every_month: bool = False) -> Callable:
+    """Recruit rule of the deterministic pyramid: every distributor recruits exactly ``r``.
+
+    Args:
+        r: recruits per distributor.
+        every_month: False (the chain letter): each distributor recruits ``r`` in the month
+            after joining and then stops, so level k joins in month k - 1 and has
+            ``F r^(k-1)`` members. True: every active distributor recruits ``r`` every month,
+            so after t months level k has ``F C(t, k-1) r^(k-1)`` members.
+
+    Recruits are the lowest-numbered prospects, given to sponsors in row order; when the
+    market runs out the last level is partial (the first sponsors in row order fill it).
+    No randomness. In a scenario file: ``recruit.mode = "pyramid"`` with ``pyramid_r`` and
+    ``pyramid_every_month``.
+    """
+    if r < 1:
+        raise ValueError(f"pyramid_recruit: r must be a positive integer, got {r}")
+
+    def recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        pop = model.pop
+        active = model.active_ids()
+        if not every_month:
+            active = active[pop.join_month[active] == model.month - 1]
+        prospects = np.flatnonzero(pop.status <= Status.CUSTOMER)
+        k = min(prospects.size, r * active.size)
+        return prospects[:k].astype(np.int64), np.repeat(active, r)[:k].astype(np.int64)
+
+    recruit.__name__ = f"pyramid_recruit_r{r}{'_every_month' if every_month else ''}"
+    return recruit
+
+
+def scenario_pyramid_recruit(
+    model: MLMModel, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Recruit rule ``pyramid``: :func:`pyramid_recruit` with the scenario's r and timing."""
+    cfg = model.scenario.recruit
+    return pyramid_recruit(cfg.pyramid_r, cfg.pyramid_every_month)(model, rng)
 
 
 def retail(model: MLMModel, rng: np.random.Generator) -> None:
@@ -179,4 +282,28 @@ def quit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
     return quitters, claims
 
 
-DEFAULT_RULES = {"recruit": recruit, "retail": retail, "buy": buy, "quit": quit}
+# The one registry of behaviour rules: phase -> name -> rule. ``recruit.mode`` of a scenario
+# picks the recruit rule by name; the other phases have one shipped rule each ("default").
+RULES: dict[str, dict[str, Callable]] = {
+    "recruit": {
+        "network": pitch_recruit,
+        "well_mixed": pitch_recruit,
+        "uniform_sponsor": uniform_recruit,
+        "preferential": preferential_recruit,
+        "pyramid": scenario_pyramid_recruit,
+    },
+    "retail": {"default": retail},
+    "buy": {"default": buy},
+    "quit": {"default": quit},
+}
+PHASES = tuple(RULES)
+
+
+def rules_for(scenario: Scenario) -> dict[str, Callable]:
+    """The rule of each phase that ``scenario`` selects (``recruit.mode`` for recruiting)."""
+    return {
+        "recruit": RULES["recruit"][scenario.recruit.mode],
+        "retail": RULES["retail"]["default"],
+        "buy": RULES["buy"]["default"],
+        "quit": RULES["quit"]["default"],
+    }

@@ -84,11 +84,14 @@ class Market(Section):
 class Recruit(Section):
     """``[recruit]``: how distributors pitch the opportunity and who says yes."""
 
-    mode: Literal["network", "well_mixed", "uniform_sponsor"] = Field(
+    mode: Literal["network", "well_mixed", "uniform_sponsor", "preferential", "pyramid"] = Field(
         "network",
-        description="network: pitch contacts (warm) and strangers (cold); well_mixed: pitch "
-        "uniformly random persons; uniform_sponsor: each prospect joins with fixed_join_prob per "
-        "month under a sponsor drawn uniformly among active distributors (random recursive tree).",
+        description="The recruit rule. network: pitch contacts (warm) and strangers (cold); "
+        "well_mixed: pitch uniformly random persons; uniform_sponsor: each prospect joins with "
+        "fixed_join_prob per month under a sponsor drawn uniformly among active distributors "
+        "(random recursive tree); preferential: the same with sponsors drawn with weight "
+        "recruits + 1 (plane-oriented recursive tree); pyramid: every distributor recruits "
+        "exactly pyramid_r (the textbook chain letter).",
     )
     pitches_per_month: float = Field(
         2.0, ge=0, le=1000, description="Mean opportunity pitches per distributor-month (x effort)."
@@ -126,7 +129,18 @@ class Recruit(Section):
         "such joiners start a new line (no sponsor).",
     )
     fixed_join_prob: float = Field(
-        0.02, ge=0, le=1, description="uniform_sponsor mode: per prospect per month."
+        0.02,
+        ge=0,
+        le=1,
+        description="uniform_sponsor and preferential modes: per prospect per month.",
+    )
+    pyramid_r: int = Field(
+        3, ge=1, le=1000, description="pyramid mode: recruits each distributor makes."
+    )
+    pyramid_every_month: bool = Field(
+        False,
+        description="pyramid mode: false, each recruits pyramid_r in the month after joining "
+        "and stops (chain letter); true, every active distributor recruits pyramid_r monthly.",
     )
 
 

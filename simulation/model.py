@@ -93,7 +93,7 @@ class MLMModel(mesa.Model):
         self.streams = {
             name: np.random.default_rng(c) for name, c in zip(STREAMS, children, strict=True)
         }
-        self.rules = dict(behaviour.DEFAULT_RULES)
+        self.rules = behaviour.rules_for(scenario)
         if rules:
             unknown = set(rules) - set(self.rules)
             if unknown:

@@ -23,9 +23,8 @@ Two kinds of checks, each returning a :class:`Row` of the validation table
   published figures (income disclosure statements, surveys, attrition), each with the
   population definition used, because those definitions drive the numbers.
 
-The degenerate recruiting modes the model does not ship (preferential sponsor choice, the
-deterministic pyramid) are recruit rules here (:func:`preferential_recruit`,
-:func:`pyramid_recruit`), passed as ``MLMModel(rules={"recruit": ...})``.
+The degenerate recruiting modes (uniform and preferential sponsor choice, the deterministic
+pyramid) are recruit rules of :mod:`simulation.behaviour`, selectable as ``recruit.mode``.
 """
 
 from __future__ import annotations
@@ -35,20 +34,17 @@ import functools
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from simulation.behaviour import preferential_recruit, pyramid_recruit
 from simulation.config import Scenario, apply_overrides, load_scenario, scenario_from_dict
 from simulation.metrics import annual_quit_rate, at_risk, income_disclosure, top_share
-from simulation.state import Status
-
-if TYPE_CHECKING:
-    from simulation.model import MLMModel
 
 # Settings that switch off everything but the mechanism under test: no refusals, quits,
 # retail customers, differences between persons, fatigue or bad news.
@@ -113,76 +109,6 @@ def _z(diff: np.ndarray) -> float:
 
 def _pct(x: float, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f}%"
-
-
-# ============================================================================================
-# Recruit rules for degenerate modes the model does not ship
-
-
-def _join_draws(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Active distributors, and this month's joiners: each prospect with ``fixed_join_prob``.
-
-    The joiners do not depend on the tree, so the monthly counts are exogenous to the sponsor
-    choice: expectations conditional on them are exact.
-    """
-    pop = model.pop
-    active = model.active_ids()
-    candidates = np.flatnonzero(pop.status <= Status.CUSTOMER)
-    if not active.size or not candidates.size:
-        return active, np.empty(0, np.int64)
-    p = model.scenario.recruit.fixed_join_prob
-    return active, rng.permutation(candidates[rng.random(candidates.size) < p])
-
-
-def preferential_recruit(
-    model: MLMModel, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Recruit rule: sponsors chosen with probability proportional to personal recruits + 1.
-
-    Each prospect joins with ``recruit.fixed_join_prob`` per month (as in the
-    ``uniform_sponsor`` mode); each joiner picks a sponsor among the distributors active at
-    the start of the month with weight ``recruits + 1``. One joiner at a time this grows a
-    plane-oriented recursive tree (a node with k children has k + 1 "gaps"), whose expected
-    leaf count is ``(2n - 1) / 3`` (leaf share -> 2/3). Use with quits off (the weight counts
-    personal enrolments, including recruits who quit).
-    """
-    active, joiners = _join_draws(model, rng)
-    if not joiners.size:
-        return joiners, np.empty(0, np.int64)
-    weight = model.pop.recruits[active].astype(np.float64) + 1.0
-    cum = np.cumsum(weight)
-    pick = np.searchsorted(cum, rng.random(joiners.size) * cum[-1], side="right")
-    return joiners, active[np.minimum(pick, active.size - 1)]
-
-
-def pyramid_recruit(r: int, every_month: bool = False) -> Callable:
-    """Recruit rule of the deterministic pyramid: every distributor recruits exactly ``r``.
-
-    Args:
-        r: recruits per distributor.
-        every_month: False (the chain letter): each distributor recruits ``r`` in the month
-            after joining and then stops, so level k joins in month k - 1 and has
-            ``F r^(k-1)`` members. True: every active distributor recruits ``r`` every month,
-            so after t months level k has ``F C(t, k-1) r^(k-1)`` members.
-
-    Recruits are the lowest-numbered prospects, given to sponsors in row order; when the
-    market runs out the last level is partial (the first sponsors in row order fill it).
-    No randomness.
-    """
-    if r < 1:
-        raise ValueError(f"pyramid_recruit: r must be a positive integer, got {r}")
-
-    def recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        pop = model.pop
-        active = model.active_ids()
-        if not every_month:
-            active = active[pop.join_month[active] == model.month - 1]
-        prospects = np.flatnonzero(pop.status <= Status.CUSTOMER)
-        k = min(prospects.size, r * active.size)
-        return prospects[:k].astype(np.int64), np.repeat(active, r)[:k].astype(np.int64)
-
-    recruit.__name__ = f"pyramid_recruit_r{r}{'_every_month' if every_month else ''}"
-    return recruit
 
 
 # ============================================================================================

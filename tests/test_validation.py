@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulation import cli
+from simulation import behaviour, cli
 from simulation import validation as v
 from simulation.config import load_scenario
 from simulation.model import MLMModel
@@ -160,7 +160,12 @@ def test_unilevel_on_a_chain_pays_the_sum_of_its_percentages():
 
 
 @pytest.mark.parametrize(
-    "rule", [v.preferential_recruit, v.pyramid_recruit(3), v.pyramid_recruit(2, every_month=True)]
+    "rule",
+    [
+        behaviour.preferential_recruit,
+        behaviour.pyramid_recruit(3),
+        behaviour.pyramid_recruit(2, every_month=True),
+    ],
 )
 def test_replacement_recruit_rules_keep_the_model_invariants(rule):
     scen = v.quiet_scenario(
@@ -180,7 +185,7 @@ def test_replacement_recruit_rules_keep_the_model_invariants(rule):
 
 def test_pyramid_rule_rejects_a_bad_r():
     with pytest.raises(ValueError, match="positive integer, got 0"):
-        v.pyramid_recruit(0)
+        behaviour.pyramid_recruit(0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,3 +265,39 @@ def test_the_validation_doc_lists_every_check():
     for name in expected:
         assert f"`{name}`" in doc, name
     assert "mlmsim validate" in doc
+
+
+@pytest.mark.parametrize(
+    ("sets", "rule"),
+    [
+        ([], behaviour.pitch_recruit),
+        (["recruit.mode=uniform_sponsor"], behaviour.uniform_recruit),
+        (["recruit.mode=preferential"], behaviour.preferential_recruit),
+    ],
+)
+def test_scenario_files_select_the_recruit_rule_from_the_registry(sets, rule):
+    m = MLMModel(scenario=v.quiet_scenario(*sets), agents=False)
+    assert m.rules["recruit"] is rule
+
+
+def test_pyramid_mode_from_a_scenario_grows_the_textbook_levels():
+    # Chain letter, r = 3, one founder: level k has 3^(k-1) members, joining in month k - 1.
+    scen = v.quiet_scenario(
+        "recruit.mode=pyramid",
+        "recruit.pyramid_r=3",
+        "market.founders=1",
+        "market.population=1000",
+        "scenario.months=4",
+    )
+    m = MLMModel(scenario=scen, agents=False).run()
+    levels = np.bincount(m.pop.level[m.ever_ids])
+    assert levels[1:].tolist() == [1, 3, 9, 27, 81]
+
+
+def test_a_fractional_fixed_pitch_count_keeps_its_expected_value():
+    scen = v.quiet_scenario("recruit.pitch_count=fixed", "recruit.pitches_per_month=0.5")
+    m = MLMModel(scenario=scen, agents=False)
+    counts = behaviour._pitch_counts(m, np.random.default_rng(0), np.arange(40_000), 0.5)
+    assert set(np.unique(counts)) == {0, 1}
+    # Bernoulli(0.5) mean over 40,000 draws: standard error 0.0025.
+    assert abs(counts.mean() - 0.5) < 4 * 0.0025
