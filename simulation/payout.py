@@ -106,11 +106,11 @@ class PayoutRun:
 
 def placement_width(plan: Plan) -> int | None:
     """Children allowed per placement parent in the plan's placement tree (None: no tree)."""
-    widths = []
-    if "binary" in plan.components:
-        widths.append(2)
-    if "matrix" in plan.components:
-        widths.append(plan.components["matrix"].width)
+    widths = [
+        REGISTRY[k].placement_width(params)
+        for k, params in plan.components.items()
+        if REGISTRY[k].placement_width is not None
+    ]
     return min(widths) if widths else None
 
 
@@ -159,7 +159,10 @@ def _table(run: PayoutRun, rank_names: list[str] | None) -> dict[str, np.ndarray
         if k in run.results[0].components and REGISTRY[k].company_payout
     ]
     has_rank = any(r.rank is not None for r in run.results)
-    has_binary = "binary" in run.plan.components
+    # Components that report carried volume (binary legs) add their carry columns.
+    carries = sorted(
+        {k for r in run.results for k in r.extra if k.endswith(("_carry_left", "_carry_right"))}
+    )
     parts: dict[str, list[np.ndarray]] = {}
 
     def put(key: str, values: np.ndarray) -> None:
@@ -181,9 +184,8 @@ def _table(run: PayoutRun, rank_names: list[str] | None) -> dict[str, np.ndarray
         for k in names:
             put(k, r.components[k][rows])
         put("total", r.total[rows])
-        if has_binary:
-            put("carry_left", r.extra["binary_carry_left"][rows])
-            put("carry_right", r.extra["binary_carry_right"][rows])
+        for key in carries:
+            put(key.partition("_")[2], r.extra[key][rows])
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 

@@ -182,7 +182,22 @@ ComponentFn = Callable[[PeriodContext, Any, Any], ComponentResult]
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    """A registered component: its name, parameter model, function and stage."""
+    """A registered component and the properties it declares about itself.
+
+    Attributes:
+        name: the plan file's table name.
+        params: the parameter model.
+        fn: the component function.
+        stage: ``RANKS``, ``BASE`` or ``MATCHING`` (order of evaluation).
+        company_payout: the company pays what it computes (False for ranks and the retail
+            margin, which customers pay).
+        description: one line for listings.
+        pays_for_recruiting: it pays for bringing people in (enrolment and fast-start
+            bonuses); its payouts count as income from recruitment.
+        placement_width: for components paid over a placement tree (binary, matrix), the
+            children allowed per placement parent, from the component's parameters; None
+            for components paid over the sponsor tree.
+    """
 
     name: str
     params: type[Params]
@@ -190,6 +205,8 @@ class ComponentSpec:
     stage: int = BASE
     company_payout: bool = True
     description: str = ""
+    pays_for_recruiting: bool = False
+    placement_width: Callable[[Any], int] | None = None
 
 
 REGISTRY: dict[str, ComponentSpec] = {}
@@ -202,16 +219,29 @@ def register(
     stage: int = BASE,
     company_payout: bool = True,
     description: str = "",
+    pays_for_recruiting: bool = False,
+    placement_width: Callable[[Any], int] | None = None,
 ) -> Callable[[ComponentFn], ComponentFn]:
     """Decorator registering a component function under ``name`` (the plan file's table name).
 
-    Optional attributes on the function: ``fn.check_plan(plan, params) -> str | None`` for
+    The keywords declare the component's properties (see :class:`ComponentSpec`), so no
+    list of component names is kept anywhere else. Optional attributes on the function:
+    ``fn.check_plan(plan, params) -> str | None`` for
     cross-table checks at load time, and ``fn.prepare(ctx, params) -> None``, called for every
     component before any component runs in a period (to mark volume other components skip).
     """
 
     def deco(fn: ComponentFn) -> ComponentFn:
-        REGISTRY[name] = ComponentSpec(name, params, fn, stage, company_payout, description)
+        REGISTRY[name] = ComponentSpec(
+            name,
+            params,
+            fn,
+            stage,
+            company_payout,
+            description,
+            pays_for_recruiting,
+            placement_width,
+        )
         return fn
 
     return deco

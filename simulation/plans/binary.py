@@ -233,7 +233,12 @@ def _check(plan, params: BinaryParams) -> str | None:
     return None
 
 
-@register("binary", BinaryParams, description="weaker-leg pay (or cycles) over a placement tree")
+@register(
+    "binary",
+    BinaryParams,
+    description="weaker-leg pay (or cycles) over a placement tree",
+    placement_width=lambda params: 2,
+)
 def binary(ctx: PeriodContext, params: BinaryParams, state: BinaryState | None) -> ComponentResult:
     """Place this period's recruits, then pay the binary and update each carry-over."""
     inp = ctx.inp

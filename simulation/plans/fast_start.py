@@ -101,7 +101,12 @@ def _prepare(ctx: PeriodContext, params: FastStartParams) -> None:
         ctx.mark_unilevel_excluded(in_window(ctx, params) & (ctx.inp.bv > 0))
 
 
-@register("fast_start", FastStartParams, description="bonus on new recruits' orders or kits")
+@register(
+    "fast_start",
+    FastStartParams,
+    description="bonus on new recruits' orders or kits",
+    pays_for_recruiting=True,
+)
 def fast_start(ctx: PeriodContext, params: FastStartParams, state: None) -> ComponentResult:
     """Pay the fast-start (enrollment) bonus for one period."""
     inp = ctx.inp

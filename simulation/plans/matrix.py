@@ -99,7 +99,12 @@ def nearest_ok_ancestor(parent: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return follow(nxt, end)
 
 
-@register("matrix", MatrixParams, description="forced width x depth matrix with spillover")
+@register(
+    "matrix",
+    MatrixParams,
+    description="forced width x depth matrix with spillover",
+    placement_width=lambda params: params.width,
+)
 def matrix(ctx: PeriodContext, params: MatrixParams, state: MatrixState | None) -> ComponentResult:
     """Place this period's recruits in the matrix, then pay ``depth`` levels up."""
     inp = ctx.inp
