@@ -67,7 +67,7 @@ SATURATION = [
         """
         from simulation import app_views as views
         from simulation.metrics import level_saturation
-        from simulation.runner import reachable_at_end
+        from simulation.collect import reachable_at_end
         from simulation.state import Status
 
         model = views.ClassroomModel()  # 2,000 people, 10 founders, 36 months, seed 42

@@ -46,18 +46,18 @@ class Distributor(mesa.Agent):
 
     @property
     def net_income(self) -> float:
-        """Cumulative net income (own use valued), USD."""
-        pop = self.model.pop
-        i = self.pid
-        return float(
-            pop.commissions[i]
-            + pop.retail_sales[i]
-            + pop.buyback_refund[i]
-            + pop.own_use_value[i]
-            - pop.purchases[i]
-            - pop.kit_cost[i]
-            - pop.fixed_costs[i]
-        )
+        """Cumulative net income (own use valued), USD (:func:`simulation.state.net_income`)."""
+        return float(self.model.pop.net_income(rows=self.pid))
+
+    @property
+    def net_income_strict(self) -> float:
+        """Cumulative net income with own use counted as a cost, USD."""
+        return float(self.model.pop.net_income(own_use_as_cost=True, rows=self.pid))
+
+    @property
+    def costs(self) -> float:
+        """Cumulative costs (purchases + kit + fixed - buyback refund), USD."""
+        return float(self.model.pop.costs(rows=self.pid))
 
     def upline(self) -> list[int]:
         """Row indices of the current sponsor chain, nearest first."""
@@ -70,7 +70,11 @@ class Distributor(mesa.Agent):
         return chain
 
     def story(self) -> dict:
-        """One distributor's story: level, recruits, income and costs so far."""
+        """One distributor's story: level, recruits, money in and out so far (USD).
+
+        Money in: commissions, retail sales, buyback refund; money out: purchases, starter
+        kit, fixed costs; ``costs`` and ``net_income`` are the state's own definitions.
+        """
         pop = self.model.pop
         i = self.pid
         return {
@@ -82,11 +86,19 @@ class Distributor(mesa.Agent):
             "enroller": int(pop.enroller[i]),
             "recruits": int(pop.recruits[i]),
             "customers": int(pop.customers[i]),
+            "rank_last": int(pop.rank_last[i]),
+            "rank_highest": int(pop.rank_highest[i]),
             "commissions": float(pop.commissions[i]),
+            "retail_sales": float(pop.retail_sales[i]),
             "retail_margin": float(pop.retail_margin[i]),
+            "buyback_refund": float(pop.buyback_refund[i]),
             "purchases": float(pop.purchases[i]),
-            "costs": float(pop.purchases[i] + pop.kit_cost[i] + pop.fixed_costs[i]),
+            "kit_cost": float(pop.kit_cost[i]),
+            "fixed_costs": float(pop.fixed_costs[i]),
+            "own_use_value": float(pop.own_use_value[i]),
+            "costs": self.costs,
             "net_income": self.net_income,
+            "net_income_strict": self.net_income_strict,
         }
 
     def __repr__(self) -> str:

@@ -31,7 +31,7 @@ from simulation.config import load_scenario
 from simulation.metrics import lorenz, top_share
 from simulation.model import MLMModel
 from simulation.plans.engine import shipped_plans
-from simulation.state import Status
+from simulation.state import INFLOWS, OUTFLOWS, Status
 
 # Colours shared by the tree and the charts (colour-blind safe: blue / orange / grey).
 ACTIVE = "#2166ac"
@@ -557,19 +557,10 @@ def story(model: MLMModel, pid: int) -> dict[str, Any]:
     s = agent.story()
     pop = model.pop
     i = int(pid)
-    own_use = float(pop.own_use_value[i])
-    money_in = float(pop.commissions[i] + pop.retail_sales[i] + pop.buyback_refund[i])
-    money_out = float(pop.purchases[i] + pop.kit_cost[i] + pop.fixed_costs[i])
     active_recruits = int(((pop.enroller == i) & (pop.status == Status.DISTRIBUTOR)).sum())
     s.update(
-        retail_sales=float(pop.retail_sales[i]),
-        buyback_refund=float(pop.buyback_refund[i]),
-        kit_cost=float(pop.kit_cost[i]),
-        fixed_costs=float(pop.fixed_costs[i]),
-        own_use_value=own_use,
-        money_in=money_in,
-        money_out=money_out,
-        net_income_strict=money_in - money_out,
+        money_in=sum(s[k] for k in INFLOWS),
+        money_out=sum(s[k] for k in OUTFLOWS),
         active_recruits=active_recruits,
         months_in=(int(pop.quit_month[i]) if s["quit_month"] >= 0 else model.month)
         - s["joined_month"],

@@ -1,7 +1,12 @@
-"""Monthly model-level reporters, computed with numpy over the columnar state.
+"""The model's collect phase: every per-month observation, computed with numpy.
 
-``monthly_stats(model)`` returns one row of the monthly table; ``level_rows(model)`` the rows of
-the per-level table. Mesa's DataCollector calls them through model reporters (not per agent).
+``monthly_stats(model)`` returns one row of the monthly table (the DataCollector's model
+reporters: the CLI, sweeps, ``mesa.batch_run``, the web page and notebooks all read these
+columns through the same path); ``level_rows(model)`` the rows of the per-level table (a
+DataCollector table). :func:`monthly_columns` lists the monthly columns of a model, including
+one ``paid_<component>`` column per company-paid component of its plan. Every column is
+described here, with its unit and population; ``docs/report.md`` and the run folder's
+codebook take their text from these dictionaries.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulation.metrics import gini, top_share
+from simulation.metrics import gini, reachable_prospects, top_share
+from simulation.plans.base import REGISTRY
 from simulation.state import Status
 
 if TYPE_CHECKING:
@@ -37,7 +43,8 @@ MONTHLY_COLUMNS: dict[str, str] = {
     "topup_pv": "Volume bought only to reach the monthly minimum, PV.",
     "loading_pv": "Volume bought as stock to reach a rank, PV.",
     "qualified": "Active distributors meeting the monthly minimum PV.",
-    "max_depth": "Deepest level of the current sponsor forest (roots = 1).",
+    "max_depth": "Deepest current depth in the sponsor forest after roll-ups (roots 0; -1 "
+    "with no active distributor). Depth changes with roll-ups; level is fixed at joining.",
     "gini_commissions": "Gini of cumulative commissions over everyone who ever joined.",
     "gini_net_income": "Gini of cumulative net income (own use valued) over everyone who joined "
     "(Raffinetti-Siletti-Vernizzi normalisation, defined with losses).",
@@ -45,11 +52,52 @@ MONTHLY_COLUMNS: dict[str, str] = {
     "valued).",
     "share_net_loss_strict": "The same with purchases for own use counted as a cost.",
     "top1_commissions": "Share of all commissions so far received by the top 1% of joiners.",
+    "paid_recruiting": "Paid this month by plan components that pay for bringing people in "
+    "(components declaring pays_for_recruiting, e.g. fast start), after the cap, USD.",
+    "bv": "All business volume of the month (commissionable basis), BV.",
+    "bv_new_recruits": "BV of recruits (joiners with an enroller) in their first EARLY_MONTHS "
+    "months, month of joining included, BV.",
+    "customer_pv": "Volume bought for retail customers (non-members) this month, PV.",
+    "kits_revenue": "Starter kits sold this month (every joiner buys one), USD.",
+    "new_recruit_purchases": "Product bought by recruits in their first EARLY_MONTHS months, "
+    "USD.",
+    "reachable_per_active": "Mean still-reachable prospects per active distributor at the end "
+    "of the month: contacts who never joined and are not refusing (NaN without a social "
+    "network, or with observe.reachable = false).",
 }
+
+# A recruit's "early orders" are those of the month of joining and the two after: the
+# default inventory-loading window (buy.loading_months = 3) and about a 60-day fast start
+# (2 monthly periods). Commissions paid on them count as income from recruitment.
+EARLY_MONTHS = 3
+
+COMPONENT_COLUMN = "paid_{}"
+COMPONENT_DESCRIPTION = "Paid this month by the plan component '{}' (after the cap), USD."
+
+
+def paying_components(plan) -> list[str]:
+    """Names of the plan's components the company pays (one ``paid_<name>`` column each)."""
+    return [k for k in plan.components if REGISTRY[k].company_payout]
+
+
+def monthly_columns(plan) -> dict[str, str]:
+    """Monthly column -> description for a model paying ``plan`` (in table order)."""
+    cols = dict(MONTHLY_COLUMNS)
+    extra = {
+        COMPONENT_COLUMN.format(k): COMPONENT_DESCRIPTION.format(k)
+        for k in paying_components(plan)
+    }
+    # The component columns go just before paid_recruiting (the columns they sum into).
+    out: dict[str, str] = {}
+    for key, text in cols.items():
+        if key == "paid_recruiting":
+            out.update(extra)
+        out[key] = text
+    return out
 
 LEVEL_COLUMNS: dict[str, str] = {
     "month": "Month.",
-    "level": "Level at joining (founders 1).",
+    "level": "Level at joining in the sponsor tree (founders 1), frozen at joining.",
     "members": "Active distributors of that level.",
     "ever_joined": "Persons of that level who ever joined.",
     "recruits": "Persons recruited this month by members of that level.",
@@ -70,12 +118,12 @@ def net_of_joiners(model: MLMModel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[str, float]:
-    """One row of the monthly table (see :data:`MONTHLY_COLUMNS`).
+    """One row of the monthly table (see :func:`monthly_columns`).
 
     ``strict`` and ``net`` come from :func:`net_of_joiners`.
     """
     pop = model.pop
-    f = model._month_flow
+    f = model.month_flow
     counts = np.bincount(pop.status, minlength=4)
     ever = model.ever_ids
     n_ever = int(ever.size)
@@ -84,8 +132,10 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     active = pop.status == Status.DISTRIBUTOR
     rev_c = f["commissions_revenue"]
     total_pv = f["pv"]
-    return {
-        "month": model.month,
+    month = model.month
+    units = model.scenario.units
+    row = {
+        "month": month,
         "prospects": int(counts[Status.PROSPECT]),
         "customers": int(counts[Status.CUSTOMER]),
         "distributors": int(counts[Status.DISTRIBUTOR]),
@@ -105,13 +155,58 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
         "topup_pv": f["topup_pv"],
         "loading_pv": f["loading_pv"],
         "qualified": int(pay.qualified.sum()) if pay is not None else 0,
-        "max_depth": int(pop.depth[active].max()) + 1 if active.any() else 0,
+        "max_depth": int(pop.depth[active].max()) if active.any() else -1,
         "gini_commissions": gini(comm) if comm.sum() > 0 else float("nan"),
         "gini_net_income": gini(net) if n_ever else float("nan"),
         "share_net_loss": float((net < 0).mean()) if n_ever else float("nan"),
         "share_net_loss_strict": float((strict < 0).mean()) if n_ever else float("nan"),
         "top1_commissions": top_share(comm, 0.01),
     }
+    components = paying_components(model.plan)
+    for k in components:
+        row[COMPONENT_COLUMN.format(k)] = float(pay.components[k].sum()) if pay else 0.0
+    row["paid_recruiting"] = sum(
+        (row[COMPONENT_COLUMN.format(k)] for k in components if REGISTRY[k].pays_for_recruiting),
+        0.0,
+    )
+    # Recruits only: founders (and spontaneous joiners) were not brought in by anyone.
+    recent = ever[(pop.join_month[ever] > month - EARLY_MONTHS) & (pop.enroller[ever] >= 0)]
+    pv_new = float(pop.pv[recent].sum()) if month > 0 else 0.0
+    row["bv"] = f["bv"]
+    row["bv_new_recruits"] = pv_new * units.bv_per_pv
+    row["customer_pv"] = f["customer_pv"]
+    row["kits_revenue"] = f["kits"]
+    row["new_recruit_purchases"] = pv_new * units.usd_per_pv
+    row["reachable_per_active"] = mean_reachable(model)
+    return row
+
+
+def reachable_at_end(model: MLMModel, rows: np.ndarray) -> np.ndarray:
+    """float64: still-reachable prospects of ``rows`` as of the month after the current one.
+
+    A prospect is reachable by a distributor if they are a social contact who never joined
+    and is not refusing pitches; NaN without a social network.
+    """
+    if model.network is None:
+        return np.full(rows.size, np.nan)
+    pop = model.pop
+    return reachable_prospects(
+        model.network.indptr,
+        model.network.indices,
+        pop.status,
+        pop.refused_until,
+        model.month + 1,
+        rows=rows,
+        open_status=(Status.PROSPECT, Status.CUSTOMER),
+    ).astype(np.float64)
+
+
+def mean_reachable(model: MLMModel) -> float:
+    """Mean of :func:`reachable_at_end` over active distributors (NaN if not observed)."""
+    active = model.active_ids()
+    if model.network is None or not active.size or not model.scenario.observe.reachable:
+        return float("nan")
+    return float(reachable_at_end(model, active).mean())
 
 
 def level_rows(model: MLMModel, net: np.ndarray) -> list[dict[str, float]]:

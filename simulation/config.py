@@ -11,7 +11,7 @@ import copy
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -21,14 +21,32 @@ SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_SCENARIO = "classroom"
 
 
-class Section(BaseModel):
-    """A scenario section: unknown keys rejected, values validated on assignment too."""
+def _mark_reading(schema: dict[str, Any], cls: type[Section]) -> None:
+    """Add ``"read": "start" | "monthly"`` to each parameter of a section's JSON Schema."""
+    for name, prop in schema.get("properties", {}).items():
+        prop["read"] = "start" if name in getattr(cls, "START_ONLY", ()) else "monthly"
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+class Section(BaseModel):
+    """A scenario section: unknown keys rejected, values validated on assignment too.
+
+    Each section declares which of its parameters the model reads once, when it is built
+    (``START_ONLY``); every other parameter is read every month, so a sweep shock or
+    :meth:`MLMModel.schedule_change` takes effect from the month it is applied. Changing a
+    start-only parameter mid-run is refused (:func:`check_live`). ``mlmsim schema`` shows
+    ``"read": "start"`` or ``"monthly"`` on every parameter.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, json_schema_extra=_mark_reading
+    )
+    START_ONLY: ClassVar[frozenset[str]] = frozenset()
 
 
 class ScenarioMeta(Section):
     """``[scenario]``: name, seed and length of the run."""
+
+    START_ONLY = frozenset({"name", "description", "seed", "months"})
 
     name: str = Field("scenario", description="Name; results go to results/<name>/<run-id>/.")
     description: str = Field("", description="What this scenario shows.")
@@ -37,7 +55,23 @@ class ScenarioMeta(Section):
 
 
 class Market(Section):
-    """``[market]``: the finite population and its social network."""
+    """``[market]``: the finite population and its social network (all read at the start)."""
+
+    START_ONLY = frozenset(
+        {
+            "population",
+            "founders",
+            "network",
+            "mean_degree",
+            "rewire_prob",
+            "edge_list",
+            "heterogeneity",
+            "willingness_alpha",
+            "willingness_beta",
+            "effort_sigma",
+            "spending_sigma",
+        }
+    )
 
     population: int = Field(2000, ge=10, le=50_000_000, description="Persons in the market (N).")
     founders: int = Field(
@@ -83,6 +117,9 @@ class Market(Section):
 
 class Recruit(Section):
     """``[recruit]``: how distributors pitch the opportunity and who says yes."""
+
+    # The rule is chosen when the model is built; its parameters are read every month.
+    START_ONLY = frozenset({"mode"})
 
     mode: Literal["network", "well_mixed", "uniform_sponsor", "preferential", "pyramid"] = Field(
         "network",
@@ -167,6 +204,9 @@ class Retail(Section):
 
 class Buy(Section):
     """``[buy]``: what distributors buy each month."""
+
+    # Who is on autoship and who loads is drawn per person when the market is built.
+    START_ONLY = frozenset({"autoship_share", "loader_share"})
 
     own_use_pv: float = Field(
         60.0,
@@ -263,8 +303,20 @@ class Units(Section):
     )
 
 
+class Observe(Section):
+    """``[observe]``: observations that cost time at scale and can be switched off."""
+
+    reachable: bool = Field(
+        True,
+        description="Count each active distributor's still-reachable prospects every month "
+        "(monthly column reachable_per_active; about 16 ms a month at 1,000,000 people).",
+    )
+
+
 class PlanRef(Section):
-    """``[plan]``: which compensation plan pays."""
+    """``[plan]``: which compensation plan pays (loaded when the model is built)."""
+
+    START_ONLY = frozenset({"file"})
 
     file: str = Field(
         "unilevel_5",
@@ -285,6 +337,7 @@ class Scenario(Section):
     quit: Quit = Field(default_factory=Quit)
     units: Units = Field(default_factory=Units)
     plan: PlanRef = Field(default_factory=PlanRef)
+    observe: Observe = Field(default_factory=Observe)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -310,6 +363,40 @@ class Scenario(Section):
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as plain data (for the manifest)."""
         return json.loads(self.model_dump_json())
+
+
+def parameter_reading(key: str) -> str:
+    """``"start"`` or ``"monthly"``: when the model reads scenario parameter ``key``.
+
+    Raises:
+        ConfigError: ``key`` is not ``section.name`` of a scenario parameter.
+    """
+    section, _, name = key.partition(".")
+    cls = Scenario.model_fields.get(section)
+    sec = cls.annotation if cls is not None else None
+    if sec is None or name not in sec.model_fields:
+        raise ConfigError(f"{key!r}: not a scenario parameter (section.key)")
+    return "start" if name in sec.START_ONLY else "monthly"
+
+
+def check_live(key: str, value: Any, where: str) -> None:
+    """Refuse a mid-run change of ``key`` unless the model reads it every month; validate it.
+
+    Raises:
+        ConfigError: naming ``where``, the key and why.
+    """
+    if parameter_reading(key) == "start":
+        raise ConfigError(
+            f"{where}: {key} is read once when the model is built, so changing it mid-run "
+            "would change nothing; set it for the whole run instead (e.g. --set or the "
+            "scenario file)"
+        )
+    section, _, name = key.partition(".")
+    sec = Scenario.model_fields[section].annotation
+    try:
+        sec.__pydantic_validator__.validate_assignment(sec.model_construct(), name, value)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, where, prefix=section)) from None
 
 
 def schema() -> dict[str, Any]:

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import mesa
 import numpy as np
 
 from simulation import behaviour, collect
+from simulation import state as money
 from simulation.agents import Distributor
-from simulation.config import Scenario, apply_values, scenario_from_dict
+from simulation.config import Scenario, apply_values, check_live, scenario_from_dict
 from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
-from simulation.state import Population, Status
+from simulation.state import MONEY_FIELDS, Population, Status
 from simulation.tree import Forest, reattach_to_active, recompute_depth
 
 STREAMS = ("network", "persons", "founders", "recruit", "retail", "buy", "quit")
@@ -41,16 +43,7 @@ ALIASES = {
 }
 
 # Cumulative money kept 12 months before the end for annual (income disclosure) figures.
-YEAR_FIELDS = (
-    "commissions",
-    "retail_sales",
-    "purchases",
-    "kit_cost",
-    "fixed_costs",
-    "own_use_value",
-    "buyback_refund",
-    "retail_margin",
-)
+YEAR_FIELDS = MONEY_FIELDS
 
 
 class MLMModel(mesa.Model):
@@ -59,7 +52,8 @@ class MLMModel(mesa.Model):
     Args:
         scenario: a validated :class:`Scenario` (default: all defaults).
         seed: master seed (default: ``scenario.scenario.seed``).
-        plan: a :class:`Plan` to use instead of the scenario's plan file.
+        plan: a :class:`Plan` to use instead of the scenario's plan file, or the name or path
+            of a plan file (the same as ``plan.file``).
         rules: replacement behaviour rules by phase name (see :mod:`simulation.behaviour`).
         agents: create a Mesa agent per joiner (default True; large runs may switch it off
             and use :meth:`distributor` for on-demand views).
@@ -72,13 +66,16 @@ class MLMModel(mesa.Model):
         *,
         scenario: Scenario | None = None,
         seed: int | None = None,
-        plan: Plan | None = None,
+        plan: Plan | str | Path | None = None,
         rules: dict[str, Callable] | None = None,
         agents: bool = True,
         **params: Any,
     ):
         if scenario is None:
             scenario = Scenario()
+        if isinstance(plan, str | Path):
+            params = {**params, "plan": str(plan)}
+            plan = None
         if params:
             values = {ALIASES.get(k, k.replace("__", ".")): v for k, v in params.items()}
             data = apply_values(scenario.to_dict(), values, "model parameters")
@@ -115,14 +112,18 @@ class MLMModel(mesa.Model):
         self.company = {"revenue": 0.0, "paid": 0.0, "refunds": 0.0}
         self.last_pay = None
         self.year_start: dict[str, np.ndarray] | None = None
-        self._month_flow: dict[str, float] = {}
+        # This month's company-wide flows (USD or PV), reset at the start of each month and
+        # read by the collect phase (:mod:`simulation.collect`).
+        self.month_flow: dict[str, float] = {}
+        # Scenario changes scheduled for the start of a month: month -> {key: value}.
+        self.changes: dict[int, dict[str, Any]] = {}
         self.joined_this_month = np.empty(0, np.int64)
         self.ever_ids = np.empty(0, np.int64)  # everyone who ever joined, in join order
         self.quit_this_month = np.empty(0, np.int64)
         self.recruits_by_level = np.zeros(1)
         self.phase_seconds: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
-            model_reporters={k: _reporter(k) for k in collect.MONTHLY_COLUMNS},
+            model_reporters={k: _reporter(k) for k in collect.monthly_columns(self.plan)},
             tables={"levels": list(collect.LEVEL_COLUMNS)},
         )
         self._reset_flow()
@@ -170,6 +171,26 @@ class MLMModel(mesa.Model):
             np.where(active, self.pop.sponsor, -1), np.where(active, self.pop.depth, -1)
         )
 
+    def schedule_change(self, month: int, key: str, value: Any) -> None:
+        """Set scenario parameter ``key`` (``section.key``) to ``value`` from ``month`` on.
+
+        Only parameters read every month can change mid-run; a parameter read once at the
+        start (``market.population``, ``buy.autoship_share``, ...) is refused with a
+        :class:`~simulation.errors.ConfigError` naming it. The value is validated now.
+
+        Raises:
+            ConfigError: unknown key, a start-up parameter, or an invalid value.
+        """
+        check_live(key, value, f"change at month {month}")
+        if month <= self.month:
+            raise ValueError(f"month {month} has already been simulated (now {self.month})")
+        self.changes.setdefault(int(month), {})[key] = value
+
+    def _apply_changes(self) -> None:
+        for key, value in self.changes.pop(self.month, {}).items():
+            section, _, name = key.partition(".")
+            setattr(getattr(self.scenario, section), name, value)
+
     # ------------------------------------------------------------------ bookkeeping
     def add_customers(self, customers: np.ndarray, sellers: np.ndarray) -> None:
         """Make prospects ``customers`` the customers of ``sellers`` (same length)."""
@@ -187,7 +208,7 @@ class MLMModel(mesa.Model):
         pop.status[customers] = Status.PROSPECT
 
     def _reset_flow(self) -> None:
-        self._month_flow = dict.fromkeys(
+        self.month_flow = dict.fromkeys(
             (
                 "revenue",
                 "kits",
@@ -228,8 +249,8 @@ class MLMModel(mesa.Model):
         np.add.at(pop.recruits, sponsors[has], 1)
         kit = self.scenario.costs.starter_kit_usd
         pop.kit_cost[joiners] += kit
-        self._month_flow["kits"] += kit * joiners.size
-        self._month_flow["revenue"] += kit * joiners.size
+        self.month_flow["kits"] += kit * joiners.size
+        self.month_flow["revenue"] += kit * joiners.size
         self.company["revenue"] += kit * joiners.size
         self.joined_this_month = joiners
         self.ever_ids = np.concatenate((self.ever_ids, joiners))
@@ -242,6 +263,8 @@ class MLMModel(mesa.Model):
     def step(self) -> None:
         """One month: recruit, retail, buy, volume and pay, account, quit, collect."""
         self.month = self.steps
+        if self.changes:
+            self._apply_changes()
         self._reset_flow()
         self._active = None
         s = self.streams
@@ -304,7 +327,7 @@ class MLMModel(mesa.Model):
         sales = cust * usd * (1.0 + markup)
         pop.retail_sales[who] += sales
         pop.retail_margin[who] += cust * usd * markup
-        f = self._month_flow
+        f = self.month_flow
         f["revenue"] += float(cost.sum())
         self.company["revenue"] += float(cost.sum())
         f["retail_sales"] += float(sales.sum())
@@ -336,8 +359,11 @@ class MLMModel(mesa.Model):
         result = self.pay_engine.pay(inp)
         if result.rank is not None:
             pop.rank[:] = result.rank
+            # Ranks are paid before quitting, so this month's quitters keep the rank they held.
+            pop.rank_last[active] = pop.rank[active]
+            np.maximum(pop.rank_highest, pop.rank, out=pop.rank_highest)
         self.last_pay = result
-        f = self._month_flow
+        f = self.month_flow
         f["bv"] = float(inp.bv.sum())
         f["paid"] = result.paid
         f["pre_cap"] = result.pre_cap_total
@@ -356,15 +382,19 @@ class MLMModel(mesa.Model):
         pop.fixed_costs[who] += fixed
         usd = self.scenario.units.usd_per_pv
         kit = np.where(pop.join_month[who] == self.month, self.scenario.costs.starter_kit_usd, 0.0)
+        # This month's money of the active distributors, through the one definition of net
+        # income (own use valued); buyback refunds come after, at quitting.
+        month = {
+            "commissions": commissions[who],
+            "retail_sales": self._retail_sales_month[who],
+            "buyback_refund": 0.0,
+            "purchases": self._purchase_month,
+            "kit_cost": kit,
+            "fixed_costs": fixed,
+            "own_use_value": purchase.own_use_pv * usd * self.scenario.buy.own_use_value_share,
+        }
         pop.net_month[:] = 0
-        pop.net_month[who] = (
-            commissions[who]
-            + self._retail_sales_month[who]
-            + purchase.own_use_pv * usd * self.scenario.buy.own_use_value_share
-            - self._purchase_month
-            - kit
-            - fixed
-        )
+        pop.net_month[who] = money.net_income(month)
         earned = commissions[who] > 0
         pop.months_idle[who] = np.where(earned, 0, pop.months_idle[who] + 1)
 
@@ -380,8 +410,8 @@ class MLMModel(mesa.Model):
         refund = pop.inventory_pv[claimers].astype(np.float64) * usd
         refund *= self.scenario.quit.buyback_share
         pop.buyback_refund[claimers] += refund
-        self._month_flow["refunds"] += float(refund.sum())
-        self._month_flow["revenue"] -= float(refund.sum())
+        self.month_flow["refunds"] += float(refund.sum())
+        self.month_flow["revenue"] -= float(refund.sum())
         self.company["revenue"] -= float(refund.sum())
         pop.inventory_pv[quitters] = 0
         leaving = np.zeros(pop.n, dtype=bool)

@@ -1,8 +1,10 @@
-"""Write a run to ``results/<scenario>/<run-id>/`` (DESIGN.md section 4).
+"""A run's tables and its results folder ``results/<scenario>/<run-id>/``.
 
-Every file is written to a temporary name in the same folder and renamed into place, so a
-reader never sees half a file; ``manifest.json`` is written last, so a folder without it is
-an incomplete run.
+:func:`run_data` takes a finished model's tables (the DataCollector's monthly and per-level
+tables and the per-distributor table) as an :class:`~simulation.outcomes.RunData`;
+:func:`load_run` reads the same from a run folder. Every file is written to a temporary name
+in the same folder and renamed into place, so a reader never sees half a file;
+``manifest.json`` is written last, so a folder without it is an incomplete run.
 """
 
 from __future__ import annotations
@@ -23,12 +25,50 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import simulation
-from simulation.state import STATUS_NAMES
+from simulation import collect
+from simulation.config import scenario_from_dict
+from simulation.errors import ConfigError, UserError
+from simulation.outcomes import Analysis, RunData
+from simulation.plans import plan_from_dict
+from simulation.state import STATUS_NAMES, costs, net_income
 
 if TYPE_CHECKING:
     from simulation.model import MLMModel
 
 FLOAT_FORMAT = "%.10g"
+
+# Files every run folder must hold, and the columns the analysis reads from each.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "manifest.json": ("scenario", "plan", "months", "seed"),
+    "monthly.csv": tuple(collect.MONTHLY_COLUMNS),
+    "levels.csv": tuple(collect.LEVEL_COLUMNS),
+    "distributors.parquet": (
+        "id",
+        "status",
+        "enroller",
+        "level",
+        "join_month",
+        "quit_month",
+        "recruits",
+        "rank",
+        "rank_last",
+        "commissions",
+        "net_income",
+        "net_income_strict",
+        "commissions_year",
+        "costs_year",
+        "net_income_year",
+    ),
+}
+
+# Derived tables written next to the run's files (all recomputable from the files above).
+TABLE_FILES = {
+    "income_disclosure": "income_disclosure.csv",
+    "concentration": "concentration.csv",
+    "level_saturation": "level_saturation.csv",
+    "survival": "survival.csv",
+    "analysis": "analysis.json",
+}
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -97,8 +137,7 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
     """Per-distributor final table as columns, one row per person who ever joined."""
     pop = model.pop
     ids = np.flatnonzero(pop.join_month >= 0)
-    net = pop.net_income()[ids]
-    strict = pop.net_income(own_use_as_cost=True)[ids]
+    money = pop.money(ids)
     cols: dict[str, np.ndarray] = {
         "id": ids.astype(np.int64),
         "status": np.array([STATUS_NAMES[s] for s in range(4)])[pop.status[ids]],
@@ -110,6 +149,8 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
         "recruits": pop.recruits[ids],
         "customers": pop.customers[ids],
         "rank": pop.rank[ids],
+        "rank_last": pop.rank_last[ids],
+        "rank_highest": pop.rank_highest[ids],
         "pv_total": pop.pv_total[ids],
         "commissions": pop.commissions[ids],
         "retail_sales": pop.retail_sales[ids],
@@ -120,24 +161,117 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
         "fixed_costs": pop.fixed_costs[ids],
         "buyback_refund": pop.buyback_refund[ids],
         "inventory_pv": pop.inventory_pv[ids],
-        "net_income": net,
-        "net_income_strict": strict,
+        "costs": costs(money),
+        "net_income": net_income(money),
+        "net_income_strict": net_income(money, own_use_as_cost=True),
     }
     # Last 12 months (the income disclosure year): cumulative now minus 12 months ago.
     start = model.year_start
-
-    def year(name: str) -> np.ndarray:
-        now = getattr(pop, name)[ids]
-        return now - start[name][ids] if start is not None else now
-
-    comm_y = year("commissions")
-    costs_y = year("purchases") + year("kit_cost") + year("fixed_costs") - year("buyback_refund")
-    cols["commissions_year"] = comm_y
-    cols["costs_year"] = costs_y
-    cols["net_income_year"] = comm_y + year("retail_sales") + year("own_use_value") - costs_y
+    year = {k: v - start[k][ids] for k, v in money.items()} if start is not None else money
+    cols["commissions_year"] = year["commissions"]
+    cols["costs_year"] = costs(year)
+    cols["net_income_year"] = net_income(year)
     cols["willingness"] = pop.willingness[ids]
     cols["effort"] = pop.effort[ids]
+    cols["reachable_prospects"] = (
+        collect.reachable_at_end(model, ids)
+        if model.scenario.observe.reachable
+        else np.full(ids.size, np.nan)
+    )
     return cols
+
+
+def run_data(model: MLMModel, run_dir: Path | None = None) -> RunData:
+    """A finished model's tables, typed scenario and plan (see :class:`RunData`)."""
+    return RunData(
+        scenario=model.scenario,
+        plan=model.plan,
+        seed=model.seed,
+        monthly=monthly_table(model),
+        levels=level_table(model),
+        dist=pd.DataFrame(distributor_columns(model)),
+        run_dir=run_dir,
+    )
+
+
+def _check_columns(path: Path, have: object, need: tuple[str, ...]) -> None:
+    missing = [c for c in need if c not in have]
+    if missing:
+        raise UserError(
+            f"{path}: missing {', '.join(missing)}; this file was not written by "
+            "`mlmsim run` of this version (rerun the scenario)"
+        )
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Read a run folder written by ``mlmsim run``.
+
+    Raises:
+        UserError: the folder does not exist, lacks a required file (naming each), or holds
+            a file that cannot be read or lacks a column (naming the file and the columns).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run folder")
+    missing = [name for name in REQUIRED if not (run_dir / name).is_file()]
+    if missing:
+        hint = (
+            " (mlmsim run writes manifest.json last: without it the run did not finish)"
+            if "manifest.json" in missing
+            else ""
+        )
+        raise UserError(f"{run_dir}: not a complete run folder; missing {', '.join(missing)}{hint}")
+    path = run_dir / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON: {err}") from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
+    _check_columns(path, manifest, REQUIRED["manifest.json"])
+    try:
+        scenario = scenario_from_dict(manifest["scenario"], f"{path}: scenario")
+        plan = plan_from_dict(manifest["plan"], source=f"{path}: plan")
+    except ConfigError as err:
+        raise UserError(str(err)) from None
+    frames: dict[str, pd.DataFrame] = {}
+    for name in ("monthly.csv", "levels.csv", "distributors.parquet"):
+        path = run_dir / name
+        try:
+            frame = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+        except Exception as err:  # pandas/pyarrow raise many types for a bad file
+            raise UserError(f"{path}: cannot be read: {err}") from None
+        _check_columns(path, frame.columns, REQUIRED[name])
+        frames[name] = frame
+    if frames["monthly.csv"].empty:
+        raise UserError(f"{run_dir / 'monthly.csv'}: no rows (expected month 0 onwards)")
+    return RunData(
+        scenario=scenario,
+        plan=plan,
+        seed=int(manifest["seed"]),
+        monthly=frames["monthly.csv"],
+        levels=frames["levels.csv"],
+        dist=frames["distributors.parquet"],
+        manifest=manifest,
+        run_dir=run_dir,
+    )
+
+
+def write_tables(run_dir: Path, analysis: Analysis) -> list[str]:
+    """Write the analysis tables next to the run's files; returns their names."""
+    write_csv(analysis.disclosure, run_dir / TABLE_FILES["income_disclosure"])
+    write_csv(analysis.concentration, run_dir / TABLE_FILES["concentration"])
+    write_csv(analysis.saturation.reset_index(), run_dir / TABLE_FILES["level_saturation"])
+    by_month = analysis.survival_by_month
+    if not by_month.empty:
+        sizes = pd.Series(by_month.attrs.get("n", {}), name="n")
+        by_month = by_month.copy()
+        by_month.columns = [str(c) for c in by_month.columns]
+        by_month.insert(0, "n", sizes.reindex(by_month.index).to_numpy())
+        by_month = by_month.reset_index()
+    write_csv(by_month, run_dir / TABLE_FILES["survival"])
+    write_json(analysis.facts, run_dir / TABLE_FILES["analysis"])
+    return list(TABLE_FILES.values())
 
 
 def write_parquet(columns: dict[str, np.ndarray], path: Path) -> None:
@@ -176,19 +310,6 @@ def versions() -> dict[str, str]:
         "networkx": networkx.__version__,
         "pyarrow": pa.__version__,
     }
-
-
-def write_manifest(
-    run_dir: Path,
-    model: MLMModel,
-    scenario_path: Path | None,
-    timings: dict[str, float],
-    files: list[str],
-    summary: dict[str, Any],
-) -> None:
-    """Write ``manifest.json`` (last): resolved scenario, plan, seed, versions, timings."""
-    manifest = build_manifest(model, scenario_path, timings, files, summary)
-    write_json(manifest, run_dir / "manifest.json")
 
 
 def build_manifest(

@@ -6,6 +6,7 @@ cumulative unless the name says ``_month``; volume in PV points.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 import numpy as np
@@ -45,7 +46,14 @@ FIELDS: list[tuple[str, str, float, str]] = [
     ("pv", "float64", 0.0, "Personal volume this month, PV."),
     ("customer_pv", "float64", 0.0, "Customer orders this month, PV."),
     ("inventory_pv", "float64", 0.0, "Unsold stock at wholesale, PV."),
-    ("rank", "int16", -1, "Paid-as rank this month (-1 none)."),
+    ("rank", "int16", -1, "Paid-as rank this month (-1 none: not active or no rank)."),
+    (
+        "rank_last",
+        "int16",
+        -1,
+        "Paid-as rank in the last month paid as a distributor (kept after quitting).",
+    ),
+    ("rank_highest", "int16", -1, "Highest paid-as rank ever held (kept after quitting)."),
     ("months_idle", "int16", 0, "Consecutive months without commission."),
     ("commissions_month", "float64", 0.0, "Commissions paid this month, USD."),
     ("net_month", "float64", 0.0, "Net income this month (own use valued), USD."),
@@ -60,8 +68,46 @@ FIELDS: list[tuple[str, str, float, str]] = [
     ("pv_total", "float64", 0.0, "Personal volume, cumulative PV."),
 ]
 
-MONEY_IN = ("commissions", "retail_sales", "buyback_refund")
-MONEY_OUT = ("purchases", "kit_cost", "fixed_costs")
+# The money accounts, one owner. Every person's net income is
+#     inflows  = commissions + retail_sales + buyback_refund (+ own_use_value when valued)
+#     outflows = purchases + kit_cost + fixed_costs
+# and costs are the outflows less the buyback refund (what staying in cost, net of the
+# stock sold back). ``net_income(...)`` and ``costs(...)`` below are the only definitions;
+# the agents, the tables, the report, the disclosure statement and the page call them.
+INFLOWS = ("commissions", "retail_sales", "buyback_refund")
+OUTFLOWS = ("purchases", "kit_cost", "fixed_costs")
+MONEY_FIELDS = (*INFLOWS, *OUTFLOWS, "own_use_value", "retail_margin")
+
+
+def costs(cols: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Costs, USD: purchases + starter kit + fixed costs - buyback refund.
+
+    ``cols`` maps the money field names to arrays (a :class:`Population`, a snapshot, a
+    difference of snapshots or a table's columns), so one formula serves cumulative, yearly
+    and monthly figures.
+    """
+    return cols["purchases"] + cols["kit_cost"] + cols["fixed_costs"] - cols["buyback_refund"]
+
+
+def net_income(cols: Mapping[str, np.ndarray], own_use_as_cost: bool = False) -> np.ndarray:
+    """Net income, USD: inflows - outflows (+ own use valued).
+
+    Equal to commissions + retail sales - :func:`costs` (+ own use valued).
+
+    Args:
+        cols: money field name -> array (see :func:`costs`).
+        own_use_as_cost: True counts product used at home as a pure cost (full-cost studies);
+            False credits it at ``own_use_value`` (what participants' surveys count).
+    """
+    # Inflows first, then each outflow: the order of the sums is part of the bit-for-bit
+    # reproducibility of stored results.
+    net = cols["commissions"] + cols["retail_sales"] + cols["buyback_refund"]
+    net = net - cols["purchases"]
+    net = net - cols["kit_cost"]
+    net = net - cols["fixed_costs"]
+    if not own_use_as_cost:
+        net = net + cols["own_use_value"]
+    return net
 
 
 class Population:
@@ -77,32 +123,28 @@ class Population:
         for name, dtype, fill, _ in FIELDS:
             setattr(self, name, np.full(self.n, fill, dtype=dtype))
 
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The array of field ``name`` (so a Population is a mapping for :func:`costs`)."""
+        return getattr(self, name)
+
+    def money(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The money fields (:data:`MONEY_FIELDS`) of every person, or of ``rows`` only."""
+        return {
+            k: getattr(self, k) if rows is None else getattr(self, k)[rows] for k in MONEY_FIELDS
+        }
+
     def net_income(
         self, own_use_as_cost: bool = False, rows: np.ndarray | None = None
     ) -> np.ndarray:
         """float64 cumulative net income, USD, of every person (or of ``rows`` only).
 
-        Args:
-            own_use_as_cost: if True, product used at home is a pure cost (full-cost studies);
-                if False, it is credited at ``own_use_value`` (surveys).
-            rows: optional int rows to compute for (cheaper than all N).
+        See the module-level :func:`net_income`, which this applies to the cumulative fields.
         """
+        return net_income(self.money(rows), own_use_as_cost)
 
-        def col(name: str) -> np.ndarray:
-            a = getattr(self, name)
-            return a if rows is None else a[rows]
-
-        net = col("commissions") + col("retail_sales") + col("buyback_refund")
-        net -= col("purchases")
-        net -= col("kit_cost")
-        net -= col("fixed_costs")
-        if not own_use_as_cost:
-            net += col("own_use_value")
-        return net
-
-    def costs(self) -> np.ndarray:
-        """float64[n] cumulative costs (purchases + kit + fixed - buyback), USD."""
-        return self.purchases + self.kit_cost + self.fixed_costs - self.buyback_refund
+    def costs(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """float64 cumulative costs, USD (see the module-level :func:`costs`)."""
+        return costs(self.money(rows))
 
     def snapshot(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Copies of some arrays (e.g. cumulative money 12 months before the end)."""

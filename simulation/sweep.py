@@ -61,16 +61,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulation import results
+from simulation import outcomes, results
 from simulation.config import (
     SCENARIO_DIR,
     Scenario,
     apply_values,
+    check_live,
     load_scenario,
     resolve_scenario_path,
     scenario_from_dict,
 )
 from simulation.errors import ConfigError, UserError, format_validation_error
+from simulation.model import MLMModel
+from simulation.plans import plan_from_dict
 
 SWEEP_DIR = SCENARIO_DIR / "sweeps"
 DEFAULT_ROOT = Path("results") / "sweeps"
@@ -88,12 +91,9 @@ _COMMON, _INDEPENDENT, _DESIGN = 0, 1, 2
 # How long to try to reach a Dask scheduler before giving up.
 CONNECT_TIMEOUT = "20s"
 
-# Sections whose values the monthly rules read every month, so a shock can change them
-# mid-run. The market (population, network, persons) and the plan are built once.
-SHOCKABLE = ("recruit", "retail", "buy", "quit", "costs")
-
 # Numeric outcomes of a run: the columns of runs.parquet after the identifiers and parameters.
-# The first group is runner.summarise (the headline of a single run), the second is added here.
+# The first group is outcomes.summarise (the headline of a single run), the second
+# outcomes.sweep_outcomes adds.
 OUTCOMES: dict[str, str] = {
     "population": "Persons in the market (N).",
     "months": "Months simulated.",
@@ -124,7 +124,7 @@ OUTCOMES: dict[str, str] = {
     "months_over_cap": "Months whose payout ratio exceeded the cap.",
     "recruitment_income_share": "Share of commissions paid for recruiting: recruitment "
     "bonuses plus other commissions on new recruits' early orders, pro rata to volume "
-    "(metrics.recruitment_income, with runner.MonthlyExtras as in the run report).",
+    "(outcomes.recruitment, as in the run report).",
     "reachable_per_active_end": "Still-reachable prospects per active distributor at the end "
     "(contacts who never joined and are not refusing): how saturated the market is.",
 }
@@ -560,13 +560,11 @@ def load_sweep(name: str | Path) -> Sweep:
     shocks = []
     for i, s in enumerate(spec.shocks):
         flat = _flatten(s.set, src, f"shocks[{i}].set")
-        for key in flat:
+        for key, value in flat.items():
             _field_of(key, src, f"shocks[{i}].set")
-            if key.partition(".")[0] not in SHOCKABLE:
-                raise ConfigError(
-                    f"{src}: shocks[{i}].set.{key}: only {', '.join(SHOCKABLE)} values can "
-                    "change during a run"
-                )
+            # Only parameters the model reads every month can change mid-run; the value is
+            # validated here, so a bad shock stops the sweep before any run starts.
+            check_live(key, value, f"{src}: shocks[{i}].set")
         shocks.append({"month": s.month, "set": flat})
     sweep = Sweep(
         name=meta.name or path.stem,
@@ -682,12 +680,13 @@ def expand(sweep: Sweep) -> list[Point]:
 
 
 def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Build and run one task's model; return its monthly table and summary row."""
-    from simulation.metrics import recruitment_income
-    from simulation.model import MLMModel
-    from simulation.plans import plan_from_dict
-    from simulation.runner import MonthlyExtras, summarise
+    """Build and run one task's model; return its monthly table and outcomes.
 
+    The run is the model's own ``run()``; shocks are scheduled changes of the model
+    (:meth:`MLMModel.schedule_change`, refused for parameters read only at the start), and
+    the outcomes are :func:`simulation.outcomes.sweep_outcomes` of the model's tables, so a
+    sweep run and ``mlmsim run`` of the same scenario and seed agree exactly.
+    """
     src = f"run {task['run_id']} ({task['label'] or 'base'})"
     values = dict(task["values"])
     plan_info = task["plan"]
@@ -697,58 +696,12 @@ def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     scenario = scenario_from_dict(apply_values(task["scenario"], values, src), src)
     plan = plan_from_dict(plan_info["data"], source=plan_info["path"])
     model = MLMModel(scenario=scenario, plan=plan, agents=False)
-    shocks: dict[int, dict[str, Any]] = {}
     for s in task["shocks"]:
-        shocks.setdefault(int(s["month"]), {}).update(s["set"])
-    # The run report's monthly flows (recruitment bonuses, new recruits' volume, reachable
-    # prospects), so a sweep's outcomes are defined exactly as a single run's.
-    extras = MonthlyExtras(model)
-    extras(model)
-    for m in range(1, scenario.scenario.months + 1):
-        for key, value in shocks.get(m, {}).items():
-            _set_value(model.scenario, key, value, f"{src}: shock at month {m}")
-        model.step()
-        extras(model)
-    extra = extras.frame()
-    monthly = results.monthly_table(model)
-    dist = results.distributor_columns(model)
-    summary = summarise(model, monthly, dist)
-    pr = monthly["payout_ratio"].to_numpy(dtype=np.float64)[1:]
-    finite = np.isfinite(pr)
-    worst = int(np.argmax(np.where(finite, pr, -np.inf))) if finite.any() else None
-    cap = plan.cap.ratio if plan.cap is not None else None
-    brk = float(monthly["breakage"].sum())
-    rev = float(monthly["commissionable_revenue"].sum())
-    paid = monthly["commissions"].to_numpy(dtype=np.float64)
-    bv = extra["bv"].to_numpy(dtype=np.float64)
-    rec = recruitment_income(
-        paid,
-        np.minimum(extra["paid_recruiting"].to_numpy(dtype=np.float64), paid),
-        np.minimum(extra["bv_new_recruits"].to_numpy(dtype=np.float64), bv),
-        bv,
-    )
-    reach = float(extra["reachable_per_active"].iloc[-1])
-    summary.update(
-        {
-            "worst_month_payout_ratio": float(pr[worst]) if worst is not None else None,
-            "worst_month": worst + 1 if worst is not None else None,
-            "breakage": brk,
-            "breakage_ratio": brk / rev if rev > 0 else None,
-            "cap_ratio": cap,
-            "months_over_cap": int(np.sum(pr[finite] > cap + 1e-9)) if cap is not None else 0,
-            "recruitment_income_share": rec["share"],
-            "reachable_per_active_end": reach if math.isfinite(reach) else None,
-        }
-    )
-    return monthly, summary
-
-
-def _set_value(scenario: Scenario, key: str, value: Any, where: str) -> None:
-    section, _, name = key.partition(".")
-    try:
-        setattr(getattr(scenario, section), name, value)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, where, prefix=section)) from None
+        for key, value in s["set"].items():
+            model.schedule_change(int(s["month"]), key, value)
+    model.run()
+    run = results.run_data(model)
+    return run.monthly, outcomes.sweep_outcomes(run)
 
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -911,7 +864,9 @@ def merge(out: Path, sweep: Sweep) -> tuple[pd.DataFrame, int]:
             runs[k] = _numeric(runs[k])
     _write_frame(runs, out / RUNS_FILE)
     if tables:
-        monthly = pa.concat_tables(tables).sort_by(
+        # Runs of different plans have different paid_<component> columns: the union of the
+        # columns, empty (null) where a run's plan has no such component.
+        monthly = pa.concat_tables(tables, promote_options="default").sort_by(
             [("run_id", "ascending"), ("month", "ascending")]
         )
     else:

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation import report
+from simulation import outcomes, report
 from simulation.cli import main
-from simulation.config import load_scenario
+from simulation.config import load_scenario, scenario_from_dict
 from simulation.figures import FIGURES
+from simulation.plans import plan_from_dict
 from simulation.runner import run_scenario
 
 # A NaN or an empty slice in a figure or a table is a bug here, not a warning to ignore.
@@ -77,7 +78,6 @@ def test_run_writes_report_and_tables_before_the_manifest(run_dir):
         "level_saturation.csv",
         "survival.csv",
         "analysis.json",
-        "monthly_extra.csv",
     ):
         assert name in manifest["files"], name
         assert (run_dir / name).stat().st_mtime <= (run_dir / "manifest.json").stat().st_mtime
@@ -157,10 +157,8 @@ def test_analysis_tables_agree_with_the_distributors_table(run_dir, summary):
     assert facts["max_level"] == summary["max_level"]
 
 
-def test_monthly_extra_adds_up(run_dir):
-    extra = pd.read_csv(run_dir / "monthly_extra.csv")
-    monthly = pd.read_csv(run_dir / "monthly.csv")
-    assert extra["month"].tolist() == monthly["month"].tolist()
+def test_monthly_plan_flows_add_up(run_dir):
+    extra = monthly = pd.read_csv(run_dir / "monthly.csv")
     paid = extra[[c for c in extra if c.startswith("paid_") and c != "paid_recruiting"]]
     assert np.allclose(paid.sum(axis=1), monthly["commissions"])
     assert (extra["bv_new_recruits"] <= extra["bv"] + 1e-9).all()
@@ -238,6 +236,7 @@ def hand_run(tmp_path):
             "quit_month": [-1, -1, -1, 12, -1],
             "recruits": [2, 0, 1, 0, 0],
             "rank": [-1, -1, -1, -1, -1],
+            "rank_last": [-1, -1, -1, -1, -1],
             "commissions": [900.0, 0.0, 60.0, 0.0, 0.0],
             "net_income": [500.0, -300.0, -100.0, -80.0, -60.0],
             "net_income_strict": [300.0, -500.0, -200.0, -90.0, -70.0],
@@ -272,17 +271,30 @@ def hand_run(tmp_path):
             "share_net_loss": [1.0] + [0.8] * 12,
             "share_net_loss_strict": [1.0] + [0.8] * 12,
             "top1_commissions": [np.nan] + [0.2] * 12,
+            # A fast start of $20 in month 11 (D and E's first orders).
+            "paid_recruiting": [0.0] * 11 + [20.0, 0.0],
+            "bv": [0.0] + [300.0] * 12,
+            # C's first three months (2-4) at 30 BV; D and E's at 30 each in months 11-12.
+            "bv_new_recruits": [0.0, 0.0, 30.0, 30.0, 30.0] + [0.0] * 6 + [60.0, 60.0],
+            "customer_pv": [0.0] + [50.0] * 12,
+            "kits_revenue": [120.0, 0.0, 60.0] + [0.0] * 8 + [120.0, 0.0],
+            "new_recruit_purchases": [0.0, 0.0, 30.0, 30.0, 30.0] + [0.0] * 6 + [60.0, 60.0],
+            "reachable_per_active": [5.0] + [2.0] * 12,
         }
     )
     levels = pd.DataFrame({"month": [0], "level": [1], "members": [2]})
     manifest = {
         "scenario": {
             "scenario": {"name": "hand", "description": "hand-built"},
-            "market": {"population": 10},
+            "market": {"population": 10, "mean_degree": 4},
             "buy": {"own_use_value_share": 0.8},
             "units": {"usd_per_pv": 1.0},
         },
-        "plan": {"retail": {"markup": 0.24}, "cap": {"ratio": 0.45}},
+        "plan": {
+            "retail": {"markup": 0.24},
+            "unilevel": {"percentages": [0.08, 0.05]},
+            "cap": {"ratio": 0.45},
+        },
         "months": months,
         "seed": 1,
         "summary": {
@@ -299,11 +311,20 @@ def hand_run(tmp_path):
             "retail_share": 50 / 300,
         },
     }
-    return report.RunData(tmp_path, manifest, monthly, levels, dist, None)
+    return outcomes.RunData(
+        scenario=scenario_from_dict(manifest["scenario"]),
+        plan=plan_from_dict(manifest["plan"]),
+        seed=1,
+        monthly=monthly,
+        levels=levels,
+        dist=dist,
+        manifest=manifest,
+        run_dir=tmp_path,
+    )
 
 
 def test_analysis_of_a_hand_built_run(tmp_path):
-    a = report.analyse(hand_run(tmp_path))
+    a = outcomes.analyse(hand_run(tmp_path))
     ids = a.disclosure[a.disclosure["rank"].isna()].set_index("population")
     # Year = months 1..12: A and B were in all of it (joined in month 0); C and E joined in
     # it; D joined and quit in it.
@@ -330,11 +351,19 @@ def test_analysis_of_a_hand_built_run(tmp_path):
     assert c["retail_share"] == pytest.approx(50 / 300)
     assert c["breakage_share"] == pytest.approx(120 / 3600)
     assert a.facts["deepest_recruiting_level"] == 2 and a.facts["max_level"] == 3
-    # Without monthly_extra.csv the income from recruitment is unknown, not zero.
+    # Income from recruitment: the $20 fast start, plus commissions pro rata to new
+    # recruits' BV: months 2-4 80 x 30/300 = 8 each, month 11 (80 - 20) x 60/300 = 12,
+    # month 12 80 x 60/300 = 16: 20 + 24 + 12 + 16 = 72 of 960 paid.
     rec = next(i for i in a.indicators if i.name == "recruitment_income_share")
-    assert np.isnan(rec.value) and c["recruitment_income_share"] is None
+    assert rec.value == pytest.approx(72 / 960)
+    assert c["recruitment_income"] == pytest.approx(72.0)
+    # Kits 120 + 60 + 120 and early orders 90 + 120 of revenue 120 + 12 x 300.
+    assert c["revenue_from_recruitment_share"] == pytest.approx(510 / 3720)
+    assert a.facts["reachable_per_active_start"] == 5.0
+    # The summary behind the facts comes from the tables themselves.
+    assert a.facts["penetration"] == 0.5 and a.facts["share_net_loss"] == pytest.approx(0.8)
+    assert a.facts["peak_month"] == 11 and a.facts["peak_joins"] == 2
     html = report.render_html(hand_run(tmp_path), a, {})
-    assert "not recorded" in html
     assert "level 3" in section(html, "answers")
 
 
@@ -343,10 +372,10 @@ def test_quitters_keep_the_rank_they_held(tmp_path):
     run = run_scenario(scen, scenario_path=path, out=tmp_path / "run", figures=False)["run_dir"]
     dist = pd.read_parquet(run / "distributors.parquet")
     active = dist[dist.status == "distributor"]
-    assert (active["rank_last_held"] == active["rank"]).all()
-    assert (dist["rank_highest"] >= dist["rank_last_held"]).all()
+    assert (active["rank_last"] == active["rank"]).all()
+    assert (dist["rank_highest"] >= dist["rank_last"]).all()
     quit_ = dist[(dist.status == "quit") & (dist.quit_month < 24)]
-    assert (quit_["rank"] == -1).all()  # the model's own column forgets it
-    assert (quit_["rank_last_held"] >= 0).any()
+    assert (quit_["rank"] == -1).all()  # the rank paid this month: quitters hold none
+    assert (quit_["rank_last"] >= 0).any()
     ids = pd.read_csv(run / "income_disclosure.csv")
     assert (ids[(ids.population == "quit_during_year") & (ids["rank"] >= 0)]["count"] > 0).any()

@@ -1,0 +1,432 @@
+"""Run-level outcomes, defined once: the summary, the report's analysis, sweep outcomes.
+
+Every function takes a :class:`RunData`: a run's tables (the monthly and per-level tables of
+the model's DataCollector, the per-distributor table) with its typed :class:`Scenario` and
+:class:`Plan`. ``mlmsim run`` builds it from the model in memory
+(:func:`simulation.results.run_data`), ``mlmsim report`` reads it from a run folder
+(:func:`simulation.results.load_run`) and a sweep builds it per run, so the three cannot
+disagree. Renderers (the report, the sweep report, the page) only format what is here.
+``docs/report.md`` defines every number and its population.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulation.collect import EARLY_MONTHS
+from simulation.config import Scenario
+from simulation.metrics import (
+    BassFit,
+    Indicator,
+    annual_quit_rate,
+    at_risk,
+    bass_fit,
+    concentration,
+    gini,
+    income_disclosure,
+    level_saturation,
+    monthly_quit_rate,
+    months_to_half_peak,
+    pyramid_indicators,
+    recruitment_income,
+    survival_by_cohort,
+    top_share,
+)
+from simulation.plans import Plan
+
+
+@dataclass
+class RunData:
+    """One run's tables with its typed scenario and plan.
+
+    Attributes:
+        scenario: the scenario as resolved (overrides applied).
+        plan: the plan that paid.
+        seed: the master seed.
+        monthly: the monthly table (month 0 = the founders), the DataCollector's model
+            reporters (:func:`simulation.collect.monthly_columns`).
+        levels: the per-level monthly table.
+        dist: one row per person who ever joined
+            (:func:`simulation.results.distributor_columns`).
+        manifest: the run's manifest, when there is one (for renderers).
+        run_dir: the run folder, when there is one.
+    """
+
+    scenario: Scenario
+    plan: Plan
+    seed: int
+    monthly: pd.DataFrame
+    levels: pd.DataFrame
+    dist: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+    run_dir: Path | None = None
+
+    @property
+    def months(self) -> int:
+        """Months simulated (the last month of the monthly table)."""
+        return int(self.monthly["month"].iloc[-1])
+
+
+def rank_names(plan: Plan) -> dict[int, str]:
+    """Rank index -> name from the plan's ranks component (-1 = "no rank")."""
+    names = {-1: "no rank"}
+    ranks = plan.components.get("ranks")
+    if ranks is not None:
+        names.update(dict(enumerate(ranks.names)))
+    return names
+
+
+def retail_share(monthly: pd.DataFrame) -> float | None:
+    """Volume bought for non-member customers / all volume, over the whole run."""
+    pv = float(monthly["pv"].sum())
+    return float(monthly["customer_pv"].sum()) / pv if pv > 0 else None
+
+
+def recruitment(monthly: pd.DataFrame) -> dict[str, float]:
+    """Income from recruitment over the run (:func:`simulation.metrics.recruitment_income`).
+
+    Uses the monthly columns ``commissions``, ``paid_recruiting``, ``bv_new_recruits`` and
+    ``bv``: recruiting bonuses, plus commissions on recruits' volume in their first
+    :data:`~simulation.collect.EARLY_MONTHS` months.
+    """
+    paid = monthly["commissions"].to_numpy(dtype=np.float64)
+    bv = monthly["bv"].to_numpy(dtype=np.float64)
+    return recruitment_income(
+        paid,
+        np.minimum(monthly["paid_recruiting"].to_numpy(dtype=np.float64), paid),
+        np.minimum(monthly["bv_new_recruits"].to_numpy(dtype=np.float64), bv),
+        bv,
+    )
+
+
+def summarise(run: RunData) -> dict[str, Any]:
+    """Headline outcomes of a run: what the terminal, ``summary.json`` and the report show."""
+    monthly, dist = run.monthly, run.dist
+    joins = monthly["joined"].to_numpy()[1:]  # month 0 is the founders
+    net = dist["net_income"].to_numpy(dtype=np.float64)
+    strict = dist["net_income_strict"].to_numpy(dtype=np.float64)
+    comm = dist["commissions"].to_numpy(dtype=np.float64)
+    population = run.scenario.market.population
+    peak = int(np.argmax(joins)) if joins.size else 0
+    half = months_to_half_peak(joins) if joins.size else None
+    bv = monthly["commissionable_revenue"].sum()
+    return {
+        "scenario": run.scenario.scenario.name,
+        "seed": run.seed,
+        "population": population,
+        "months": run.months,
+        "ever_joined": int(net.size),
+        "penetration": float(net.size / population),
+        "active_end": int(monthly["distributors"].iloc[-1]),
+        "peak_joins": int(joins[peak]) if joins.size else 0,
+        "peak_month": peak + 1,
+        "half_peak_month": None if half is None else int(half) + 1,
+        "max_level": int(dist["level"].max()) if net.size else 0,
+        "share_net_loss": float((net < 0).mean()) if net.size else None,
+        "share_net_loss_strict": float((strict < 0).mean()) if net.size else None,
+        "median_net_income": float(np.median(net)) if net.size else None,
+        "gini_net_income": float(gini(net)) if net.size else float("nan"),
+        "top1_commissions": float(top_share(comm, 0.01)) if comm.sum() > 0 else None,
+        "top10_commissions": float(top_share(comm, 0.1)) if comm.sum() > 0 else None,
+        "payout_ratio": float(monthly["commissions"].sum() / bv) if bv > 0 else None,
+        "retail_share": retail_share(monthly),
+        "revenue": float(monthly["revenue"].sum()),
+        "commissions": float(monthly["commissions"].sum()),
+    }
+
+
+def sweep_outcomes(run: RunData) -> dict[str, Any]:
+    """The outcomes a sweep records per run: :func:`summarise` plus stress figures.
+
+    The stress figures: worst month's payout ratio, breakage, months over the cap, income
+    from recruitment, reachable prospects at the end.
+    """
+    monthly = run.monthly
+    out = summarise(run)
+    pr = monthly["payout_ratio"].to_numpy(dtype=np.float64)[1:]
+    finite = np.isfinite(pr)
+    worst = int(np.argmax(np.where(finite, pr, -np.inf))) if finite.any() else None
+    cap = run.plan.cap.ratio if run.plan.cap is not None else None
+    brk = float(monthly["breakage"].sum())
+    rev = float(monthly["commissionable_revenue"].sum())
+    reach = float(monthly["reachable_per_active"].iloc[-1])
+    out.update(
+        {
+            "worst_month_payout_ratio": float(pr[worst]) if worst is not None else None,
+            "worst_month": worst + 1 if worst is not None else None,
+            "breakage": brk,
+            "breakage_ratio": brk / rev if rev > 0 else None,
+            "cap_ratio": cap,
+            "months_over_cap": int(np.sum(pr[finite] > cap + 1e-9)) if cap is not None else 0,
+            "recruitment_income_share": recruitment(monthly)["share"],
+            "reachable_per_active_end": reach if math.isfinite(reach) else None,
+        }
+    )
+    return out
+
+
+@dataclass
+class Analysis:
+    """Everything the report shows, computed from a :class:`RunData`.
+
+    Tables are DataFrames (see ``docs/report.md`` for every column); ``facts`` holds the
+    scalar results (JSON-ready) that ``analysis.json`` stores and the text quotes.
+    """
+
+    facts: dict[str, Any]
+    bass: BassFit
+    saturation: pd.DataFrame
+    concentration: pd.DataFrame
+    over_time: pd.DataFrame
+    disclosure: pd.DataFrame
+    indicators: list[Indicator]
+    survival: pd.DataFrame
+    survival_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rank_names: dict[int, str] = field(default_factory=dict)
+    band: int = 1
+
+
+def cohort_band_width(months: int) -> int:
+    """Months per join-cohort band in the report's tables (at most about 13 rows)."""
+    for width in (1, 3, 6, 12):
+        if months <= 12 * width:
+            return width
+    return 12 * math.ceil(months / 144)
+
+
+def _f(x: Any) -> float | None:
+    """A JSON-ready float (None for NaN or None)."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _survival_bands(table: pd.DataFrame, width: int, ages: list[int]) -> pd.DataFrame:
+    """Cohort survival aggregated into bands of ``width`` join months, weighted by size.
+
+    A cell is shown only if every cohort of the band is observed at that age (NaN otherwise).
+    """
+    if table.empty:
+        return pd.DataFrame(columns=["cohort", "n", *ages])
+    sizes = pd.Series(table.attrs.get("n", {}), dtype=float).reindex(table.index).fillna(0)
+    band = (table.index.to_numpy() // width) * width
+    cols = [a for a in ages if a in table.columns]
+    vals = table[cols]
+    weighted = vals.mul(sizes, axis=0).groupby(band).sum()
+    censored = vals.isna().groupby(band).any()
+    n = sizes.groupby(band).sum()
+    share = weighted.div(n, axis=0).mask(censored)
+    share.insert(0, "n", n.astype(np.int64))
+    share.index.name = "cohort"
+    return share.reset_index()
+
+
+def analyse(run: RunData) -> Analysis:
+    """Compute every table and number of the report from a run's tables."""
+    summary = summarise(run)
+    monthly = run.monthly
+    dist = run.dist
+    months = run.months
+    population = run.scenario.market.population
+    usd_per_pv = run.scenario.units.usd_per_pv
+    names = rank_names(run.plan)
+    band = cohort_band_width(months)
+
+    # ---- saturation
+    joins = monthly["joined"].to_numpy(dtype=np.float64)
+    bass = bass_fit(joins[1:], population, initial=joins[0]) if joins.size > 1 else None
+    if bass is None:
+        bass = bass_fit([], population)
+    reach = dist.get("reachable_prospects")
+    if reach is not None:
+        reach = reach.to_numpy(dtype=np.float64)
+        if np.isnan(reach).any():  # no social network (well-mixed runs)
+            reach = None
+    active = dist["status"].astype(str).to_numpy() == "distributor"
+    sat = level_saturation(dist["level"], dist["recruits"], active, dist["join_month"], reach)
+    # The last month a member of level L recruited anyone = the last join at level L + 1.
+    sat["last_recruit_month"] = sat["last_join_month"].shift(-1).fillna(-1).astype(np.int64)
+    sat.loc[sat["share_recruited"].fillna(0) == 0, "last_recruit_month"] = -1
+    recruiting = sat.index[sat["share_recruited"].fillna(0) > 0]
+    reach_series = monthly["reachable_per_active"].to_numpy(dtype=np.float64)
+
+    # ---- concentration
+    level = dist["level"].to_numpy()
+    # The paid-as rank last held (quitters keep theirs).
+    rank = dist["rank_last"].to_numpy()
+    cohort = dist["join_month"].to_numpy()
+    groupings = {
+        "level": level,
+        "rank": rank,
+        "cohort": cohort,
+        "cohort_band": (cohort // band) * band,
+    }
+    conc = concentration(
+        {
+            "gross": dist["commissions"].to_numpy(dtype=np.float64),
+            "net": dist["net_income"].to_numpy(dtype=np.float64),
+            "net_strict": dist["net_income_strict"].to_numpy(dtype=np.float64),
+        },
+        groupings,
+    )
+    step = max(1, band)
+    keep = sorted({*range(0, months + 1, step), months})
+    over_time = monthly.loc[
+        monthly["month"].isin(keep),
+        [
+            "month",
+            "distributors",
+            "penetration",
+            "gini_commissions",
+            "top1_commissions",
+            "gini_net_income",
+            "share_net_loss",
+            "share_net_loss_strict",
+        ],
+    ].reset_index(drop=True)
+
+    # ---- income disclosure statement (the last 12 months, or the whole run if shorter)
+    first = max(months - 11, 1) if months >= 12 else min(1, months)
+    ids = income_disclosure(dist.assign(rank=rank), range(first, months + 1))
+
+    # ---- company and plan
+    revenue = float(monthly["revenue"].sum())
+    comm_rev = float(monthly["commissionable_revenue"].sum())
+    paid = float(monthly["commissions"].sum())
+    breakage = float(monthly["breakage"].sum())
+    pv = float(monthly["pv"].sum())
+    topup = float(monthly["topup_pv"].sum() + monthly["loading_pv"].sum())
+    customer_pv = float(monthly["customer_pv"].sum())
+    cust_months = float(monthly["customers"].iloc[1:].sum())
+    dist_months = float(monthly["distributors"].iloc[1:].sum())
+    rec = recruitment(monthly)
+    kits = float(monthly["kits_revenue"].sum())
+    early = float(monthly["new_recruit_purchases"].sum())
+    indicators = pyramid_indicators(
+        retail_sales_nonmember=customer_pv * usd_per_pv,
+        total_sales=pv * usd_per_pv,
+        recruitment_income=rec["recruitment_income"],
+        total_income=rec["total_income"],
+        customers=cust_months,
+        distributors=dist_months,
+        purchases_to_qualify=topup * usd_per_pv,
+        total_purchases=pv * usd_per_pv,
+    )
+    cap = run.plan.cap.ratio if run.plan.cap is not None else None
+
+    # ---- attrition
+    quit_ = monthly["quit_this_month"].to_numpy(dtype=np.float64)
+    act = monthly["distributors"].to_numpy(dtype=np.float64)
+    hazard = monthly_quit_rate(quit_, act, joins)
+    risk = at_risk(act, joins)
+    annual_all = annual_quit_rate(quit_[1:], risk[1:]) if months else math.nan
+    last12 = slice(max(1, months - 11), months + 1)
+    annual_last = annual_quit_rate(quit_[last12], risk[last12]) if months else math.nan
+    horizon = min(months, 36)
+    surv = survival_by_cohort(dist["join_month"], dist["quit_month"], horizon, last_month=months)
+    ages = [a for a in (1, 3, 6, 12, 24, 36) if a <= horizon]
+    surv_bands = _survival_bands(surv, band, ages)
+
+    # ---- headline facts
+    n = len(dist)
+    gross_all = conc[(conc.measure == "gross") & (conc.grouping == "all")].iloc[0]
+    net_all = conc[(conc.measure == "net") & (conc.grouping == "all")].iloc[0]
+    reach_end = float(reach[active].mean()) if reach is not None and active.any() else None
+    facts: dict[str, Any] = {
+        "population": population,
+        "months": months,
+        "founders": int(joins[0]) if joins.size else 0,
+        "ever_joined": n,
+        "active_end": int(act[-1]),
+        "penetration": _f(summary.get("penetration")),
+        "share_net_loss": _f(summary.get("share_net_loss")),
+        "share_net_loss_strict": _f(summary.get("share_net_loss_strict")),
+        "lost_money": int((dist["net_income"] < 0).sum()),
+        "median_net_income": _f(summary.get("median_net_income")),
+        "mean_net_income": _f(net_all["mean"]),
+        "gini_net_income": _f(summary.get("gini_net_income")),
+        "gini_commissions": _f(gross_all["gini"]),
+        "top1_commissions": _f(summary.get("top1_commissions")),
+        "top10_commissions": _f(gross_all["top10"]),
+        "top1_people": 0.01 * n,
+        "share_no_commission": _f(gross_all["share_zero"]),
+        "peak_joins": summary.get("peak_joins"),
+        "peak_month": summary.get("peak_month"),
+        "half_peak_month": summary.get("half_peak_month"),
+        "max_level": int(sat.index.max()) if len(sat) else 0,
+        "deepest_recruiting_level": int(recruiting.max()) if len(recruiting) else None,
+        "first_month_deepest_level": int(sat["first_join_month"].iloc[-1]) if len(sat) else None,
+        "last_join_month": int(dist["join_month"].max()) if n else None,
+        "reachable_per_active_start": _f(reach_series[0]),
+        "reachable_per_active_end": _f(reach_end),
+        "bass": {
+            "ok": bool(bass.ok),
+            "p": _f(bass.p),
+            "q": _f(bass.q),
+            "m": _f(bass.m),
+            "rmse": _f(bass.rmse),
+            "rmse_share": _f(bass.rmse / max(n, 1)) if bass.ok else None,
+            "peak_month": int(np.argmax(bass.fitted)) + 1 if bass.ok else None,
+            "message": bass.message,
+        },
+        "company": {
+            "revenue": revenue,
+            "kits_revenue": _f(kits),
+            "commissionable_revenue": comm_rev,
+            "commissions": paid,
+            "payout_ratio": _f(summary.get("payout_ratio")),
+            "cap_ratio": _f(cap),
+            "breakage": breakage,
+            "breakage_share": _f(breakage / comm_rev) if comm_rev > 0 else None,
+            "retail_share": _f(summary.get("retail_share")),
+            "qualifying_purchase_share": _f(topup / pv) if pv > 0 else None,
+            "recruitment_income": rec["recruitment_income"],
+            "recruitment_income_share": _f(rec["share"]),
+            "revenue_from_recruitment_share": _f((kits + early) / revenue) if revenue > 0 else None,
+            "customers_per_distributor": _f(cust_months / dist_months) if dist_months else None,
+            "customers_end": int(monthly["customers"].iloc[-1]),
+        },
+        "attrition": {
+            "annual_quit_rate": _f(annual_all),
+            "annual_quit_rate_last_year": _f(annual_last),
+            "mean_monthly_quit_rate": _f(np.nanmean(hazard[1:])) if months else None,
+            "quit_total": int(quit_.sum()),
+        },
+        "disclosure_year": [first, months],
+        "early_months": EARLY_MONTHS,
+        "own_use_value_share": _f(run.scenario.buy.own_use_value_share),
+        "indicators": [
+            {
+                "name": i.name,
+                "value": _f(i.value),
+                "threshold": i.threshold,
+                "comparison": i.comparison,
+                "passes": i.passes,
+                "source": i.source,
+                "meaning": i.meaning,
+            }
+            for i in indicators
+        ],
+    }
+    return Analysis(
+        facts=facts,
+        bass=bass,
+        saturation=sat,
+        concentration=conc,
+        over_time=over_time,
+        disclosure=ids,
+        indicators=indicators,
+        survival=surv_bands,
+        survival_by_month=surv,
+        rank_names=names,
+        band=band,
+    )
+
+
