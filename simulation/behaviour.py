@@ -23,11 +23,74 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulation.state import Status
+from simulation.state import Segment, Status
 
 if TYPE_CHECKING:
     from simulation.config import Scenario
     from simulation.model import MLMModel
+
+
+def logistic(x: np.ndarray) -> np.ndarray:
+    """The logistic function 1 / (1 + exp(-x)), elementwise, as (1 + tanh(x/2)) / 2.
+
+    The tanh form never overflows, and numpy's tanh avoids scipy.special's 0.3 s import.
+    """
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))
+
+
+def business_appeal(model: MLMModel, claim: np.ndarray) -> np.ndarray:
+    """float64: chance that a prospect told ``claim`` (USD a month) wants the business.
+
+    ``logistic((claim - monthly business costs - outside option) / scale)`` (``[expectations]``).
+    """
+    e = model.scenario.expectations
+    surplus = claim - model.scenario.costs.fixed_usd_monthly - e.outside_option_usd
+    return logistic(surplus / e.scale_usd)
+
+
+def recruiter_claim(model: MLMModel, recruiter: np.ndarray) -> np.ndarray:
+    """float64: what recruiters tell prospects they will earn a month, USD.
+
+    ``optimism`` x the better of the recruiter's own expected monthly income and their
+    sponsor's: recruiters show their upline's success when it beats their own.
+    """
+    pop = model.pop
+    own = pop.expected_income[recruiter]
+    up = pop.sponsor[recruiter]
+    upline = np.where(up >= 0, pop.expected_income[np.maximum(up, 0)], 0.0)
+    return model.scenario.expectations.optimism * np.maximum(own, upline)
+
+
+def pitchers(model: MLMModel) -> np.ndarray:
+    """Active distributors who pitch the opportunity: builders (everyone without segments)."""
+    active = model.active_ids()
+    if model.scenario.segments.enabled:
+        active = active[model.pop.segment[active] == Segment.BUILDER]
+    return active
+
+
+def sellers(model: MLMModel) -> np.ndarray:
+    """Active distributors who look for retail customers: all but discount buyers."""
+    active = model.active_ids()
+    if model.scenario.segments.enabled:
+        active = active[model.pop.segment[active] != Segment.DISCOUNT]
+    return active
+
+
+def join_appeal(model: MLMModel, recruiter: np.ndarray) -> np.ndarray:
+    """float64: the factor expectations and segments put on a pitch's chance to convert.
+
+    Without expectations 1. With them, a prospect joins for the business with probability
+    :func:`business_appeal` of the recruiter's claim; with segments on, discount buyers join
+    for the product whatever the claim: ``discount_share + (1 - discount_share) x appeal``.
+    """
+    if not model.scenario.expectations.enabled:
+        return np.ones(recruiter.size)
+    appeal = business_appeal(model, recruiter_claim(model, recruiter))
+    if model.scenario.segments.enabled:
+        d = model.scenario.segments.discount_share
+        return d + (1.0 - d) * appeal
+    return appeal
 
 
 def _pitch_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray, mean: float):
@@ -104,7 +167,7 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
     cfg = model.scenario.recruit
     pop = model.pop
     month = model.month
-    active = model.active_ids()
+    active = pitchers(model)
     joiners = [np.empty(0, np.int64)]
     sponsors = [np.empty(0, np.int64)]
     if active.size:
@@ -121,6 +184,8 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
             p *= cfg.fatigue ** pop.pitched[target]
         if cfg.bad_news > 0:
             p *= (1.0 - cfg.bad_news) ** pop.quit_contacts[target]
+        if model.scenario.expectations.enabled:
+            p *= join_appeal(model, pitcher)
         yes = rng.random(target.size) < p
         np.add.at(pop.pitched, target, 1)
         jt, js = first_per_target(rng, target[yes], pitcher[yes])
@@ -213,7 +278,7 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
     customers = np.flatnonzero(pop.status == Status.CUSTOMER)
     churn = customers[rng.random(customers.size) < cfg.churn_monthly]
     model.drop_customers(churn)
-    active = model.active_ids()
+    active = sellers(model)
     if active.size and cfg.pitches_per_month > 0 and cfg.max_customers > 0:
         k = rng.poisson(cfg.pitches_per_month * pop.effort[active].astype(np.float64))
         seller = np.repeat(active, k)
@@ -265,6 +330,11 @@ def buy(model: MLMModel, rng: np.random.Generator) -> Purchase:
     topup = np.where(pop.autoship[who], np.maximum(model.plan.min_pv - pv, 0.0), 0.0)
     age = model.month - pop.join_month[who]
     loading = np.where(pop.loader[who] & (age < cfg.loading_months), cfg.loading_pv, 0.0)
+    if model.scenario.segments.enabled:
+        # Discount buyers buy for the household: no top-up to qualify, no stock for a rank.
+        business = pop.segment[who] != Segment.DISCOUNT
+        topup = np.where(business, topup, 0.0)
+        loading = np.where(business, loading, 0.0)
     return Purchase(who, need, from_stock, topup, loading)
 
 
@@ -277,7 +347,23 @@ def quit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
         return np.empty(0, np.int64), np.empty(0, bool)
     idle = np.minimum(pop.months_idle[who], cfg.idle_horizon_months) / cfg.idle_horizon_months
     hazard = cfg.base_monthly + cfg.loss_extra * (pop.net_month[who] < 0) + cfg.idle_extra * idle
+    exp = model.scenario.expectations
+    if exp.enabled:
+        # Disappointment: expected income below the business's monthly costs.
+        shortfall = model.scenario.costs.fixed_usd_monthly - pop.expected_income[who]
+        hazard = hazard + exp.disappointment_extra * logistic(shortfall / exp.scale_usd)
+    seg = model.scenario.segments
+    if seg.enabled:
+        # Discount buyers stop when they stop wanting the product, not over income.
+        discount = pop.segment[who] == Segment.DISCOUNT
+        hazard = np.where(discount, seg.discount_quit_monthly, hazard)
     quitters = who[rng.random(who.size) < np.minimum(hazard, 1.0)]
+    if seg.enabled and quitters.size:
+        # A builder or retailer who gives up may stay on for the discount.
+        business = pop.segment[quitters] != Segment.DISCOUNT
+        stay = business & (rng.random(quitters.size) < seg.downgrade_prob)
+        pop.segment[quitters[stay]] = Segment.DISCOUNT
+        quitters = quitters[~stay]
     claims = rng.random(quitters.size) < cfg.buyback_claim_prob
     return quitters, claims
 

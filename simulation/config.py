@@ -303,6 +303,115 @@ class Units(Section):
     )
 
 
+class Segments(Section):
+    """``[segments]``: why members join: the discount, retail selling, or building a business.
+
+    Off by default (everyone is a builder, as in the textbook model). On: each joiner is a
+    discount buyer, a retailer or a builder. Discount buyers buy for their household only
+    (no top-up, no loading, no pitching, no customers) and pay no business costs beyond a
+    membership fee; retailers sell to customers but do not pitch the opportunity; builders do
+    both. A builder or retailer who would quit may stay on as a discount buyer.
+    """
+
+    START_ONLY = frozenset({"enabled"})
+
+    enabled: bool = Field(False, description="Draw a segment for each joiner.")
+    discount_share: float = Field(
+        0.73,
+        ge=0,
+        le=1,
+        description="Share of joiners who join mainly for the discount (Herbalife US 2012 "
+        "company-commissioned survey: 73%; doTERRA 2014 member study: 85%).",
+    )
+    retailer_share: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="Share of joiners who sell to customers but do not recruit.",
+    )
+    discount_fixed_usd_monthly: float = Field(
+        2.0,
+        ge=0,
+        le=1e6,
+        description="A discount buyer's monthly costs besides product: the membership "
+        "renewal (doTERRA: $25 a year).",
+    )
+    discount_quit_monthly: float = Field(
+        0.051,
+        ge=0,
+        le=1,
+        description="Monthly hazard that a discount buyer stops buying: 1 - (1 - 0.47)^(1/12) "
+        "(Young Living 2018: 47% of a new cohort made no purchase the next year).",
+    )
+    downgrade_prob: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Chance that a builder or retailer who would quit stays on as a discount "
+        "buyer instead.",
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> Segments:
+        if self.discount_share + self.retailer_share > 1 + 1e-12:
+            raise ValueError(
+                f"discount_share + retailer_share = "
+                f"{self.discount_share + self.retailer_share:g} exceeds 1"
+            )
+        return self
+
+
+class Expectations(Section):
+    """``[expectations]``: people join and quit on what they expect to earn.
+
+    Off by default. On: a prospect pitched by a distributor expects to earn the recruiter's
+    claim, ``optimism`` x the better of the recruiter's and their sponsor's expected monthly
+    income (recruiters show their upline's success); the business side of
+    the decision to join is ``logistic((expected - costs - outside option) / scale)``. Members
+    revise their expectation every month toward what they earned (adaptive expectations,
+    weight ``adaptation``) and quit more the further it falls below their costs.
+    """
+
+    START_ONLY = frozenset({"enabled"})
+
+    enabled: bool = Field(False, description="Expectations drive joining and quitting.")
+    optimism: float = Field(
+        3.0,
+        ge=0,
+        le=100,
+        description="Recruiter's claim / the expected income it is based on (assumption: "
+        "recruiting pitches show incomes well above what members earn; set so that growth "
+        "is comparable with expectations off in the classroom town; calibrate it).",
+    )
+    outside_option_usd: float = Field(
+        50.0,
+        ge=0,
+        le=1e6,
+        description="Monthly income a prospect needs beyond costs to start a business.",
+    )
+    scale_usd: float = Field(
+        50.0,
+        gt=0,
+        le=1e6,
+        description="Spread of the decision (logistic scale): how sharply expected income "
+        "separates yes from no, USD a month.",
+    )
+    adaptation: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Weight of this month's income in next month's expectation (adaptive "
+        "expectations, Nerlove 1958).",
+    )
+    disappointment_extra: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Added monthly quit hazard when expected income is far below costs "
+        "(scaled by the logistic of the shortfall).",
+    )
+
+
 class Observe(Section):
     """``[observe]``: observations that cost time at scale and can be switched off."""
 
@@ -338,6 +447,8 @@ class Scenario(Section):
     units: Units = Field(default_factory=Units)
     plan: PlanRef = Field(default_factory=PlanRef)
     observe: Observe = Field(default_factory=Observe)
+    segments: Segments = Field(default_factory=Segments)
+    expectations: Expectations = Field(default_factory=Expectations)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -25,10 +25,12 @@ from simulation.agents import Distributor
 from simulation.config import Scenario, apply_values, check_live, scenario_from_dict
 from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
-from simulation.state import MONEY_FIELDS, Population, Status
+from simulation.state import MONEY_FIELDS, Population, Segment, Status
 from simulation.tree import Forest, reattach_to_active, recompute_depth
 
-STREAMS = ("network", "persons", "founders", "recruit", "retail", "buy", "quit")
+# Named random streams, one per concern. New streams go at the end: SeedSequence.spawn gives
+# the first ones the same children whatever follows, so earlier results do not move.
+STREAMS = ("network", "persons", "founders", "recruit", "retail", "buy", "quit", "segments")
 
 # Short constructor keywords (for Mesa's batch_run and the web page) -> scenario key paths.
 ALIASES = {
@@ -246,6 +248,7 @@ class MLMModel(mesa.Model):
         pop.depth[joiners] = np.where(has, pop.depth[s] + 1, 0)
         pop.join_month[joiners] = self.month
         pop.months_idle[joiners] = 0
+        self._decide_why(joiners, sponsors)
         np.add.at(pop.recruits, sponsors[has], 1)
         kit = self.scenario.costs.starter_kit_usd
         pop.kit_cost[joiners] += kit
@@ -258,6 +261,42 @@ class MLMModel(mesa.Model):
         if self.make_agents:
             for pid in joiners.tolist():
                 self.agent_of[pid] = Distributor(self, pid)
+
+    def _decide_why(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
+        """Segment and first expectation of this month's joiners.
+
+        Governed by ``[segments]`` and ``[expectations]``; nothing happens when both are off.
+        """
+        seg, exp = self.scenario.segments, self.scenario.expectations
+        if not (seg.enabled or exp.enabled):
+            return
+        pop = self.pop
+        has = sponsors >= 0
+        recruiter = np.maximum(sponsors, 0)
+        if exp.enabled:
+            # Recruits start from their recruiter's claim; founders from breaking even on
+            # their costs and outside option.
+            neutral = self.scenario.costs.fixed_usd_monthly + exp.outside_option_usd
+            claim = behaviour.recruiter_claim(self, recruiter)
+            pop.expected_income[joiners] = np.where(has, claim, neutral)
+        if not seg.enabled:
+            return
+        # P(discount | joined): discount buyers join whatever the claim, others only for the
+        # business (with expectations off, the appeal is 1 and this is discount_share).
+        d = seg.discount_share
+        appeal = (
+            behaviour.business_appeal(self, claim) if exp.enabled else np.ones(joiners.size)
+        )
+        p_discount = np.where(has, d / np.maximum(d + (1.0 - d) * appeal, 1e-300), 0.0)
+        # Founders (no sponsor) are builders: the company's first distributors build.
+        p_retailer = np.where(has, seg.retailer_share / (1.0 - d) if d < 1 else 0.0, 0.0)
+        u = self.streams["segments"].random(joiners.size)
+        rest = (u - p_discount) / np.maximum(1.0 - p_discount, 1e-300)
+        pop.segment[joiners] = np.where(
+            u < p_discount,
+            Segment.DISCOUNT,
+            np.where(rest < p_retailer, Segment.RETAILER, Segment.BUILDER),
+        )
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
@@ -326,7 +365,8 @@ class MLMModel(mesa.Model):
         markup = self.plan.retail.markup
         sales = cust * usd * (1.0 + markup)
         pop.retail_sales[who] += sales
-        pop.retail_margin[who] += cust * usd * markup
+        self._margin_month = cust * usd * markup
+        pop.retail_margin[who] += self._margin_month
         f = self.month_flow
         f["revenue"] += float(cost.sum())
         self.company["revenue"] += float(cost.sum())
@@ -379,6 +419,10 @@ class MLMModel(mesa.Model):
         pop.commissions_month[:] = commissions
         pop.commissions += commissions
         fixed = self.scenario.costs.fixed_usd_monthly
+        seg = self.scenario.segments
+        if seg.enabled:
+            discount = pop.segment[who] == Segment.DISCOUNT
+            fixed = np.where(discount, seg.discount_fixed_usd_monthly, fixed)
         pop.fixed_costs[who] += fixed
         usd = self.scenario.units.usd_per_pv
         kit = np.where(pop.join_month[who] == self.month, self.scenario.costs.starter_kit_usd, 0.0)
@@ -397,6 +441,13 @@ class MLMModel(mesa.Model):
         pop.net_month[who] = money.net_income(month)
         earned = commissions[who] > 0
         pop.months_idle[who] = np.where(earned, 0, pop.months_idle[who] + 1)
+        exp = self.scenario.expectations
+        if exp.enabled:
+            # Adaptive expectations: move toward this month's income from the business
+            # (commissions and retail margin).
+            income = commissions[who] + self._margin_month
+            e = pop.expected_income[who]
+            pop.expected_income[who] = e + exp.adaptation * (income - e)
 
     def _quit(self, quitters: np.ndarray, claims: np.ndarray) -> None:
         pop = self.pop

@@ -23,6 +23,17 @@ class Status(IntEnum):
 
 STATUS_NAMES = {s.value: s.name.lower() for s in Status}
 
+
+class Segment(IntEnum):
+    """Why a member joined (``[segments]``); everyone is a builder when segments are off."""
+
+    DISCOUNT = 1  # buys for the household only
+    RETAILER = 2  # sells to customers, does not recruit
+    BUILDER = 3  # sells and recruits
+
+
+SEGMENT_NAMES = {s.value: s.name.lower() for s in Segment}
+
 # name, dtype, fill, meaning
 FIELDS: list[tuple[str, str, float, str]] = [
     ("status", "int8", Status.PROSPECT, "Status code (see Status)."),
@@ -38,6 +49,8 @@ FIELDS: list[tuple[str, str, float, str]] = [
     ("spending", "float32", 1.0, "Scales own use and customer orders (mean 1)."),
     ("autoship", "bool", False, "Tops up to the monthly minimum PV."),
     ("loader", "bool", False, "Buys extra stock in the first months (inventory loading)."),
+    ("segment", "int8", 3, "Why they joined (see Segment); builder unless segments are on."),
+    ("expected_income", "float64", 0.0, "Expected monthly income from the business, USD."),
     ("pitched", "int16", 0, "Times pitched the opportunity so far."),
     ("refused_until", "int16", -1, "Not pitched again before this month."),
     ("quit_contacts", "int16", 0, "Social contacts who joined and then quit."),

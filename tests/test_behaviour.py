@@ -1,0 +1,184 @@
+"""People respond to the plan: member segments and income expectations.
+
+Each mechanism has its own switch; with every switch off the stored baseline is reproduced
+(tests/test_baseline.py), so these tests switch them on.
+"""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from simulation.config import load_scenario
+from simulation.model import MLMModel
+from simulation.plans import load_plan, plan_from_dict
+from simulation.state import Segment, Status
+from tests.helpers import check_invariants
+
+
+def classroom(*sets: str, **kwargs) -> MLMModel:
+    scen, _ = load_scenario("classroom", list(sets))
+    return MLMModel(scenario=scen, agents=False, **kwargs)
+
+
+# ------------------------------------------------------------------------------ segments
+
+
+def test_joiners_split_into_segments_at_the_configured_shares():
+    shares = {Segment.DISCOUNT: 0.6, Segment.RETAILER: 0.15}
+    counts = np.zeros(4)
+    for seed in range(4):
+        m = classroom(
+            "segments.enabled=true",
+            "segments.discount_share=0.6",
+            "segments.retailer_share=0.15",
+            "segments.downgrade_prob=0",
+            "quit.enabled=false",
+            "scenario.months=18",
+            seed=seed,
+        ).run()
+        recruits = m.ever_ids[m.pop.enroller[m.ever_ids] >= 0]
+        counts += np.bincount(m.pop.segment[recruits], minlength=4)
+        # Founders are builders: the company's first distributors build.
+        founders = m.ever_ids[m.pop.enroller[m.ever_ids] < 0]
+        assert (m.pop.segment[founders] == Segment.BUILDER).all()
+    n = counts.sum()
+    assert n > 300
+    for seg, share in shares.items():
+        se = math.sqrt(share * (1 - share) / n)
+        assert abs(counts[seg] / n - share) < 4 * se, (seg, counts[seg] / n, share)
+
+
+def test_discount_buyers_neither_recruit_sell_nor_buy_to_qualify():
+    m = classroom(
+        "segments.enabled=true",
+        "segments.discount_share=0.5",
+        "segments.retailer_share=0.25",
+        "segments.downgrade_prob=0",
+        "buy.loader_share=1",
+        "scenario.months=18",
+        seed=3,
+    )
+    for _ in range(18):
+        m.step()
+        check_invariants(m)
+        pop = m.pop
+        discount = (pop.segment == Segment.DISCOUNT) & (pop.join_month >= 0)
+        # No stock bought: household use only, so nothing is ever left over.
+        assert (pop.inventory_pv[discount] == 0).all()
+        cust = np.flatnonzero(pop.status == Status.CUSTOMER)
+        assert (pop.segment[pop.customer_of[cust]] != Segment.DISCOUNT).all()
+    recruits = m.ever_ids[m.pop.enroller[m.ever_ids] >= 0]
+    # Only builders pitch the opportunity (segments never change with downgrades off).
+    assert (m.pop.segment[m.pop.enroller[recruits]] == Segment.BUILDER).all()
+    pop = m.pop
+    members = m.ever_ids
+    discount = members[pop.segment[members] == Segment.DISCOUNT]
+    months = np.where(pop.quit_month[discount] >= 0, pop.quit_month[discount], m.month)
+    months = months - pop.join_month[discount] + 1
+    # A discount buyer pays the membership fee ($2 a month by default), not $25 of business
+    # costs: fixed costs = $2 x the months they were members.
+    assert np.allclose(pop.fixed_costs[discount], 2.0 * months)
+
+
+def test_builders_who_give_up_may_stay_on_for_the_discount():
+    m = classroom(
+        "segments.enabled=true",
+        "segments.downgrade_prob=1",
+        "segments.discount_quit_monthly=0",
+        "scenario.months=24",
+        seed=5,
+    ).run()
+    pop = m.pop
+    # With every would-be quitter staying on and discount buyers never leaving, nobody quits,
+    # and the builders who gave up are discount buyers now.
+    assert (pop.status[m.ever_ids] == Status.DISTRIBUTOR).all()
+    founders = m.ever_ids[pop.enroller[m.ever_ids] < 0]
+    assert (pop.segment[founders] == Segment.DISCOUNT).any()
+
+
+# -------------------------------------------------------------------------- expectations
+
+
+def test_expectations_move_toward_the_income_of_the_month():
+    m = classroom(
+        "expectations.enabled=true",
+        "expectations.adaptation=0.25",
+        "quit.enabled=false",
+        seed=2,
+    )
+    for _ in range(6):
+        m.step()
+    before = m.pop.expected_income.copy()
+    active_before = m.active_ids().copy()
+    m.step()
+    pop = m.pop
+    old = active_before
+    # The month's income from the business: commissions + retail margin (= customer PV x
+    # usd_per_pv x markup, the customer PV of the month).
+    margin = pop.customer_pv[old] * m.scenario.units.usd_per_pv * m.plan.retail.markup
+    income = pop.commissions_month[old] + margin
+    want = before[old] + 0.25 * (income - before[old])
+    assert np.allclose(pop.expected_income[old], want, rtol=1e-12, atol=1e-9)
+
+
+def test_recruits_start_from_their_recruiters_claim():
+    m = classroom("expectations.enabled=true", "expectations.optimism=2", seed=1)
+    m.step()
+    pop = m.pop
+    claims = {}
+    for _ in range(3):
+        snapshot = pop.expected_income.copy()
+        sponsors_before = pop.sponsor.copy()
+        m.step()
+        new = m.joined_this_month
+        new = new[pop.enroller[new] >= 0]
+        r = pop.enroller[new]
+        up = sponsors_before[r]
+        upline = np.where(up >= 0, snapshot[np.maximum(up, 0)], 0.0)
+        # The claim is made at the pitch, before this month's pay: 2 x the better of the
+        # recruiter's and their sponsor's expectation, then one month of adaptation.
+        claim = 2.0 * np.maximum(snapshot[r], upline)
+        margin = pop.customer_pv[new] * m.scenario.units.usd_per_pv * m.plan.retail.markup
+        income = pop.commissions_month[new] + margin
+        a = m.scenario.expectations.adaptation
+        assert np.allclose(pop.expected_income[new], claim + a * (income - claim))
+        claims[m.month] = claim
+    assert sum(c.size for c in claims.values()) > 0
+
+
+def _ever_joined(plan, seeds, months=24):
+    out = []
+    for seed in seeds:
+        scen, _ = load_scenario(
+            "classroom", ["expectations.enabled=true", f"scenario.months={months}"]
+        )
+        m = MLMModel(scenario=scen, plan=plan, seed=seed, agents=False).run()
+        out.append(m.stats["ever_joined"])
+    return np.array(out, dtype=float)
+
+
+@pytest.mark.slow
+def test_a_fast_start_bonus_recruits_faster_when_people_respond_to_pay():
+    raw = copy.deepcopy(load_plan("unilevel_7_dt").raw)
+    with_fs = plan_from_dict(raw)
+    raw.pop("fast_start")
+    without = plan_from_dict(raw)
+    seeds = range(20)
+    # Common random numbers: the same seeds under both plans, compared pairwise.
+    diff = _ever_joined(with_fs, seeds) - _ever_joined(without, seeds)
+    half = 2.093 * diff.std(ddof=1) / math.sqrt(diff.size)  # t(0.975, 19)
+    assert diff.mean() - half > 0, (diff.mean(), half)
+
+
+def test_without_expectations_the_fast_start_does_not_change_who_joins():
+    # The recruit rule ignores pay when expectations are off: same joins under both plans.
+    raw = copy.deepcopy(load_plan("unilevel_7_dt").raw)
+    with_fs = plan_from_dict(raw)
+    raw.pop("fast_start")
+    without = plan_from_dict(raw)
+    scen, _ = load_scenario("classroom", ["scenario.months=3", "quit.enabled=false"])
+    a = MLMModel(scenario=scen, plan=with_fs, seed=1, agents=False).run()
+    b = MLMModel(scenario=scen, plan=without, seed=1, agents=False).run()
+    assert (a.pop.join_month == b.pop.join_month).all()
