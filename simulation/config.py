@@ -256,6 +256,9 @@ class Costs(Section):
 class Quit(Section):
     """``[quit]``: attrition and what quitters take back."""
 
+    # The stock-age record is sized for the window when the model is built.
+    START_ONLY = frozenset({"buyback_window_months"})
+
     enabled: bool = Field(True, description="False: nobody ever quits.")
     base_monthly: float = Field(
         0.015,
@@ -291,6 +294,19 @@ class Quit(Section):
         ge=0,
         le=1,
         description="Share of quitters who actually claim the buyback.",
+    )
+    buyback_window_months: int = Field(
+        0,
+        ge=0,
+        le=120,
+        description="Only stock bought in the last this many months (the month of quitting "
+        "included) is bought back; 0: stock of any age. The DSA Code of Ethics and the FTC's "
+        "2018 guidance name 12 months. Stock is used first in, first out.",
+    )
+    kit_refundable: bool = Field(
+        False,
+        description="The buyback also refunds buyback_share of the starter kit to quitters "
+        "who joined within buyback_window_months (any time when the window is 0).",
     )
 
 

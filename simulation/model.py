@@ -109,6 +109,10 @@ class MLMModel(mesa.Model):
             **_network_params(scenario),
         )
         self._init_persons()
+        # Stock bought into inventory in each of the last buyback_window_months months
+        # (a ring, row = month % window), for a buyback limited to recent stock.
+        window = scenario.quit.buyback_window_months
+        self._stock_bought = np.zeros((window, m.population)) if window else None
         self.agent_of: dict[int, Distributor] = {}
         self._active: np.ndarray | None = None
         self.company = {"revenue": 0.0, "paid": 0.0, "refunds": 0.0}
@@ -357,6 +361,10 @@ class MLMModel(mesa.Model):
         pop.pv[:] = 0
         pop.pv[who] = pv
         pop.inventory_pv[who] += p.topup_pv + p.loading_pv - p.from_inventory_pv
+        if self._stock_bought is not None:
+            ring = self._stock_bought[self.month % self._stock_bought.shape[0]]
+            ring[:] = 0.0
+            ring[who] = p.topup_pv + p.loading_pv
         cost = pv * usd
         self._purchase_month = cost
         pop.purchases[who] += cost
@@ -457,9 +465,19 @@ class MLMModel(mesa.Model):
         if (pop.status[quitters] != Status.DISTRIBUTOR).any():
             raise ValueError("quit rule: only active distributors can quit")
         usd = self.scenario.units.usd_per_pv
+        q = self.scenario.quit
         claimers = quitters[claims]
-        refund = pop.inventory_pv[claimers].astype(np.float64) * usd
-        refund *= self.scenario.quit.buyback_share
+        stock = pop.inventory_pv[claimers].astype(np.float64)
+        if self._stock_bought is not None:
+            # Household use comes from the oldest stock first, so what is left is the most
+            # recent: the part bought within the window is at most what the window added.
+            stock = np.minimum(stock, self._stock_bought[:, claimers].sum(axis=0))
+        refund = stock * usd
+        refund *= q.buyback_share
+        if q.kit_refundable:
+            window = q.buyback_window_months
+            recent = (self.month - pop.join_month[claimers] < window) if window else True
+            refund += np.where(recent, pop.kit_cost[claimers] * q.buyback_share, 0.0)
         pop.buyback_refund[claimers] += refund
         self.month_flow["refunds"] += float(refund.sum())
         self.month_flow["revenue"] -= float(refund.sum())

@@ -182,3 +182,76 @@ def test_without_expectations_the_fast_start_does_not_change_who_joins():
     a = MLMModel(scenario=scen, plan=with_fs, seed=1, agents=False).run()
     b = MLMModel(scenario=scen, plan=without, seed=1, agents=False).run()
     assert (a.pop.join_month == b.pop.join_month).all()
+
+
+# ------------------------------------------------------------------------ buyback policy
+
+
+def _stock_builder(*sets: str) -> MLMModel:
+    """Founders only, each buying exactly 100 PV of stock a month (the plan's minimum, on
+    autoship, with no household use and no customers); person 0's founder quits in month 5
+    and claims the buyback."""
+    scen, _ = load_scenario(
+        "classroom",
+        [
+            "market.heterogeneity=false",
+            "buy.autoship_share=1",
+            "buy.loader_share=0",
+            "buy.own_use_pv=0",
+            "retail.enabled=false",
+            "recruit.join_prob=0",
+            "quit.buyback_share=0.9",
+            *sets,
+        ],
+    )
+
+    def quit_rule(model, rng):
+        if model.month == 5:
+            first = model.active_ids()[:1]
+            return first, np.ones(1, dtype=bool)
+        return np.empty(0, np.int64), np.empty(0, bool)
+
+    return MLMModel(scenario=scen, agents=False, rules={"quit": quit_rule})
+
+
+@pytest.mark.parametrize(
+    ("sets", "refund"),
+    [
+        # 500 PV bought in months 1-5, all still in stock: 90% of $500.
+        ([], 450.0),
+        # Window of 3 months (3, 4, 5): 300 PV refundable, 90% of $300.
+        (["quit.buyback_window_months=3"], 270.0),
+        # The kit ($60 in the classroom) joined in month 0, outside a 3-month window.
+        (["quit.buyback_window_months=3", "quit.kit_refundable=true"], 270.0),
+        # Inside a 12-month window: stock 450 + 90% of the $60 kit.
+        (["quit.buyback_window_months=12", "quit.kit_refundable=true"], 450.0 + 54.0),
+    ],
+)
+def test_buyback_inside_and_outside_its_window(sets, refund):
+    m = _stock_builder(*sets)
+    assert m.plan.min_pv == 100 and m.scenario.costs.starter_kit_usd == 60
+    first = int(m.active_ids()[0])
+    revenue_before = None
+    for _ in range(5):
+        revenue_before = m.company["revenue"]
+        m.step()
+    assert m.pop.status[first] == Status.QUIT
+    assert m.pop.buyback_refund[first] == pytest.approx(refund)
+    # The refund is the company's: this month's revenue is the month's sales less it.
+    n_active = m.stats["distributors"] + 1
+    assert m.company["revenue"] - revenue_before == pytest.approx(100.0 * n_active - refund)
+    check_invariants(m)
+
+
+def test_household_use_takes_the_oldest_stock_first():
+    # 100 PV bought a month for 4 months (window 2: months 4 and 5 hold 200 PV); in month 5
+    # the household starts to use 150 PV a month: stock 500 - 150 = 350, of which the newest
+    # 200 are inside the window.
+    m = _stock_builder("quit.buyback_window_months=2")
+    for _ in range(4):
+        m.step()
+    m.scenario.buy.own_use_pv = 150.0
+    first = int(m.active_ids()[0])
+    m.step()
+    # Month 5: own use 150 from stock (none bought for it), top-up 100 (PV 0 < 100).
+    assert m.pop.buyback_refund[first] == pytest.approx(0.9 * 200.0)
