@@ -327,7 +327,14 @@ def buy(model: MLMModel, rng: np.random.Generator) -> Purchase:
     from_stock = np.minimum(stock, need)
     bought_own = need - from_stock
     pv = bought_own + pop.customer_pv[who]
-    topup = np.where(pop.autoship[who], np.maximum(model.plan.min_pv - pv, 0.0), 0.0)
+    gap = np.maximum(model.plan.min_pv - pv, 0.0)
+    if cfg.qualify_rule == "expected_gain":
+        # Buy the gap when what qualifying is expected to pay covers its net cost (the
+        # product keeps own_use_value_share of its value for the household).
+        cost = gap * model.scenario.units.usd_per_pv * (1.0 - cfg.own_use_value_share)
+        topup = np.where(pop.expected_income[who] >= cost, gap, 0.0)
+    else:
+        topup = np.where(pop.autoship[who], gap, 0.0)
     age = model.month - pop.join_month[who]
     loading = np.where(pop.loader[who] & (age < cfg.loading_months), cfg.loading_pv, 0.0)
     if model.scenario.segments.enabled:

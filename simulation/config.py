@@ -230,6 +230,13 @@ class Buy(Section):
     loader_share: float = Field(
         0.05, ge=0, le=1, description="Share of joiners who load inventory to reach a rank."
     )
+    qualify_rule: Literal["autoship", "expected_gain"] = Field(
+        "autoship",
+        description="Who tops up to the plan's monthly minimum: autoship (the autoship_share "
+        "drawn at the start, whatever it pays) or expected_gain (a member buys the gap when "
+        "their expected monthly income from the business is at least the gap's net cost, "
+        "gap x usd_per_pv x (1 - own_use_value_share); needs [expectations]).",
+    )
     loading_pv: float = Field(300.0, ge=0, description="Extra stock a loader buys per month, PV.")
     loading_months: int = Field(
         3, ge=0, le=1200, description="Months after joining during which loaders load."
@@ -479,6 +486,11 @@ class Scenario(Section):
             raise ValueError(
                 f"market.mean_degree = {m.mean_degree}: a small-world ring lattice needs an even "
                 "degree"
+            )
+        if self.buy.qualify_rule == "expected_gain" and not self.expectations.enabled:
+            raise ValueError(
+                "buy.qualify_rule = 'expected_gain' needs expectations.enabled = true (the "
+                "gain is the member's expected income)"
             )
         if m.mean_degree >= m.population:
             raise ValueError(

@@ -255,3 +255,49 @@ def test_household_use_takes_the_oldest_stock_first():
     m.step()
     # Month 5: own use 150 from stock (none bought for it), top-up 100 (PV 0 < 100).
     assert m.pop.buyback_refund[first] == pytest.approx(0.9 * 200.0)
+
+
+# ------------------------------------------------------------------ buying to qualify
+
+
+def test_members_buy_the_gap_when_they_expect_it_to_pay():
+    m = _stock_builder(
+        "expectations.enabled=true",
+        "buy.qualify_rule=expected_gain",
+        "buy.own_use_value_share=0.8",
+        "quit.enabled=false",
+    )
+    m.rules = dict(m.rules, quit=lambda model, rng: (np.empty(0, np.int64), np.empty(0, bool)))
+    rich, poor = (int(x) for x in m.active_ids()[:2])
+    # The gap is the whole minimum (100 PV, no household use): net cost 100 x (1 - 0.8) = $20.
+    m.pop.expected_income[rich] = 20.0
+    m.pop.expected_income[poor] = 19.99
+    m.step()
+    assert m.pop.inventory_pv[rich] == 100.0
+    assert m.pop.inventory_pv[poor] == 0.0
+
+
+def test_expected_gain_buying_needs_expectations():
+    from simulation.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs expectations.enabled"):
+        load_scenario("classroom", ["buy.qualify_rule=expected_gain"])
+
+
+def _qualifying_volume(min_pv: float, seed: int, *sets: str) -> tuple[float, float]:
+    raw = copy.deepcopy(load_plan("unilevel_5").raw)
+    raw.setdefault("qualification", {})["min_pv"] = min_pv
+    scen, _ = load_scenario("classroom", ["scenario.months=24", *sets])
+    m = MLMModel(scenario=scen, plan=plan_from_dict(raw), seed=seed, agents=False).run()
+    t = m.datacollector.get_model_vars_dataframe()
+    return float(t["topup_pv"].sum()), float(t["topup_pv"].sum() / t["pv"].sum())
+
+
+@pytest.mark.parametrize(
+    "sets", [[], ["expectations.enabled=true", "buy.qualify_rule=expected_gain"]]
+)
+def test_a_higher_minimum_to_be_paid_raises_buying_to_qualify(sets):
+    low = np.array([_qualifying_volume(100, s, *sets) for s in range(6)])
+    high = np.array([_qualifying_volume(200, s, *sets) for s in range(6)])
+    # Volume bought only to qualify, and its share of all volume, rise on every seed.
+    assert (high[:, 0] > low[:, 0]).all() and (high[:, 1] > low[:, 1]).all()
