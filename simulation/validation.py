@@ -899,7 +899,7 @@ def check_unilevel_chain(months: int = 12) -> Row:
         kind="exact",
         what="Unilevel plan (unilevel_5: 8/5/4/4/4 %) on a chain pays exactly the sum of its "
         "level percentages",
-        source="Per unit of BV with L uplines: sum_j p_j (PLANS.md section 3); month t of a "
+        source="Per unit of BV with L uplines: sum_j p_j (docs/plans.md, Unilevel); month t of a "
         "growing chain: pv * sum_{d=1}^{t} sum_{j<=min(d,L)} p_j",
         population="a chain: one founder, each member recruits exactly one (pyramid r = 1)",
         expected=f"engine: {_pct(total)} of the bottom BV, upline j gets p_j, upline L+1 "

@@ -1,4 +1,4 @@
-"""Placement trees of binary and forced-matrix plans (``shared/PLANS.md`` sections 5 and 6).
+"""Placement trees of binary and forced-matrix plans (``docs/plans.md``, Binary and Forced matrix).
 
 The placement tree is separate from the sponsor tree: a spillover recruit sits under someone
 who did not recruit it. A :class:`PlacementTree` holds, for ``n`` rows,
