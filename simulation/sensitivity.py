@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from simulation import results
+from simulation.sweep_report import figure_png
 
 if TYPE_CHECKING:
     from simulation.sweep import SensitivitySpec, Sweep
@@ -231,13 +232,14 @@ def sensitivity_figure(table: pd.DataFrame):
 
 
 def step(out: Path, sweep: Sweep, runs: pd.DataFrame) -> list[str]:
-    """Sweep step: write ``sensitivity.csv`` and ``figures/sensitivity.png``."""
-    from simulation.sweep import DESIGN_FILE
-    from simulation.sweep_report import _png
+    """Sweep step: write ``sensitivity.csv`` and ``figures/sensitivity.png``.
 
-    design = pd.read_parquet(out / DESIGN_FILE)
+    The design (which run id belongs to which point) comes from the sweep itself; it is the
+    same table the sweep wrote to its folder as ``design.parquet``.
+    """
+    design = pd.DataFrame(sweep.design_rows(), columns=["point", "run_id"])
     table = sensitivity_table(sweep, design, runs)
     results.write_csv(table, out / CSV_FILE)
-    png = _png(sensitivity_figure(table))
+    png = figure_png(sensitivity_figure(table))
     results.atomic_write(out / PNG_FILE, lambda p: p.write_bytes(png))
     return [CSV_FILE, PNG_FILE]
