@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from simulation import report, results
 from simulation.config import Scenario
 from simulation.errors import UserError
 from simulation.metrics import gini, months_to_half_peak, reachable_prospects, top_share
 from simulation.model import MLMModel
+from simulation.plans.base import REGISTRY
 from simulation.state import Status
 
 # A recruit's "early orders": the month of joining and the two after (see report.py).
@@ -89,8 +91,6 @@ class MonthlyExtras:
     """
 
     def __init__(self, model: MLMModel):
-        from simulation.plans.base import REGISTRY
-
         self.components = [k for k in model.plan.components if REGISTRY[k].company_payout]
         self.rows: list[dict[str, float]] = []
         self.last_rank = np.full(model.pop.n, -1, dtype=np.int16)
@@ -185,8 +185,6 @@ def run_scenario(
     extras = MonthlyExtras(model)
     extras(model)  # month 0: the founders
     if progress:
-        from tqdm import tqdm
-
         with tqdm(total=months, unit="month", desc=scenario.scenario.name, leave=False) as bar:
 
             def tick(_m: int) -> None:
@@ -229,7 +227,8 @@ def run_scenario(
     timings["analysis"] = time.perf_counter() - t
     if figures:
         t = time.perf_counter()
-        from simulation import figures as fig
+        # matplotlib: 0.7 s per process, not needed by sweep workers or --no-figures runs.
+        from simulation import figures as fig  # noqa: PLC0415
 
         pngs = report.render_figures(run, analysis)
         paths = fig.write_run_figures(run_dir, monthly, levels, run.dist, pngs=pngs)

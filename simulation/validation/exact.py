@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from simulation.behaviour import preferential_recruit, pyramid_recruit
+from simulation.plans import PeriodInput, load_plan, plan_from_dict
 from simulation.validation.formulas import (
     bass_recursion,
     logistic_continuous,
@@ -70,7 +71,7 @@ def simulate_tree(
     founders: int = 1,
 ) -> TreeRun:
     """Run the model with uniform (``uniform_sponsor``) or preferential sponsor choice."""
-    from simulation.model import MLMModel
+    from simulation.model import MLMModel  # noqa: PLC0415 - mesa: 0.9 s at every CLI start
 
     scen = quiet_scenario(
         'recruit.mode="uniform_sponsor"',
@@ -293,7 +294,7 @@ def check_preferential_leaf_share(design: TreeDesign) -> Row:
 
 def run_pyramid(founders: int, r: int, population: int, months: int, every_month: bool = False):
     """Run the model with :func:`pyramid_recruit`; returns it after ``months`` months."""
-    from simulation.model import MLMModel
+    from simulation.model import MLMModel  # noqa: PLC0415 - mesa: 0.9 s at every CLI start
 
     scen = quiet_scenario(
         f"market.population={population}",
@@ -424,7 +425,7 @@ def simulate_well_mixed(
     are a martingale, so their sum over ``sqrt(sum P q (1-q))`` is about standard normal.
     The path is the cumulative joined count, months 0..T.
     """
-    from simulation.model import MLMModel
+    from simulation.model import MLMModel  # noqa: PLC0415 - mesa: 0.9 s at every CLI start
 
     scen = quiet_scenario(
         'recruit.mode="well_mixed"',
@@ -559,8 +560,6 @@ def unilevel_chain_engine(percentages: Sequence[float] | None = None, bv: float 
     are qualified) and BV 0 except the bottom one (BV ``bv``). Returns what each upline got
     (nearest first) and the total.
     """
-    from simulation.plans import PeriodInput, load_plan, plan_from_dict
-
     if percentages is None:
         plan = load_plan("unilevel_5")
     else:
@@ -590,7 +589,7 @@ def run_unilevel_chain_model(months: int = 12, pv: float = 100.0):
     so month t pays ``pv * sum_{d=1}^{t} sum_{j<=min(d, L)} p_j`` (unilevel_5: no rank
     gates, the 45% cap never binds below 25%).
     """
-    from simulation.model import MLMModel
+    from simulation.model import MLMModel  # noqa: PLC0415 - mesa: 0.9 s at every CLI start
 
     scen = quiet_scenario(
         "market.population=100",
