@@ -181,19 +181,6 @@ def versions() -> dict[str, str]:
     }
 
 
-def write_manifest(
-    run_dir: Path,
-    model: MLMModel,
-    scenario_path: Path | None,
-    timings: dict[str, float],
-    files: list[str],
-    summary: dict[str, Any],
-) -> None:
-    """Write ``manifest.json`` (last): resolved scenario, plan, seed, versions, timings."""
-    manifest = build_manifest(model, scenario_path, timings, files, summary)
-    write_json(manifest, run_dir / "manifest.json")
-
-
 def build_manifest(
     model: MLMModel,
     scenario_path: Path | None,

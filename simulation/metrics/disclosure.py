@@ -19,16 +19,6 @@ IDS_COLUMNS = (
     "net_income_year",
 )
 
-IDS_POPULATIONS: dict[str, str] = {
-    "active_full_year": (
-        "Active at the end of the year and joined before its first month, so in for all of "
-        "it; the population real statements report."
-    ),
-    "joined_during_year": "Active at the end of the year, joined during it.",
-    "quit_during_year": "Quit during the year (including those who joined in it).",
-    "all_participants": "Everyone who was a distributor in at least one month of the year.",
-}
-
 
 def _ids_block(sub: pd.DataFrame, population: str, participants: int) -> pd.DataFrame:
     """Rows of one population: one per rank (ascending), then all ranks (rank = <NA>)."""

@@ -43,8 +43,6 @@ from simulation.errors import DataError
 from simulation.tree import CycleError, Forest, compute_depth
 
 LEFT, RIGHT = 0, 1
-BINARY_RULES = ("extreme_outside", "balanced", "weak_leg")
-MATRIX_ORDERS = ("bfs_sponsor", "branch_first")
 # Beyond this many levels the numpy level-by-level subtree sum (one call per level) is slower
 # than one Python pass over the rows (deep chains from extreme-outside lines or imported data).
 _LEVELS_FOR_LOOP = 20_000
