@@ -38,6 +38,8 @@ TEXT_SUFFIXES = {
 # not itself refer to them.
 OUTSIDE_NAMES = tuple(name + ".md" for name in ("DESIGN", "PLANS", "STYLE"))
 OUTSIDE_DIR = ".." + "/shared"
+# A path into a "shared" folder beside the repository, written without the "../".
+SHARED_PATH = re.compile(r"(?<![\w/.-])" + "shared" + r"/[\w./-]+")
 
 # Markdown links and images: [text](target) / ![alt](target). Only in Markdown and notebooks,
 # where the syntax means a link (in Python, ``rules[name](model)`` is a call).
@@ -115,6 +117,9 @@ def broken_references(root: Path = ROOT) -> list[str]:
                     found.append(f"{name} (not in the repository)")
             if OUTSIDE_DIR in line:
                 found.append(f"{OUTSIDE_DIR} (outside the repository)")
+            for m in SHARED_PATH.finditer(line):
+                if not (root / m.group(0)).exists():
+                    found.append(m.group(0))
             if fenced:
                 problems += [f"{rel}:{lineno}: {ref}" for ref in dict.fromkeys(found)]
                 continue
@@ -147,6 +152,7 @@ def test_every_referenced_document_is_in_the_repository():
         ("notes.py", '"""See ' + OUTSIDE_NAMES[0] + ' section 2."""\n', OUTSIDE_NAMES[0]),
         ("plan.toml", "# rules: " + OUTSIDE_DIR + "/" + OUTSIDE_NAMES[1] + "\n", OUTSIDE_DIR),
         ("a.py", "# the rule is in docs/no_such_page.md\n", "docs/no_such_page.md"),
+        ("b.py", "# see " + "shared" + "/notes.md\n", "shared" + "/notes.md"),
         ("docs/a.md", "Read [the plans](missing.md#unilevel).\n", "missing.md#unilevel"),
         ("docs/b.md", "Read [up](../../outside.md).\n", "../../outside.md"),
         ("docs/c.md", "Plans live in `scenarios/plans/gone.toml`.\n", "scenarios/plans/gone.toml"),
