@@ -99,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"Listening on {args.host}: other computers on this network can open the page.")
     # Solara reads its settings from the environment when first imported: set them first.
     os.environ.update(SERVER_ENV)
-    from solara.__main__ import cli as solara_cli
+    # Lazy on purpose: solara must see SERVER_ENV at import, and it costs 1.3 s at every
+    # CLI start.
+    from solara.__main__ import cli as solara_cli  # noqa: PLC0415
 
     with contextlib.suppress(KeyboardInterrupt):
         solara_cli.main(args=solara_args(args.host, args.port, args.open), standalone_mode=False)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulation.errors import ConfigError, format_validation_error
+from simulation.plans.engine import load_plan, resolve_plan_path
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_SCENARIO = "classroom"
@@ -620,7 +621,6 @@ def load_scenario(
         raise ConfigError(f"{path}: not UTF-8 text: {err}") from None
     data = apply_overrides(data, overrides or [], str(path))
     scen = scenario_from_dict(data, str(path))
-    from simulation.plans.engine import load_plan, resolve_plan_path
 
     try:
         plan_path = resolve_plan_path(scen.plan.file, base=path.parent)

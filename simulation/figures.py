@@ -23,6 +23,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from simulation.htmlpage import png_bytes
 from simulation.metrics import lorenz
+from simulation.results import atomic_write
 
 STYLE = {
     "font.size": 14,
@@ -507,8 +508,6 @@ def write_run_figures(
     ``pngs`` (from :func:`render_run_figures`) avoids drawing twice when the caller also
     embeds them in the report.
     """
-    from simulation.results import atomic_write
-
     if pngs is None:
         pngs = render_run_figures(
             monthly, levels, dist, bass=bass, disclosure=disclosure, rank_names=rank_names

@@ -1,4 +1,4 @@
-"""Genealogy import for payout runs (DESIGN.md section 4).
+"""Genealogy import for payout runs (``mlmsim payout``; the plan rules are in ``docs/plans.md``).
 
 A genealogy is a CSV file, one line per distributor (per period if there are several):
 

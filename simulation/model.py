@@ -1,4 +1,4 @@
-"""The MLM market as a Mesa model: one ``step()`` is one month (DESIGN.md section 2).
+"""The MLM market as a Mesa model: one ``step()`` is one month (``docs/model.md``).
 
 Phases, each vectorised over all distributors at once:
 

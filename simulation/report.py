@@ -27,7 +27,8 @@ REPORT_FILE = "report.html"
 
 def render_figures(run: RunData, analysis: Analysis) -> dict[str, bytes]:
     """PNG bytes of the run's figures (see :data:`simulation.figures.FIGURES`)."""
-    from simulation import figures
+    # matplotlib: 0.7 s at every CLI start (the command line imports this module).
+    from simulation import figures  # noqa: PLC0415
 
     return figures.render_run_figures(
         run.monthly,
@@ -81,7 +82,7 @@ def _people(n: int) -> str:
 
 
 def _img(pngs: dict[str, bytes], name: str) -> str:
-    from simulation.figures import FIGURES
+    from simulation.figures import FIGURES  # noqa: PLC0415 - matplotlib, as in render_figures
 
     if name not in pngs:
         return ""
@@ -724,7 +725,7 @@ def _run_info(run: RunData) -> str:
 
 
 def _no_tree(joined: int, drawn: bool) -> str:
-    from simulation.figures import MAX_TREE_NODES
+    from simulation.figures import MAX_TREE_NODES  # noqa: PLC0415 - matplotlib, as in render_figures
 
     if drawn and joined > MAX_TREE_NODES:
         why = (

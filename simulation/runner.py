@@ -75,8 +75,8 @@ def run_scenario(
     timings["analysis"] = time.perf_counter() - t
     if figures:
         t = time.perf_counter()
-        # Lazy: matplotlib costs about 0.9 s of import, which --no-figures runs skip.
-        from simulation import figures as fig
+        # matplotlib: 0.7 s per process, not needed by sweep workers or --no-figures runs.
+        from simulation import figures as fig  # noqa: PLC0415
 
         pngs = report.render_figures(run, analysis)
         paths = fig.write_run_figures(run_dir, run.monthly, run.levels, run.dist, pngs=pngs)

@@ -27,8 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from SALib.analyze import morris as morris_analyze
+from SALib.analyze import sobol as sobol_analyze
+from SALib.sample import morris as morris_sample
+from SALib.sample import sobol as sobol_sample
 
 from simulation import results
+from simulation.sweep_report import figure_png
 
 if TYPE_CHECKING:
     from simulation.sweep import SensitivitySpec, Sweep
@@ -59,15 +65,13 @@ def sample_unit(
         spec: the ``[sensitivity]`` settings (levels, second order).
         rng: the sweep's design stream (from its master seed).
     """
-    from SALib.sample import morris, sobol
-
     seed = int(rng.integers(0, 2**31 - 1))
     levels = spec.levels if spec is not None else 4
     second = spec.second_order if spec is not None else False
     if method == "morris":
-        return morris.sample(problem(names), N=n, num_levels=levels, seed=seed)
+        return morris_sample.sample(problem(names), N=n, num_levels=levels, seed=seed)
     if method == "sobol":
-        return sobol.sample(problem(names), N=n, calc_second_order=second, seed=seed)
+        return sobol_sample.sample(problem(names), N=n, calc_second_order=second, seed=seed)
     raise ValueError(f"unknown sensitivity method {method!r} (morris, sobol)")
 
 
@@ -96,11 +100,9 @@ def analyse(
         Morris: ``parameter, mu_star, mu_star_conf, sigma, mu``; Sobol: ``parameter, S1,
         S1_conf, ST, ST_conf`` (confidence half-widths at :data:`CONF_LEVEL`).
     """
-    from SALib.analyze import morris, sobol
-
     prob = problem(names)
     if method == "morris":
-        res = morris.analyze(
+        res = morris_analyze.analyze(
             prob,
             unit,
             y,
@@ -111,7 +113,7 @@ def analyse(
         )
         cols = ("mu_star", "mu_star_conf", "sigma", "mu")
     else:
-        res = sobol.analyze(
+        res = sobol_analyze.analyze(
             prob,
             y,
             calc_second_order=spec.second_order,
@@ -160,8 +162,6 @@ def sensitivity_table(sweep: Sweep, design: pd.DataFrame, runs: pd.DataFrame) ->
 
 def sensitivity_figure(table: pd.DataFrame):
     """One panel per outcome: Morris mu* (bars, CI whiskers) and sigma (dots), or Sobol S1/ST."""
-    from matplotlib.figure import Figure
-
     outcomes = list(dict.fromkeys(table["outcome"]))
     method = table["method"].iloc[0]
     ncols = min(3, len(outcomes))
@@ -231,13 +231,14 @@ def sensitivity_figure(table: pd.DataFrame):
 
 
 def step(out: Path, sweep: Sweep, runs: pd.DataFrame) -> list[str]:
-    """Sweep step: write ``sensitivity.csv`` and ``figures/sensitivity.png``."""
-    from simulation.sweep import DESIGN_FILE
-    from simulation.sweep_report import _png
+    """Sweep step: write ``sensitivity.csv`` and ``figures/sensitivity.png``.
 
-    design = pd.read_parquet(out / DESIGN_FILE)
+    The design (which run id belongs to which point) comes from the sweep itself; it is the
+    same table the sweep wrote to its folder as ``design.parquet``.
+    """
+    design = pd.DataFrame(sweep.design_rows(), columns=["point", "run_id"])
     table = sensitivity_table(sweep, design, runs)
     results.write_csv(table, out / CSV_FILE)
-    png = _png(sensitivity_figure(table))
+    png = figure_png(sensitivity_figure(table))
     results.atomic_write(out / PNG_FILE, lambda p: p.write_bytes(png))
     return [CSV_FILE, PNG_FILE]

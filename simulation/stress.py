@@ -23,6 +23,7 @@ their costs and the share of income from recruitment. Flags:
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,7 @@ import pandas as pd
 from simulation import results
 from simulation.config import Scenario, load_scenario
 from simulation.errors import ConfigError
+from simulation.plans import plan_from_dict
 from simulation.sweep import (
     Point,
     Sweep,
@@ -201,8 +203,6 @@ def build(
 
     The plan is validated here: a plan that does not load is an error before anything runs.
     """
-    from simulation.plans import plan_from_dict
-
     scen, _path = load_scenario(scenario, sets or [])
     info = read_plan(plan, Path.cwd(), "stress")
     plan_obj = plan_from_dict(info["data"], source=info["path"])
@@ -337,8 +337,6 @@ def flags(runs: pd.DataFrame, table: pd.DataFrame, cap: float | None) -> list[di
 
 def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
     """The sweep step writing ``stress.csv`` and ``stress.json``."""
-    from simulation.plans import plan_from_dict
-
     info = next(iter(sweep.plans.values()))
     plan = plan_from_dict(info["data"], source=info["path"])
     cap = plan.cap.ratio if plan.cap is not None else None
@@ -371,8 +369,6 @@ def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
 
 def print_stress(out: Path) -> None:
     """The terminal table and flags of a stress folder."""
-    import json
-
     data = json.loads((out / JSON_FILE).read_text(encoding="utf-8"))
 
     def pct(x: Any) -> str:

@@ -43,6 +43,7 @@ import hashlib
 import itertools
 import json
 import math
+import multiprocessing as mp
 import os
 import platform
 import socket
@@ -51,15 +52,23 @@ import time
 import tomllib
 import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks
+    fcntl = None
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from tqdm import tqdm
 
 from simulation import outcomes, results
 from simulation.config import (
@@ -72,8 +81,8 @@ from simulation.config import (
     scenario_from_dict,
 )
 from simulation.errors import ConfigError, UserError, format_validation_error
-from simulation.model import MLMModel
 from simulation.plans import plan_from_dict
+from simulation.plans.engine import resolve_plan_path
 
 SWEEP_DIR = SCENARIO_DIR / "sweeps"
 DEFAULT_ROOT = Path("results") / "sweeps"
@@ -497,8 +506,6 @@ def read_plan(value: str, base_dir: Path, src: str) -> dict[str, Any]:
     Only reading is checked here; the plan is validated by each run, so a plan that does not
     validate fails its runs (recorded with the error) and the sweep goes on.
     """
-    from simulation.plans.engine import resolve_plan_path
-
     try:
         path = resolve_plan_path(value, base=base_dir)
     except ConfigError as err:
@@ -656,11 +663,12 @@ def expand(sweep: Sweep) -> list[Point]:
     if sweep.design == "random":
         unit = rng.random((n, len(ranges)))
     elif sweep.design == "lhs":
-        from scipy.stats import qmc
+        from scipy.stats import qmc  # noqa: PLC0415 - 3 s at every CLI start
 
         unit = qmc.LatinHypercube(d=len(ranges), rng=rng).random(n)
     else:
-        from simulation import sensitivity
+        # SALib and matplotlib: 2 s at every CLI start, for sensitivity designs only.
+        from simulation import sensitivity  # noqa: PLC0415
 
         unit = sensitivity.sample_unit(
             sweep.design, [p.key for p in ranges], n, sweep.sensitivity, rng
@@ -687,6 +695,9 @@ def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     the outcomes are :func:`simulation.outcomes.sweep_outcomes` of the model's tables, so a
     sweep run and ``mlmsim run`` of the same scenario and seed agree exactly.
     """
+    # mesa (through the model): 0.9 s at every CLI start; only the runs need it.
+    from simulation.model import MLMModel  # noqa: PLC0415
+
     src = f"run {task['run_id']} ({task['label'] or 'base'})"
     values = dict(task["values"])
     plan_info = task["plan"]
@@ -779,9 +790,7 @@ def read_run(out: Path, rid: str) -> dict[str, Any] | None:
 @contextlib.contextmanager
 def _lock(out: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``out`` (released by the OS if this process is killed)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no advisory locks, no guard
+    if fcntl is None:  # pragma: no cover - Windows: no advisory locks, no guard
         yield
         return
     fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -920,10 +929,6 @@ def _run_pool(
     A worker that dies (out of memory, killed) breaks the pool: the runs in flight and those
     not submitted yet are lost (not recorded), the finished ones are kept.
     """
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
     lost = 0
     broken = False
     pending: set[Any] = set()
@@ -968,7 +973,7 @@ def _run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) ->
     Dask reschedules the runs of a worker that dies; a run lost anyway (its workers kept
     dying, or they cannot import mlmsim) is counted, not recorded.
     """
-    from distributed import Client, as_completed
+    from distributed import Client, as_completed  # noqa: PLC0415 - 0.8 s at every CLI start
 
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
@@ -1042,8 +1047,6 @@ def run_sweep(
         steps: extra analyses ``step(out, sweep, runs) -> files`` run after the merge,
             before the report and the manifest (sensitivity, stress tables).
     """
-    from tqdm import tqdm
-
     t_start = time.perf_counter()
     out = Path(out)
     (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
@@ -1124,7 +1127,8 @@ def run_sweep(
         for step in steps or []:
             files += step(out, sweep, runs)
         if report:
-            from simulation import sweep_report
+            # matplotlib: 0.7 s at every CLI start, only for the report.
+            from simulation import sweep_report  # noqa: PLC0415
 
             files += sweep_report.write_report(out)
         result.wall_s = time.perf_counter() - t_start
@@ -1227,7 +1231,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or DEFAULT_ROOT / sweep.name
     steps = []
     if sweep.sensitivity is not None:
-        from simulation import sensitivity
+        from simulation import sensitivity  # noqa: PLC0415 - SALib, matplotlib: see expand()
 
         steps.append(sensitivity.step)
     res = run_sweep(

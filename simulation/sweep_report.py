@@ -173,8 +173,11 @@ def outcome_table(runs: pd.DataFrame, outcomes: tuple[str, ...] = KEY_OUTCOMES) 
 # figures
 
 
-def _png(fig: Figure) -> bytes:
-    # No "Software" tag: the same sweep gives the same bytes under any matplotlib version.
+def figure_png(fig: Figure) -> bytes:
+    """A sweep figure as PNG bytes at the report's resolution, the same under any matplotlib.
+
+    No "Software" tag: the same sweep gives the same bytes under any matplotlib version.
+    """
     return png_bytes(fig, DPI, metadata={"Software": None})
 
 
@@ -525,11 +528,11 @@ def write_report(out: Path) -> list[str]:
         results.atomic_write(out / FAN_FILE, lambda p: table.to_parquet(p, index=False))
         files.append(FAN_FILE)
         metrics = fan_metrics(monthly)
-        pngs["key_fans"] = _png(
+        pngs["key_fans"] = figure_png(
             fan_figure(fan, [m for m in KEY_METRICS if m in metrics], big=True, ncols=2)
         )
-        pngs["fans"] = _png(fan_figure(fan, metrics))
-        pngs["outcomes"] = _png(outcome_figure(runs, params))
+        pngs["fans"] = figure_png(fan_figure(fan, metrics))
+        pngs["outcomes"] = figure_png(outcome_figure(runs, params))
     sens = out / FIG_DIR / "sensitivity.png"
     if sens.is_file():
         pngs["sensitivity"] = sens.read_bytes()

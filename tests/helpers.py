@@ -22,7 +22,7 @@ def scenario_with(*sets: str) -> Scenario:
 
 
 def check_invariants(model: MLMModel) -> None:
-    """Everything DESIGN.md section 5 says must hold after every month."""
+    """Every invariant of docs/design.md (What always holds) after every month."""
     pop = model.pop
     n = pop.n
     counts = np.bincount(pop.status, minlength=4)

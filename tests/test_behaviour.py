@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from simulation.config import load_scenario
+from simulation.errors import ConfigError
 from simulation.model import MLMModel
 from simulation.plans import load_plan, plan_from_dict
 from simulation.state import Segment, Status
@@ -278,9 +279,7 @@ def test_members_buy_the_gap_when_they_expect_it_to_pay():
 
 
 def test_expected_gain_buying_needs_expectations():
-    from simulation.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="needs expectations.enabled"):
+    with pytest.raises(ConfigError, match=r"needs expectations\.enabled"):
         load_scenario("classroom", ["buy.qualify_rule=expected_gain"])
 
 

@@ -144,6 +144,18 @@ LIVE = {
     "units.usd_per_pv": (3.0, []),
     "units.bv_per_pv": (0.3, []),
     "observe.reachable": (False, []),
+    "buy.qualify_rule": ("expected_gain", ["expectations.enabled=true"]),
+    "quit.kit_refundable": (True, ["quit.buyback_claim_prob=1"]),
+    "segments.discount_share": (0.0, ["segments.enabled=true"]),
+    "segments.retailer_share": (0.0, ["segments.enabled=true"]),
+    "segments.discount_fixed_usd_monthly": (100.0, ["segments.enabled=true"]),
+    "segments.discount_quit_monthly": (0.9, ["segments.enabled=true"]),
+    "segments.downgrade_prob": (1.0, ["segments.enabled=true"]),
+    "expectations.optimism": (10.0, ["expectations.enabled=true"]),
+    "expectations.outside_option_usd": (1000.0, ["expectations.enabled=true"]),
+    "expectations.scale_usd": (1.0, ["expectations.enabled=true"]),
+    "expectations.adaptation": (1.0, ["expectations.enabled=true"]),
+    "expectations.disappointment_extra": (0.9, ["expectations.enabled=true"]),
 }
 SHOCK_MONTH = 5
 

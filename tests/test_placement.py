@@ -1,4 +1,4 @@
-"""Placement trees (PLANS.md sections 5 and 6): each spillover rule's exact order on a
+"""Placement trees (docs/plans.md, Binary and Forced matrix): each spillover rule's exact order on a
 hand-drawn join sequence, agreement with a naive per-recruit reference on random sequences,
 and the invariants (width, tree, recruit inside its sponsor's subtree)."""
 

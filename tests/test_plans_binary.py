@@ -1,4 +1,4 @@
-"""Binary (PLANS.md section 5): hand-worked payouts and carry-over, and invariants on random
+"""Binary (docs/plans.md): hand-worked payouts and carry-over, and invariants on random
 join sequences."""
 
 import numpy as np

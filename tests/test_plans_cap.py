@@ -1,4 +1,4 @@
-"""Global payout cap (PLANS.md section 9): pro rata, basis, applies_to, breakage."""
+"""Global payout cap (docs/plans.md): pro rata, basis, applies_to, breakage."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Fast start (PLANS.md section 7): percent and flat modes, compression, unilevel exclusion."""
+"""Fast start (docs/plans.md): percent and flat modes, compression, unilevel exclusion."""
 
 import pytest
 from pydantic import ValidationError

@@ -1,4 +1,4 @@
-"""Matching bonus (PLANS.md section 8): generations by level, compressed and by rank, by hand."""
+"""Matching bonus (docs/plans.md): generations by level, compressed and by rank, by hand."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Forced matrix (PLANS.md section 6): spillover, pay to depth with and without compression,
+"""Forced matrix (docs/plans.md): spillover, pay to depth with and without compression,
 flat amounts per position, and invariants on random join sequences."""
 
 import numpy as np

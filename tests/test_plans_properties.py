@@ -1,4 +1,4 @@
-"""Invariants of PLANS.md section 11 on random genealogies (Hypothesis), and agreement of the
+"""Invariants of docs/plans.md on random genealogies (Hypothesis), and agreement of the
 vectorised components with slow per-node walks written straight from the rules."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Rank advancement (PLANS.md section 10): paid-as ranks worked out by hand."""
+"""Rank advancement (docs/plans.md): paid-as ranks worked out by hand."""
 
 import numpy as np
 import pytest

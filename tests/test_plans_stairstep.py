@@ -1,4 +1,4 @@
-"""Stairstep-breakaway (PLANS.md section 4): differential, breakaway, overrides, by hand.
+"""Stairstep-breakaway (docs/plans.md): differential, breakaway, overrides, by hand.
 
 The schedule is the default, Amway Europe: group PV >= 200/600/1,200/2,400/4,000/7,000/10,000
 -> 3/6/9/12/15/18/21 %; breakaway at 21 %.

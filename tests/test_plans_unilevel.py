@@ -1,4 +1,4 @@
-"""Unilevel (PLANS.md section 3): hand-worked payouts for each compression mode."""
+"""Unilevel (docs/plans.md): hand-worked payouts for each compression mode."""
 
 import numpy as np
 import pytest

@@ -4,7 +4,7 @@ A plan is data (a TOML file, see ``docs/plans.md``) plus components. A component
 function ``fn(ctx, params, state) -> ComponentResult`` of one pay period's volumes and trees,
 registered by name with :func:`register`; adding one touches neither the model nor this file.
 
-Order of evaluation in one period (``shared/PLANS.md`` section 11):
+Order of evaluation in one period (``docs/plans.md``):
 
 0. every component's optional ``prepare`` hook (marks volume others skip), 1. ranks (stage
 ``RANKS``), 2. base components (``BASE``: unilevel, stairstep, binary, matrix,
@@ -142,7 +142,7 @@ class PeriodContext:
     unilevel_excluded: np.ndarray | None = None
 
     def qualified(self, min_pv: float | None = None) -> np.ndarray:
-        """bool[n]: active and PV >= min_pv (inclusive, PLANS.md section 1)."""
+        """bool[n]: active and PV >= min_pv (inclusive, docs/plans.md)."""
         threshold = self.default_min_pv if min_pv is None else min_pv
         return self.inp.active & (self.inp.pv >= threshold)
 

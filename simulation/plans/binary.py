@@ -1,4 +1,4 @@
-"""Binary (two-leg) plan, ``shared/PLANS.md`` section 5.
+"""Binary (two-leg) plan, ``docs/plans.md``, Binary.
 
 Placement tree with at most two children per node (``L`` = 0, ``R`` = 1), separate from the
 sponsor tree and carried from period to period in the component's state together with each

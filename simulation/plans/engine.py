@@ -107,8 +107,11 @@ _FIXED = {"plan": PlanMeta, "qualification": Qualification, "retail": Retail, "c
 
 
 def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
-    """Validate a plan given as a dict (the parsed TOML)."""
-    _ensure_components_loaded()
+    """Validate a plan given as a dict (the parsed TOML).
+
+    Every shipped component is registered: Python runs ``simulation/plans/__init__.py``, which
+    imports them all, before any of its modules.
+    """
     errors: list[str] = []
     parsed: dict[str, Any] = {}
     components: dict[str, Params] = {}
@@ -194,11 +197,6 @@ def load_plan(path: str | Path, base: Path | None = None) -> Plan:
 def shipped_plans() -> list[Path]:
     """The plan files shipped in ``scenarios/plans``."""
     return sorted(PLAN_DIR.glob("*.toml"))
-
-
-def _ensure_components_loaded() -> None:
-    # Importing the package registers every shipped component.
-    import simulation.plans  # noqa: F401
 
 
 class PlanEngine:

@@ -1,4 +1,4 @@
-"""Fast start / enrollment bonus, ``shared/PLANS.md`` section 7.
+"""Fast start / enrollment bonus, ``docs/plans.md``, Fast start.
 
 * Percent mode (doTERRA): a new recruit's BV this period (``period - joined_period <
   window_periods``) pays ``f_g x BV`` to its ``g``-th enroller up the sponsor chain. With

@@ -1,4 +1,4 @@
-"""Matching bonus on the sponsored downline's earnings, ``shared/PLANS.md`` section 8.
+"""Matching bonus on the sponsored downline's earnings, ``docs/plans.md``, Matching.
 
 ``match(e) = sum_x m_gen(e,x) x base(x)`` over sponsor-tree descendants ``x`` within the paid
 generations, where ``base(x)`` is what ``x`` earned this period from the ``base`` components

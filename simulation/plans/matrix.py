@@ -1,4 +1,4 @@
-"""Forced matrix (width x depth), ``shared/PLANS.md`` section 6.
+"""Forced matrix (width x depth), ``docs/plans.md``, Forced matrix.
 
 Placement: each recruit takes the first open position breadth-first from its sponsor
 (``spill_order = "bfs_sponsor"``: level by level, left to right; or ``"branch_first"``: position

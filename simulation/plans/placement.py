@@ -1,4 +1,4 @@
-"""Placement trees of binary and forced-matrix plans (``shared/PLANS.md`` sections 5 and 6).
+"""Placement trees of binary and forced-matrix plans (``docs/plans.md``, Binary and Forced matrix).
 
 The placement tree is separate from the sponsor tree: a spillover recruit sits under someone
 who did not recruit it. A :class:`PlacementTree` holds, for ``n`` rows,
@@ -43,8 +43,6 @@ from simulation.errors import DataError
 from simulation.tree import CycleError, Forest, compute_depth
 
 LEFT, RIGHT = 0, 1
-BINARY_RULES = ("extreme_outside", "balanced", "weak_leg")
-MATRIX_ORDERS = ("bfs_sponsor", "branch_first")
 # Beyond this many levels the numpy level-by-level subtree sum (one call per level) is slower
 # than one Python pass over the rows (deep chains from extreme-outside lines or imported data).
 _LEVELS_FOR_LOOP = 20_000

@@ -1,4 +1,4 @@
-"""Rank advancement (paid-as rank), ``shared/PLANS.md`` section 10.
+"""Rank advancement (paid-as rank), ``docs/plans.md``, Ranks.
 
 A rank table, lowest first. Each rank may require ``min_pv``; ``min_gv`` on the group volume
 (OGV by default, or personal-group volume); a leg cap ``max_leg_share`` (each frontline leg counts

@@ -1,4 +1,4 @@
-"""Retail margin, ``shared/PLANS.md`` section 2: the distributor's own profit, not a payout.
+"""Retail margin, ``docs/plans.md``: the distributor's own profit, not a payout.
 
 ``retail_margin(d) = retail_sales(d) x markup / (1 + markup)``, where ``retail_sales`` is money
 received from non-member customers at retail price (net of refunds) and the retail price is

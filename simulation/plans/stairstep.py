@@ -1,4 +1,4 @@
-"""Stairstep-breakaway (differential) bonus with generation overrides (``PLANS.md`` section 4).
+"""Stairstep-breakaway (differential) bonus with generation overrides (``docs/plans.md``).
 
 Modelled on the Amway Sales & Marketing Plan. Bottom-up, level by level:
 

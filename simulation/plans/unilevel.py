@@ -1,4 +1,4 @@
-"""Unilevel (level commission), ``shared/PLANS.md`` section 3.
+"""Unilevel (level commission), ``docs/plans.md``, Unilevel.
 
 For each distributor ``v`` with ``BV(v) > 0``, the upline at *paid level* ``j`` (1 <= j <= L)
 receives ``p_j x BV(v)`` if it is entitled to level ``j`` (qualified, and level ``j`` unlocked by

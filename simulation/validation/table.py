@@ -1,0 +1,129 @@
+"""The whole validation table: which checks run at which sizes, as markdown or plain text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from simulation.validation.calibration import CalibrationDesign, calibration_rows
+from simulation.validation.exact import (
+    TreeDesign,
+    WellMixedDesign,
+    check_bass,
+    check_logistic,
+    check_preferential_leaf_share,
+    check_pyramid,
+    check_pyramid_every_month,
+    check_pyramid_finite,
+    check_rrt_leaf_share,
+    check_rrt_levels,
+    check_rrt_recruits_of_ith,
+    check_unilevel_chain,
+)
+from simulation.validation.row import (
+    Row,
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The designs the command runs (``quick`` is for tests and a first look)."""
+
+    trees: TreeDesign
+    bass: WellMixedDesign
+    logistic: WellMixedDesign
+    calibration: CalibrationDesign
+
+
+def sizes(quick: bool = False) -> Sizes:
+    """Designs for the full table or a quick one (fewer seeds, same settings)."""
+    n_tree, n_wm, n_cal = (16, 8, 1) if quick else (60, 24, 5)
+    return Sizes(
+        trees=TreeDesign(seeds=tuple(range(n_tree))),
+        bass=WellMixedDesign(seeds=tuple(range(n_wm))),
+        logistic=WellMixedDesign(seeds=tuple(range(n_wm)), spontaneous=0.0, months=30),
+        calibration=CalibrationDesign(seeds=tuple(range(1, n_cal + 1))),
+    )
+
+
+def exact_rows(s: Sizes) -> list[Row]:
+    """Every exact check, in the order of the table."""
+    return [
+        check_rrt_leaf_share(s.trees),
+        check_rrt_recruits_of_ith(s.trees),
+        check_rrt_levels(s.trees),
+        check_preferential_leaf_share(s.trees),
+        check_pyramid(),
+        check_pyramid_finite(),
+        check_pyramid_every_month(),
+        check_bass(s.bass),
+        check_logistic(s.logistic),
+        check_unilevel_chain(),
+    ]
+
+
+def validation_table(
+    quick: bool = False, only: Literal["all", "exact", "calibration"] = "all"
+) -> list[Row]:
+    """All rows of the validation table."""
+    s = sizes(quick)
+    rows: list[Row] = []
+    if only in ("all", "exact"):
+        rows += exact_rows(s)
+    if only in ("all", "calibration"):
+        rows += calibration_rows(s.calibration)
+    return rows
+
+
+def _verdict(row: Row) -> str:
+    """``pass``; ``FAIL`` for an exact check; ``outside`` for a calibration figure."""
+    if row.passed:
+        return "pass"
+    return "FAIL" if row.kind == "exact" else "outside"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(rows: Sequence[Row]) -> str:
+    """The table as GitHub markdown: one table per kind, every column."""
+    out = []
+    for kind, title in (("exact", "Exact checks"), ("calibration", "Calibration")):
+        part = [r for r in rows if r.kind == kind]
+        if not part:
+            continue
+        out.append(f"### {title}\n")
+        out.append(
+            "| check | what | source | population | expected | model | result | note | rerun |"
+        )
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in part:
+            cells = [
+                f"`{r.name}`",
+                r.what,
+                r.source,
+                r.population,
+                r.expected,
+                r.model,
+                f"**{_verdict(r)}**",
+                r.note,
+                f"`{r.rerun}`" if r.rerun else "",
+            ]
+            out.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def to_text(rows: Sequence[Row], width: int = 60) -> str:
+    """The table for a terminal: check, expected, model, result."""
+
+    def cut(s: str) -> str:
+        return s if len(s) <= width else s[: width - 3] + "..."
+
+    head = ("check", "expected", "model", "result")
+    body = [(r.name, cut(r.expected), cut(r.model), _verdict(r)) for r in rows]
+    w = [max(len(x[i]) for x in [head, *body]) for i in range(4)]
+    line = lambda cells: "  ".join(c.ljust(w[i]) for i, c in enumerate(cells)).rstrip()  # noqa: E731
+    return "\n".join([line(head), line(tuple("-" * k for k in w)), *map(line, body)])
