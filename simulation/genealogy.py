@@ -14,7 +14,9 @@ A genealogy is a CSV file, one line per distributor (per period if there are sev
 * ``active``: ``1``/``0``, ``true``/``false``, ``yes``/``no`` (default: active);
 * ``rank``: paid-as rank, a rank name of the plan or its index (0 = lowest);
 * ``joined_period``: period of enrolment (default: the period the id first appears in);
-* ``period``: pay period (integer); periods are paid in increasing order.
+* ``period``: pay period (integer); periods are paid in increasing order;
+* ``kit_bought``: ``1``/``0`` (yes/no …) bought a starter kit this period (empty: no). A plan
+  whose flat fast start requires a kit refuses a file without this column (or ``--assume-kits``).
 
 Ids are mapped to rows in order of first appearance; the same id in several periods is the
 same distributor (carry-over and fast-start windows follow it). Within one period a sponsor or
@@ -46,7 +48,16 @@ from simulation.plans.base import PeriodInput
 from simulation.tree import CycleError, compute_depth
 
 REQUIRED = ("id", "sponsor_id", "pv")
-OPTIONAL = ("bv", "placement_id", "leg", "active", "rank", "joined_period", "period")
+OPTIONAL = (
+    "bv",
+    "placement_id",
+    "leg",
+    "active",
+    "rank",
+    "joined_period",
+    "period",
+    "kit_bought",
+)
 _TRUE = {"1", "true", "yes", "y", "t", ""}
 _FALSE = {"0", "false", "no", "n", "f"}
 _LEGS = {"l": 0, "left": 0, "r": 1, "right": 1}
@@ -70,6 +81,7 @@ class GenealogyPeriod:
         rank: int16[n] given rank (-1 none) or None.
         placement: int32[n] placement parent row (-1 none) or None.
         leg: int8[n] side/position (-1 unknown) or None.
+        kit_bought: bool[n] bought a starter kit this period, or None without the column.
     """
 
     period: int
@@ -85,6 +97,7 @@ class GenealogyPeriod:
     rank: np.ndarray | None = None
     placement: np.ndarray | None = None
     leg: np.ndarray | None = None
+    kit_bought: np.ndarray | None = None
 
     def period_input(self) -> PeriodInput:
         """The engine's input for this period."""
@@ -99,6 +112,7 @@ class GenealogyPeriod:
             rank=self.rank,
             placement=self.placement,
             leg=self.leg,
+            kit_bought=self.kit_bought,
         )
 
 
@@ -202,12 +216,8 @@ def read_genealogy(
     bv = _numbers(col["bv"], "bv", lines, problems, required=False) if "bv" in col else None
     if bv is not None:
         bv = np.where(np.isnan(bv), pv, bv)
-    active = np.ones(table.num_rows, dtype=bool)
-    if "active" in col:
-        low = col["active"].str.lower()
-        bad = ~low.isin(_TRUE | _FALSE).to_numpy()
-        problems.add("active is not 1/0, true/false or yes/no", lines[bad], col["active"][bad])
-        active = ~low.isin(_FALSE).to_numpy()
+    active = _flags(col, "active", lines, problems, empty=True)
+    kit = _flags(col, "kit_bought", lines, problems, empty=False) if "kit_bought" in col else None
     period = np.zeros(table.num_rows, dtype=np.int64)
     if "period" in col:
         before = len(problems.lines)
@@ -293,6 +303,8 @@ def read_genealogy(
             gp.rank = _scatter(n, rows, rank[sel], dtype=np.int16, fill=-1)
         if leg is not None:
             gp.leg = _scatter(n, rows, leg[sel], dtype=np.int8, fill=-1)
+        if kit is not None:
+            gp.kit_bought = _scatter(n, rows, kit[sel], dtype=bool)
         if placement is not None:
             cum_place[rows] = placement[sel]
             cum_leg[rows] = leg[sel] if leg is not None else -1
@@ -400,6 +412,20 @@ def _numbers(
     neg = np.isfinite(values) & (values < 0) & ~empty
     problems.add(f"{name} is negative", lines[neg], text[neg].to_numpy())
     return np.where(empty, np.nan, values)
+
+
+def _flags(
+    col: dict[str, pd.Series], name: str, lines: np.ndarray, problems: _Problems, *, empty: bool
+) -> np.ndarray:
+    """Values of a yes/no column as bools (``empty``: what an empty cell means)."""
+    if name not in col:
+        return np.full(lines.size, empty, dtype=bool)
+    low = col[name].str.lower()
+    bad = ~low.isin(_TRUE | _FALSE).to_numpy()
+    problems.add(f"{name} is not 1/0, true/false or yes/no", lines[bad], col[name][bad])
+    if empty:
+        return ~low.isin(_FALSE).to_numpy()
+    return low.isin(_TRUE - {""}).to_numpy()
 
 
 def _integers(

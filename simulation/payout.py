@@ -60,6 +60,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=Path("payouts.csv"),
         help="payout table to write (default: payouts.csv)",
     )
+    parser.add_argument(
+        "--assume-kits",
+        action="store_true",
+        help="the file has no kit_bought column: count every recruit as having bought a starter "
+        "kit in the period they joined (otherwise a plan that requires kits is refused)",
+    )
 
 
 @dataclass
@@ -114,8 +120,16 @@ def placement_width(plan: Plan) -> int | None:
     return min(widths) if widths else None
 
 
-def pay_genealogy(genealogy: str | Path, plan: str | Path | Plan) -> PayoutRun:
+def pay_genealogy(
+    genealogy: str | Path, plan: str | Path | Plan, *, assume_kits: bool = False
+) -> PayoutRun:
     """Read, validate and pay every period of a genealogy file.
+
+    Args:
+        genealogy: the genealogy file.
+        plan: a plan, a plan file or a shipped plan's name.
+        assume_kits: without a ``kit_bought`` column, every recruit bought a starter kit in the
+            period they joined (an explicit choice; a kit-requiring plan is refused otherwise).
 
     Raises:
         UserError: a bad plan (ConfigError) or genealogy (DataError).
@@ -125,9 +139,16 @@ def pay_genealogy(genealogy: str | Path, plan: str | Path | Plan) -> PayoutRun:
     ranks = plan.components.get("ranks")
     names = list(ranks.names) if ranks is not None else None
     gen = read_genealogy(genealogy, rank_names=names, placement_width=placement_width(plan))
+    if assume_kits and "kit_bought" in gen.columns:
+        raise DataError(
+            f"{gen.path}: --assume-kits is for files without a kit_bought column, and this file "
+            "has one: drop the option to use the column"
+        )
     engine = plan.engine()
     results = []
     for gp in gen.periods:
+        if assume_kits:
+            gp.kit_bought = gp.present & (gp.joined_period == gp.period)
         try:
             results.append(engine.pay(gp.period_input()))
         except DataError as err:
@@ -259,7 +280,7 @@ def print_summary(run: PayoutRun, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``mlmsim payout``: pay the genealogy, write the table, print the summary."""
-    result = pay_genealogy(args.genealogy, args.plan)
+    result = pay_genealogy(args.genealogy, args.plan, assume_kits=args.assume_kits)
     write_table(result.table, args.out)
     print_summary(result, args.out)
     return 0
