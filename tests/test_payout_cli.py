@@ -118,13 +118,13 @@ def test_rank_column_is_written(tmp_path):
         "carry_left",
         "carry_right",
     ]
-    # Period 3: root (gold, 20%): left kim 100, right lee inactive (no volume) -> matched 0;
-    # root is qualified, so its left 100 is carried.
-    # Period 4: root (rank 1 = gold): left 100 carried + kim 100 + max 120 (placed under kim
-    # by the rule) = 320, right 0 -> 0. Nobody else has two legs: nothing is paid.
+    # Period 3: root (gold, 20%): left kim 100, right lee 40 BV (inactive: not paid, but its
+    # volume counts for its upline) -> matched 40 -> 20% = 8; carry 60 | 0.
+    # Period 4: root (rank 1 = gold): left 60 carried + kim 100 + max 120 (placed under kim
+    # by the rule) = 280, right 0 -> 0. Nobody else has two legs.
     assert table["rank"].tolist() == ["gold", "silver", "", "gold", "silver", "", ""]
-    assert table.binary.sum() == 0
-    assert table.carry_left.tolist()[:4] == [100, 0, 0, 320]
+    assert table.binary.sum() == 8
+    assert table.carry_left.tolist()[:4] == [60, 0, 0, 280]
 
 
 def test_module_and_main_cli(tmp_path):

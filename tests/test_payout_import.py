@@ -89,3 +89,54 @@ def test_kit_requirement_without_kit_information_is_refused(tmp_path, capsys):
     got = {(r.period, r.id): r.fast_start for r in t.itertuples()}
     assert got[(1, "ann")] == 80 and got[(1, "bob")] == 40
     assert t.fast_start.sum() == 120
+
+
+# --- inactive members' volume ------------------------------------------------------------------
+
+INACTIVE = """
+id,sponsor_id,pv,active
+ann,,100,1
+bob,ann,100,0
+cat,ann,100,1
+"""
+
+
+@pytest.mark.parametrize(
+    ("setting", "ann", "ratio"),
+    [
+        # Published rule (default "counts"): bob is inactive, not paid, but his 100 BV pays ann
+        # and is revenue. Unilevel 50%: bob's 100 -> 50, cat's 100 -> 50: pre-cap 100. Revenue
+        # 100 + 100 + 100 = 300, cap 30% -> 90: scale 0.9 -> ann 90; ratio 90 / 300.
+        ("", 90, 0.3),
+        # "excluded": only cat's 100 pays -> 50; revenue 200, cap 60 does not bind.
+        ('inactive_volume = "excluded"', 50, 0.25),
+    ],
+)
+def test_inactive_volume_pays_uplines_and_is_cap_revenue(tmp_path, setting, ann, ratio):
+    plan = write(
+        tmp_path / "plan.toml",
+        f"[qualification]\nmin_pv = 100\n{setting}\n"
+        "[unilevel]\npercentages = [0.5]\n[cap]\nratio = 0.3\n",
+    )
+    out = tmp_path / "pay.csv"
+    assert run_payout(write(tmp_path / "g.csv", INACTIVE), "--plan", plan, "--out", out) == 0
+    t = pd.read_csv(out).set_index("id")
+    assert t.total.to_dict() == pytest.approx({"ann": ann, "bob": 0, "cat": 0})
+    run = payout.pay_genealogy(tmp_path / "g.csv", plan)
+    assert run.summary()["payout_ratio"] == pytest.approx(ratio)
+
+
+def test_inactive_volume_is_a_matrix_source(tmp_path):
+    # Matrix 2 wide, 2 deep, 10% / 5%. Placed by the rule: bob under ann, cat under bob. bob is
+    # inactive (not paid) but his 200 BV is a source: ann level 1 -> 20; cat's 100 is ann's
+    # level 2 -> 5: ann 25. bob's level-1 share of cat (10) is breakage.
+    plan = write(
+        tmp_path / "plan.toml",
+        "[qualification]\nmin_pv = 50\n[matrix]\nwidth = 2\ndepth = 2\n"
+        "percentages = [0.10, 0.05]\n",
+    )
+    gen = write(
+        tmp_path / "g.csv", "id,sponsor_id,pv,active\nann,,100,1\nbob,ann,200,0\ncat,bob,100,1"
+    )
+    run = payout.pay_genealogy(gen, plan)
+    assert run.results[0].components["matrix"] == pytest.approx([25, 0, 0])

@@ -130,6 +130,8 @@ class PeriodContext:
         unilevel_excluded: bool[n] rows whose BV the unilevel does not pay on, or None. Set by
             components' ``prepare`` hooks (fast start ``exclude_from_unilevel``), which the
             engine calls before any component runs; combine with ``mark_unilevel_excluded``.
+        count_inactive_volume: the volume of inactive rows counts for their uplines and the
+            cap's revenue (the plan's ``qualification.inactive_volume = "counts"``, default).
     """
 
     inp: PeriodInput
@@ -140,6 +142,18 @@ class PeriodContext:
     rank_names: list[str] = field(default_factory=list)
     earnings: dict[str, np.ndarray] = field(default_factory=dict)
     unilevel_excluded: np.ndarray | None = None
+    count_inactive_volume: bool = True
+
+    def volume(self, values: np.ndarray) -> np.ndarray:
+        """float64[n]: ``values`` (PV or BV) as they count for uplines and the cap's revenue.
+
+        Everyone's volume with ``count_inactive_volume`` (an inactive member is not paid, but
+        their purchases pay their uplines); otherwise 0 for inactive rows.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if self.count_inactive_volume:
+            return values
+        return np.where(self.inp.active, values, 0.0)
 
     def qualified(self, min_pv: float | None = None) -> np.ndarray:
         """bool[n]: active and PV >= min_pv (inclusive, PLANS.md section 1)."""

@@ -44,6 +44,14 @@ class Qualification(Params):
         description="Monthly PV (points) to be commission-qualified; inclusive. Young Living and "
         "doTERRA: 100 PV.",
     )
+    inactive_volume: Literal["counts", "excluded"] = Field(
+        "counts",
+        description="Volume of inactive members: 'counts' (default; published plans: an "
+        "unqualified or inactive member is not paid, but their purchases pay their uplines and "
+        "are company revenue: Young Living compression, InfoTrax pay leg) for unilevel, group "
+        "volume, ranks, binary legs, matrix and fast-start sources and the cap's revenue; "
+        "'excluded': their volume counts nowhere.",
+    )
 
 
 class Retail(Params):
@@ -216,14 +224,15 @@ class PlanEngine:
         forest = inp.forest
         if forest is None:
             # Inactive rows keep their place in the tree: they hold a level (compression
-            # "none"), are never qualified and carry no volume, and never cut their downline
-            # off from its uplines.
+            # "none"), are never qualified, and never cut their downline off from its uplines;
+            # their own volume counts per qualification.inactive_volume.
             forest = Forest.from_parent(inp.sponsor)
         ctx = PeriodContext(
             inp=inp,
             forest=forest,
             default_min_pv=self.plan.min_pv,
             markup=self.plan.retail.markup,
+            count_inactive_volume=self.plan.qualification.inactive_volume == "counts",
         )
         ctx.rank = inp.rank
         # Components may mark volume before anything runs (e.g. the fast start takes new
@@ -258,7 +267,7 @@ class PlanEngine:
         paying = {k: r for k, r in results.items() if REGISTRY[k].company_payout}
         pays = {k: np.asarray(r.pay, dtype=np.float64) for k, r in paying.items()}
         cap = self.plan.cap
-        revenue = float(inp.bv[inp.active].sum()) if inp.active.any() else 0.0
+        revenue = float(ctx.volume(inp.bv).sum())
         if cap is not None and not isinstance(cap.revenue, str):
             revenue = float(cap.revenue)
         pre_cap_total = float(sum(p.sum() for p in pays.values()))

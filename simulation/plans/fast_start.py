@@ -124,9 +124,20 @@ def qualifying_recruits(
     return new
 
 
+def orders_in_window(ctx: PeriodContext, params: FastStartParams) -> np.ndarray:
+    """bool[n]: percent mode, recruits in their window whose orders pay.
+
+    Inactive recruits' orders pay too when their volume counts (``inactive_volume``).
+    """
+    inp = ctx.inp
+    age = inp.period - inp.joined_period
+    window = (inp.joined_period >= 0) & (age >= 0) & (age < params.window_periods)
+    return window if ctx.count_inactive_volume else window & inp.active
+
+
 def _prepare(ctx: PeriodContext, params: FastStartParams) -> None:
     if params.exclude_from_unilevel:
-        ctx.mark_unilevel_excluded(in_window(ctx, params) & (ctx.inp.bv > 0))
+        ctx.mark_unilevel_excluded(orders_in_window(ctx, params) & (ctx.volume(ctx.inp.bv) > 0))
 
 
 @register("fast_start", FastStartParams, description="bonus on new recruits' orders or kits")
@@ -153,9 +164,10 @@ def fast_start(
         share = np.array([1.0])
         vol = np.full(src.size, params.amount)
     else:
-        src = np.flatnonzero(in_window(ctx, params) & (inp.bv > 0))
+        bv = ctx.volume(inp.bv)
+        src = np.flatnonzero(orders_in_window(ctx, params) & (bv > 0))
         share = np.asarray(params.percentages, dtype=np.float64)
-        vol = inp.bv[src].astype(np.float64)
+        vol = bv[src]
     max_pay = float(vol.sum() * share.sum())
     pay = np.zeros(n)
     u = step[src].astype(np.int64)
