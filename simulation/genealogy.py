@@ -34,7 +34,8 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +46,15 @@ import pyarrow.csv as pacsv
 
 from simulation.errors import DataError
 from simulation.plans.base import PeriodInput
+from simulation.plans.engine import VolumeRules
 from simulation.tree import CycleError, compute_depth
 
 REQUIRED = ("id", "sponsor_id", "pv")
+PV_PARTS = ("purchases", "customer_pv", "returns")
 OPTIONAL = (
+    *PV_PARTS,
+    "sale_period",
+    "retail_sales",
     "bv",
     "placement_id",
     "leg",
@@ -62,6 +68,7 @@ _TRUE = {"1", "true", "yes", "y", "t", ""}
 _FALSE = {"0", "false", "no", "n", "f"}
 _LEGS = {"l": 0, "left": 0, "r": 1, "right": 1}
 _SHOWN = 10  # lines named per problem
+_EARNED = re.compile(r"^earned_[a-z][a-z0-9_]*$")
 
 
 @dataclass
@@ -82,6 +89,8 @@ class GenealogyPeriod:
         placement: int32[n] placement parent row (-1 none) or None.
         leg: int8[n] side/position (-1 unknown) or None.
         kit_bought: bool[n] bought a starter kit this period, or None without the column.
+        retail_sales: float64[n] money from retail customers at retail price, or None.
+        earned: component name -> float64[n] earnings given by ``earned_<name>`` columns.
     """
 
     period: int
@@ -98,6 +107,8 @@ class GenealogyPeriod:
     placement: np.ndarray | None = None
     leg: np.ndarray | None = None
     kit_bought: np.ndarray | None = None
+    retail_sales: np.ndarray | None = None
+    earned: dict[str, np.ndarray] = field(default_factory=dict)
 
     def period_input(self) -> PeriodInput:
         """The engine's input for this period."""
@@ -113,6 +124,8 @@ class GenealogyPeriod:
             placement=self.placement,
             leg=self.leg,
             kit_bought=self.kit_bought,
+            retail_sales=self.retail_sales,
+            given_earnings=dict(self.earned) or None,
         )
 
 
@@ -175,6 +188,9 @@ def read_genealogy(
     *,
     rank_names: list[str] | None = None,
     placement_width: int | None = None,
+    volume: VolumeRules | None = None,
+    known_ids: np.ndarray | None = None,
+    known_joined: np.ndarray | None = None,
 ) -> Genealogy:
     """Read and validate a genealogy CSV.
 
@@ -183,6 +199,11 @@ def read_genealogy(
         rank_names: the plan's rank names, lowest first, to read a text ``rank`` column.
         placement_width: children allowed per placement parent (2 for a binary plan, the
             matrix width) to check an imported placement; None skips that check.
+        volume: the plan's rules for PV given as its parts (returns timing, floor at 0);
+            default :class:`~simulation.plans.engine.VolumeRules`.
+        known_ids: ids of an earlier run (its carried state), which keep rows 0 .. k-1 in this
+            order; ids new in this file follow.
+        known_joined: int32[k] enrolment period of each known id.
 
     Raises:
         DataError: naming the file, the lines and the problem.
@@ -191,8 +212,10 @@ def read_genealogy(
     table, lines = _read_table(path)
     problems = _Problems(path)
     columns = list(table.column_names)
-    missing = [c for c in REQUIRED if c not in columns]
-    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
+    parts = [c for c in PV_PARTS if c in columns]
+    required = [c for c in REQUIRED if c != "pv" or not parts]
+    missing = [c for c in required if c not in columns]
+    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL and not _EARNED.match(c)]
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if missing or unknown or dupes:
         parts = []
@@ -206,13 +229,29 @@ def read_genealogy(
             f"{path}: line 1 (header): {'; '.join(parts)} (columns: {', '.join(columns)}; "
             f"required: {', '.join(REQUIRED)}; optional: {', '.join(OPTIONAL)})"
         )
+    if parts and "pv" in columns:
+        raise DataError(
+            f"{path}: line 1 (header): give pv or its parts ({', '.join(PV_PARTS)}), not both "
+            f"(pv = purchases + customer_pv - returns; columns: {', '.join(columns)})"
+        )
+    if "sale_period" in columns and "returns" not in columns:
+        raise DataError(f"{path}: line 1 (header): sale_period needs a returns column")
     if table.num_rows == 0:
         raise DataError(f"{path}: no data lines after the header")
     col = {c: _strings(table.column(c)) for c in columns}
 
     ids = col["id"]
     problems.add("empty id", lines[(ids == "").to_numpy()])
-    pv = _numbers(col["pv"], "pv", lines, problems, required=True)
+    if parts:
+        part = {
+            c: np.nan_to_num(_numbers(col[c], c, lines, problems, required=False)) for c in parts
+        }
+        zero = np.zeros(table.num_rows)
+        pv = part.get("purchases", zero) + part.get("customer_pv", zero)
+        returns = part.get("returns", zero)
+    else:
+        pv = _numbers(col["pv"], "pv", lines, problems, required=True)
+        returns = None
     bv = _numbers(col["bv"], "bv", lines, problems, required=False) if "bv" in col else None
     if bv is not None:
         bv = np.where(np.isnan(bv), pv, bv)
@@ -227,11 +266,40 @@ def read_genealogy(
     joined = None
     if "joined_period" in col:
         joined = _integers(col["joined_period"], "joined_period", lines, problems, empty_ok=True)
+    if returns is not None:
+        before = len(problems.lines)
+        sale = (
+            _integers(col["sale_period"], "sale_period", lines, problems, empty_ok=True)
+            if "sale_period" in col
+            else np.full(table.num_rows, -1, dtype=np.int64)
+        )
+        if len(problems.lines) == before:
+            rules = volume if volume is not None else VolumeRules()
+            pv = _net_volume(pv, returns, sale, period, ids.to_numpy(), lines, rules, problems)
+    retail = None
+    if "retail_sales" in col:
+        retail = np.nan_to_num(
+            _numbers(col["retail_sales"], "retail_sales", lines, problems, required=False)
+        )
+    earned = {
+        c[len("earned_") :]: np.nan_to_num(_numbers(col[c], c, lines, problems, required=False))
+        for c in columns
+        if _EARNED.match(c)
+    }
     rank = _ranks(col["rank"], lines, problems, rank_names) if "rank" in col else None
     leg = _legs(col["leg"], lines, problems, placement_width) if "leg" in col else None
 
     # Ids -> rows in order of first appearance; references resolved within the period.
     codes, uniques = pd.factorize(ids.to_numpy())
+    k = 0
+    if known_ids is not None:
+        k = len(known_ids)
+        old = pd.Index(known_ids).get_indexer(ids.to_numpy())
+        fresh = old < 0
+        new_codes, new_ids = pd.factorize(ids.to_numpy()[fresh])
+        codes = old
+        codes[fresh] = new_codes + k
+        uniques = np.concatenate((np.asarray(known_ids, dtype=object), new_ids.astype(object)))
     n = uniques.size
     index = pd.Index(uniques)
     order = np.lexsort((np.arange(table.num_rows), period))
@@ -261,7 +329,10 @@ def read_genealogy(
     periods_out: list[GenealogyPeriod] = []
     id_of = np.asarray(uniques, dtype=object)
     seen = np.zeros(n, dtype=bool)
+    seen[:k] = True
     joined_row = np.full(n, -1, dtype=np.int32)
+    if known_joined is not None:
+        joined_row[:k] = known_joined
     cum_place = np.full(n, -1, dtype=np.int64)
     cum_leg = np.full(n, -1, dtype=np.int64)
     last_line = np.zeros(n, dtype=np.int64)
@@ -305,6 +376,9 @@ def read_genealogy(
             gp.leg = _scatter(n, rows, leg[sel], dtype=np.int8, fill=-1)
         if kit is not None:
             gp.kit_bought = _scatter(n, rows, kit[sel], dtype=bool)
+        if retail is not None:
+            gp.retail_sales = _scatter(n, rows, retail[sel])
+        gp.earned = {k: _scatter(n, rows, v[sel]) for k, v in earned.items()}
         if placement is not None:
             cum_place[rows] = placement[sel]
             cum_leg[rows] = leg[sel] if leg is not None else -1
@@ -314,6 +388,49 @@ def read_genealogy(
             gp.placement = _scatter(n, rows, placement[sel], dtype=np.int32, fill=-1)
         periods_out.append(gp)
     return Genealogy(path=path, ids=id_of, periods=periods_out, columns=columns)
+
+
+def _net_volume(
+    gross: np.ndarray,
+    returns: np.ndarray,
+    sale: np.ndarray,
+    period: np.ndarray,
+    ids: np.ndarray,
+    lines: np.ndarray,
+    rules: VolumeRules,
+    problems: _Problems,
+) -> np.ndarray:
+    """float64[m] net PV of each line: ``purchases + customer_pv - returns`` by the plan's rules.
+
+    ``period_of_return``: each line's returns lower its own period's PV. ``clawback``: they
+    lower the PV of the same id in the period of the sale (``sale`` column, -1 = the line's own
+    period), which must be a period of this file, not after the return.
+    """
+    net = gross.astype(np.float64).copy()
+    if rules.returns_timing == "period_of_return":
+        net -= returns
+    else:
+        target_period = np.where(sale >= 0, sale, period)
+        later = target_period > period
+        problems.add("sale_period is after the period of the return", lines[later], sale[later])
+        key = pd.MultiIndex.from_arrays([period, ids])
+        if not key.is_unique:
+            return net  # duplicate ids within a period are reported by the caller
+        where = key.get_indexer(pd.MultiIndex.from_arrays([target_period, ids]))
+        has = returns > 0
+        lost = has & (where < 0) & ~later
+        problems.add(
+            "returns_timing = 'clawback' charges this return to the period of the sale, but "
+            "that id is not listed in that period of this file (pay returns of periods paid "
+            "in an earlier run with returns_timing = 'period_of_return')",
+            lines[lost],
+            np.char.add("sale period ", target_period[lost].astype(str)),
+        )
+        ok = has & (where >= 0) & ~later
+        np.subtract.at(net, where[ok], returns[ok])
+    if rules.floor_at_zero:
+        net = np.maximum(net, 0.0)
+    return net
 
 
 def _scatter(n: int, rows: np.ndarray, values: np.ndarray, dtype=np.float64, fill=0) -> np.ndarray:

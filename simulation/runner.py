@@ -89,9 +89,8 @@ class MonthlyExtras:
     """
 
     def __init__(self, model: MLMModel):
-        from simulation.plans.base import REGISTRY
-
-        self.components = [k for k in model.plan.components if REGISTRY[k].company_payout]
+        plan = model.plan
+        self.components = [k for k in plan.components if plan.spec(k).company_payout]
         self.rows: list[dict[str, float]] = []
         self.last_rank = np.full(model.pop.n, -1, dtype=np.int16)
         self.highest_rank = np.full(model.pop.n, -1, dtype=np.int16)

@@ -4,6 +4,7 @@ volume, and the published override rule. Every expected number is worked out by 
 comments, on genealogies small enough to check with a pencil."""
 
 import argparse
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -140,3 +141,218 @@ def test_inactive_volume_is_a_matrix_source(tmp_path):
     )
     run = payout.pay_genealogy(gen, plan)
     assert run.results[0].components["matrix"] == pytest.approx([25, 0, 0])
+
+
+# --- PV as its parts: purchases, customer orders, returns -------------------------------------
+
+PARTS = """
+id,sponsor_id,purchases,customer_pv,returns,sale_period,period
+ann,,100,,,,1
+bob,ann,200,50,,,1
+ann,,100,,,,2
+bob,ann,20,,80,1,2
+"""
+UNI10 = "[qualification]\nmin_pv = 50\n[unilevel]\npercentages = [0.10]\n"
+
+
+@pytest.mark.parametrize(
+    ("volume", "bob_pv", "ann_pay"),
+    [
+        # period_of_return (default): period 1 bob 200 + 50 = 250 -> ann 25; period 2 bob
+        # 20 - 80 = -60, floored at 0 -> ann 0.
+        ("", [250, 0], [25, 0]),
+        # Not floored: PV -60 is kept (and pays nobody: only positive volume is a source).
+        ("[volume]\nfloor_at_zero = false\n", [250, -60], [25, 0]),
+        # clawback: the 80 returned in period 2 was sold in period 1: period 1 bob
+        # 250 - 80 = 170 -> ann 17; period 2 bob 20 -> ann 2.
+        ('[volume]\nreturns_timing = "clawback"\n', [170, 20], [17, 2]),
+    ],
+)
+def test_net_volume_with_returns_in_both_timings(tmp_path, volume, bob_pv, ann_pay):
+    plan = write(tmp_path / "plan.toml", UNI10 + volume)
+    out = tmp_path / "pay.csv"
+    assert run_payout(write(tmp_path / "g.csv", PARTS), "--plan", plan, "--out", out) == 0
+    t = pd.read_csv(out)
+    assert t[t.id == "bob"].pv.tolist() == bob_pv
+    assert t[t.id == "bob"].bv.tolist() == bob_pv  # bv defaults to the net PV
+    assert t[t.id == "ann"].unilevel.tolist() == pytest.approx(ann_pay)
+
+
+def test_net_volume_errors_name_the_line(tmp_path):
+    plan = write(tmp_path / "plan.toml", UNI10 + '[volume]\nreturns_timing = "clawback"\n')
+    # The sale period is not in the file: it was paid by an earlier run.
+    gen = write(tmp_path / "g.csv", PARTS.replace("80,1,2", "80,0,2"))
+    with pytest.raises(UserError, match=r"line 5 \('sale period 0'\)"):
+        payout.pay_genealogy(gen, plan)
+    both = write(tmp_path / "b.csv", "id,sponsor_id,pv,purchases\nann,,100,100")
+    with pytest.raises(UserError, match="give pv or its parts"):
+        payout.pay_genealogy(both, plan)
+    neg = write(tmp_path / "n.csv", "id,sponsor_id,purchases,returns\nann,,100,-5")
+    with pytest.raises(UserError, match=r"returns is negative: line 2"):
+        payout.pay_genealogy(neg, plan)
+
+
+# --- retail margin -----------------------------------------------------------------------------
+
+
+def test_retail_margin_column_is_reported_but_not_paid(tmp_path):
+    # markup 20%: margin = retail sales x 0.2 / 1.2. bob sold 120 at retail -> 20; cat 60 ->
+    # 10. Unilevel 10%: bob's 100 and cat's 100 -> ann 20. The margin is the distributors'
+    # own profit: not in total, not in the payout ratio (20 / 300).
+    plan = write(
+        tmp_path / "plan.toml",
+        "[qualification]\nmin_pv = 100\n[retail]\nmarkup = 0.20\n[retail_margin]\n"
+        "[unilevel]\npercentages = [0.10]\n",
+    )
+    gen = write(
+        tmp_path / "g.csv",
+        "id,sponsor_id,pv,retail_sales\nann,,100,\nbob,ann,100,120\ncat,ann,100,60",
+    )
+    out = tmp_path / "pay.csv"
+    assert run_payout(gen, "--plan", plan, "--out", out) == 0
+    t = pd.read_csv(out).set_index("id")
+    assert t.retail_margin.to_dict() == pytest.approx({"ann": 0, "bob": 20, "cat": 10})
+    assert t.total.to_dict() == pytest.approx({"ann": 20, "bob": 0, "cat": 0})
+    run = payout.pay_genealogy(gen, plan)
+    assert run.summary()["payout_ratio"] == pytest.approx(20 / 300)
+    assert run.summary()["retail_margin"] == pytest.approx(30)
+
+
+# --- earnings computed elsewhere, named tables -------------------------------------------------
+
+GIVEN = """
+id,sponsor_id,pv,earned_unilevel
+ann,,100,10
+bob,ann,100,40
+cat,bob,100,20
+"""
+
+
+def test_given_earnings_feed_a_matching_bonus_and_the_cap(tmp_path):
+    # The unilevel was paid by another system: ann 10, bob 40, cat 20 (taken as given).
+    # Matching 50% of generation 1 on it: ann matches bob's 40 -> 20; bob matches cat's 20 ->
+    # 10. Pre-cap 70 + 30 = 100; revenue 300 x 25% = 75 -> every payout x 0.75:
+    # ann (10 + 20) x 0.75 = 22.5, bob (40 + 10) x 0.75 = 37.5, cat 20 x 0.75 = 15.
+    plan = write(
+        tmp_path / "plan.toml",
+        '[unilevel]\ngiven = true\n[matching]\npercentages = [0.5]\nbase = ["unilevel"]\n'
+        "[cap]\nratio = 0.25\n",
+    )
+    run = payout.pay_genealogy(write(tmp_path / "g.csv", GIVEN), plan)
+    r = run.results[0]
+    assert r.components["unilevel"] == pytest.approx([7.5, 30, 15])
+    assert r.components["matching"] == pytest.approx([15, 7.5, 0])
+    assert r.total == pytest.approx([22.5, 37.5, 15])
+    assert r.cap_scale == pytest.approx(0.75)
+
+
+def test_two_named_matching_tables(tmp_path):
+    # [[matching]] twice on the given unilevel: "match_gen1" 50% of generation 1 -> ann 20,
+    # bob 10; "match_gen2" 25% of generation 2 only -> ann on cat's 20 = 5. No cap:
+    # ann 10 + 20 + 5 = 35, bob 40 + 10 = 50, cat 20.
+    plan = write(
+        tmp_path / "plan.toml",
+        """
+[unilevel]
+given = true
+
+[[matching]]
+name = "match_gen1"
+percentages = [0.5]
+base = ["unilevel"]
+
+[[matching]]
+name = "match_gen2"
+percentages = [0.0, 0.25]
+base = ["unilevel"]
+""",
+    )
+    out = tmp_path / "pay.csv"
+    assert run_payout(write(tmp_path / "g.csv", GIVEN), "--plan", plan, "--out", out) == 0
+    t = pd.read_csv(out).set_index("id")
+    assert t.match_gen1.tolist() == [20, 10, 0]
+    assert t.match_gen2.tolist() == [5, 0, 0]
+    assert t.total.tolist() == [35, 50, 20]
+
+
+def test_given_earnings_must_match_the_plan(tmp_path):
+    gen = write(tmp_path / "g.csv", GIVEN)
+    computed = write(tmp_path / "c.toml", "[unilevel]\npercentages = [0.1]\n")
+    with pytest.raises(UserError, match="earned_unilevel gives earnings the plan computes"):
+        payout.pay_genealogy(gen, computed)
+    other = write(tmp_path / "o.toml", "[stairstep]\n")
+    with pytest.raises(UserError, match="the plan has no component 'unilevel'"):
+        payout.pay_genealogy(gen, other)
+    missing = write(tmp_path / "m.toml", "[unilevel]\ngiven = true\n")
+    no_col = write(tmp_path / "n.csv", "id,sponsor_id,pv\nann,,100")
+    with pytest.raises(UserError, match="add an earned_unilevel column"):
+        payout.pay_genealogy(no_col, missing)
+
+
+# --- the payout table's files: summary, --force, carried state ---------------------------------
+
+DATA = Path(__file__).parent / "data" / "genealogy"
+
+
+def split_periods(src: Path, folder: Path) -> list[Path]:
+    """One file per period of ``src`` (same header)."""
+    lines = src.read_text().strip().splitlines()
+    header, rows = lines[0], [r for r in lines[1:] if r.strip()]
+    col = header.split(",").index("period")
+    out = []
+    for p in sorted({r.split(",")[col] for r in rows}, key=int):
+        path = folder / f"period_{p}.csv"
+        write(path, "\n".join([header, *[r for r in rows if r.split(",")[col] == p]]))
+        out.append(path)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("source", "plan"),
+    [
+        # Binary: week 2 needs week 1's placement tree and ann's carry (0 | 200).
+        (DATA / "binary_two_weeks.csv", "binary_weekly_cap"),
+        # Flat fast start: period 2 needs to know dan was paid for in period 1, and when cat
+        # joined (period 1, from the joined_period column) for her window.
+        (None, None),
+    ],
+)
+def test_two_separate_files_pay_as_one_two_period_file(tmp_path, source, plan):
+    if source is None:
+        source = write(tmp_path / "kits.csv", KITS)
+        plan = write(tmp_path / "plan.toml", KIT_PLAN)
+    whole = tmp_path / "whole.csv"
+    assert run_payout(source, "--plan", plan, "--out", whole) == 0
+    first, second = split_periods(source, tmp_path)
+    state = tmp_path / "state.npz"
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert run_payout(first, "--plan", plan, "--out", a, "--state-out", state) == 0
+    assert run_payout(second, "--plan", plan, "--out", b, "--state-in", state) == 0
+    together = pd.concat([pd.read_csv(a), pd.read_csv(b)], ignore_index=True)
+    pd.testing.assert_frame_equal(together, pd.read_csv(whole))
+    # Paying the same period again from the state is refused.
+    with pytest.raises(UserError, match="not after period 1"):
+        run_payout(first, "--plan", plan, "--out", tmp_path / "c.csv", "--state-in", state)
+
+
+def test_summary_json_and_force(tmp_path):
+    # binary_two_weeks (see test_payout_cli): 40 + 20 paid on 1,100 + 600 BV; binary breakage
+    # 10 in week 2; no cap in the plan (factor 1).
+    out = tmp_path / "pay.csv"
+    src = DATA / "binary_two_weeks.csv"
+    assert run_payout(src, "--plan", "binary_weekly_cap", "--out", out) == 0
+    summary = json.loads((tmp_path / "pay.summary.json").read_text())
+    assert summary["paid"] == pytest.approx(60)
+    assert summary["components"] == pytest.approx({"binary": 60})
+    assert summary["revenue"] == pytest.approx(1_700)
+    assert summary["payout_ratio"] == pytest.approx(60 / 1_700)
+    assert summary["breakage"]["binary"] == pytest.approx(10)
+    assert summary["cap_factor"] == 1.0
+    assert [p["paid"] for p in summary["by_period"]] == pytest.approx([40, 20])
+    # An existing table is not replaced without --force, and nothing else is written.
+    before = out.read_text()
+    with pytest.raises(UserError, match="exists; pass --force"):
+        run_payout(src, "--plan", "binary_weekly_cap", "--out", out)
+    assert out.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pay.csv", "pay.summary.json"]
+    assert run_payout(src, "--plan", "binary_weekly_cap", "--out", out, "--force") == 0

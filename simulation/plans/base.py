@@ -52,6 +52,8 @@ class PeriodInput:
         leg: int8[n] imported binary side (0 left, 1 right, -1 unknown) or None.
         retail_sales: float64[n] money received from non-member customers at retail price, net
             of refunds (for the retail margin), or None.
+        given_earnings: component name -> float64[n] earnings computed elsewhere, for the
+            plan's components declared ``given = true`` (taken as they are), or None.
     """
 
     period: int
@@ -67,6 +69,7 @@ class PeriodInput:
     placement: np.ndarray | None = None
     leg: np.ndarray | None = None
     retail_sales: np.ndarray | None = None
+    given_earnings: dict[str, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -132,6 +135,7 @@ class PeriodContext:
             engine calls before any component runs; combine with ``mark_unilevel_excluded``.
         count_inactive_volume: the volume of inactive rows counts for their uplines and the
             cap's revenue (the plan's ``qualification.inactive_volume = "counts"``, default).
+        kinds: component name -> registered type, for named tables (``[[matching]]``).
     """
 
     inp: PeriodInput
@@ -143,6 +147,11 @@ class PeriodContext:
     earnings: dict[str, np.ndarray] = field(default_factory=dict)
     unilevel_excluded: np.ndarray | None = None
     count_inactive_volume: bool = True
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def kind(self, name: str) -> str:
+        """Registered component type of a plan's component ``name`` (a named table's type)."""
+        return self.kinds.get(name, name)
 
     def volume(self, values: np.ndarray) -> np.ndarray:
         """float64[n]: ``values`` (PV or BV) as they count for uplines and the cap's revenue.
