@@ -191,6 +191,7 @@ def read_genealogy(
     volume: VolumeRules | None = None,
     known_ids: np.ndarray | None = None,
     known_joined: np.ndarray | None = None,
+    dialect: Dialect | None = None,
 ) -> Genealogy:
     """Read and validate a genealogy CSV.
 
@@ -204,12 +205,18 @@ def read_genealogy(
         known_ids: ids of an earlier run (its carried state), which keep rows 0 .. k-1 in this
             order; ids new in this file follow.
         known_joined: int32[k] enrolment period of each known id.
+        dialect: separator, decimal mark and root marker (default: detected / none).
 
     Raises:
         DataError: naming the file, the lines and the problem.
     """
     path = Path(path)
-    table, lines = _read_table(path)
+    dialect = dialect or Dialect()
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        table, lines = _read_xlsx(path)
+        sep = None
+    else:
+        table, lines, sep = _read_table(path, dialect.sep)
     problems = _Problems(path)
     columns = list(table.column_names)
     parts = [c for c in PV_PARTS if c in columns]
@@ -239,8 +246,9 @@ def read_genealogy(
     if table.num_rows == 0:
         raise DataError(f"{path}: no data lines after the header")
     col = {c: _strings(table.column(c)) for c in columns}
-
+    _decimal_commas(col, dialect.decimal, sep)
     ids = col["id"]
+    _root_marker(col, ids, dialect.root_marker)
     problems.add("empty id", lines[(ids == "").to_numpy()])
     if parts:
         part = {
@@ -311,9 +319,22 @@ def read_genealogy(
         problems.add("duplicate id within a period", lines[dup], ids[dup].to_numpy())
     sponsor_txt = col["sponsor_id"]
     sponsor = _resolve(sponsor_txt, index, period, key, n, codes)
-    bad = (sponsor_txt != "").to_numpy() & (sponsor < 0)
+    own = (sponsor_txt == ids).to_numpy() & (sponsor_txt != "").to_numpy()
     problems.add(
-        "sponsor_id is not an id of the same period", lines[bad], sponsor_txt[bad].to_numpy()
+        "sponsor_id is the distributor's own id (if that marks a root, pass --root-marker self)",
+        lines[own],
+        sponsor_txt[own].to_numpy(),
+    )
+    bad = (sponsor_txt != "").to_numpy() & (sponsor < 0)
+    zero = bad & (sponsor_txt == "0").to_numpy()
+    problems.add(
+        "sponsor_id is not an id of the same period",
+        lines[bad & ~zero],
+        sponsor_txt[bad & ~zero].to_numpy(),
+    )
+    problems.add(
+        "sponsor_id 0 is not an id of the same period (if 0 marks a root, pass --root-marker 0)",
+        lines[zero],
     )
     placement = None
     if "placement_id" in col:
@@ -440,8 +461,139 @@ def _scatter(n: int, rows: np.ndarray, values: np.ndarray, dtype=np.float64, fil
     return out
 
 
-def _read_table(path: Path) -> tuple[pa.Table, np.ndarray]:
-    """All columns as text, and the file line number of each data row."""
+@dataclass(frozen=True)
+class Dialect:
+    """How a genealogy file is written.
+
+    Attributes:
+        sep: field separator: comma, semicolon or tab; None detects it from the header
+            line (the one of the three it holds most of, outside quotes).
+        decimal: decimal mark ``"."`` or ``","``; None detects it: ``","`` when the separator
+            is not a comma and a number column holds a decimal comma (``12,5``).
+        root_marker: how the file marks a root's sponsor: None (empty cell), ``"0"`` or
+            ``"self"`` (the distributor's own id); also applied to ``placement_id``.
+    """
+
+    sep: str | None = None
+    decimal: str | None = None
+    root_marker: str | None = None
+
+
+_NUMBER_COLUMNS = (
+    "pv",
+    "bv",
+    *PV_PARTS,
+    "retail_sales",
+)
+_DECIMAL_COMMA = r"^[+-]?\d*,\d+$"
+
+
+def _decimal_commas(col: dict[str, pd.Series], decimal: str | None, sep: str | None) -> None:
+    """Turn decimal commas into points in the number columns (in place).
+
+    ``sep`` is the file's separator (None for a workbook); a comma-separated file cannot hold
+    unquoted decimal commas, so detection looks only in other files.
+    """
+    names = [c for c in col if c in _NUMBER_COLUMNS or _EARNED.match(c)]
+    if decimal is None:
+        decimal = "."
+        if sep != ",":
+            for c in names:
+                if col[c].str.match(_DECIMAL_COMMA).any():
+                    decimal = ","
+                    break
+    if decimal == ",":
+        for c in names:
+            col[c] = col[c].str.replace(",", ".", regex=False)
+
+
+def _root_marker(col: dict[str, pd.Series], ids: pd.Series, marker: str | None) -> None:
+    """Blank the sponsor (and placement parent) cells that mark roots (in place)."""
+    if marker is None:
+        return
+    for c in ("sponsor_id", "placement_id"):
+        if c not in col:
+            continue
+        text = col[c]
+        is_root = (text == ids) if marker == "self" else (text == marker)
+        col[c] = text.where(~is_root, "")
+
+
+def _detect_sep(first_line: str) -> str:
+    """The separator the header line holds most of, outside quotes (comma on ties)."""
+    counts = {}
+    for sep in (",", ";", "\t"):
+        counts[sep] = len(next(csv.reader(io.StringIO(first_line), delimiter=sep), [])) - 1
+    best = max(counts.values())
+    return next(sep for sep in (",", ";", "\t") if counts[sep] == best)
+
+
+def _read_xlsx(path: Path) -> tuple[pa.Table, np.ndarray]:
+    """All columns of the first worksheet as text, and the spreadsheet row of each data row.
+
+    Whole numbers stored as floats (Excel keeps every number as a float) are written without
+    ``.0``; empty rows are skipped, so line numbers are the rows the spreadsheet shows.
+    """
+    try:
+        import openpyxl
+    except ImportError:  # pragma: no cover - a dependency
+        raise DataError(
+            f"{path}: reading .xlsx files needs openpyxl (pip install openpyxl)"
+        ) from None
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except FileNotFoundError:
+        raise DataError(f"{path}: genealogy file not found") from None
+    except Exception as err:  # openpyxl raises many types for a damaged file
+        raise DataError(f"{path}: not a readable .xlsx workbook ({err})") from None
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = None
+        data: list[list[str]] = []
+        numbers: list[int] = []
+        for number, row in enumerate(rows, start=1):
+            cells = ["" if v is None else _cell_text(v) for v in row]
+            if not any(c.strip() for c in cells):
+                continue
+            if header is None:
+                header = [c.strip().lower() for c in cells]
+                while header and header[-1] == "":
+                    header.pop()
+                header_line = number
+                continue
+            data.append(cells)
+            numbers.append(number)
+    finally:
+        book.close()
+    if header is None:
+        raise DataError(
+            f"{path}: the worksheet is empty (expected a header row with id,sponsor_id,pv)"
+        )
+    width = len(header)
+    over = [i for i, r in enumerate(data) if any(c.strip() for c in r[width:])]
+    if over:
+        shown = ", ".join(str(numbers[i]) for i in over[:_SHOWN])
+        raise DataError(f"{path}: values beyond the {width} header columns: lines {shown}")
+    columns = {h: [r[i] if i < len(r) else "" for r in data] for i, h in enumerate(header)}
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise DataError(
+            f"{path}: line {header_line} (header): duplicate column(s) {', '.join(dupes)}"
+        )
+    table = pa.table({h: pa.array(v, type=pa.string()) for h, v in columns.items()})
+    return table, np.asarray(numbers, dtype=np.int64)
+
+
+def _cell_text(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_table(path: Path, sep: str | None = None) -> tuple[pa.Table, np.ndarray, str]:
+    """All columns as text, the file line number of each data row, and the separator."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -453,14 +605,17 @@ def _read_table(path: Path) -> tuple[pa.Table, np.ndarray]:
     if not raw.strip():
         raise DataError(f"{path}: the file is empty (expected a header line with id,sponsor_id,pv)")
     try:
-        header = next(csv.reader(io.StringIO(raw.split(b"\n", 1)[0].decode("utf-8"))))
+        first = raw.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: line 1: not UTF-8 text ({err.reason})") from None
-    header = [h.strip() for h in header]
+    sep = sep or _detect_sep(first)
+    header = next(csv.reader(io.StringIO(first), delimiter=sep))
+    header = [h.strip().lower() for h in header]
     try:
         table = pacsv.read_csv(
             pa.BufferReader(raw),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=sep),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
                 strings_can_be_null=False,
@@ -468,12 +623,12 @@ def _read_table(path: Path) -> tuple[pa.Table, np.ndarray]:
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
-        raise DataError(_parse_problem(path, raw, len(header), err)) from None
+        raise DataError(_parse_problem(path, raw, len(header), err, sep)) from None
     lines = _line_numbers(raw, table.num_rows)
-    return table, lines
+    return table, lines, sep
 
 
-def _parse_problem(path: Path, raw: bytes, width: int, err: Exception) -> str:
+def _parse_problem(path: Path, raw: bytes, width: int, err: Exception, sep: str = ",") -> str:
     """Find the lines with a wrong number of fields (slow path, only on error)."""
     bad = []
     try:
@@ -481,7 +636,7 @@ def _parse_problem(path: Path, raw: bytes, width: int, err: Exception) -> str:
     except UnicodeDecodeError as uerr:
         line = raw[: uerr.start].count(b"\n") + 1
         return f"{path}: line {line}: not UTF-8 text ({uerr.reason})"
-    for i, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for i, fields in enumerate(csv.reader(io.StringIO(text), delimiter=sep), start=1):
         if i > 1 and fields and len(fields) != width:
             bad.append(f"{i} ({len(fields)} fields)")
         if len(bad) >= _SHOWN:

@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from simulation.errors import DataError, UserError
-from simulation.genealogy import Genealogy, read_genealogy
+from simulation.genealogy import Dialect, Genealogy, read_genealogy
 from simulation.payout_state import CarriedState, load_state, save_state
 from simulation.plans import PayResult, Plan, PlanEngine, load_plan
 from simulation.plans.placement import PlacementTree
@@ -63,8 +63,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "genealogy",
         metavar="GENEALOGY",
         type=Path,
-        help="genealogy CSV: id,sponsor_id,pv[,bv,placement_id,leg,active,rank,joined_period,"
-        "period]",
+        help="genealogy CSV (comma, semicolon or tab separated) or Excel .xlsx: id,sponsor_id,pv "
+        "and optional columns (see docs/plans.md)",
     )
     parser.add_argument(
         "--plan", required=True, help="plan file (TOML) or the name of a shipped plan"
@@ -74,6 +74,26 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("payouts.csv"),
         help="payout table to write (default: payouts.csv)",
+    )
+    parser.add_argument(
+        "--sep",
+        choices=[",", ";", "tab"],
+        default=None,
+        help="field separator of a CSV file (default: detected from the header line)",
+    )
+    parser.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        default=None,
+        help="decimal mark of the numbers (default: ',' if a semicolon- or tab-separated file "
+        "has decimal commas, else '.')",
+    )
+    parser.add_argument(
+        "--root-marker",
+        choices=["0", "self"],
+        default=None,
+        help="how the file marks a root's sponsor_id when not with an empty cell: 0, or the "
+        "distributor's own id (self)",
     )
     parser.add_argument(
         "--force", action="store_true", help="replace an existing payout table and summary"
@@ -203,6 +223,7 @@ def pay_genealogy(
     *,
     assume_kits: bool = False,
     state_in: CarriedState | None = None,
+    dialect: Dialect | None = None,
 ) -> PayoutRun:
     """Read, validate and pay every period of a genealogy file.
 
@@ -213,6 +234,7 @@ def pay_genealogy(
             period they joined (an explicit choice; a kit-requiring plan is refused otherwise).
         state_in: what an earlier run carried (``--state-in``): its ids keep their rows and the
             engine continues from its component states; every period must come after its last.
+        dialect: the file's separator, decimal mark and root marker (default: detected).
 
     Raises:
         UserError: a bad plan (ConfigError) or genealogy (DataError).
@@ -228,6 +250,7 @@ def pay_genealogy(
         volume=plan.volume,
         known_ids=None if state_in is None else state_in.ids,
         known_joined=None if state_in is None else state_in.joined_period,
+        dialect=dialect,
     )
     _check_given(gen, plan)
     if state_in is not None:
@@ -486,8 +509,13 @@ def run(args: argparse.Namespace) -> int:
     """``mlmsim payout``: pay the genealogy, write the table, print the summary."""
     check_out(args.out, args.force)
     state_in = load_state(args.state_in) if args.state_in is not None else None
+    dialect = Dialect(
+        sep="\t" if args.sep == "tab" else args.sep,
+        decimal=args.decimal,
+        root_marker=args.root_marker,
+    )
     result = pay_genealogy(
-        args.genealogy, args.plan, assume_kits=args.assume_kits, state_in=state_in
+        args.genealogy, args.plan, assume_kits=args.assume_kits, state_in=state_in, dialect=dialect
     )
     write_table(result.table, args.out)
     write_summary(result, args.out)

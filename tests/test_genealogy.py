@@ -83,7 +83,9 @@ def test_other_bad_input(tmp_path):
         "id,sponsor_id,pv,period\na,,1,1.5\n": "period is not a whole number",
         "id,sponsor_id,pv,leg\na,,1,up\n": "leg is not L/R",
         "id,sponsor_id,pv\n,,1\n": "empty id: line 2",
-        "id,sponsor_id,pv\na,a,1\n": r"cycle \(a -> a\): line 2",
+        # Its own sponsor: named, with the option for files that mark roots that way.
+        "id,sponsor_id,pv\na,a,1\n": r"own id \(if that marks a root, pass --root-marker self\)",
+        "id,sponsor_id,pv\na,b,1\nb,a,1\n": r"cycle \(a -> b -> a\): lines 2, 3",
         "id,sponsor_id,pv,placement_id\na,,1,\nb,a,1,c\nc,a,1,b\n": r"placement has a cycle",
     }
     for i, (text, message) in enumerate(cases.items()):

@@ -356,3 +356,89 @@ def test_summary_json_and_force(tmp_path):
     assert out.read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pay.csv", "pay.summary.json"]
     assert run_payout(src, "--plan", "binary_weekly_cap", "--out", out, "--force") == 0
+
+
+# --- input dialects ----------------------------------------------------------------------------
+
+UNI = "[qualification]\nmin_pv = 50\n[unilevel]\npercentages = [0.10]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [
+        # Semicolons and decimal commas (a European spreadsheet export), headers in capitals.
+        ("ID;Sponsor_ID;PV\nann;;100,5\nbob;ann;50,25\ncat;ann;60", []),
+        # The same with the dialect given.
+        (
+            "ID;Sponsor_ID;PV\nann;;100,5\nbob;ann;50,25\ncat;ann;60",
+            ["--sep", ";", "--decimal", ","],
+        ),
+        # Tabs, points.
+        ("id\tsponsor_id\tpv\nann\t\t100.5\nbob\tann\t50.25\ncat\tann\t60", []),
+        # Roots marked with 0 or with their own id.
+        ("id,sponsor_id,pv\nann,0,100.5\nbob,ann,50.25\ncat,ann,60", ["--root-marker", "0"]),
+        ("id,sponsor_id,pv\nann,ann,100.5\nbob,ann,50.25\ncat,ann,60", ["--root-marker", "self"]),
+    ],
+)
+def test_dialects_read_the_same_genealogy(tmp_path, text, options):
+    # ann 100.5 PV, bob 50.25 and cat 60 under her; unilevel 10%: ann 5.025 + 6 = 11.025.
+    plan = write(tmp_path / "plan.toml", UNI)
+    out = tmp_path / "pay.csv"
+    assert run_payout(write(tmp_path / "g.csv", text), "--plan", plan, "--out", out, *options) == 0
+    t = pd.read_csv(out).set_index("id")
+    assert t.pv.to_dict() == pytest.approx({"ann": 100.5, "bob": 50.25, "cat": 60})
+    assert t.unilevel.to_dict() == pytest.approx({"ann": 11.025, "bob": 0, "cat": 0})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id,sponsor_id,pv\nann,0,100\nbob,ann,50", r"pass --root-marker 0\): line 2"),
+        ("id,sponsor_id,pv\nann,ann,100\nbob,ann,50", r"own id.*pass --root-marker self.*line 2"),
+        # Decimal commas in a comma-separated file split the field: the line is named.
+        (
+            "id,sponsor_id,pv\nann,,100\nbob,ann,50,5",
+            r"expected 3 fields as in the header: lines 3",
+        ),
+        ("ID;SPONSOR_ID;PV\nann;;100\nbob;ann;x", r"pv is not a number: line 3 \('x'\)"),
+        ("id;sponsor_id;pv\nann;;100\nbob;ann;1.234,5", r"pv is not a number: line 3"),
+    ],
+)
+def test_dialect_mistakes_name_the_line_and_the_fix(tmp_path, text, message):
+    plan = write(tmp_path / "plan.toml", UNI)
+    gen = write(tmp_path / "g.csv", text)
+    out = tmp_path / "pay.csv"
+    with pytest.raises(UserError, match=message) as err:
+        run_payout(gen, "--plan", plan, "--out", out)
+    assert err.value.exit_code == 2
+    assert not out.exists() and not (tmp_path / "pay.summary.json").exists()
+
+
+def write_xlsx(path: Path, rows: list[list]) -> Path:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_xlsx_is_read_directly_and_errors_name_the_spreadsheet_row(tmp_path):
+    # Row 3 is empty (skipped, as a spreadsheet shows it); numbers are Excel numbers.
+    plan = write(tmp_path / "plan.toml", UNI)
+    rows = [["ID", "Sponsor_ID", "PV"], ["ann", None, 100.5], [], ["bob", "ann", 50.25]]
+    rows.append(["cat", "ann", 60])
+    out = tmp_path / "pay.csv"
+    assert run_payout(write_xlsx(tmp_path / "g.xlsx", rows), "--plan", plan, "--out", out) == 0
+    t = pd.read_csv(out).set_index("id")
+    assert t.unilevel.to_dict() == pytest.approx({"ann": 11.025, "bob": 0, "cat": 0})
+    rows[4] = ["cat", "ann", -60]
+    with pytest.raises(UserError, match=r"pv is negative: line 5 \('-60'\)"):
+        payout.pay_genealogy(write_xlsx(tmp_path / "bad.xlsx", rows), plan)
+    rows[4] = ["cat", 0, 60]
+    with pytest.raises(UserError, match=r"--root-marker 0\): line 5"):
+        payout.pay_genealogy(write_xlsx(tmp_path / "zero.xlsx", rows), plan)
+    damaged = write(tmp_path / "damaged.xlsx", "not a workbook")
+    with pytest.raises(UserError, match=r"not a readable \.xlsx workbook"):
+        payout.pay_genealogy(damaged, plan)
