@@ -298,7 +298,10 @@ def read_genealogy(
     leg = _legs(col["leg"], lines, problems, placement_width) if "leg" in col else None
 
     # Ids -> rows in order of first appearance; references resolved within the period.
-    codes, uniques = pd.factorize(ids.to_numpy())
+    ids_arrow = pa.array(ids.to_numpy(), type=pa.string())
+    encoded = pc.dictionary_encode(ids_arrow)  # hash in C++, order of first appearance
+    codes = encoded.indices.to_numpy().astype(np.int64)
+    uniques = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
     k = 0
     if known_ids is not None:
         k = len(known_ids)
@@ -309,7 +312,8 @@ def read_genealogy(
         codes[fresh] = new_codes + k
         uniques = np.concatenate((np.asarray(known_ids, dtype=object), new_ids.astype(object)))
     n = uniques.size
-    index = pd.Index(uniques)
+    index = pa.array(uniques, type=pa.string())
+    single = bool((period == period[0]).all())
     order = np.lexsort((np.arange(table.num_rows), period))
     key = period * n + codes
     uniq_keys, counts = np.unique(key, return_counts=True)
@@ -318,7 +322,7 @@ def read_genealogy(
         dup = np.isin(key, dup_keys)
         problems.add("duplicate id within a period", lines[dup], ids[dup].to_numpy())
     sponsor_txt = col["sponsor_id"]
-    sponsor = _resolve(sponsor_txt, index, period, key, n, codes)
+    sponsor = _resolve(sponsor_txt, index, period, key, n, single)
     own = (sponsor_txt == ids).to_numpy() & (sponsor_txt != "").to_numpy()
     problems.add(
         "sponsor_id is the distributor's own id (if that marks a root, pass --root-marker self)",
@@ -339,7 +343,7 @@ def read_genealogy(
     placement = None
     if "placement_id" in col:
         place_txt = col["placement_id"]
-        placement = _resolve(place_txt, index, period, key, n, codes)
+        placement = _resolve(place_txt, index, period, key, n, single)
         given = (place_txt != "").to_numpy()
         bad = given & (placement < 0)
         problems.add(
@@ -676,7 +680,11 @@ def _numbers(
 ) -> np.ndarray:
     """float64 values; NaN where empty and not required. Bad values are problems."""
     empty = (text == "").to_numpy()
-    values = pd.to_numeric(text.where(~empty, "0"), errors="coerce").to_numpy(dtype=np.float64)
+    arrow = pa.array(text.to_numpy(), type=pa.string())
+    try:  # fast path: Arrow's parser in C++; any bad cell sends us to pandas to name it
+        values = pc.cast(pc.if_else(pa.array(empty), "0", arrow), pa.float64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = pd.to_numeric(text.where(~empty, "0"), errors="coerce").to_numpy(np.float64)
     bad = ~np.isfinite(values) & ~empty
     problems.add(f"{name} is not a number", lines[bad], text[bad].to_numpy())
     if required:
@@ -760,18 +768,24 @@ def _legs(text: pd.Series, lines: np.ndarray, problems: _Problems, width: int | 
 
 def _resolve(
     text: pd.Series,
-    index: pd.Index,
+    index: pa.Array,
     period: np.ndarray,
     key: np.ndarray,
     n: int,
-    codes: np.ndarray,
+    single: bool,
 ) -> np.ndarray:
-    """Row of the id named in ``text`` if it is listed in the same period, else -1."""
-    ref = index.get_indexer(text.to_numpy())
+    """Row of the id named in ``text`` if it is listed in the same period, else -1.
+
+    ``index`` holds the ids by row; ``key`` = period x n + row of every line; ``single``: the
+    file has one period (every id is listed in it).
+    """
+    arrow = pa.array(text.to_numpy(), type=pa.string())
+    ref = pc.index_in(arrow, value_set=index).fill_null(-1).to_numpy().astype(np.int64)
     ok = ref >= 0
-    ref_key = period * n + np.where(ok, ref, 0)
-    listed = np.isin(ref_key, key)
-    return np.where(ok & listed & (text != "").to_numpy(), ref, -1).astype(np.int64)
+    if not single:
+        ref_key = period * n + np.where(ok, ref, 0)
+        ok &= np.isin(ref_key, key)
+    return np.where(ok & (text != "").to_numpy(), ref, -1).astype(np.int64)
 
 
 def _cycle_rows(parent: np.ndarray, start: np.ndarray) -> list[int]:

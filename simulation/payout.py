@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from simulation.errors import DataError, UserError
@@ -373,7 +373,7 @@ def _table(
                 label = np.array(["", *rank_names], dtype=object)
                 put("rank", label[np.clip(rank + 1, 0, len(rank_names))])
             else:
-                put("rank", np.where(rank >= 0, rank.astype(object), ""))
+                put("rank", np.where(rank >= 0, rank.astype(str), "").astype(object))
         if place is not None:
             parent, position, width = place
             par = parent[rows]
@@ -440,11 +440,11 @@ def write_table(table: dict[str, np.ndarray], out: Path) -> None:
     for k, v in table.items():
         if v.dtype.kind == "f":
             v = np.round(v, _DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
-        arrays[k] = pa.array(v.tolist() if v.dtype == object else v)
+        arrays[k] = pa.array(v, type=pa.string()) if v.dtype == object else pa.array(v)
     data = pa.table(arrays)
     # Quote text only if some value needs it (pyarrow's "needed" quotes every string).
-    text = [v for v in table.values() if v.dtype == object]
-    plain = not any(pd.Series(v).astype(str).str.contains('[,"\n\r]').any() for v in text)
+    text = [a for a in arrays.values() if pa.types.is_string(a.type)]
+    plain = not any(pc.any(pc.match_substring_regex(a, '[,"\n\r]')).as_py() for a in text)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".tmp")
