@@ -442,3 +442,22 @@ def test_xlsx_is_read_directly_and_errors_name_the_spreadsheet_row(tmp_path):
     damaged = write(tmp_path / "damaged.xlsx", "not a workbook")
     with pytest.raises(UserError, match=r"not a readable \.xlsx workbook"):
         payout.pay_genealogy(damaged, plan)
+
+
+def test_the_documented_worked_example(tmp_path):
+    # docs/plans.md "Worked example": the files there are these, and so are the numbers.
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "plans.md").read_text()
+    gen, plan = DATA / "worked_example.csv", DATA / "worked_example_plan.toml"
+    assert gen.read_text() in doc and plan.read_text() in doc
+    out = tmp_path / "payouts.csv"
+    assert run_payout(gen, "--plan", plan, "--out", out) == 0
+    assert out.read_text() in doc
+    t = pd.read_csv(out).set_index("id")
+    assert t.total.to_dict() == pytest.approx(
+        {"ann": 63.7, "bob": 51, "cat": 0, "dan": 0, "eve": 0}
+    )
+    s = json.loads((tmp_path / "payouts.summary.json").read_text())
+    assert s["paid"] == pytest.approx(114.7) and s["revenue"] == pytest.approx(520)
+    assert s["breakage"]["unilevel"] == pytest.approx(27.5)
+    assert s["breakage"]["matching"] == pytest.approx(5.9)
+    assert s["retail_margin"] == pytest.approx(50)
