@@ -1,11 +1,20 @@
-"""Genealogy import for payout runs (DESIGN.md section 4).
+"""Genealogy import for payout runs (the format is documented in ``docs/plans.md``).
 
-A genealogy is a CSV file, one line per distributor (per period if there are several):
+A genealogy is a CSV file (comma, semicolon or tab separated) or an Excel ``.xlsx`` workbook,
+one line per distributor (per period if there are several). Headers are case-insensitive.
 
 * ``id`` (required): the distributor's id, any text, unique within a period;
-* ``sponsor_id`` (required): the enroller's id, empty for a root;
-* ``pv`` (required): personal volume this period (points, >= 0);
-* ``bv``: business volume (default: ``pv``);
+* ``sponsor_id`` (required): the enroller's id, empty for a root (or ``0`` / the own id with
+  :class:`Dialect` ``root_marker``);
+* ``pv`` (required unless given as its parts): personal volume this period (points, >= 0);
+* ``purchases``, ``customer_pv``, ``returns`` (instead of ``pv``): ``pv = purchases +
+  customer_pv - returns`` by the plan's ``[volume]`` rules; ``sale_period``: the period a
+  return's goods were sold in (for ``returns_timing = "clawback"``);
+* ``bv``: business volume (default: the net ``pv``);
+* ``retail_sales``: money from retail customers at retail price (for the retail margin);
+* ``kit_bought``: ``1``/``0`` (yes/no …) bought a starter kit this period (empty: no). A plan
+  whose flat fast start requires a kit refuses a file without this column (or ``--assume-kits``);
+* ``earned_<name>``: earnings of the plan's component ``<name>`` computed elsewhere;
 * ``placement_id``: binary/matrix placement parent (empty: placed by the plan's spillover
   rule, after every imported row);
 * ``leg``: binary side ``L``/``R`` (``left``/``right``, ``0``/``1``) or matrix position
@@ -14,19 +23,21 @@ A genealogy is a CSV file, one line per distributor (per period if there are sev
 * ``active``: ``1``/``0``, ``true``/``false``, ``yes``/``no`` (default: active);
 * ``rank``: paid-as rank, a rank name of the plan or its index (0 = lowest);
 * ``joined_period``: period of enrolment (default: the period the id first appears in);
-* ``period``: pay period (integer); periods are paid in increasing order;
-* ``kit_bought``: ``1``/``0`` (yes/no …) bought a starter kit this period (empty: no). A plan
-  whose flat fast start requires a kit refuses a file without this column (or ``--assume-kits``).
+* ``period``: pay period (integer); periods are paid in increasing order.
 
-Ids are mapped to rows in order of first appearance; the same id in several periods is the
-same distributor (carry-over and fast-start windows follow it). Within one period a sponsor or
-placement parent must be an id of that period. A distributor absent from a period is inactive
-in it (no volume, not paid) but keeps its placement.
+Numbers may use decimal commas (detected in files not separated by commas, or given).
+
+Ids are mapped to rows in order of first appearance (after the ids of an earlier run's carried
+state, if given); the same id in several periods is the same distributor (carry-over and
+fast-start windows follow it). Within one period a sponsor or placement parent must be an id of
+that period. A distributor absent from a period is inactive in it (no volume, not paid) but
+keeps its placement.
 
 Every problem is a :class:`~simulation.errors.DataError` naming the file, the line numbers as
 a spreadsheet shows them (header = line 1) and what is wrong: missing or unknown columns,
-unknown sponsors or placement parents, duplicate ids within a period, bad numbers
-(non-numeric, negative, NaN), cycles, placement over width or two children on one side.
+unknown sponsors or placement parents (with a hint when a root seems marked by ``0`` or its own
+id), duplicate ids within a period, bad numbers (non-numeric, negative, NaN), cycles, placement
+over width or two children on one side, returns charged to a period not in the file.
 """
 
 from __future__ import annotations

@@ -261,9 +261,10 @@ def pay_genealogy(
             )
         first = gen.periods[0].period
         if first <= state_in.last_period:
+            hint = "" if "period" in gen.columns else " (add a period column)"
             raise DataError(
                 f"{gen.path}: period {first} is not after period {state_in.last_period}, the last "
-                "one the --state-in file paid: give the next periods only"
+                f"one the --state-in file paid: give the next periods only{hint}"
             )
     if assume_kits and "kit_bought" in gen.columns:
         raise DataError(

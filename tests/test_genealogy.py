@@ -80,6 +80,7 @@ def test_other_bad_input(tmp_path):
         "": "the file is empty",
         "id,sponsor_id,pv\na,,1\nb,a\n": r"expected 3 fields as in the header: lines 3 \(2",
         "id,sponsor_id,pv,active\na,,1,maybe\n": "active is not 1/0",
+        "id,sponsor_id,pv,kit_bought\na,,1,\nb,a,1,kit\n": r"kit_bought is not 1/0.*: line 3",
         "id,sponsor_id,pv,period\na,,1,1.5\n": "period is not a whole number",
         "id,sponsor_id,pv,leg\na,,1,up\n": "leg is not L/R",
         "id,sponsor_id,pv\n,,1\n": "empty id: line 2",
