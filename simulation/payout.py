@@ -135,6 +135,7 @@ class PayoutRun:
     results: list[PayResult]
     table: dict[str, np.ndarray] = field(default_factory=dict)
     state: CarriedState | None = None
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """Totals over all periods and per period (the summary JSON).
@@ -189,6 +190,7 @@ class PayoutRun:
             "retail_margin": margin if self.has_margin else None,
             "share_paid_nothing": float((per_person <= 0).mean()),
             "top1_share": top_share,
+            "notes": list(self.notes),
             "by_period": periods,
         }
 
@@ -290,6 +292,7 @@ def pay_genealogy(
             where = f"period {gp.period}: " if "period" in gen.columns else ""
             raise DataError(f"{gen.path}: {where}{_rows_to_ids(str(err), gen.ids)}") from None
     run = PayoutRun(genealogy=gen, plan=plan, results=results)
+    run.notes = _notes(gen, plan, assume_kits)
     run.state = CarriedState(
         ids=gen.ids,
         joined_period=gen.periods[-1].joined_period,
@@ -299,6 +302,22 @@ def pay_genealogy(
     )
     run.table = _table(run, names, levels, places)
     return run
+
+
+def _notes(gen: Genealogy, plan: Plan, assume_kits: bool) -> list[str]:
+    """Assumptions the run made from what the file does not say (printed and in the summary)."""
+    notes = []
+    first = gen.periods[0].period
+    if plan.of_kind("fast_start") and "joined_period" not in gen.columns:
+        notes.append(
+            f"no joined_period column: everyone listed in period {first} counts as having "
+            "joined in it (fast-start windows); add the column if they joined earlier"
+        )
+    if assume_kits:
+        notes.append("--assume-kits: every recruit bought a starter kit in the period it joined")
+    if plan.of_kind("retail_margin") and "retail_sales" not in gen.columns:
+        notes.append("no retail_sales column: the retail margin is 0")
+    return notes
 
 
 def _placement(engine: PlanEngine) -> tuple[np.ndarray, np.ndarray, int] | None:
@@ -485,8 +504,7 @@ def print_summary(run: PayoutRun, out: Path) -> None:
         rows.append((f"breakage: {k}", money(v)))
     rows.append(("cap factor (lowest)", f"{s['cap_factor']:.4f}"))
     if s["retail_margin"] is not None:
-        note = "" if "retail_sales" in run.genealogy.columns else " (no retail_sales column)"
-        rows.append(("retail margin (not paid)", money(s["retail_margin"]) + note))
+        rows.append(("retail margin (not paid)", money(s["retail_margin"])))
     rows += [
         ("paid nothing", pct(s["share_paid_nothing"])),
         ("top 1% share of payouts", pct(s["top1_share"])),
@@ -502,6 +520,8 @@ def print_summary(run: PayoutRun, out: Path) -> None:
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {k:<{width}}  {v}")
+    for note in run.notes:
+        print(f"  note: {note}")
     print(f"\n  payouts: {out} ({len(run.table['id']):,} lines)")
     print(f"  summary: {summary_path(out)}")
 

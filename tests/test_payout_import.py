@@ -86,6 +86,10 @@ def test_kit_requirement_without_kit_information_is_refused(tmp_path, capsys):
     # --assume-kits: every recruit bought a kit in the period it joined. Period 1: bob and cat
     # -> ann 80, dan -> bob 40; period 2: fay joined in period 0, not 2 -> no kit. Total 120.
     assert run_payout(gen, "--plan", plan, "--out", out, "--assume-kits") == 0
+    summary = json.loads((tmp_path / "pay.summary.json").read_text())
+    assert summary["notes"] == [
+        "--assume-kits: every recruit bought a starter kit in the period it joined"
+    ]
     t = pd.read_csv(out)
     got = {(r.period, r.id): r.fast_start for r in t.itertuples()}
     assert got[(1, "ann")] == 80 and got[(1, "bob")] == 40
