@@ -91,6 +91,8 @@ class MonthlyExtras:
     def __init__(self, model: MLMModel):
         plan = model.plan
         self.components = [k for k in plan.components if plan.spec(k).company_payout]
+        # Named tables ([[fast_start]] name = ...) count by their type.
+        self.recruiting = {k for k in self.components if plan.kind(k) in RECRUITMENT_COMPONENTS}
         self.rows: list[dict[str, float]] = []
         self.last_rank = np.full(model.pop.n, -1, dtype=np.int16)
         self.highest_rank = np.full(model.pop.n, -1, dtype=np.int16)
@@ -106,7 +108,7 @@ class MonthlyExtras:
         for k in self.components:
             row[f"paid_{k}"] = float(pay.components[k].sum()) if pay is not None else 0.0
         row["paid_recruiting"] = sum(
-            row[f"paid_{k}"] for k in self.components if k in RECRUITMENT_COMPONENTS
+            row[f"paid_{k}"] for k in self.components if k in self.recruiting
         )
         ever = model.ever_ids
         # Recruits only: founders (and spontaneous joiners) were not brought in by anyone.
