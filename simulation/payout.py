@@ -32,6 +32,7 @@ Input errors raise :class:`~simulation.errors.UserError` (exit status 2, one mes
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -256,10 +257,10 @@ def pay_genealogy(
     )
     _check_given(gen, plan)
     if state_in is not None:
-        if state_in.plan != plan.meta.name:
+        if state_in.plan != plan_identity(plan):
             raise DataError(
                 f"--state-in: the state was carried by plan {state_in.plan!r}, not "
-                f"{plan.meta.name!r}: continue with the same plan"
+                f"{plan_identity(plan)!r} (name and rules): continue with the same plan"
             )
         first = gen.periods[0].period
         if first <= state_in.last_period:
@@ -297,11 +298,21 @@ def pay_genealogy(
         ids=gen.ids,
         joined_period=gen.periods[-1].joined_period,
         last_period=gen.periods[-1].period,
-        plan=plan.meta.name,
+        plan=plan_identity(plan),
         components={k: v for k, v in engine.state.items() if v is not None},
     )
     run.table = _table(run, names, levels, places)
     return run
+
+
+def plan_identity(plan: Plan) -> str:
+    """The plan's name and a digest of its rules (every table but ``[plan]``).
+
+    A state file is continued only by the plan that wrote it.
+    """
+    rules = {k: v for k, v in plan.raw.items() if k != "plan"}
+    digest = hashlib.sha256(json.dumps(rules, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{plan.meta.name} #{digest[:12]}"
 
 
 def _notes(gen: Genealogy, plan: Plan, assume_kits: bool) -> list[str]:

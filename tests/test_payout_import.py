@@ -334,9 +334,15 @@ def test_two_separate_files_pay_as_one_two_period_file(tmp_path, source, plan):
     assert run_payout(second, "--plan", plan, "--out", b, "--state-in", state) == 0
     together = pd.concat([pd.read_csv(a), pd.read_csv(b)], ignore_index=True)
     pd.testing.assert_frame_equal(together, pd.read_csv(whole))
-    # Paying the same period again from the state is refused.
+    # Paying the same period again from the state is refused, and so is another plan.
     with pytest.raises(UserError, match="not after period 1"):
         run_payout(first, "--plan", plan, "--out", tmp_path / "c.csv", "--state-in", state)
+    other = write(tmp_path / "other.toml", "[unilevel]\npercentages = [0.1]\n")
+    with pytest.raises(UserError, match="continue with the same plan"):
+        run_payout(second, "--plan", other, "--out", tmp_path / "d.csv", "--state-in", state)
+    damaged = write(tmp_path / "damaged.npz", "not a state")
+    with pytest.raises(UserError, match="not a state file written by mlmsim payout"):
+        run_payout(second, "--plan", plan, "--out", tmp_path / "e.csv", "--state-in", damaged)
 
 
 def test_summary_json_and_force(tmp_path):
