@@ -58,7 +58,7 @@ import pyarrow.csv as pacsv
 from simulation.errors import DataError
 from simulation.plans.base import PeriodInput
 from simulation.plans.engine import VolumeRules
-from simulation.tree import CycleError, compute_depth
+from simulation.tree import CycleError, Forest, compute_depth
 
 REQUIRED = ("id", "sponsor_id", "pv")
 PV_PARTS = ("purchases", "customer_pv", "returns")
@@ -102,6 +102,7 @@ class GenealogyPeriod:
         kit_bought: bool[n] bought a starter kit this period, or None without the column.
         retail_sales: float64[n] money from retail customers at retail price, or None.
         earned: component name -> float64[n] earnings given by ``earned_<name>`` columns.
+        depth: int32[n] sponsor-tree depth (roots and absent rows 0), from the cycle check.
     """
 
     period: int
@@ -120,6 +121,13 @@ class GenealogyPeriod:
     kit_bought: np.ndarray | None = None
     retail_sales: np.ndarray | None = None
     earned: dict[str, np.ndarray] = field(default_factory=dict)
+    depth: np.ndarray | None = None
+
+    def forest(self) -> Forest:
+        """The sponsor forest of the period (absent rows are roots without volume)."""
+        if self.depth is None:
+            return Forest.from_parent(self.sponsor)
+        return Forest.from_depth(self.sponsor, self.depth)
 
     def period_input(self) -> PeriodInput:
         """The engine's input for this period."""
@@ -386,7 +394,9 @@ def read_genealogy(
         spons[rows] = sponsor[sel]
         line_here = np.zeros(n, dtype=np.int64)
         line_here[rows] = lines[sel]
-        _check_cycles(spons, present, line_here, id_of, problems, f"{label}the sponsor chain")
+        depth = _check_cycles(
+            spons, present, line_here, id_of, problems, f"{label}the sponsor chain"
+        )
         problems.check()
         new_rows = rows[~seen[rows]]
         seen[rows] = True
@@ -405,6 +415,7 @@ def read_genealogy(
             active=_scatter(n, rows, active[sel], dtype=bool),
             joined_period=joined_row.copy(),
             new_rows=new_rows,
+            depth=np.where(present, depth, 0).astype(np.int32),
         )
         if rank is not None:
             gp.rank = _scatter(n, rows, rank[sel], dtype=np.int16, fill=-1)
@@ -824,14 +835,18 @@ def _check_cycles(
     id_of: np.ndarray,
     problems: _Problems,
     what: str,
-) -> None:
-    """A cycle in ``parent`` is a problem naming its lines and ids."""
+) -> np.ndarray | None:
+    """The depths (int32[n], -1 for non-members), or None after adding a cycle as a problem.
+
+    The problem names the cycle's lines and ids.
+    """
     try:
-        compute_depth(parent, member)
+        return compute_depth(parent, member)
     except CycleError as err:
         cycle = _cycle_rows(parent, err.rows)
         path = " -> ".join(str(id_of[r]) for r in [*cycle, cycle[0]])
         problems.add(f"{what} has a cycle ({path})", np.sort(line_of[cycle]))
+        return None
 
 
 def _check_placement(

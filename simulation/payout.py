@@ -53,7 +53,6 @@ from simulation.genealogy import Dialect, Genealogy, read_genealogy
 from simulation.payout_state import CarriedState, load_state, save_state
 from simulation.plans import PayResult, Plan, PlanEngine, load_plan
 from simulation.plans.placement import PlacementTree
-from simulation.tree import Forest
 
 _DECIMALS = 6
 
@@ -284,7 +283,7 @@ def pay_genealogy(
         if assume_kits:
             gp.kit_bought = gp.present & (gp.joined_period == gp.period)
         inp = gp.period_input()
-        inp.forest = Forest.from_parent(inp.sponsor)
+        inp.forest = gp.forest()
         levels.append(inp.forest.depth)
         try:
             results.append(engine.pay(inp))
