@@ -144,8 +144,7 @@ def main() -> None:
             best = min(runs, key=lambda r: r["total_s"])
             report["xlsx"] = {"n": args.xlsx_n, **best}
             print(
-                f"xlsx, {args.xlsx_n:,} rows: "
-                + ", ".join(f"{k} {v:.2f}" for k, v in best.items())
+                f"xlsx, {args.xlsx_n:,} rows: " + ", ".join(f"{k} {v:.2f}" for k, v in best.items())
             )
     print(f"cores: {report['cores']}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
