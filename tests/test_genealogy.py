@@ -1,4 +1,4 @@
-"""Genealogy CSV import (DESIGN.md section 4): columns, periods, ids to rows, and errors that
+"""Genealogy import (format in docs/plans.md): columns, periods, ids to rows, and errors that
 name the file, the lines (header = line 1) and the problem."""
 
 from pathlib import Path
