@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation.metrics import gini, reachable_prospects, top_share
-from simulation.plans.base import REGISTRY
 from simulation.state import Status
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ COMPONENT_DESCRIPTION = "Paid this month by the plan component '{}' (after the c
 
 def paying_components(plan) -> list[str]:
     """Names of the plan's components the company pays (one ``paid_<name>`` column each)."""
-    return [k for k in plan.components if REGISTRY[k].company_payout]
+    return [k for k in plan.components if plan.spec(k).company_payout]
 
 
 def monthly_columns(plan) -> dict[str, str]:
@@ -162,11 +161,12 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
         "share_net_loss_strict": float((strict < 0).mean()) if n_ever else float("nan"),
         "top1_commissions": top_share(comm, 0.01),
     }
-    components = paying_components(model.plan)
+    plan = model.plan
+    components = paying_components(plan)
     for k in components:
         row[COMPONENT_COLUMN.format(k)] = float(pay.components[k].sum()) if pay else 0.0
     row["paid_recruiting"] = sum(
-        (row[COMPONENT_COLUMN.format(k)] for k in components if REGISTRY[k].pays_for_recruiting),
+        (row[COMPONENT_COLUMN.format(k)] for k in components if plan.spec(k).pays_for_recruiting),
         0.0,
     )
     # Recruits only: founders (and spontaneous joiners) were not brought in by anyone.

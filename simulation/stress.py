@@ -1,4 +1,4 @@
-"""``mlmsim stress PLAN.toml``: a compensation plan across a battery of futures.
+"""``mlmsim stress PLAN.toml [PLAN ...]``: compensation plans across a battery of futures.
 
 A plan designer needs to know how a plan behaves across futures, not in one lucky run. The
 battery (:data:`FUTURES`) runs the plan in the base scenario as given and in six futures,
@@ -8,6 +8,10 @@ part-way through the run (the monthly rules read the scenario every month). Ever
 run with the same seeds (``--seeds``, from one master seed), so futures differ by what
 changes, not by luck. It is an ordinary sweep underneath: parallel, resumable, on Dask with
 ``--scheduler``, with the sweep report.
+
+Several plans are run side by side on the same futures and seeds (one sweep; run labels
+``plan/future``), in one table with a ``plan`` column and one report page, with the flags of
+each plan.
 
 Reported per future (distribution over seeds): the payout ratio over the run, the worst
 month (the highest monthly payout ratio), breakage, the share of participants paid less than
@@ -193,33 +197,47 @@ def _changes(values: Values, shocks: Shocks) -> str:
 
 
 def build(
-    plan: str,
+    plan: str | list[str],
     scenario: str | None = None,
     sets: list[str] | None = None,
     seeds: int = 20,
     master_seed: int = 0,
 ) -> Sweep:
-    """The stress sweep of ``plan`` (a path or shipped name) on ``scenario``.
+    """The stress sweep of one plan or several (paths or shipped names) on ``scenario``.
 
-    The plan is validated here: a plan that does not load is an error before anything runs.
+    With one plan the runs are labelled by future; with several, ``plan/future`` (the plan
+    file's stem), every plan on the same futures and seeds. The plans are validated here: a
+    plan that does not load is an error before anything runs.
     """
+    given = [plan] if isinstance(plan, str) else list(plan)
     scen, _path = load_scenario(scenario, sets or [])
-    info = read_plan(plan, Path.cwd(), "stress")
-    plan_obj = plan_from_dict(info["data"], source=info["path"])
+    infos = [read_plan(p, Path.cwd(), "stress") for p in given]
+    stems = [Path(i["path"]).stem for i in infos]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise ConfigError(
+            f"stress: plan file name(s) {', '.join(twice)} given twice; each plan needs its own "
+            "file name (it labels the runs)"
+        )
+    objs = [plan_from_dict(i["data"], source=i["path"]) for i in infos]
     base = scen.to_dict()
-    base["plan"]["file"] = info["path"]
+    base["plan"]["file"] = infos[0]["path"]
+    multi = len(infos) > 1
     points = []
-    for name, fn in FUTURES.items():
-        values, shocks = fn(base)
-        points.append(Point(values, label=name, shocks=shocks))
-    stem = Path(info["path"]).stem
+    for info, stem in zip(infos, stems, strict=True):
+        for name, fn in FUTURES.items():
+            values, shocks = fn(base)
+            if multi:
+                values = {**values, "plan.file": info["path"]}
+            points.append(Point(values, label=f"{stem}/{name}" if multi else name, shocks=shocks))
+    names = ", ".join(f"'{o.meta.name}' ({s})" for o, s in zip(objs, stems, strict=True))
     return Sweep(
-        name=f"stress-{stem}-{scen.scenario.name}",
-        description=f"Plan '{plan_obj.meta.name}' ({stem}) across {len(points)} futures of "
+        name=f"stress-{'+'.join(stems)}-{scen.scenario.name}",
+        description=f"Plan{'s' if multi else ''} {names} across {len(FUTURES)} futures of "
         f"the '{scen.scenario.name}' scenario, {seeds} seeds each.",
-        source=f"mlmsim stress {plan}",
+        source=f"mlmsim stress {' '.join(given)}",
         base=base,
-        plans={info["path"]: info},
+        plans={i["path"]: i for i in infos},
         points=points,
         replicates=seeds,
         master_seed=master_seed,
@@ -233,11 +251,16 @@ def _q(v: pd.Series, q: float) -> float:
     return float(v.quantile(q)) if len(v) else math.nan
 
 
-def stress_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per future: runs, and the distribution over seeds of each reported outcome."""
+def stress_table(runs: pd.DataFrame, plans: list[str] | None = None) -> pd.DataFrame:
+    """One row per future: runs, and the distribution over seeds of each reported outcome.
+
+    With ``plans`` (plan file stems; runs labelled ``plan/future``): one row per plan and
+    future, with a ``plan`` column first.
+    """
     rows = []
-    for name in FUTURES:
-        sub = runs[runs["label"] == name]
+    pairs = [(p, f) for p in plans for f in FUTURES] if plans else [(None, f) for f in FUTURES]
+    for plan, name in pairs:
+        sub = runs[runs["label"] == (name if plan is None else f"{plan}/{name}")]
         ok = sub[sub["status"] == "ok"]
 
         def col(c: str, frame: pd.DataFrame = ok) -> pd.Series:
@@ -245,6 +268,7 @@ def stress_table(runs: pd.DataFrame) -> pd.DataFrame:
 
         rows.append(
             {
+                **({} if plan is None else {"plan": plan}),
                 "future": name,
                 "runs_ok": len(ok),
                 "runs_failed": int((sub["status"] == "error").sum()),
@@ -337,27 +361,46 @@ def flags(runs: pd.DataFrame, table: pd.DataFrame, cap: float | None) -> list[di
 
 def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
     """The sweep step writing ``stress.csv`` and ``stress.json``."""
-    info = next(iter(sweep.plans.values()))
-    plan = plan_from_dict(info["data"], source=info["path"])
-    cap = plan.cap.ratio if plan.cap is not None else None
+    infos = list(sweep.plans.values())
+    plans = [plan_from_dict(i["data"], source=i["path"]) for i in infos]
+    stems = [Path(i["path"]).stem for i in infos]
+    multi = len(infos) > 1
     futures = {}
     for p in sweep.points:
-        futures[p.label] = f"{describe(p.label)} Here: {_changes(p.values, p.shocks)}."
+        name = p.label.rpartition("/")[2]
+        values = {k: v for k, v in p.values.items() if k != "plan.file"}
+        futures[name] = f"{describe(name)} Here: {_changes(values, p.shocks)}."
 
     def step(out: Path, _sweep: Sweep, runs: pd.DataFrame) -> list[str]:
-        table = stress_table(runs)
+        table = stress_table(runs, stems if multi else None)
         results.write_csv(table, out / TABLE_FILE)
+        all_flags = []
+        for plan, stem in zip(plans, stems, strict=True):
+            cap = plan.cap.ratio if plan.cap is not None else None
+            if multi:
+                mine = runs[runs["label"].str.startswith(f"{stem}/")].copy()
+                mine["label"] = mine["label"].str.partition("/")[2]
+                part = table[table["plan"] == stem].drop(columns="plan").reset_index(drop=True)
+                for f in flags(mine, part, cap):
+                    all_flags.append({**f, "plan": stem, "title": f"{stem}: {f['title']}"})
+            else:
+                all_flags += flags(runs, table, cap)
+        names = ", ".join(f"'{p.meta.name}'" for p in plans)
         data = {
-            "plan": info["path"],
-            "plan_name": plan.meta.name,
-            "cap": cap,
+            "plan": infos[0]["path"] if not multi else [i["path"] for i in infos],
+            "plan_name": plans[0].meta.name if not multi else names,
+            "cap": plans[0].cap.ratio if plans[0].cap is not None else None,
+            "caps": {
+                s: (p.cap.ratio if p.cap else None) for p, s in zip(plans, stems, strict=True)
+            },
             "intro": (
-                f"Plan '{plan.meta.name}' in {len(FUTURES)} futures, "
-                f"{sweep.replicates} seeds each (the same seeds in every future). Money "
+                f"Plan{'s' if multi else ''} {names} in {len(FUTURES)} futures, "
+                f"{sweep.replicates} seeds each (the same seeds in every future"
+                f"{' and for every plan' if multi else ''}). Money "
                 "ratios are over the whole run; 'paid below costs' is the share of everyone "
                 "who joined whose net income is negative."
             ),
-            "flags": flags(runs, table, cap),
+            "flags": all_flags,
             "table": table.to_dict(orient="records"),
             "futures": futures,
         }
@@ -374,7 +417,9 @@ def print_stress(out: Path) -> None:
     def pct(x: Any) -> str:
         return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
+    multi = bool(data["table"]) and "plan" in data["table"][0]
     head = (
+        *(("plan",) if multi else ()),
         "future",
         "ok",
         "payout [5-95%]",
@@ -386,6 +431,7 @@ def print_stress(out: Path) -> None:
     )
     rows = [
         (
+            *((r["plan"],) if multi else ()),
             r["future"],
             str(r["runs_ok"]),
             f"{pct(r['payout_ratio_median'])} [{pct(r['payout_ratio_p05'])}-"
@@ -399,12 +445,13 @@ def print_stress(out: Path) -> None:
         for r in data["table"]
     ]
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
-    print(f"\n  {data['plan_name']} ({data['plan']})")
+    plans = data["plan"] if isinstance(data["plan"], list) else [data["plan"]]
+    print(f"\n  {data['plan_name']} ({', '.join(plans)})")
     for row in (head, *rows):
         print(
             "  "
             + "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
+                c.ljust(w) if i < 1 + multi else c.rjust(w)
                 for i, (c, w) in enumerate(zip(row, widths, strict=True))
             )
         )
@@ -417,8 +464,12 @@ def print_stress(out: Path) -> None:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """``mlmsim stress PLAN.toml [--scenario S] [--seeds N] ...``."""
-    parser.add_argument("plan", help="plan file (TOML) or a shipped plan's name")
+    """``mlmsim stress PLAN.toml [PLAN ...] [--scenario S] [--seeds N] ...``."""
+    parser.add_argument(
+        "plan",
+        nargs="+",
+        help="plan file(s) (TOML) or shipped plan names; several are compared side by side",
+    )
     parser.add_argument(
         "--scenario", default=None, help="base scenario file or shipped name (default: classroom)"
     )

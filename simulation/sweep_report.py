@@ -379,7 +379,7 @@ def _stress_section(out: Path) -> str:
     if table:
         cols = list(table[0])
         heads = [STRESS_HEADERS.get(c, c.replace("_", " ")) for c in cols]
-        counts = {"future", "runs_ok", "runs_failed", "runs_over_cap", "worst_month_median"}
+        counts = {"plan", "future", "runs_ok", "runs_failed", "runs_over_cap", "worst_month_median"}
         rows = [[fmt(r[c]) if c in counts else fmt(r[c], "pct") for c in cols] for r in table]
         parts.append(table_html(heads, rows))
     futures = data.get("futures", {})

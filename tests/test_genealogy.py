@@ -1,4 +1,4 @@
-"""Genealogy CSV import (docs/plans.md, README.md): columns, periods, ids to rows, and errors that
+"""Genealogy import (format in docs/plans.md): columns, periods, ids to rows, and errors that
 name the file, the lines (header = line 1) and the problem."""
 
 from pathlib import Path
@@ -80,10 +80,13 @@ def test_other_bad_input(tmp_path):
         "": "the file is empty",
         "id,sponsor_id,pv\na,,1\nb,a\n": r"expected 3 fields as in the header: lines 3 \(2",
         "id,sponsor_id,pv,active\na,,1,maybe\n": "active is not 1/0",
+        "id,sponsor_id,pv,kit_bought\na,,1,\nb,a,1,kit\n": r"kit_bought is not 1/0.*: line 3",
         "id,sponsor_id,pv,period\na,,1,1.5\n": "period is not a whole number",
         "id,sponsor_id,pv,leg\na,,1,up\n": "leg is not L/R",
         "id,sponsor_id,pv\n,,1\n": "empty id: line 2",
-        "id,sponsor_id,pv\na,a,1\n": r"cycle \(a -> a\): line 2",
+        # Its own sponsor: named, with the option for files that mark roots that way.
+        "id,sponsor_id,pv\na,a,1\n": r"own id \(if that marks a root, pass --root-marker self\)",
+        "id,sponsor_id,pv\na,b,1\nb,a,1\n": r"cycle \(a -> b -> a\): lines 2, 3",
         "id,sponsor_id,pv,placement_id\na,,1,\nb,a,1,c\nc,a,1,b\n": r"placement has a cycle",
     }
     for i, (text, message) in enumerate(cases.items()):

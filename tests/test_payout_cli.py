@@ -57,11 +57,24 @@ def test_binary_two_weeks_with_carry_over(tmp_path, capsys):
         "id",
         "pv",
         "bv",
+        "qualified",
+        "level",
+        "placement_id",
+        "leg",
         "binary",
         "total",
+        "retail_margin",
         "carry_left",
         "carry_right",
     ]
+    week1 = table[table.period == 1].set_index("id")
+    # The placement tree and the sponsor levels, as imported.
+    assert week1.placement_id.fillna("").tolist() == ["", "ann", "ann", "bob", "cat"]
+    assert week1.leg.fillna("").tolist() == ["", "L", "R", "L", "L"]
+    assert week1.level.tolist() == [0, 1, 1, 2, 1]
+    # Qualified: active with >= 100 PV (everyone in week 1; cat with 0 PV in week 2 is not).
+    assert week1.qualified.tolist() == [1, 1, 1, 1, 1]
+    assert table[(table.period == 2) & (table.id == "cat")].qualified.tolist() == [0]
     ann = table[table.id == "ann"]
     assert ann.binary.tolist() == [40, 20]
     assert ann.carry_left.tolist() == [0, 0]
@@ -87,7 +100,25 @@ def test_matrix_spillover_keeps_the_matrix_between_periods(tmp_path):
     out = tmp_path / "m.csv"
     assert run_payout(DATA / "matrix_spillover.csv", "--plan", "matrix_3x7", "--out", out) == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == ["period", "id", "pv", "bv", "matrix", "total"]
+    assert list(table.columns) == [
+        "period",
+        "id",
+        "pv",
+        "bv",
+        "qualified",
+        "level",
+        "placement_id",
+        "leg",
+        "matrix",
+        "total",
+        "retail_margin",
+    ]
+    # Matrix positions 0, 1, 2 in arrival order: d spilled to a's position 0, e to a's 1.
+    place = pd.read_csv(out, dtype=str, keep_default_na=False).set_index(["period", "id"])
+    assert place.loc["1"].placement_id.tolist() == ["", "r", "r", "r", "a"]
+    assert place.loc["1"].leg.tolist() == ["", "0", "1", "2", "0"]
+    assert place.loc[("2", "e")].placement_id == "a" and place.loc[("2", "e")].leg == "1"
+    assert place.loc[("2", "f")].placement_id == "d"
     got = {(p, i): v for p, i, v in zip(table.period, table.id, table.matrix, strict=True)}
     assert {k: v for k, v in got.items() if v} == {
         (1, "r"): 20,
@@ -112,19 +143,23 @@ def test_rank_column_is_written(tmp_path):
         "id",
         "pv",
         "bv",
+        "qualified",
+        "level",
         "rank",
+        "placement_id",
+        "leg",
         "binary",
         "total",
         "carry_left",
         "carry_right",
     ]
-    # Period 3: root (gold, 20%): left kim 100, right lee inactive (no volume) -> matched 0;
-    # root is qualified, so its left 100 is carried.
-    # Period 4: root (rank 1 = gold): left 100 carried + kim 100 + max 120 (placed under kim
-    # by the rule) = 320, right 0 -> 0. Nobody else has two legs: nothing is paid.
+    # Period 3: root (gold, 20%): left kim 100, right lee 40 BV (inactive: not paid, but its
+    # volume counts for its upline) -> matched 40 -> 20% = 8; carry 60 | 0.
+    # Period 4: root (rank 1 = gold): left 60 carried + kim 100 + max 120 (placed under kim
+    # by the rule) = 280, right 0 -> 0. Nobody else has two legs.
     assert table["rank"].tolist() == ["gold", "silver", "", "gold", "silver", "", ""]
-    assert table.binary.sum() == 0
-    assert table.carry_left.tolist()[:4] == [100, 0, 0, 320]
+    assert table.binary.sum() == 8
+    assert table.carry_left.tolist()[:4] == [60, 0, 0, 280]
 
 
 def test_module_and_main_cli(tmp_path):
@@ -179,7 +214,8 @@ def test_bad_genealogy_exits_2_and_writes_nothing(tmp_path, capsys, name):
 
 
 def test_bad_input_through_the_module(tmp_path):
-    # The same through ``python -m simulation.payout``; an existing output file is untouched.
+    # The same through ``python -m simulation.payout``; an existing output file is untouched
+    # even with --force.
     out = tmp_path / "payouts.csv"
     out.write_text("old\n")
     done = subprocess.run(
@@ -192,6 +228,7 @@ def test_bad_input_through_the_module(tmp_path):
             "binary_weekly_cap",
             "--out",
             str(out),
+            "--force",
         ],
         cwd=ROOT,
         capture_output=True,

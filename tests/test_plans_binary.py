@@ -79,19 +79,25 @@ def test_min_pv_and_cycle_threshold_are_inclusive():
 
 
 def test_inactive_distributor_in_the_middle_of_a_placement_chain():
-    # 0 -L- 1 -L- 2 and 0 -R- 3. 1 has quit (inactive): its own 500 PV is no volume, but 2's
-    # 200 still reaches 0: left 200, right 150 -> 15. 1 is not paid and, by default, its
-    # carry (left 200) is flushed; with inactive_policy "accumulate" it keeps 200 | 0.
+    # 0 -L- 1 -L- 2 and 0 -R- 3. 1 is inactive: not paid, but (published rule, inactive
+    # volume counts) its own 500 PV is in 0's left leg with 2's 200: left 700, right 150 ->
+    # 10% x 150 = 15; 0 carries 550 | 0. 1's own carry (left 200) is flushed by default; with
+    # inactive_policy "accumulate" it keeps 200 | 0.
     sponsor = [-1, 0, 1, 0]
     args = (sponsor, [100, 500, 200, 150], [-1, 0, 1, 0], [-1, L, L, R])
     active = [True, False, True, True]
     r = engine().pay(period(*args, active=active))
     assert r.components["binary"] == pytest.approx([15, 0, 0, 0])
     assert carry(r)[1].tolist() == [0, 0]
-    assert carry(r)[0].tolist() == [50, 0]
+    assert carry(r)[0].tolist() == [550, 0]
     r = engine(inactive_policy="accumulate").pay(period(*args, active=active))
     assert r.components["binary"] == pytest.approx([15, 0, 0, 0])
     assert carry(r)[1].tolist() == [200, 0]
+    # inactive_volume = "excluded": 1's 500 is no volume: left 200 -> 0 carries 50 | 0.
+    plan = {"qualification": {"min_pv": 100, "inactive_volume": "excluded"}, "binary": {}}
+    r = plan_from_dict(plan).engine().pay(period(*args, active=active))
+    assert r.components["binary"] == pytest.approx([15, 0, 0, 0])
+    assert carry(r)[0].tolist() == [50, 0]
 
 
 @pytest.mark.parametrize(

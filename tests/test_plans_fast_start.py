@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+from simulation.errors import DataError
 from simulation.plans import PeriodInput, plan_from_dict
 from simulation.plans.fast_start import FastStartParams
 
@@ -73,15 +74,48 @@ def test_flat_mode_requires_a_kit():
 
 
 def test_flat_mode_without_kit_and_an_unqualified_enroller():
-    # Both 3 and 4 count. 4's enroller 1 is unqualified: breakage without compression, to 0
-    # with dynamic compression.
+    # 3 and 4 joined this period and 2 last period, inside the default 2-period window: all
+    # three count once. 3 -> its enroller 2: 50. 4 and 2 have enroller 1 (50 PV < 100,
+    # unqualified): 2 x 50 = 100 breakage without compression; with dynamic compression both
+    # go to 0: 100.
     fs = {"mode": "flat", "amount": 50, "requires_kit": False}
     kw = {"joined_period": FLAT_JOINED, "period": 5, "kit_bought": KIT}
     r = pay({"fast_start": fs}, FLAT_TREE, FLAT_PV, **kw)
     assert r.components["fast_start"] == pytest.approx([0, 0, 50, 0, 0])
-    assert r.breakage["fast_start"] == pytest.approx(50)
+    assert r.breakage["fast_start"] == pytest.approx(100)
     r = pay({"fast_start": {**fs, "compression": "dynamic"}}, FLAT_TREE, FLAT_PV, **kw)
-    assert r.components["fast_start"] == pytest.approx([50, 0, 50, 0, 0])
+    assert r.components["fast_start"] == pytest.approx([100, 0, 50, 0, 0])
+
+
+def test_flat_mode_honours_the_window_and_pays_each_recruit_once():
+    # Chain 0 <- 1 <- 2, everyone qualified (100 PV). 2 joined in period 4 and buys its kit in
+    # period 5. Window 2: period 5 is the second period of 2's window -> 1 gets 40. Window 1:
+    # the kit comes too late -> nothing (40 not even counted as breakage: no qualifying recruit).
+    tree, pv, joined = [-1, 0, 1], [100, 100, 100], [0, 0, 4]
+    kit = [False, False, True]
+    for window, want in ((2, [0, 40, 0]), (1, [0, 0, 0])):
+        fs = {"fast_start": {"mode": "flat", "amount": 40, "window_periods": window}}
+        r = pay(fs, tree, pv, joined_period=joined, period=5, kit_bought=kit)
+        assert r.components["fast_start"] == pytest.approx(want)
+    # Without a kit requirement the recruit is paid for in its first active period in the
+    # window only: period 4 pays 40, period 5 (same engine, state carried) pays nothing.
+    plan = plan_from_dict(
+        {
+            "qualification": {"min_pv": 100},
+            "fast_start": {"mode": "flat", "amount": 40, "requires_kit": False},
+        }
+    )
+    engine = plan.engine()
+    first = engine.pay(PeriodInput.of(tree, pv, joined_period=joined, period=4))
+    second = engine.pay(PeriodInput.of(tree, pv, joined_period=joined, period=5))
+    assert first.components["fast_start"] == pytest.approx([0, 40, 0])
+    assert second.components["fast_start"] == pytest.approx([0, 0, 0])
+
+
+def test_flat_mode_requiring_a_kit_refuses_input_without_kit_information():
+    fs = {"fast_start": {"mode": "flat", "amount": 50}}
+    with pytest.raises(DataError, match=r"fast_start .*kit_bought column.*--assume-kits"):
+        pay(fs, FLAT_TREE, FLAT_PV, joined_period=FLAT_JOINED, period=5)
 
 
 def test_flat_mode_needs_an_amount():

@@ -101,7 +101,7 @@ def test_invariants_of_a_full_plan(g, compression, ratio, policy, mode, exclude)
     # Payouts are non-negative; the total never exceeds cap x revenue (basis total).
     for name, p in r.components.items():
         assert (p >= -1e-9).all(), name
-    assert r.paid <= ratio * g["bv"][active].sum() + 1e-6
+    assert r.paid <= ratio * g["bv"].sum() + 1e-6  # inactive volume is revenue too
     assert r.breakage["cap"] >= -1e-9
     # Nobody unqualified is paid by any component (each with its own minimum).
     q100 = active & (pv >= 100)
@@ -118,7 +118,7 @@ def test_invariants_of_a_full_plan(g, compression, ratio, policy, mode, exclude)
 def test_unilevel_paid_plus_breakage_is_the_bound(g, compression):
     plan = {"unilevel": {"percentages": DOTERRA, "compression": compression}}
     r = run(plan, g)
-    bound = g["bv"][g["active"]].sum() * sum(DOTERRA)
+    bound = g["bv"].sum() * sum(DOTERRA)  # every purchase pays, inactive ones too
     assert r.paid + r.breakage["unilevel"] == pytest.approx(bound, abs=1e-6)
     assert r.breakage["unilevel"] >= -1e-9
     assert r.paid == pytest.approx(unilevel_reference(g, DOTERRA, compression).sum(), abs=1e-6)
@@ -130,7 +130,7 @@ def test_stairstep_never_pays_more_than_the_top_percentage(g, policy):
     r = run({"stairstep": {"unqualified_policy": policy}}, g)
     pay = r.components["stairstep"]
     assert (pay >= 0).all()
-    assert pay.sum() <= 0.21 * g["bv"][g["active"]].sum() + 1e-6
+    assert pay.sum() <= 0.21 * g["bv"].sum() + 1e-6
     # Bonuses paid + forfeited = sum over group leaders of pct(leader) x GBV(leader).
     ref_pay, ref_forfeit = stairstep_reference(g, policy)
     assert pay == pytest.approx(ref_pay, abs=1e-6)
@@ -173,7 +173,7 @@ def unilevel_reference(g, pct, compression):
     q = active & (pv >= 100)
     pay = np.zeros(len(bv))
     for v in range(len(bv)):
-        if not (active[v] and bv[v] > 0):
+        if not bv[v] > 0:  # an inactive member's purchase pays its uplines too
             continue
         level = 1
         for u in _chain(sponsor, v):
@@ -190,8 +190,7 @@ def unilevel_reference(g, pct, compression):
 def _groups(g):
     """Post-order group volumes straight from the definitions (recursion over children)."""
     sponsor, n = g["sponsor"], len(g["pv"])
-    pv = np.where(g["active"], g["pv"], 0.0)
-    bv = np.where(g["active"], g["bv"], 0.0)
+    pv, bv = g["pv"], g["bv"]  # inactive members' volume counts (published rule)
     thr = [200, 600, 1200, 2400, 4000, 7000, 10000]
     pcts = [0.03, 0.06, 0.09, 0.12, 0.15, 0.18, 0.21]
     children = [[c for c in range(n) if sponsor[c] == u] for u in range(n)]
@@ -238,14 +237,14 @@ def override_reference(g, pct, o, compression):
     for b in range(n):
         if sponsor[b] < 0 or stays[b]:
             continue
-        gen, done = 0, False
+        gen = 0
         for a in _chain(sponsor, b):
+            # Every eligible ancestor within a generation is paid (published rule).
             eligible = q[a] and pct[a] >= 0.21
-            if eligible and not done:
+            if eligible:
                 pay[a] += o[gen] * gbv[b]
-                done = True
             if pct[a] >= 0.21 and (eligible or not compression):
-                gen, done = gen + 1, False
+                gen += 1
             if gen >= len(o):
                 break
     return pay
@@ -289,4 +288,4 @@ def test_shipped_plans_keep_the_invariants(name, g):
     assert (r.total >= -1e-9).all()
     assert (r.total[~q] == 0).all()
     if plan.cap is not None and plan.cap.basis == "total":
-        assert r.paid <= plan.cap.ratio * g["bv"][active].sum() + 1e-6
+        assert r.paid <= plan.cap.ratio * g["bv"].sum() + 1e-6

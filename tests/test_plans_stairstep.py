@@ -73,12 +73,44 @@ def test_leadership_override_on_the_21_percent_leg():
     assert r.breakage["stairstep"] == pytest.approx(0.0)
 
 
-def test_override_min_pct_below_breakaway_pays_the_first_eligible_sponsor():
-    # min_pct 9% (Amway lets a 15% sponsor earn it): 1 (9%) is the first eligible ancestor in
-    # generation 1 and takes the 400; 0 ends generation 1 without being paid for it.
+def test_override_min_pct_below_breakaway_pays_every_eligible_ancestor():
+    # min_pct 9% (Amway lets a 15% sponsor earn it). Published rule: every qualified ancestor
+    # at min_pct or above within generation 1 is paid: 1 (9%) -> 4% x 10,000 = 400, and 0
+    # (21%, the leader that ends generation 1) -> 400 too. Both ancestors were visited in
+    # generation 1, so the maximum is 800 and the breakage 0.
     ov = {"percentages": [0.04], "min_pct": 0.09}
     r = pay({"override": ov}, BREAKAWAY, BREAKAWAY_PV)
+    assert r.extra["stairstep_override"] == pytest.approx([400, 400, 0, 0])
+    assert r.breakage["stairstep"] == pytest.approx(0.0)
+    # The one-payee variant: 1 is the first eligible ancestor and takes the 400; 0 ends
+    # generation 1 unpaid; maximum 400 -> breakage 0.
+    r = pay({"override": {**ov, "payees": "first_eligible"}}, BREAKAWAY, BREAKAWAY_PV)
     assert r.extra["stairstep_override"] == pytest.approx([0, 400, 0, 0])
+    assert r.breakage["stairstep"] == pytest.approx(0.0)
+
+
+def test_every_eligible_override_ancestor_in_two_generations():
+    # Chain 0 <- 1 <- 2 <- 3 <- 4 <- 5, overrides 4% / 2%, min_pct 15%, BV = PV:
+    #   5: 10,000 PV -> 21%, breaks away from 4 (group A, GBV 10,000).
+    #   4: 4,000 -> 15%.  3: 500 -> GPV 4,500 -> 15% (4 stays in 3's group).
+    #   2: 6,000 -> GPV 10,500 -> 21%: a leader, breaks away from 1 (group B, GBV 10,500).
+    #   1: 4,100 -> 15%.  0: 10,000 -> GPV 14,100 -> 21% (root).
+    # Group A walks up 4, 3, 2, 1, 0: generation 1 = 4 (15%), 3 (15%), 2 (21%, leader: the
+    #   generation ends) -> 400 each; generation 2 = 1 (15%), 0 (21%) -> 2% x 10,000 = 200 each.
+    # Group B walks up 1, 0: generation 1 -> 4% x 10,500 = 420 each.
+    # Overrides: 0: 200 + 420 = 620, 1: 620, 2: 400, 3: 400, 4: 400. Total 2,440, and every
+    # ancestor visited was eligible; group B's generation 2 lies above the root: 2% x 10,500 =
+    # 210 of breakage.
+    sponsor = [-1, 0, 1, 2, 3, 4]
+    pv = [10_000, 4_100, 6_000, 500, 4_000, 10_000]
+    ov = {"percentages": [0.04, 0.02], "min_pct": 0.15}
+    r = pay({"override": ov}, sponsor, pv)
+    assert r.extra["stairstep_pct"] == pytest.approx([0.21, 0.15, 0.21, 0.15, 0.15, 0.21])
+    assert r.extra["stairstep_override"] == pytest.approx([620, 620, 400, 400, 400, 0])
+    net = r.components["stairstep"] - r.extra["stairstep_override"]
+    # Differential: telescoping, 21% of each group: 0.21 x (14,100 + 10,500 + 10,000).
+    assert net.sum() == pytest.approx(0.21 * 34_600)
+    assert r.breakage["stairstep"] == pytest.approx(210)
 
 
 # Three stacked leaders 0 <- 1 <- 2, each 10,000 PV (21%); 3 under 1 with 9,950 PV (18%).
@@ -116,9 +148,19 @@ def test_unqualified_net_rolls_up_to_the_next_qualified_ancestor():
 
 
 def test_inactive_distributor_in_the_middle():
-    # 0 <- 1 <- 2; 1 is inactive (no volume, no pay) but still links 2's group to 0:
-    # 2: 700 -> 6%, gross 42. 0: 500 + 700 = 1,200 -> 9%, gross 108, net 108 - 42 = 66.
+    # 0 <- 1 <- 2; 1 is inactive (not paid) but its 300 PV counts for its upline (published
+    # rule, inactive_volume = "counts"), and it links 2's group to 0:
+    # 2: 700 -> 6%, gross 42. 1: 300 + 700 = 1,000 -> 6%, gross 60, net 18 (forfeited).
+    # 0: 500 + 1,000 = 1,500 -> 9%, gross 135, net 135 - 60 = 75.
     r = pay({}, [-1, 0, 1], [500, 300, 700], active=[True, False, True])
+    assert r.components["stairstep"] == pytest.approx([75, 0, 42])
+    assert r.breakage["stairstep"] == pytest.approx(18)
+    # inactive_volume = "excluded": 1 carries no volume. 1: 700 -> 6%, gross 42, net 0.
+    # 0: 500 + 700 = 1,200 -> 9%, gross 108, net 108 - 42 = 66.
+    plan = plan_from_dict(
+        {"qualification": {"min_pv": 100, "inactive_volume": "excluded"}, "stairstep": {}}
+    )
+    r = plan.engine().pay(PeriodInput.of([-1, 0, 1], [500, 300, 700], active=[True, False, True]))
     assert r.components["stairstep"] == pytest.approx([66, 0, 42])
 
 

@@ -41,16 +41,28 @@ def test_compression_dynamic_skips_the_unqualified_upline():
 
 
 def test_inactive_distributor_in_the_middle_of_a_chain():
-    # Same chain but 2 is inactive (quit, still in the imported tree, no volume). It holds its
-    # level without compression and is skipped with dynamic compression; its 50 PV is not
-    # volume any more (the theoretical maximum drops to 500 x 17% = 85).
+    # Same chain but 2 is inactive (still in the imported tree). It holds its level without
+    # compression and is skipped with dynamic compression. Published rule: its own 50 PV still
+    # pays its uplines (the same numbers as when it was merely unqualified: [14.5, 14, 0, 20, 0]
+    # and [21.5, 25, 0, 20, 0], maximum 93.5).
     active = [True, True, False, True, True]
     none = {"unilevel": {"percentages": PCT, "compression": "none"}}
     r = pay(none, CHAIN, CHAIN_PV, active=active)
-    # As in the "none" case without v=2's 5 to 1 and 2.5 to 0.
-    assert r.components["unilevel"] == pytest.approx([12, 9, 0, 20, 0])
+    assert r.components["unilevel"] == pytest.approx([14.5, 14, 0, 20, 0])
     r = pay({"unilevel": {"percentages": PCT}}, CHAIN, CHAIN_PV, active=active)
-    assert r.components["unilevel"] == pytest.approx([19, 20, 0, 20, 0])
+    assert r.components["unilevel"] == pytest.approx([21.5, 25, 0, 20, 0])
+    assert r.breakage["unilevel"] == pytest.approx(93.5 - 66.5)
+    # inactive_volume = "excluded": v=2's 5 to 1 and 2.5 to 0 are gone, and its 50 PV leaves
+    # the maximum (500 x 17% = 85).
+    for comp, want in (("none", [12, 9, 0, 20, 0]), ("dynamic", [19, 20, 0, 20, 0])):
+        plan = plan_from_dict(
+            {
+                "qualification": {"min_pv": 100, "inactive_volume": "excluded"},
+                "unilevel": {"percentages": PCT, "compression": comp},
+            }
+        )
+        r = plan.engine().pay(PeriodInput.of(CHAIN, CHAIN_PV, active=active))
+        assert r.components["unilevel"] == pytest.approx(want)
     assert r.breakage["unilevel"] == pytest.approx(85 - 59)
 
 

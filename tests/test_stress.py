@@ -164,3 +164,38 @@ def test_build_names_the_sweep_after_plan_and_scenario():
     sweep = build("recruiting_heavy", seeds=4, sets=["market.population=300"])
     assert sweep.name == "stress-recruiting_heavy-classroom" and sweep.kind == "stress"
     assert [p.label for p in sweep.points] == list(FUTURES) and len(sweep.tasks()) == 28
+
+
+def test_several_plans_side_by_side(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["stress", "unilevel_5", "recruiting_heavy", *SMALL, "--seeds", "2", "--workers", "1"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "28 runs: 28 ok, 0 failed" in printed
+    table = pd.read_csv(out / "stress.csv")
+    # One row per plan and future, the plan first.
+    assert list(table.columns[:2]) == ["plan", "future"]
+    assert list(zip(table["plan"], table["future"], strict=True)) == [
+        (p, f) for p in ("unilevel_5", "recruiting_heavy") for f in FUTURES
+    ]
+    assert (table["runs_ok"] == 2).all()
+    runs = pd.read_parquet(out / "runs.parquet")
+    # Every plan on the same futures and seeds, so what differs between the plans is the plan.
+    by_label = runs.groupby("label")["seed"].apply(sorted).map(tuple)
+    assert by_label.nunique() == 1
+    ratios = table[table["future"] == "baseline"].set_index("plan")["payout_ratio_median"]
+    assert ratios["unilevel_5"] != ratios["recruiting_heavy"]
+    data = json.loads((out / "stress.json").read_text())
+    titles = [f["title"] for f in data["flags"]]
+    assert titles == [
+        "unilevel_5: Payout cap"
+        if data["caps"]["unilevel_5"] is None
+        else "unilevel_5: Payout above the cap",
+        "unilevel_5: Income depends on recruiting",
+        "recruiting_heavy: Payout cap"
+        if data["caps"]["recruiting_heavy"] is None
+        else "recruiting_heavy: Payout above the cap",
+        "recruiting_heavy: Income depends on recruiting",
+    ]
+    page = (out / "report.html").read_text()
+    assert "<td>recruiting_heavy</td>" in page and "<td>unilevel_5</td>" in page

@@ -52,6 +52,8 @@ class PeriodInput:
         leg: int8[n] imported binary side (0 left, 1 right, -1 unknown) or None.
         retail_sales: float64[n] money received from non-member customers at retail price, net
             of refunds (for the retail margin), or None.
+        given_earnings: component name -> float64[n] earnings computed elsewhere, for the
+            plan's components declared ``given = true`` (taken as they are), or None.
     """
 
     period: int
@@ -67,6 +69,7 @@ class PeriodInput:
     placement: np.ndarray | None = None
     leg: np.ndarray | None = None
     retail_sales: np.ndarray | None = None
+    given_earnings: dict[str, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -130,6 +133,9 @@ class PeriodContext:
         unilevel_excluded: bool[n] rows whose BV the unilevel does not pay on, or None. Set by
             components' ``prepare`` hooks (fast start ``exclude_from_unilevel``), which the
             engine calls before any component runs; combine with ``mark_unilevel_excluded``.
+        count_inactive_volume: the volume of inactive rows counts for their uplines and the
+            cap's revenue (the plan's ``qualification.inactive_volume = "counts"``, default).
+        kinds: component name -> registered type, for named tables (``[[matching]]``).
     """
 
     inp: PeriodInput
@@ -140,6 +146,23 @@ class PeriodContext:
     rank_names: list[str] = field(default_factory=list)
     earnings: dict[str, np.ndarray] = field(default_factory=dict)
     unilevel_excluded: np.ndarray | None = None
+    count_inactive_volume: bool = True
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def kind(self, name: str) -> str:
+        """Registered component type of a plan's component ``name`` (a named table's type)."""
+        return self.kinds.get(name, name)
+
+    def volume(self, values: np.ndarray) -> np.ndarray:
+        """float64[n]: ``values`` (PV or BV) as they count for uplines and the cap's revenue.
+
+        Everyone's volume with ``count_inactive_volume`` (an inactive member is not paid, but
+        their purchases pay their uplines); otherwise 0 for inactive rows.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if self.count_inactive_volume:
+            return values
+        return np.where(self.inp.active, values, 0.0)
 
     def qualified(self, min_pv: float | None = None) -> np.ndarray:
         """bool[n]: active and PV >= min_pv (inclusive, docs/plans.md)."""

@@ -7,7 +7,8 @@ distributor's carry-over (see :mod:`simulation.plans.placement` for the spillove
 For each placed distributor ``u`` in one period:
 
 * ``new_L(u)`` = Σ BV of the whole placement subtree under ``u``'s left child (unlimited depth;
-  inactive rows carry no volume but never block it); likewise ``new_R``. ``u``'s own BV is in
+  an inactive row never blocks it, and its own BV counts unless the plan's
+  ``qualification.inactive_volume = "excluded"``); likewise ``new_R``. ``u``'s own BV is in
   neither leg.
 * ``tot = carry + new`` per side.
 * **pay leg** (default): ``matched = min(tot_L, tot_R)``, ``paid = min(pct(u) x matched, cap)``;
@@ -255,7 +256,7 @@ def binary(ctx: PeriodContext, params: BinaryParams, state: BinaryState | None) 
         weak_measure=params.weak_measure,
     )
     placed = tree.placed
-    volume = np.where(inp.active, inp.bv, 0.0)
+    volume = ctx.volume(inp.bv)
     sub = subtree_sum(tree.forest(), volume)
     kids = tree.kids
     new = np.where(kids >= 0, sub[np.maximum(kids, 0)], 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,13 +11,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError
 
-from simulation.errors import ConfigError, format_validation_error
+from simulation.errors import ConfigError, DataError, format_validation_error
 from simulation.plans.base import (
     BASE,
     MATCHING,
     RANKS,
     REGISTRY,
     ComponentResult,
+    ComponentSpec,
     Params,
     PayResult,
     PeriodContext,
@@ -44,6 +46,14 @@ class Qualification(Params):
         description="Monthly PV (points) to be commission-qualified; inclusive. Young Living and "
         "doTERRA: 100 PV.",
     )
+    inactive_volume: Literal["counts", "excluded"] = Field(
+        "counts",
+        description="Volume of inactive members: 'counts' (default; published plans: an "
+        "unqualified or inactive member is not paid, but their purchases pay their uplines and "
+        "are company revenue: Young Living compression, InfoTrax pay leg) for unilevel, group "
+        "volume, ranks, binary legs, matrix and fast-start sources and the cap's revenue; "
+        "'excluded': their volume counts nowhere.",
+    )
 
 
 class Retail(Params):
@@ -55,6 +65,28 @@ class Retail(Params):
         le=5,
         description="Retail price = wholesale x (1 + markup). Amway: 20% above ABO price; "
         "Young Living: 24%.",
+    )
+
+
+class VolumeRules(Params):
+    """The ``[volume]`` table: how net personal volume is made from its parts.
+
+    Used when the input gives volume as its parts (a genealogy's ``purchases``, ``customer_pv``
+    and ``returns`` columns): ``PV = purchases + customer_pv - returns``.
+    """
+
+    returns_timing: Literal["period_of_return", "clawback"] = Field(
+        "period_of_return",
+        description="'period_of_return' (default; Purium: volume is deducted in the month of "
+        "the refund, ranks already paid are not changed): a return lowers the PV of the period "
+        "it happens in. 'clawback' (Nu Skin addendum B: prior-month returns adjust that "
+        "month's bonus): it lowers the PV of the period of the sale (a genealogy's "
+        "sale_period column), which is paid as if the goods had never been sold.",
+    )
+    floor_at_zero: bool = Field(
+        True,
+        description="True (default): PV after returns is at least 0 (bought 50, returned 80 "
+        "-> 0). False: negative PV is kept and lowers the uplines' group volumes.",
     )
 
 
@@ -92,6 +124,21 @@ class Plan:
     components: dict[str, Params]
     source: str = "<plan>"
     raw: dict[str, Any] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    given: frozenset[str] = frozenset()
+    volume: VolumeRules = field(default_factory=VolumeRules)
+
+    def kind(self, name: str) -> str:
+        """The registered component type of the component ``name`` (a named table's type)."""
+        return self.kinds.get(name, name)
+
+    def spec(self, name: str) -> ComponentSpec:
+        """The registered component of the plan's component ``name``."""
+        return REGISTRY[self.kind(name)]
+
+    def of_kind(self, kind: str) -> list[str]:
+        """Names of the plan's components of one registered type, in plan order."""
+        return [k for k in self.components if self.kind(k) == kind]
 
     @property
     def min_pv(self) -> float:
@@ -103,18 +150,67 @@ class Plan:
         return PlanEngine(self)
 
 
-_FIXED = {"plan": PlanMeta, "qualification": Qualification, "retail": Retail, "cap": Cap}
+class GivenParams(Params):
+    """A component table ``{given = true}``: its earnings come from the input, not the plan.
+
+    A genealogy gives them in an ``earned_<name>`` column; later steps (a matching bonus on
+    them, the payout cap over them) take them as they are.
+    """
+
+    given: Literal[True] = Field(
+        description="True: the earnings of this component are computed elsewhere and given."
+    )
+
+
+_FIXED = {
+    "plan": PlanMeta,
+    "qualification": Qualification,
+    "retail": Retail,
+    "cap": Cap,
+    "volume": VolumeRules,
+}
+# Components a plan may hold only once (one placement tree, one set of ranks).
+_SINGLE = {"ranks", "binary", "matrix", "retail_margin"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _tables(key: str, value: Any, source: str, errors: list[str]) -> list[tuple[str, Any]]:
+    """(name, table) pairs of one top-level key: a table, or an array of named tables."""
+    if not isinstance(value, list):
+        return [(key, value)]
+    if key in _SINGLE:
+        errors.append(f"{source}: [[{key}]]: a plan holds one [{key}] table only")
+        return []
+    out = []
+    for i, item in enumerate(value):
+        where = f"{source}: [[{key}]] number {i + 1}"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            errors.append(f'{where}: each table needs a name = "..." (e.g. name = "{key}_1")')
+            continue
+        name = item["name"]
+        if not _NAME.match(name) or name in _FIXED or (name in REGISTRY and name != key):
+            errors.append(
+                f"{where}: name = {name!r} must be lower-case letters, digits and _ (starting "
+                "with a letter) and not another table's name"
+            )
+            continue
+        out.append((name, {k: v for k, v in item.items() if k != "name"}))
+    return out
 
 
 def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
     """Validate a plan given as a dict (the parsed TOML).
 
-    Every shipped component is registered: Python runs ``simulation/plans/__init__.py``, which
-    imports them all, before any of its modules.
+    A component is a table (``[matching]``, named after its type) or several named tables of
+    one type (``[[matching]]`` with ``name = "..."`` in each); ``{given = true}`` declares a
+    component whose earnings the input gives. Every shipped component is registered: Python
+    runs ``simulation/plans/__init__.py``, which imports them all, before any of its modules.
     """
     errors: list[str] = []
     parsed: dict[str, Any] = {}
     components: dict[str, Params] = {}
+    kinds: dict[str, str] = {}
+    given: set[str] = set()
     for key, value in data.items():
         if key in _FIXED:
             model = _FIXED[key]
@@ -124,18 +220,33 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
             known = ", ".join(sorted([*_FIXED, *REGISTRY]))
             errors.append(f"{source}: unknown table '{key}' (known: {known})")
             continue
-        if not isinstance(value, dict):
-            errors.append(f"{source}: '{key}' must be a table, got {value!r}")
-            continue
-        try:
-            obj = model(**value)
-        except ValidationError as err:
-            errors.append(format_validation_error(err, source, prefix=key))
-            continue
-        if key in _FIXED:
-            parsed[key] = obj
-        else:
-            components[key] = obj
+        pairs = [(key, value)] if key in _FIXED else _tables(key, value, source, errors)
+        for name, table in pairs:
+            if not isinstance(table, dict):
+                errors.append(f"{source}: '{name}' must be a table, got {table!r}")
+                continue
+            if name in components:
+                errors.append(f"{source}: two components named '{name}'")
+                continue
+            is_given = key not in _FIXED and table.get("given") is True
+            if is_given and (REGISTRY[key].stage == RANKS or key in _SINGLE):
+                errors.append(
+                    f"{source}: {name}: given = true is for paid components (unilevel, "
+                    f"stairstep, fast_start, matching); [{key}] is computed"
+                )
+                continue
+            try:
+                obj = (GivenParams if is_given else model)(**table)
+            except ValidationError as err:
+                errors.append(format_validation_error(err, source, prefix=name))
+                continue
+            if key in _FIXED:
+                parsed[key] = obj
+            else:
+                components[name] = obj
+                kinds[name] = key
+                if is_given:
+                    given.add(name)
     if not errors and not components:
         errors.append(f"{source}: the plan has no component (known: {', '.join(sorted(REGISTRY))})")
     cap = parsed.get("cap")
@@ -154,11 +265,16 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
         retail=parsed.get("retail", Retail()),
         cap=cap,
         components=components,
+        volume=parsed.get("volume", VolumeRules()),
         source=source,
         raw=data,
+        kinds={k: v for k, v in kinds.items() if k != v},
+        given=frozenset(given),
     )
     for name, params in components.items():
-        check = getattr(REGISTRY[name].fn, "check_plan", None)
+        if name in given:
+            continue
+        check = getattr(plan.spec(name).fn, "check_plan", None)
         if check is not None:
             problem = check(plan, params)
             if problem:
@@ -205,7 +321,7 @@ class PlanEngine:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.state: dict[str, Any] = {}
-        order = sorted(plan.components, key=lambda name: REGISTRY[name].stage)
+        order = sorted(plan.components, key=lambda name: plan.spec(name).stage)
         self._order = order
 
     def pay(self, inp: PeriodInput) -> PayResult:
@@ -214,27 +330,32 @@ class PlanEngine:
         forest = inp.forest
         if forest is None:
             # Inactive rows keep their place in the tree: they hold a level (compression
-            # "none"), are never qualified and carry no volume, and never cut their downline
-            # off from its uplines.
+            # "none"), are never qualified, and never cut their downline off from its uplines;
+            # their own volume counts per qualification.inactive_volume.
             forest = Forest.from_parent(inp.sponsor)
         ctx = PeriodContext(
             inp=inp,
             forest=forest,
             default_min_pv=self.plan.min_pv,
             markup=self.plan.retail.markup,
+            count_inactive_volume=self.plan.qualification.inactive_volume == "counts",
+            kinds=dict(self.plan.kinds),
         )
         ctx.rank = inp.rank
         # Components may mark volume before anything runs (e.g. the fast start takes new
         # recruits' orders out of the unilevel): ``fn.prepare(ctx, params)``, in plan order.
         for name in self._order:
-            prepare = getattr(REGISTRY[name].fn, "prepare", None)
-            if prepare is not None:
+            prepare = getattr(self.plan.spec(name).fn, "prepare", None)
+            if prepare is not None and name not in self.plan.given:
                 prepare(ctx, self.plan.components[name])
         results: dict[str, ComponentResult] = {}
         extra: dict[str, np.ndarray] = {}
         for name in self._order:
-            spec = REGISTRY[name]
-            res = spec.fn(ctx, self.plan.components[name], self.state.get(name))
+            spec = self.plan.spec(name)
+            if name in self.plan.given:
+                res = ComponentResult(pay=self._given(inp, name))
+            else:
+                res = spec.fn(ctx, self.plan.components[name], self.state.get(name))
             self.state[name] = res.state
             results[name] = res
             extra.update(res.extra)
@@ -245,6 +366,21 @@ class PlanEngine:
                 ctx.earnings[name] = res.pay
         return self._apply_cap(ctx, results, extra, n)
 
+    def _given(self, inp: PeriodInput, name: str) -> np.ndarray:
+        """float64[n] the given earnings of component ``name``.
+
+        Raises:
+            DataError: the input does not give them.
+        """
+        given = inp.given_earnings or {}
+        if name not in given:
+            raise DataError(
+                f"the plan's component '{name}' is given = true, so its earnings come from the "
+                f"input: add an earned_{name} column to the genealogy (or compute it: replace "
+                f"given = true with its parameters)"
+            )
+        return np.asarray(given[name], dtype=np.float64)
+
     def _apply_cap(
         self,
         ctx: PeriodContext,
@@ -253,10 +389,10 @@ class PlanEngine:
         n: int,
     ) -> PayResult:
         inp = ctx.inp
-        paying = {k: r for k, r in results.items() if REGISTRY[k].company_payout}
+        paying = {k: r for k, r in results.items() if self.plan.spec(k).company_payout}
         pays = {k: np.asarray(r.pay, dtype=np.float64) for k, r in paying.items()}
         cap = self.plan.cap
-        revenue = float(inp.bv[inp.active].sum()) if inp.active.any() else 0.0
+        revenue = float(ctx.volume(inp.bv).sum())
         if cap is not None and not isinstance(cap.revenue, str):
             revenue = float(cap.revenue)
         pre_cap_total = float(sum(p.sum() for p in pays.values()))
@@ -282,7 +418,7 @@ class PlanEngine:
             total += p
         components = dict(pays)
         for k, r in results.items():
-            if k not in pays and REGISTRY[k].stage != RANKS:
+            if k not in pays and self.plan.spec(k).stage != RANKS:
                 components[k] = np.asarray(r.pay, dtype=np.float64)
         return PayResult(
             components=components,

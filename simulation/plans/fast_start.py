@@ -5,8 +5,11 @@
   ``compression = "none"`` (doTERRA: "no compression ... unearned bonuses do not roll up") the
   ``g``-th enroller is the ``g``-th physical ancestor and an unqualified one's share is breakage;
   with ``"dynamic"`` unqualified ancestors are skipped.
-* Flat mode: ``amount`` per new recruit of this period (with a starter kit when ``requires_kit``)
-  to the enroller (the nearest qualified ancestor with ``"dynamic"``).
+* Flat mode: ``amount`` once per new recruit to the enroller (the nearest qualified ancestor
+  with ``"dynamic"``), in the first period within ``window_periods`` of joining in which the
+  recruit is active and (with ``requires_kit``) bought a starter kit. Who was already paid for is
+  carried in the component's state. ``requires_kit`` with no kit information
+  (``PeriodInput.kit_bought`` is None) is an error, never an assumption.
 * ``exclude_from_unilevel`` (doTERRA: "No Uni-level Bonus is paid on these orders"): the fast
   start's ``prepare`` hook marks the new recruits' volume before the unilevel runs.
 """
@@ -18,7 +21,15 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from simulation.errors import DataError
 from simulation.plans.base import ComponentResult, Params, PeriodContext, register
+
+NO_KIT_INFO = (
+    "fast_start (mode 'flat', requires_kit = true) needs to know who bought a starter kit, and "
+    "this period has no kit information: add a kit_bought column (1/0) to the genealogy, run "
+    "with --assume-kits to count every recruit of the period as having bought one, or set "
+    "requires_kit = false in the plan's [fast_start] table"
+)
 
 
 class FastStartParams(Params):
@@ -39,16 +50,18 @@ class FastStartParams(Params):
     window_periods: int = Field(
         2,
         ge=1,
-        description="Percent mode: periods after joining whose orders count (doTERRA 60 days = "
-        "2 monthly periods; the joining period is the first).",
+        description="Periods after joining that count, the joining period being the first "
+        "(doTERRA 60 days = 2 monthly periods). Percent mode: orders in the window pay; flat "
+        "mode: the kit must be bought (or, without requires_kit, the recruit be active) in it.",
     )
     amount: float = Field(
         0.0, ge=0, description="Flat mode: money paid to the enroller per qualifying recruit."
     )
     requires_kit: bool = Field(
         True,
-        description="Flat mode: only recruits who bought a starter kit this period count "
-        "(PeriodInput.kit_bought; if absent, everyone who joined this period).",
+        description="Flat mode: only recruits who bought a starter kit count "
+        "(PeriodInput.kit_bought, a genealogy's kit_bought column); without kit information "
+        "the period is refused (assumption: a kit is never guessed).",
     )
     min_pv: float | None = Field(
         None,
@@ -87,18 +100,44 @@ def in_window(ctx: PeriodContext, params: FastStartParams) -> np.ndarray:
     return inp.active & (inp.joined_period >= 0) & (age >= 0) & (age < params.window_periods)
 
 
-def qualifying_recruits(ctx: PeriodContext, params: FastStartParams) -> np.ndarray:
-    """bool[n]: flat mode, active recruits of this period (with a kit when required)."""
+def qualifying_recruits(
+    ctx: PeriodContext, params: FastStartParams, paid_before: np.ndarray | None = None
+) -> np.ndarray:
+    """bool[n]: flat mode, recruits paid for this period.
+
+    Active, inside the window (``0 <= period - joined_period < window_periods``), with a kit
+    bought this period when ``requires_kit``, and not paid for in an earlier period.
+
+    Raises:
+        DataError: ``requires_kit``, recruits in the window and no kit information.
+    """
     inp = ctx.inp
-    new = inp.active & (inp.joined_period == inp.period)
-    if params.requires_kit and inp.kit_bought is not None:
+    new = in_window(ctx, params)
+    if params.requires_kit:
+        if inp.kit_bought is None:
+            if new.any():  # kits would decide who is paid for
+                raise DataError(NO_KIT_INFO)
+            return new
         new &= inp.kit_bought
+    if paid_before is not None:
+        new &= ~paid_before[: inp.n]
     return new
+
+
+def orders_in_window(ctx: PeriodContext, params: FastStartParams) -> np.ndarray:
+    """bool[n]: percent mode, recruits in their window whose orders pay.
+
+    Inactive recruits' orders pay too when their volume counts (``inactive_volume``).
+    """
+    inp = ctx.inp
+    age = inp.period - inp.joined_period
+    window = (inp.joined_period >= 0) & (age >= 0) & (age < params.window_periods)
+    return window if ctx.count_inactive_volume else window & inp.active
 
 
 def _prepare(ctx: PeriodContext, params: FastStartParams) -> None:
     if params.exclude_from_unilevel:
-        ctx.mark_unilevel_excluded(in_window(ctx, params) & (ctx.inp.bv > 0))
+        ctx.mark_unilevel_excluded(orders_in_window(ctx, params) & (ctx.volume(ctx.inp.bv) > 0))
 
 
 @register(
@@ -107,21 +146,33 @@ def _prepare(ctx: PeriodContext, params: FastStartParams) -> None:
     description="bonus on new recruits' orders or kits",
     pays_for_recruiting=True,
 )
-def fast_start(ctx: PeriodContext, params: FastStartParams, state: None) -> ComponentResult:
-    """Pay the fast-start (enrollment) bonus for one period."""
+def fast_start(
+    ctx: PeriodContext, params: FastStartParams, state: np.ndarray | None
+) -> ComponentResult:
+    """Pay the fast-start (enrollment) bonus for one period.
+
+    ``state`` (flat mode): bool[n] recruits already paid for in earlier periods.
+    """
     inp = ctx.inp
     n = inp.n
     qualified = ctx.qualified(params.min_pv)
     parent = ctx.forest.parent
     step = parent if params.compression == "none" else ctx.forest.nearest_ancestor(qualified)
     if params.mode == "flat":
-        src = np.flatnonzero(qualifying_recruits(ctx, params))
+        paid_before = np.zeros(n, dtype=bool)
+        if state is not None:
+            m = min(n, state.shape[0])
+            paid_before[:m] = state[:m]
+        counted = qualifying_recruits(ctx, params, paid_before)
+        state = paid_before | counted
+        src = np.flatnonzero(counted)
         share = np.array([1.0])
         vol = np.full(src.size, params.amount)
     else:
-        src = np.flatnonzero(in_window(ctx, params) & (inp.bv > 0))
+        bv = ctx.volume(inp.bv)
+        src = np.flatnonzero(orders_in_window(ctx, params) & (bv > 0))
         share = np.asarray(params.percentages, dtype=np.float64)
-        vol = inp.bv[src].astype(np.float64)
+        vol = bv[src]
     max_pay = float(vol.sum() * share.sum())
     pay = np.zeros(n)
     u = step[src].astype(np.int64)
@@ -133,7 +184,7 @@ def fast_start(ctx: PeriodContext, params: FastStartParams, state: None) -> Comp
         paid = qualified[u]
         pay += np.bincount(u[paid], weights=share[g] * vol[paid], minlength=n)
         u = step[u].astype(np.int64)
-    return ComponentResult(pay=pay, max_pay=max_pay)
+    return ComponentResult(pay=pay, max_pay=max_pay, state=state if params.mode == "flat" else None)
 
 
 fast_start.prepare = _prepare

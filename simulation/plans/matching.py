@@ -95,7 +95,7 @@ def _check(plan, params: MatchingParams) -> str | None:
         for b in params.base:
             if b not in names:
                 return f"base names '{b}', which is not a component of this plan ({list(names)})"
-            spec = REGISTRY[b]
+            spec = plan.spec(b)
             if spec.stage != BASE or not spec.company_payout:
                 return f"base '{b}' is not a base-stage company payout (cannot be matched)"
     needs_ranks = params.generation_mode == "rank" or params.eligible_ranks is not None
@@ -117,10 +117,9 @@ def base_earnings(ctx: PeriodContext, params: MatchingParams) -> np.ndarray:
     """float64[n]: each row's earnings this period from the matched components."""
     base = np.zeros(ctx.inp.n)
     if params.base is None:
+        specs = {k: REGISTRY.get(ctx.kind(k)) for k in ctx.earnings}
         names = [
-            k
-            for k in ctx.earnings
-            if k in REGISTRY and REGISTRY[k].stage == BASE and REGISTRY[k].company_payout
+            k for k, spec in specs.items() if spec and spec.stage == BASE and spec.company_payout
         ]
     else:
         names = params.base

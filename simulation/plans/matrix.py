@@ -8,7 +8,8 @@ numbered in arrival order. The placement tree is carried between periods; quitte
 position (no roll-up, see :mod:`simulation.plans.placement`).
 
 Pay, for each source ``v``: the upline at placement distance ``k <= depth`` receives
-``p_k x BV(v)`` (``percentages``; every active row with BV is a source) or a flat ``x_k``
+``p_k x BV(v)`` (``percentages``; every row with BV is a source, an inactive one too unless
+``qualification.inactive_volume = "excluded"``) or a flat ``x_k``
 (``flat_per_position``; only qualified positions count: an inactive or unqualified position
 pays nobody). Earners must be qualified. ``compression = "none"``: an unqualified upline holds
 its level and its share is breakage; ``"dynamic"``: unqualified uplines are skipped and the
@@ -118,8 +119,9 @@ def matrix(ctx: PeriodContext, params: MatrixParams, state: MatrixState | None) 
     qualified = ctx.qualified(params.min_pv) & placed
     if params.percentages is not None:
         table = np.asarray(params.percentages, dtype=np.float64)
-        src = np.flatnonzero(placed & inp.active & (inp.bv > 0))
-        amount = inp.bv[src]
+        bv = ctx.volume(inp.bv)
+        src = np.flatnonzero(placed & (bv > 0))
+        amount = bv[src]
         max_pay = float(amount.sum() * table.sum())
     else:
         table = np.asarray(params.flat_per_position, dtype=np.float64)

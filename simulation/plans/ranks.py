@@ -206,7 +206,7 @@ def compute_ranks(ctx: PeriodContext, params: RanksParams) -> np.ndarray:
     n = inp.n
     forest = ctx.forest
     active = inp.active
-    pv = np.where(active, inp.pv, 0.0).astype(np.float64)
+    pv = ctx.volume(inp.pv)
     ogv = forest.subtree_sum(pv)
     vol = _Volumes(n, params, pv, ogv)
     rank = np.full(n, -1, dtype=np.int16)

@@ -11,9 +11,12 @@ Modelled on the Amway Sales & Marketing Plan. Bottom-up, level by level:
 * An unqualified distributor's net is breakage (default) or rolls up to the nearest qualified
   ancestor; its gross is still deducted from its sponsor (the differential is structural).
 * Overrides: for each broken-away leader ``b``, walk up from ``sponsor(b)`` with ``gen = 1``; an
-  ancestor that is qualified with ``pct >= min_pct`` receives ``o_gen x GBV(b)`` (the first such
-  ancestor of each generation, see ``docs/plans.md``); every leader passed ends a generation
-  (``override_compression``: only eligible leaders do); stop after ``G`` generations.
+  ancestor that is qualified with ``pct >= min_pct`` receives ``o_gen x GBV(b)`` (every such
+  ancestor of the generation; ``payees = "first_eligible"``: only the nearest); every leader
+  passed ends a generation (``override_compression``: only eligible leaders do); stop after
+  ``G`` generations. The theoretical maximum (for breakage) pays, in each generation, every
+  ancestor at ``min_pct`` or above as if qualified (at least one payee per generation, also for
+  the generations above the root).
 """
 
 from __future__ import annotations
@@ -51,6 +54,14 @@ class OverrideParams(Params):
         False,
         description="False (default): every leader passed ends a generation, an ineligible "
         "one's override is breakage. True: only eligible leaders end a generation.",
+    )
+    payees: Literal["every_eligible", "first_eligible"] = Field(
+        "every_eligible",
+        description="Who is paid within one generation: 'every_eligible' (default, the "
+        "published rule: every qualified ancestor at min_pct or above, generations counted by "
+        "breakaway leaders passed [Amway leadership bonus; themodeler generational bonus]) or "
+        "'first_eligible' (only the nearest such ancestor; assumption: a one-payee variant "
+        "some engines use, kept for comparison).",
     )
 
     @model_validator(mode="after")
@@ -142,9 +153,9 @@ def group_volumes(ctx: PeriodContext, params: StairstepParams):
     n = inp.n
     forest = ctx.forest
     parent = forest.parent
-    # Inactive rows carry no volume (as in the unilevel and the cap's revenue).
-    gpv = np.where(inp.active, inp.pv, 0.0).astype(np.float64)
-    gbv = np.where(inp.active, inp.bv, 0.0).astype(np.float64)
+    # Inactive rows' volume counts as in the unilevel and the cap's revenue (ctx.volume).
+    gpv = ctx.volume(inp.pv).copy()
+    gbv = ctx.volume(inp.bv).copy()
     pct = np.zeros(n)
     gross = np.zeros(n)
     child_gross = np.zeros(n)
@@ -193,24 +204,46 @@ def _overrides(
     boundary = leader & eligible if ov.override_compression else leader
     group = np.flatnonzero(broke)
     volume = gbv[group]
-    max_pay = float(volume.sum() * o.sum())
+    first_only = ov.payees == "first_eligible"
+    candidate = pct >= min_pct  # would be paid if qualified
+    # tail[g] = o_g + ... + o_{G-1}: generations a walk leaving the tree does not reach.
+    tail = np.concatenate((np.cumsum(o[::-1])[::-1], [0.0]))
+    max_pay = float(volume.sum() * o.sum()) if first_only else 0.0
     a = parent[group].astype(np.int64)
     gen = np.zeros(group.size, dtype=np.int64)  # 0-based generation
-    done = np.zeros(group.size, dtype=bool)  # this generation already paid
+    done = np.zeros(group.size, dtype=bool)  # first_eligible: this generation already paid
+    cands = np.zeros(group.size, dtype=np.int64)  # candidates met in this generation
     while a.size:
         keep = a >= 0
-        a, gen, done, volume = a[keep], gen[keep], done[keep], volume[keep]
+        if not first_only and not keep.all():
+            # A walk leaving the tree closes its generation (at least one payee) and counts
+            # one payee for each generation above the root.
+            out = ~keep
+            closing = o[gen[out]] * np.maximum(cands[out], 1) + tail[gen[out] + 1]
+            max_pay += float((closing * volume[out]).sum())
+        a, gen, done, cands, volume = a[keep], gen[keep], done[keep], cands[keep], volume[keep]
         if not a.size:
             break
         paid = eligible[a] & ~done
         if paid.any():
             pay += np.bincount(a[paid], weights=o[gen[paid]] * volume[paid], minlength=n)
-        done |= paid
+        if first_only:
+            done |= paid
+        cands += candidate[a]
         ends = boundary[a]
+        if not first_only and ends.any():
+            max_pay += float((o[gen[ends]] * np.maximum(cands[ends], 1) * volume[ends]).sum())
+        cands[ends] = 0
         gen = gen + ends
         done &= ~ends
         live = gen < G
-        a, gen, done, volume = parent[a[live]].astype(np.int64), gen[live], done[live], volume[live]
+        a, gen, done, cands, volume = (
+            parent[a[live]].astype(np.int64),
+            gen[live],
+            done[live],
+            cands[live],
+            volume[live],
+        )
     return pay, max_pay
 
 

@@ -10,7 +10,8 @@ its rank). How paid levels are counted is the ``compression`` choice:
 * ``dynamic_full``: any upline not entitled to the current level ``j`` is skipped; the level
   passes to the next entitled upline.
 
-An unqualified distributor's own volume still pays its uplines.
+An unqualified distributor's own volume still pays its uplines; so does an inactive one's,
+unless the plan's ``qualification.inactive_volume = "excluded"``.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> Compone
     L = pct.size
     qualified = ctx.qualified(params.min_pv)
     unlocked = levels_unlocked(ctx, params)
-    bv = inp.bv
-    volume_mask = inp.active & (bv > 0)
+    bv = ctx.volume(inp.bv)
+    volume_mask = bv > 0
     excluded = getattr(ctx, "unilevel_excluded", None)
     if excluded is not None:
         volume_mask &= ~excluded
