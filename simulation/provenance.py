@@ -1,0 +1,451 @@
+"""Where every scenario default comes from: a published source, an assumption, or a setting.
+
+One table, :data:`PROVENANCE`, maps each scenario parameter (``"section.key"``) to a
+:class:`Provenance`:
+
+* ``source``: the default is a published figure; the text names the author or organisation,
+  the title, the year and the figure.
+* ``assumption``: no publication gives the value; the text starts ``"assumption: "`` and says
+  why this value and what range is plausible.
+* ``setting``: not an empirical quantity (a seed, a length, a name, a switch, a mode
+  selector); the text says what it selects.
+
+``mlmsim schema`` shows each entry as ``"provenance": {"kind": ..., "text": ...}`` beside the
+parameter's unit (:func:`simulation.config.schema`), and ``docs/parameters.md`` is generated
+from it (:func:`parameters_markdown`; ``python docs/gen_parameters.py`` rewrites the page).
+``tests/test_provenance.py`` fails, naming the keys, when a scenario parameter has no entry
+or an entry names a parameter that does not exist.
+
+Sources are cited in the text itself, so the table reads on its own; the longer
+bibliography (with what was and was not confirmed in a stored copy) is in
+``docs/validation.md`` and ``docs/odd.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+KINDS = ("source", "assumption", "setting")
+ASSUMPTION_PREFIX = "assumption: "
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where one default comes from.
+
+    Attributes:
+        kind: ``"source"``, ``"assumption"`` or ``"setting"`` (see the module docstring).
+        text: one line: the citation (source), ``"assumption: <reason; plausible range>"``,
+            or what the setting selects.
+        unit: the parameter's unit (``"usd"``, ``"pv"``, ``"probability per pitch"``...);
+            ``"-"`` for names, switches and choices.
+    """
+
+    kind: Literal["source", "assumption", "setting"]
+    text: str
+    unit: str = "-"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"provenance kind {self.kind!r}: expected one of {KINDS}")
+        if not self.text.strip():
+            raise ValueError("provenance text is empty")
+        if (self.kind == "assumption") != self.text.startswith(ASSUMPTION_PREFIX):
+            raise ValueError(
+                f"provenance {self.text[:40]!r}: an assumption's text, and only an "
+                f"assumption's, starts with {ASSUMPTION_PREFIX!r}"
+            )
+
+    def as_schema(self) -> dict[str, str]:
+        """``{"kind": ..., "text": ...}`` as shown by ``mlmsim schema``."""
+        return {"kind": self.kind, "text": self.text}
+
+
+def _src(text: str, unit: str = "-") -> Provenance:
+    return Provenance("source", text, unit)
+
+
+def _asm(text: str, unit: str = "-") -> Provenance:
+    return Provenance("assumption", ASSUMPTION_PREFIX + text, unit)
+
+
+def _set(text: str, unit: str = "-") -> Provenance:
+    return Provenance("setting", text, unit)
+
+
+# Published sources cited below (full references in docs/odd.md, "Input data"):
+#   DSA Code of Ethics (Direct Selling Association, US): repurchase of resalable inventory
+#     at 90% of its cost ("90% buyback provisions").
+#   FTC, Business Guidance Concerning Multi-Level Marketing (January 2018).
+#   Herbalife, Statement of Average Gross Compensation Paid to U.S. Members in 2015.
+#   doTERRA, "Becoming a Wellness Advocate" disclosure page (sign-up fee $35).
+#   Zhou, Sornette, Hill & Dunbar 2005, Proc. R. Soc. B 272:439-444 (group-size layers).
+#   Watts & Strogatz 1998, Nature 393:440-442 (small-world networks).
+#   AARP Foundation 2018 survey of MLM participants (press release).
+#   Company attrition figures quoted in docs/validation.md (Melaleuca, Prepaid Legal,
+#     Quixtar, Herbalife; Young Living 2018 cohort).
+PROVENANCE: dict[str, Provenance] = {
+    # ---------------------------------------------------------------- [scenario]
+    "scenario.name": _set("Name of the scenario; results go to results/<name>/<run-id>/."),
+    "scenario.description": _set("Free text: what the scenario shows."),
+    "scenario.seed": _set("Master seed; any value, the same value reproduces a run bit for bit."),
+    "scenario.months": _set(
+        "Length of the run; 36 months lets a 2,000-person town saturate.", "months"
+    ),
+    # ---------------------------------------------------------------- [market]
+    "market.population": _set(
+        "The market studied (a town of 2,000 runs in about a second); choose it for the "
+        "question, up to millions.",
+        "persons",
+    ),
+    "market.founders": _asm(
+        "the first distributors a launch signs up; no published count; 1-50 plausible; "
+        "shapes the first months more than the saturated outcome.",
+        "persons",
+    ),
+    "market.network": _set(
+        "Which social network generator; small_world follows Watts & Strogatz 1998 (Nature "
+        "393:440-442): real acquaintance networks are clustered with short paths."
+    ),
+    "market.mean_degree": _src(
+        "Zhou, Sornette, Hill & Dunbar 2005, 'Discrete hierarchical organization of social "
+        "group sizes', Proc. R. Soc. B 272:439-444: personal networks are layered 3-5, "
+        "9-15, 30-45, ~150; 12 is the close 'sympathy group' layer (9-15), the ties a "
+        "warm-market pitch reaches.",
+        "contacts per person",
+    ),
+    "market.rewire_prob": _asm(
+        "inside the small-world range of Watts & Strogatz 1998 (about 0.01-0.1: high "
+        "clustering, short paths); not measured for MLM markets.",
+        "probability per edge",
+    ),
+    "market.edge_list": _set(
+        "Path to a user's own network (network = 'edge_list'); none by default."
+    ),
+    "market.heterogeneity": _set(
+        "Switch: persons differ (true) or are identical (false, for exact mathematical checks)."
+    ),
+    "market.willingness_alpha": _asm(
+        "Beta(1.5, 3.5): mean willingness 0.3, most people reluctant, a few keen; no "
+        "published distribution; means 0.1-0.5 plausible.",
+        "Beta shape",
+    ),
+    "market.willingness_beta": _asm(
+        "see willingness_alpha (mean alpha / (alpha + beta) = 0.3).", "Beta shape"
+    ),
+    "market.effort_sigma": _asm(
+        "lognormal effort with sigma 0.8: a few work hard, most little (top 10% do about a "
+        "third of the pitching); no published distribution of hours; 0.4-1.2 plausible.",
+        "log-scale sd",
+    ),
+    "market.spending_sigma": _asm(
+        "lognormal household spending with sigma 0.4 (most households within a factor 2 of "
+        "the mean); no MLM-specific figure; 0.2-0.8 plausible.",
+        "log-scale sd",
+    ),
+    # ---------------------------------------------------------------- [recruit]
+    "recruit.mode": _set(
+        "Selects the recruit rule: network (the behavioural model) or a degenerate rule for "
+        "exact mathematics (well_mixed, uniform_sponsor, preferential, pyramid)."
+    ),
+    "recruit.pitches_per_month": _asm(
+        "about one opportunity pitch a fortnight for a distributor of average effort; no "
+        "published rate; 0.5-5 plausible; sets how fast the market saturates.",
+        "pitches per distributor-month",
+    ),
+    "recruit.pitch_count": _set(
+        "Poisson (random) or fixed pitch counts; fixed is for exact checks."
+    ),
+    "recruit.warm_share": _asm(
+        "85% of pitches to social contacts: AARP Foundation 2018 survey found 1/3 recruited "
+        "by a friend and 12% by family, and coworkers and acquaintances are contacts too; "
+        "0.45-0.95 plausible.",
+        "share of pitches",
+    ),
+    "recruit.join_prob": _asm(
+        "a fully willing, never-pitched prospect says yes to 1 pitch in 4 (about 1 in 13 at "
+        "mean willingness); no published conversion rate; 0.1-0.6 plausible; with "
+        "pitches_per_month it sets growth.",
+        "probability per pitch",
+    ),
+    "recruit.fatigue": _asm(
+        "each earlier pitch multiplies the chance by 0.6 (a third pitch converts at a third "
+        "of the first); no published figure; 0.3-1 plausible.",
+        "factor per earlier pitch",
+    ),
+    "recruit.bad_news": _asm(
+        "each contact who quit lowers the chance by a quarter (word of mouth about losses); "
+        "no published figure; 0-0.5 plausible.",
+        "factor per quitting contact",
+    ),
+    "recruit.refusals": _set("Switch: refusers are left alone for refusal_memory_months."),
+    "recruit.refusal_memory_months": _asm(
+        "a refuser is not pitched again for half a year; no published figure; 0-24 months "
+        "plausible.",
+        "months",
+    ),
+    "recruit.spontaneous_join_prob": _src(
+        "0: nobody joins without a pitch. FTC, Business Guidance Concerning Multi-Level "
+        "Marketing, 2018, Q1: 'Typically, the company does not directly recruit its "
+        "salesforce, but relies upon its existing salespeople to recruit'.",
+        "probability per prospect-month",
+    ),
+    "recruit.fixed_join_prob": _set(
+        "uniform_sponsor and preferential modes only (exact random-tree checks): joins per "
+        "prospect per month.",
+        "probability per prospect-month",
+    ),
+    "recruit.pyramid_r": _set(
+        "pyramid mode only (the textbook chain letter): recruits each distributor makes.",
+        "persons",
+    ),
+    "recruit.pyramid_every_month": _set(
+        "pyramid mode only: recruit once (chain letter) or every month."
+    ),
+    # ---------------------------------------------------------------- [retail]
+    "retail.enabled": _set("Switch: retail customers exist (false for recruitment-only checks)."),
+    "retail.pitches_per_month": _asm(
+        "a little less selling than recruiting effort (1.5 vs 2 pitches); no published "
+        "figure; 0-5 plausible; with accept_prob it sets the retail share.",
+        "pitches per distributor-month",
+    ),
+    "retail.accept_prob": _asm(
+        "about 1 in 7 pitched non-members becomes a regular customer; no published figure; "
+        "0.05-0.3 plausible.",
+        "probability per pitch",
+    ),
+    "retail.order_pv": _asm(
+        "a customer buys about one product a month (~$35 wholesale, ~$43 retail); no "
+        "published figure; 15-80 PV plausible.",
+        "pv per customer-month",
+    ),
+    "retail.churn_monthly": _asm(
+        "15% of customers stop each month (a customer stays about 6-7 months); no published "
+        "figure; 0.05-0.3 plausible.",
+        "probability per customer-month",
+    ),
+    "retail.max_customers": _asm(
+        "a part-time seller serves at most 25 regular customers; no published figure; 10-50 "
+        "plausible.",
+        "customers per distributor",
+    ),
+    # ---------------------------------------------------------------- [buy]
+    "buy.own_use_pv": _asm(
+        "a household uses about $60 of product a month, below the usual 100 PV minimum so "
+        "autoshippers top up; no published figure; 30-120 PV plausible.",
+        "pv per distributor-month",
+    ),
+    "buy.autoship_share": _asm(
+        "70% of distributors keep a monthly order at the minimum; doTERRA's 2015 disclosure "
+        "reports 'extremely high participation' in its loyalty (autoship) programme but no "
+        "number; 0.3-0.9 plausible; moves the loss share strongly.",
+        "share of persons",
+    ),
+    "buy.own_use_value_share": _asm(
+        "product used at home is worth 80% of its wholesale price to the household (it "
+        "would have bought a cheaper substitute); no published figure; 0.5-1 plausible; "
+        "moves the 'own use valued' loss share strongly.",
+        "share of wholesale price",
+    ),
+    "buy.loader_share": _asm(
+        "5% of joiners buy stock to reach a rank; no published figure; 0-0.2 plausible.",
+        "share of persons",
+    ),
+    "buy.loading_pv": _asm(
+        "a loader buys 300 PV of extra stock a month (three times the usual minimum); no "
+        "published figure; 100-1000 PV plausible.",
+        "pv per month",
+    ),
+    "buy.loading_months": _asm(
+        "loading lasts the first 3 months, about the length of fast-start windows in "
+        "published plans (doTERRA 60 days, Young Living 3 months); 1-6 plausible.",
+        "months",
+    ),
+    # ---------------------------------------------------------------- [costs]
+    "costs.starter_kit_usd": _src(
+        "Herbalife, Statement of Average Gross Compensation Paid to U.S. Members in 2015: "
+        "Mini Member Pack $60.70 (full pack $94.10), rounded to $60; doTERRA's sign-up fee "
+        "is $35 (doTERRA 'Becoming a Wellness Advocate' disclosure).",
+        "usd per joiner",
+    ),
+    "costs.fixed_usd_monthly": _asm(
+        "$25 a month of fees, website, samples and events; no confirmed survey figure (My "
+        "Daily Choice's 2018 company survey gives $134/month for the affiliates who "
+        "answered; Taylor 2011 counts 'minimal operating expenses'); $0-150 plausible; moves "
+        "the loss share strongly.",
+        "usd per distributor-month",
+    ),
+    # ---------------------------------------------------------------- [quit]
+    "quit.enabled": _set("Switch: distributors quit (false for exact checks with no attrition)."),
+    "quit.base_monthly": _asm(
+        "with loss_extra and idle_extra, set so that typical distributors quit about 50-60% "
+        "a year, the range companies report (Herbalife about half; Young Living 2018: 47% of "
+        "a new cohort bought nothing the next year; Melaleuca ~66%); the split between the "
+        "three terms has no source; 0.005-0.03.",
+        "probability per distributor-month",
+    ),
+    "quit.loss_extra": _asm(
+        "a losing month adds 2 points to the monthly hazard (see base_monthly); no published "
+        "figure; 0-0.1 plausible.",
+        "probability per distributor-month",
+    ),
+    "quit.idle_extra": _asm(
+        "six months without any commission add 4 points (see base_monthly); no published "
+        "figure; 0-0.1 plausible.",
+        "probability per distributor-month",
+    ),
+    "quit.idle_horizon_months": _asm(
+        "discouragement builds over half a year without income; no published figure; 3-12 "
+        "months plausible.",
+        "months",
+    ),
+    "quit.buyback_share": _src(
+        "Direct Selling Association (US), Code of Ethics: member companies repurchase "
+        "resalable inventory at 90% of its cost (the '90% buyback provisions', DSA Code "
+        "Responsibility Officers page); the FTC's Business Guidance Concerning Multi-Level "
+        "Marketing (2018) also weighs buyback policies.",
+        "share of wholesale cost",
+    ),
+    "quit.buyback_claim_prob": _asm(
+        "3 in 10 quitters claim the buyback (paperwork, opened stock, shame); no published "
+        "claim rate; 0.05-0.8 plausible.",
+        "probability per quitter",
+    ),
+    # ---------------------------------------------------------------- [units]
+    "units.usd_per_pv": _asm(
+        "1 PV per wholesale dollar, as Young Living and doTERRA price most products "
+        "(approximate, not confirmed in a published price list); 0.5-1.5 plausible.",
+        "usd per pv",
+    ),
+    "units.bv_per_pv": _asm(
+        "commissions paid on PV itself (BV = PV), as the Young Living table is quoted; "
+        "Amway's BV/PV ratio differs by country and product; 0.5-3 plausible.",
+        "bv per pv",
+    ),
+    # ---------------------------------------------------------------- [plan]
+    "plan.file": _set(
+        "Which compensation plan pays; the default unilevel_5 is modelled on Young Living's "
+        "8/5/4/4/4 % unilevel, and each plan file cites its own sources (docs/plans.md)."
+    ),
+    # ---------------------------------------------------------------- [observe]
+    "observe.reachable": _set(
+        "Switch: count each distributor's still-reachable prospects every month (costs time "
+        "at a million people)."
+    ),
+}
+
+
+def scenario_keys() -> list[str]:
+    """Every scenario parameter as ``"section.key"``, in the order of the scenario classes."""
+    from simulation.config import Scenario
+
+    return [
+        f"{section}.{name}"
+        for section, field in Scenario.model_fields.items()
+        for name in field.annotation.model_fields
+    ]
+
+
+def coverage() -> tuple[list[str], list[str]]:
+    """``(missing, unknown)``: parameters without an entry, entries naming no parameter."""
+    keys = scenario_keys()
+    missing = [k for k in keys if k not in PROVENANCE]
+    unknown = sorted(set(PROVENANCE) - set(keys))
+    return missing, unknown
+
+
+def for_key(key: str) -> Provenance | None:
+    """The entry of ``"section.key"``, or None if it has none (a new, undocumented key)."""
+    return PROVENANCE.get(key)
+
+
+def counts() -> dict[str, int]:
+    """How many scenario parameters have each kind of provenance (kind -> count)."""
+    out = dict.fromkeys(KINDS, 0)
+    for key in scenario_keys():
+        entry = PROVENANCE.get(key)
+        if entry is not None:
+            out[entry.kind] += 1
+    return out
+
+
+_INTRO = """\
+Every parameter of a scenario file with its default, its unit, when the model reads it and
+where the default comes from. `read` is `start` (read once, when the model is built) or
+`monthly` (read every month, so a mid-run change takes effect; `docs/model.md`). `kind` is
+
+* **source**: a published figure (organisation or author, title, year, the figure);
+* **assumption**: no publication gives the value; the reason and a plausible range are
+  given, so a sensitivity analysis (`docs/sweeps.md`) knows what to vary;
+* **setting**: not an empirical quantity (a name, seed, length, switch or mode).
+
+Of {total} parameters, {source} have a published source, {assumption} are assumptions and
+{setting} are settings. `mlmsim schema` shows the same unit and provenance on every parameter
+(`"provenance": {{"kind": ..., "text": ...}}`). Compensation-plan parameters live in plan
+files, which cite their own sources (`docs/plans.md`). The model itself is described in
+`docs/model.md` and, in the ODD+D protocol, in `docs/odd.md`.
+"""
+
+
+def _default_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return f'"{value}"' if value else '""'
+    return json.dumps(value)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def parameters_markdown() -> str:
+    """The page ``docs/parameters.md``: every parameter, its default, unit, reading, provenance.
+
+    Raises:
+        ValueError: a scenario parameter has no provenance entry (named in the message).
+    """
+    from simulation.config import Scenario, parameter_reading
+
+    missing, unknown = coverage()
+    if missing or unknown:
+        raise ValueError(
+            f"provenance table out of date: missing {missing}, unknown {unknown} "
+            "(edit simulation/provenance.py)"
+        )
+    n = counts()
+    lines = [
+        "# Scenario parameters and where their defaults come from",
+        "",
+        "<!-- Generated by `python docs/gen_parameters.py` from simulation/config.py and "
+        "simulation/provenance.py;",
+        "     do not edit by hand: tests/test_provenance.py checks that it is current. -->",
+        "",
+        _INTRO.format(
+            total=sum(n.values()),
+            source=n["source"],
+            assumption=n["assumption"],
+            setting=n["setting"],
+        ),
+    ]
+    for section, field in Scenario.model_fields.items():
+        cls = field.annotation
+        lines += [
+            f"## [{section}]",
+            "",
+            "| parameter | default | unit | read | kind | provenance |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        defaults = cls()
+        for name in cls.model_fields:
+            key = f"{section}.{name}"
+            p = PROVENANCE[key]
+            default = _default_text(getattr(defaults, name))
+            lines.append(
+                f"| `{name}` | `{_cell(default)}` | {_cell(p.unit)} | "
+                f"{parameter_reading(key)} | {p.kind} | {_cell(p.text)} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

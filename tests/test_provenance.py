@@ -1,0 +1,163 @@
+"""Every scenario default says where it comes from: a source, an assumption or a setting."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simulation import config, provenance
+from simulation.provenance import PROVENANCE, Provenance
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_scenario_parameter_has_provenance_and_every_entry_exists():
+    missing, unknown = provenance.coverage()
+    assert not missing, (
+        f"{len(missing)} scenario parameter(s) have no provenance entry: "
+        f"{', '.join(missing)}. Add each to PROVENANCE in simulation/provenance.py as a "
+        "source (author/organisation, title, year, figure), 'assumption: <reason; plausible "
+        "range>' or a setting, then run python docs/gen_parameters.py."
+    )
+    assert not unknown, (
+        f"provenance entries name parameters that do not exist: {', '.join(unknown)}. "
+        "Remove or rename them in simulation/provenance.py."
+    )
+
+
+def test_scenario_keys_are_exactly_the_config_fields():
+    # Independent of provenance.scenario_keys(): walk the JSON Schema the CLI prints.
+    schema = config.schema()
+    keys = set()
+    for section, ref in schema["properties"].items():
+        name = ref["$ref"].rsplit("/", 1)[-1]
+        keys |= {f"{section}.{k}" for k in schema["$defs"][name]["properties"]}
+    assert keys == set(provenance.scenario_keys())
+    assert len(keys) >= 50
+
+
+@pytest.mark.parametrize("key", sorted(PROVENANCE))
+def test_each_entry_is_well_formed(key):
+    p = PROVENANCE[key]
+    assert p.kind in provenance.KINDS
+    assert p.unit.strip(), f"{key}: empty unit (use '-' for names, switches, choices)"
+    assert len(p.text) >= 20, f"{key}: provenance text too short to say anything"
+    if p.kind == "source":
+        # A citation names a year of publication.
+        assert re.search(r"\b(19|20)\d\d\b", p.text), f"{key}: a source must name its year"
+    if p.kind == "assumption":
+        assert p.text.startswith("assumption: "), key
+        # ... and says what range would be plausible, or what it was set from.
+        assert re.search(r"plausible|\d", p.text), f"{key}: give a plausible range"
+
+
+def test_provenance_rejects_malformed_entries():
+    with pytest.raises(ValueError, match="expected one of"):
+        Provenance("guess", "assumption: x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="starts with"):
+        Provenance("assumption", "no prefix")
+    with pytest.raises(ValueError, match="starts with"):
+        Provenance("source", "assumption: a source cannot say this")
+    with pytest.raises(ValueError, match="empty"):
+        Provenance("setting", "  ")
+
+
+def test_counts_add_up_and_known_sources_are_cited():
+    n = provenance.counts()
+    assert sum(n.values()) == len(provenance.scenario_keys())
+    # Defaults that published documents give, each checked against its figure.
+    assert PROVENANCE["quit.buyback_share"].kind == "source"
+    assert config.Quit().buyback_share == 0.9 and "90%" in PROVENANCE["quit.buyback_share"].text
+    kit = PROVENANCE["costs.starter_kit_usd"]
+    assert kit.kind == "source" and "$60.70" in kit.text
+    assert abs(config.Costs().starter_kit_usd - 60.70) < 1.0
+    degree = PROVENANCE["market.mean_degree"]
+    assert degree.kind == "source" and "9-15" in degree.text
+    assert 9 <= config.Market().mean_degree <= 15
+    # The three cost assumptions the loss figure hangs on are marked as assumptions.
+    for key in ("costs.fixed_usd_monthly", "buy.autoship_share", "buy.own_use_value_share"):
+        assert PROVENANCE[key].kind == "assumption", key
+
+
+def test_mlmsim_schema_shows_provenance_and_unit_on_every_parameter():
+    out = subprocess.run(
+        [sys.executable, "-m", "simulation", "schema"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    schema = json.loads(out.stdout)
+    seen = 0
+    for section, ref in schema["properties"].items():
+        props = schema["$defs"][ref["$ref"].rsplit("/", 1)[-1]]["properties"]
+        for name, prop in props.items():
+            key = f"{section}.{name}"
+            entry = PROVENANCE[key]
+            assert prop["provenance"] == {"kind": entry.kind, "text": entry.text}, key
+            assert prop["unit"], key
+            assert prop["read"] == config.parameter_reading(key), key
+            seen += 1
+    assert seen == len(PROVENANCE)
+    assert schema["$defs"]["Costs"]["properties"]["fixed_usd_monthly"]["provenance"][
+        "text"
+    ].startswith("assumption: ")
+
+
+def test_parameters_page_is_current():
+    page = ROOT / "docs" / "parameters.md"
+    expected = provenance.parameters_markdown()
+    assert page.read_text(encoding="utf-8") == expected, (
+        "docs/parameters.md is out of date with simulation/config.py or "
+        "simulation/provenance.py: run python docs/gen_parameters.py"
+    )
+
+
+def test_parameters_page_lists_every_parameter_with_its_default_and_reading():
+    text = provenance.parameters_markdown()
+    rows = {}
+    section = None
+    for line in text.splitlines():
+        if line.startswith("## ["):
+            section = line[4:-1]
+        elif line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[f"{section}.{cells[0].strip('`')}"] = cells
+    assert set(rows) == set(provenance.scenario_keys())
+    assert rows["costs.fixed_usd_monthly"][1:5] == [
+        "`25.0`",
+        "usd per distributor-month",
+        "monthly",
+        "assumption",
+    ]
+    assert rows["buy.autoship_share"][3] == "start"
+    assert rows["market.network"][1] == '`"small_world"`'
+    n = provenance.counts()
+    assert f"{n['source']} have a published source" in text
+
+
+def test_gen_parameters_writes_the_page_and_check_detects_a_stale_one(tmp_path):
+    script = ROOT / "docs" / "gen_parameters.py"
+    page = tmp_path / "parameters.md"
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, str(script), "--page", str(page), *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+
+    assert run("--check").returncode == 1  # no page yet
+    assert run().returncode == 0
+    assert page.read_text(encoding="utf-8") == provenance.parameters_markdown()
+    assert run("--check").returncode == 0
+    page.write_text(page.read_text(encoding="utf-8") + "edited by hand\n", "utf-8")
+    stale = run("--check")
+    assert stale.returncode == 1
+    assert "out of date" in stale.stderr and "gen_parameters.py" in stale.stderr
