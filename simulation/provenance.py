@@ -112,8 +112,8 @@ PROVENANCE: dict[str, Provenance] = {
     "market.mean_degree": _src(
         "Zhou, Sornette, Hill & Dunbar 2005, 'Discrete hierarchical organization of social "
         "group sizes', Proc. R. Soc. B 272:439-444: personal networks are layered 3-5, "
-        "9-15, 30-45, ~150; 12 is the close 'sympathy group' layer (9-15), the ties a "
-        "warm-market pitch reaches.",
+        "9-15, 30-45, ~150; 12 lies in the second layer (9-15, often called the sympathy "
+        "group), the close ties a warm-market pitch reaches.",
         "contacts per person",
     ),
     "market.rewire_prob": _asm(
@@ -280,10 +280,12 @@ PROVENANCE: dict[str, Provenance] = {
     # ---------------------------------------------------------------- [quit]
     "quit.enabled": _set("Switch: distributors quit (false for exact checks with no attrition)."),
     "quit.base_monthly": _asm(
-        "with loss_extra and idle_extra, set so that typical distributors quit about 50-60% "
-        "a year, the range companies report (Herbalife about half; Young Living 2018: 47% of "
-        "a new cohort bought nothing the next year; Melaleuca ~66%); the split between the "
-        "three terms has no source; 0.005-0.03.",
+        "1.5% a month for a distributor who earns; with loss_extra and idle_extra a losing, "
+        "idle one quits 7.5% a month (61% a year). Company-wide the classroom scenario gives "
+        "about 40-45% a year, a little below the 47-66% companies report (Young Living 2018: "
+        "47% of a new cohort bought nothing the next year; Herbalife about half; Melaleuca "
+        "~66%), and realistic.toml raises the hazards to match; the split between the three "
+        "terms has no source; 0.005-0.03 plausible.",
         "probability per distributor-month",
     ),
     "quit.loss_extra": _asm(
