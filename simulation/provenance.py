@@ -41,11 +41,15 @@ class Provenance:
             or what the setting selects.
         unit: the parameter's unit (``"usd"``, ``"pv"``, ``"probability per pitch"``...);
             ``"-"`` for names, switches and choices.
+        plausible: for an assumption, the ``(low, high)`` range of values we consider
+            plausible (the default inside it), in the parameter's unit: what a sensitivity
+            analysis should vary (``benchmarks/bench_assumptions.py``). None otherwise.
     """
 
     kind: Literal["source", "assumption", "setting"]
     text: str
     unit: str = "-"
+    plausible: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -57,25 +61,37 @@ class Provenance:
                 f"provenance {self.text[:40]!r}: an assumption's text, and only an "
                 f"assumption's, starts with {ASSUMPTION_PREFIX!r}"
             )
+        if self.plausible is not None:
+            if self.kind != "assumption":
+                raise ValueError(f"provenance {self.text[:40]!r}: only assumptions have a range")
+            low, high = self.plausible
+            if not low < high:
+                raise ValueError(f"plausible range {self.plausible}: expected low < high")
 
-    def as_schema(self) -> dict[str, str]:
-        """``{"kind": ..., "text": ...}`` as shown by ``mlmsim schema``."""
-        return {"kind": self.kind, "text": self.text}
+    def as_schema(self) -> dict[str, Any]:
+        """``{"kind": ..., "text": ...}`` (and ``"plausible": [low, high]``) for the schema."""
+        out: dict[str, Any] = {"kind": self.kind, "text": self.text}
+        if self.plausible is not None:
+            out["plausible"] = list(self.plausible)
+        return out
 
 
 def _src(text: str, unit: str = "-") -> Provenance:
     return Provenance("source", text, unit)
 
 
-def _asm(text: str, unit: str = "-") -> Provenance:
-    return Provenance("assumption", ASSUMPTION_PREFIX + text, unit)
+def _asm(text: str, unit: str, plausible: tuple[float, float]) -> Provenance:
+    """An assumption: ``text`` says why; the plausible range is appended to it."""
+    low, high = plausible
+    text = f"{ASSUMPTION_PREFIX}{text.rstrip('.')}; plausible range {low:g} to {high:g}."
+    return Provenance("assumption", text, unit, (low, high))
 
 
 def _set(text: str, unit: str = "-") -> Provenance:
     return Provenance("setting", text, unit)
 
 
-# Published sources cited below (full references in docs/odd.md, "Input data"):
+# Published sources cited below (full references in docs/odd.md, "References"):
 #   DSA Code of Ethics (Direct Selling Association, US): repurchase of resalable inventory
 #     at 90% of its cost ("90% buyback provisions").
 #   FTC, Business Guidance Concerning Multi-Level Marketing (January 2018).
@@ -92,7 +108,8 @@ PROVENANCE: dict[str, Provenance] = {
     "scenario.description": _set("Free text: what the scenario shows."),
     "scenario.seed": _set("Master seed; any value, the same value reproduces a run bit for bit."),
     "scenario.months": _set(
-        "Length of the run; 36 months lets a 2,000-person town saturate.", "months"
+        "Length of the run; the classroom scenario saturates its town within 36 months.",
+        "months",
     ),
     # ---------------------------------------------------------------- [market]
     "market.population": _set(
@@ -101,9 +118,10 @@ PROVENANCE: dict[str, Provenance] = {
         "persons",
     ),
     "market.founders": _asm(
-        "the first distributors a launch signs up; no published count; 1-50 plausible; "
-        "shapes the first months more than the saturated outcome.",
+        "the first distributors a launch signs up; no published count; shapes the first months "
+        "more than the saturated outcome",
         "persons",
+        (1, 50),
     ),
     "market.network": _set(
         "Which social network generator; small_world follows Watts & Strogatz 1998 (Nature "
@@ -117,9 +135,10 @@ PROVENANCE: dict[str, Provenance] = {
         "contacts per person",
     ),
     "market.rewire_prob": _asm(
-        "inside the small-world range of Watts & Strogatz 1998 (about 0.01-0.1: high "
-        "clustering, short paths); not measured for MLM markets.",
+        "inside the small-world range of Watts & Strogatz 1998 (high clustering, short "
+        "paths); not measured for MLM markets",
         "probability per edge",
+        (0.01, 0.3),
     ),
     "market.edge_list": _set(
         "Path to a user's own network (network = 'edge_list'); none by default."
@@ -129,21 +148,27 @@ PROVENANCE: dict[str, Provenance] = {
     ),
     "market.willingness_alpha": _asm(
         "Beta(1.5, 3.5): mean willingness 0.3, most people reluctant, a few keen; no "
-        "published distribution; means 0.1-0.5 plausible.",
+        "published distribution (the range moves the mean from about 0.13 to 0.46)",
         "Beta shape",
+        (0.5, 3.0),
     ),
     "market.willingness_beta": _asm(
-        "see willingness_alpha (mean alpha / (alpha + beta) = 0.3).", "Beta shape"
+        "see willingness_alpha (mean alpha / (alpha + beta) = 0.3; the range moves it from "
+        "0.5 to about 0.18)",
+        "Beta shape",
+        (1.5, 7.0),
     ),
     "market.effort_sigma": _asm(
-        "lognormal effort with sigma 0.8: a few work hard, most little (top 10% do about a "
-        "third of the pitching); no published distribution of hours; 0.4-1.2 plausible.",
+        "lognormal effort with sigma 0.8: a few work hard, most little (the top 10% make "
+        "about a third of the pitches); no published distribution of hours",
         "log-scale sd",
+        (0.3, 1.2),
     ),
     "market.spending_sigma": _asm(
-        "lognormal household spending with sigma 0.4 (most households within a factor 2 of "
-        "the mean); no MLM-specific figure; 0.2-0.8 plausible.",
+        "lognormal household spending with sigma 0.4 (nine households in ten within a "
+        "factor 2 of the mean); no MLM-specific figure",
         "log-scale sd",
+        (0.2, 0.8),
     ),
     # ---------------------------------------------------------------- [recruit]
     "recruit.mode": _set(
@@ -152,39 +177,44 @@ PROVENANCE: dict[str, Provenance] = {
     ),
     "recruit.pitches_per_month": _asm(
         "about one opportunity pitch a fortnight for a distributor of average effort; no "
-        "published rate; 0.5-5 plausible; sets how fast the market saturates.",
+        "published rate; sets how fast the market saturates",
         "pitches per distributor-month",
+        (0.5, 5.0),
     ),
     "recruit.pitch_count": _set(
         "Poisson (random) or fixed pitch counts; fixed is for exact checks."
     ),
     "recruit.warm_share": _asm(
-        "85% of pitches to social contacts: AARP Foundation 2018 survey found 1/3 recruited "
-        "by a friend and 12% by family, and coworkers and acquaintances are contacts too; "
-        "0.45-0.95 plausible.",
+        "85% of pitches to social contacts: the AARP Foundation 2018 survey found 1/3 "
+        "recruited by a friend and 12% by family, and coworkers and acquaintances are "
+        "contacts too",
         "share of pitches",
+        (0.45, 0.95),
     ),
     "recruit.join_prob": _asm(
         "a fully willing, never-pitched prospect says yes to 1 pitch in 4 (about 1 in 13 at "
-        "mean willingness); no published conversion rate; 0.1-0.6 plausible; with "
-        "pitches_per_month it sets growth.",
+        "mean willingness); no published conversion rate; with pitches_per_month it sets "
+        "growth",
         "probability per pitch",
+        (0.1, 0.6),
     ),
     "recruit.fatigue": _asm(
         "each earlier pitch multiplies the chance by 0.6 (a third pitch converts at a third "
-        "of the first); no published figure; 0.3-1 plausible.",
+        "of the first); no published figure",
         "factor per earlier pitch",
+        (0.3, 1.0),
     ),
     "recruit.bad_news": _asm(
         "each contact who quit lowers the chance by a quarter (word of mouth about losses); "
-        "no published figure; 0-0.5 plausible.",
+        "no published figure",
         "factor per quitting contact",
+        (0.0, 0.5),
     ),
     "recruit.refusals": _set("Switch: refusers are left alone for refusal_memory_months."),
     "recruit.refusal_memory_months": _asm(
-        "a refuser is not pitched again for half a year; no published figure; 0-24 months "
-        "plausible.",
+        "a refuser is not pitched again for half a year; no published figure",
         "months",
+        (0, 24),
     ),
     "recruit.spontaneous_join_prob": _src(
         "0: nobody joins without a pitch. FTC, Business Guidance Concerning Multi-Level "
@@ -208,60 +238,68 @@ PROVENANCE: dict[str, Provenance] = {
     "retail.enabled": _set("Switch: retail customers exist (false for recruitment-only checks)."),
     "retail.pitches_per_month": _asm(
         "a little less selling than recruiting effort (1.5 vs 2 pitches); no published "
-        "figure; 0-5 plausible; with accept_prob it sets the retail share.",
+        "figure; with accept_prob it sets the retail share",
         "pitches per distributor-month",
+        (0.0, 5.0),
     ),
     "retail.accept_prob": _asm(
-        "about 1 in 7 pitched non-members becomes a regular customer; no published figure; "
-        "0.05-0.3 plausible.",
+        "about 1 in 7 pitched non-members becomes a regular customer; no published figure",
         "probability per pitch",
+        (0.05, 0.3),
     ),
     "retail.order_pv": _asm(
         "a customer buys about one product a month (~$35 wholesale, ~$43 retail); no "
-        "published figure; 15-80 PV plausible.",
+        "published figure",
         "pv per customer-month",
+        (15.0, 80.0),
     ),
     "retail.churn_monthly": _asm(
-        "15% of customers stop each month (a customer stays about 6-7 months); no published "
-        "figure; 0.05-0.3 plausible.",
+        "15% of customers stop each month (a customer stays about 6-7 months); no published figure",
         "probability per customer-month",
+        (0.05, 0.3),
     ),
     "retail.max_customers": _asm(
-        "a part-time seller serves at most 25 regular customers; no published figure; 10-50 "
-        "plausible.",
+        "a part-time seller serves at most 25 regular customers; no published figure",
         "customers per distributor",
+        (10, 50),
     ),
     # ---------------------------------------------------------------- [buy]
     "buy.own_use_pv": _asm(
         "a household uses about $60 of product a month, below the usual 100 PV minimum so "
-        "autoshippers top up; no published figure; 30-120 PV plausible.",
+        "autoshippers top up; no published figure",
         "pv per distributor-month",
+        (30.0, 120.0),
     ),
     "buy.autoship_share": _asm(
         "70% of distributors keep a monthly order at the minimum; doTERRA's 2015 disclosure "
         "reports 'extremely high participation' in its loyalty (autoship) programme but no "
-        "number; 0.3-0.9 plausible; moves the loss share strongly.",
+        "number; moves the loss share strongly",
         "share of persons",
+        (0.3, 0.9),
     ),
     "buy.own_use_value_share": _asm(
         "product used at home is worth 80% of its wholesale price to the household (it "
-        "would have bought a cheaper substitute); no published figure; 0.5-1 plausible; "
-        "moves the 'own use valued' loss share strongly.",
+        "would have bought a cheaper substitute); no published figure; moves the 'own use "
+        "valued' loss share strongly",
         "share of wholesale price",
+        (0.5, 1.0),
     ),
     "buy.loader_share": _asm(
-        "5% of joiners buy stock to reach a rank; no published figure; 0-0.2 plausible.",
+        "5% of joiners buy stock to reach a rank; no published figure",
         "share of persons",
+        (0.0, 0.2),
     ),
     "buy.loading_pv": _asm(
         "a loader buys 300 PV of extra stock a month (three times the usual minimum); no "
-        "published figure; 100-1000 PV plausible.",
+        "published figure",
         "pv per month",
+        (100.0, 1000.0),
     ),
     "buy.loading_months": _asm(
         "loading lasts the first 3 months, about the length of fast-start windows in "
-        "published plans (doTERRA 60 days, Young Living 3 months); 1-6 plausible.",
+        "published plans (doTERRA 60 days, Young Living 3 months)",
         "months",
+        (1, 6),
     ),
     # ---------------------------------------------------------------- [costs]
     "costs.starter_kit_usd": _src(
@@ -273,9 +311,10 @@ PROVENANCE: dict[str, Provenance] = {
     "costs.fixed_usd_monthly": _asm(
         "$25 a month of fees, website, samples and events; no confirmed survey figure (My "
         "Daily Choice's 2018 company survey gives $134/month for the affiliates who "
-        "answered; Taylor 2011 counts 'minimal operating expenses'); $0-150 plausible; moves "
-        "the loss share strongly.",
+        "answered; Taylor 2011 counts 'minimal operating expenses'); moves the loss share "
+        "strongly",
         "usd per distributor-month",
+        (0.0, 150.0),
     ),
     # ---------------------------------------------------------------- [quit]
     "quit.enabled": _set("Switch: distributors quit (false for exact checks with no attrition)."),
@@ -285,23 +324,25 @@ PROVENANCE: dict[str, Provenance] = {
         "about 40-45% a year, a little below the 47-66% companies report (Young Living 2018: "
         "47% of a new cohort bought nothing the next year; Herbalife about half; Melaleuca "
         "~66%), and realistic.toml raises the hazards to match; the split between the three "
-        "terms has no source; 0.005-0.03 plausible.",
+        "terms has no source",
         "probability per distributor-month",
+        (0.005, 0.03),
     ),
     "quit.loss_extra": _asm(
-        "a losing month adds 2 points to the monthly hazard (see base_monthly); no published "
-        "figure; 0-0.1 plausible.",
+        "a losing month adds 2 points to the monthly hazard (see base_monthly); no "
+        "published figure",
         "probability per distributor-month",
+        (0.0, 0.1),
     ),
     "quit.idle_extra": _asm(
-        "six months without any commission add 4 points (see base_monthly); no published "
-        "figure; 0-0.1 plausible.",
+        "six months without any commission add 4 points (see base_monthly); no published figure",
         "probability per distributor-month",
+        (0.0, 0.1),
     ),
     "quit.idle_horizon_months": _asm(
-        "discouragement builds over half a year without income; no published figure; 3-12 "
-        "months plausible.",
+        "discouragement builds over half a year without income; no published figure",
         "months",
+        (3, 12),
     ),
     "quit.buyback_share": _src(
         "Direct Selling Association (US), Code of Ethics: member companies repurchase "
@@ -312,19 +353,22 @@ PROVENANCE: dict[str, Provenance] = {
     ),
     "quit.buyback_claim_prob": _asm(
         "3 in 10 quitters claim the buyback (paperwork, opened stock, shame); no published "
-        "claim rate; 0.05-0.8 plausible.",
+        "claim rate",
         "probability per quitter",
+        (0.05, 0.8),
     ),
     # ---------------------------------------------------------------- [units]
     "units.usd_per_pv": _asm(
         "1 PV per wholesale dollar, as Young Living and doTERRA price most products "
-        "(approximate, not confirmed in a published price list); 0.5-1.5 plausible.",
+        "(approximate, not confirmed in a published price list)",
         "usd per pv",
+        (0.5, 1.5),
     ),
     "units.bv_per_pv": _asm(
         "commissions paid on PV itself (BV = PV), as the Young Living table is quoted; "
-        "Amway's BV/PV ratio differs by country and product; 0.5-3 plausible.",
+        "Amway's BV/PV ratio differs by country and product",
         "bv per pv",
+        (0.5, 3.0),
     ),
     # ---------------------------------------------------------------- [plan]
     "plan.file": _set(
@@ -380,12 +424,14 @@ where the default comes from. `read` is `start` (read once, when the model is bu
 
 * **source**: a published figure (organisation or author, title, year, the figure);
 * **assumption**: no publication gives the value; the reason and a plausible range are
-  given, so a sensitivity analysis (`docs/sweeps.md`) knows what to vary;
+  given, so a sensitivity analysis knows what to vary (`benchmarks/bench_assumptions.py`
+  moves each assumption to both ends of its range; `docs/sweeps.md` for Morris and Sobol);
 * **setting**: not an empirical quantity (a name, seed, length, switch or mode).
 
 Of {total} parameters, {source} have a published source, {assumption} are assumptions and
 {setting} are settings. `mlmsim schema` shows the same unit and provenance on every parameter
-(`"provenance": {{"kind": ..., "text": ...}}`). Compensation-plan parameters live in plan
+(`"provenance": {{"kind": ..., "text": ...}}`, with `"plausible": [low, high]` for an
+assumption). Compensation-plan parameters live in plan
 files, which cite their own sources (`docs/plans.md`). The model itself is described in
 `docs/model.md` and, in the ODD+D protocol, in `docs/odd.md`.
 """

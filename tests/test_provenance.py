@@ -52,8 +52,25 @@ def test_each_entry_is_well_formed(key):
         assert re.search(r"\b(19|20)\d\d\b", p.text), f"{key}: a source must name its year"
     if p.kind == "assumption":
         assert p.text.startswith("assumption: "), key
-        # ... and says what range would be plausible, or what it was set from.
-        assert re.search(r"plausible|\d", p.text), f"{key}: give a plausible range"
+        assert p.plausible is not None, f"{key}: an assumption gives its plausible range"
+    else:
+        assert p.plausible is None, key
+
+
+@pytest.mark.parametrize("key", sorted(k for k, p in PROVENANCE.items() if p.plausible is not None))
+def test_plausible_range_holds_the_default_and_both_ends_are_valid(key):
+    section, _, name = key.partition(".")
+    cls = config.Scenario.model_fields[section].annotation
+    low, high = PROVENANCE[key].plausible
+    default = getattr(cls(), name)
+    assert low <= default <= high, f"{key}: default {default} outside {low}..{high}"
+    for end in (low, high):
+        if cls.model_fields[name].annotation is int:
+            assert end == int(end), f"{key}: an integer parameter needs integer ends"
+            end = int(end)
+        # Raises a ValidationError if an end is not a value the parameter accepts.
+        cls.__pydantic_validator__.validate_assignment(cls.model_construct(), name, end)
+    assert f"plausible range {low:g} to {high:g}." in PROVENANCE[key].text
 
 
 def test_provenance_rejects_malformed_entries():
@@ -65,6 +82,10 @@ def test_provenance_rejects_malformed_entries():
         Provenance("source", "assumption: a source cannot say this")
     with pytest.raises(ValueError, match="empty"):
         Provenance("setting", "  ")
+    with pytest.raises(ValueError, match="only assumptions"):
+        Provenance("source", "Someone 2001, a figure", plausible=(0, 1))
+    with pytest.raises(ValueError, match="low < high"):
+        Provenance("assumption", "assumption: backwards", plausible=(2, 1))
 
 
 def test_counts_add_up_and_known_sources_are_cited():
@@ -99,7 +120,10 @@ def test_mlmsim_schema_shows_provenance_and_unit_on_every_parameter():
         for name, prop in props.items():
             key = f"{section}.{name}"
             entry = PROVENANCE[key]
-            assert prop["provenance"] == {"kind": entry.kind, "text": entry.text}, key
+            assert prop["provenance"]["kind"] == entry.kind, key
+            assert prop["provenance"]["text"] == entry.text, key
+            if entry.plausible is not None:
+                assert prop["provenance"]["plausible"] == list(entry.plausible), key
             assert prop["unit"], key
             assert prop["read"] == config.parameter_reading(key), key
             seen += 1
@@ -161,3 +185,25 @@ def test_gen_parameters_writes_the_page_and_check_detects_a_stale_one(tmp_path):
     stale = run("--check")
     assert stale.returncode == 1
     assert "out of date" in stale.stderr and "gen_parameters.py" in stale.stderr
+
+
+def test_assumption_benchmark_moves_one_assumption_to_both_ends_of_its_range():
+    import importlib.util
+
+    path = ROOT / "benchmarks" / "bench_assumptions.py"
+    spec = importlib.util.spec_from_file_location("bench_assumptions", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.one_at_a_time(
+        "classroom",
+        [1],
+        ["costs.fixed_usd_monthly"],
+        ["market.population=400", "market.founders=4", "scenario.months=12"],
+    )
+    (row,) = result["rows"]
+    assert (row["low"], row["high"]) == PROVENANCE["costs.fixed_usd_monthly"].plausible
+    # $0 against $150 a month of fees: more of the same people end the year in loss.
+    loss = row["share_net_loss"]
+    assert loss["low"] < loss["high"]
+    assert loss["delta"] == pytest.approx(loss["high"] - loss["low"])
+    assert "`costs.fixed_usd_monthly` | 25 | 0 to 150 |" in bench.table(result)
