@@ -259,7 +259,8 @@ PROVENANCE: dict[str, Provenance] = {
         (0.05, 0.3),
     ),
     "retail.max_customers": _asm(
-        "a part-time seller serves at most 25 regular customers; no published figure",
+        "a part-time seller serves at most 25 regular customers; no published figure; "
+        "in the shipped scenarios even a cap of 10 never binds",
         "customers per distributor",
         (10, 50),
     ),
