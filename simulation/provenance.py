@@ -430,7 +430,9 @@ where the default comes from. `read` is `start` (read once, when the model is bu
 * **setting**: not an empirical quantity (a name, seed, length, switch or mode).
 
 Of {total} parameters, {source} have a published source, {assumption} are assumptions and
-{setting} are settings. `mlmsim schema` shows the same unit and provenance on every parameter
+{setting} are settings.
+
+`mlmsim schema` shows the same unit and provenance on every parameter
 (`"provenance": {{"kind": ..., "text": ...}}`, with `"plausible": [low, high]` for an
 assumption). Compensation-plan parameters live in plan
 files, which cite their own sources (`docs/plans.md`). The model itself is described in
@@ -447,7 +449,10 @@ def _default_text(value: Any) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text safe in a markdown table cell (no pipes, no line breaks, no HTML tags)."""
+    for a, b in (("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("\n", " ")):
+        text = text.replace(a, b)
+    return text
 
 
 def parameters_markdown() -> str:
