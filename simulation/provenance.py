@@ -403,6 +403,53 @@ def coverage() -> tuple[list[str], list[str]]:
     return missing, unknown
 
 
+# The parameters the share who lose money depends on most directly: what joining and staying
+# cost, and how much of the purchases count as a cost (``docs/parameters.md``).
+LOSS_COST_KEYS = (
+    "costs.starter_kit_usd",
+    "costs.fixed_usd_monthly",
+    "buy.autoship_share",
+    "buy.own_use_value_share",
+)
+
+
+def loss_assumptions(scenario: Any) -> str:
+    """One sentence stating the cost values behind a run's loss figure and where each is from.
+
+    For the report's first card: each of :data:`LOSS_COST_KEYS` with the value ``scenario``
+    used and whether that value is a published figure, an assumption (the default of either
+    kind) or set by the scenario itself.
+
+    Args:
+        scenario: a :class:`simulation.config.Scenario`.
+    """
+    from simulation.config import Scenario
+
+    default = Scenario()
+    phrases = {
+        "costs.starter_kit_usd": "a starter kit of ${:,.2f}",
+        "costs.fixed_usd_monthly": "${:,.2f} a month of fees, samples and events",
+        "buy.autoship_share": "{:.0%} of members topping up to the monthly minimum",
+        "buy.own_use_value_share": "household product valued at {:.0%} of its price",
+    }
+    parts = []
+    for key in LOSS_COST_KEYS:
+        section, _, name = key.partition(".")
+        value = getattr(getattr(scenario, section), name)
+        if value != getattr(getattr(default, section), name):
+            origin = "set by this scenario"
+        elif PROVENANCE[key].kind == "source":
+            origin = "a published figure"
+        else:
+            origin = "an assumption"
+        parts.append(f"{phrases[key].format(value)} ({origin})")
+    return (
+        "The costs behind this figure: "
+        + ", ".join(parts[:-1])
+        + f" and {parts[-1]}; docs/parameters.md gives the source or reason for each."
+    )
+
+
 def for_key(key: str) -> Provenance | None:
     """The entry of ``"section.key"``, or None if it has none (a new, undocumented key)."""
     return PROVENANCE.get(key)

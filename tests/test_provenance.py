@@ -207,3 +207,20 @@ def test_assumption_benchmark_moves_one_assumption_to_both_ends_of_its_range():
     assert loss["low"] < loss["high"]
     assert loss["delta"] == pytest.approx(loss["high"] - loss["low"])
     assert "`costs.fixed_usd_monthly` | 25 | 0 to 150 |" in bench.table(result)
+
+
+def test_loss_assumptions_states_the_cost_values_and_their_origin():
+    default = config.Scenario()
+    assert provenance.loss_assumptions(default) == (
+        "The costs behind this figure: a starter kit of $60.00 (a published figure), $25.00 "
+        "a month of fees, samples and events (an assumption), 70% of members topping up to "
+        "the monthly minimum (an assumption) and household product valued at 80% of its "
+        "price (an assumption); docs/parameters.md gives the source or reason for each."
+    )
+    changed = config.Scenario(costs={"fixed_usd_monthly": 0}, buy={"autoship_share": 0.3})
+    text = provenance.loss_assumptions(changed)
+    assert "$0.00 a month of fees, samples and events (set by this scenario)" in text
+    assert "30% of members topping up to the monthly minimum (set by this scenario)" in text
+    assert "a starter kit of $60.00 (a published figure)" in text
+    for key in provenance.LOSS_COST_KEYS:
+        assert key in PROVENANCE
