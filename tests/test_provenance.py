@@ -119,6 +119,7 @@ def test_mlmsim_schema_shows_provenance_and_unit_on_every_parameter():
         props = schema["$defs"][ref["$ref"].rsplit("/", 1)[-1]]["properties"]
         for name, prop in props.items():
             key = f"{section}.{name}"
+            assert key in PROVENANCE, f"{key} has no provenance (simulation/provenance.py)"
             entry = PROVENANCE[key]
             assert prop["provenance"]["kind"] == entry.kind, key
             assert prop["provenance"]["text"] == entry.text, key
