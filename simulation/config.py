@@ -17,15 +17,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from simulation.errors import ConfigError, format_validation_error
 from simulation.plans.engine import load_plan, resolve_plan_path
+from simulation.provenance import for_key
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_SCENARIO = "classroom"
 
 
 def _mark_reading(schema: dict[str, Any], cls: type[Section]) -> None:
-    """Add ``"read": "start" | "monthly"`` to each parameter of a section's JSON Schema."""
+    """Add ``"read"``, ``"unit"`` and ``"provenance"`` to each parameter of a section's schema.
+
+    ``"read"`` is ``"start"`` or ``"monthly"``; the unit and ``{"kind", "text"}`` of where the
+    default comes from are taken from :data:`simulation.provenance.PROVENANCE`.
+    """
+    section = {f.annotation: k for k, f in Scenario.model_fields.items()}.get(cls)
     for name, prop in schema.get("properties", {}).items():
         prop["read"] = "start" if name in getattr(cls, "START_ONLY", ()) else "monthly"
+        entry = for_key(f"{section}.{name}") if section else None
+        if entry is not None:
+            prop.setdefault("unit", entry.unit)
+            prop["provenance"] = entry.as_schema()
 
 
 class Section(BaseModel):

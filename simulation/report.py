@@ -20,6 +20,7 @@ import pandas as pd
 
 from simulation.htmlpage import escape, figure_html, nav_html, page, table_html
 from simulation.outcomes import Analysis, RunData, analyse
+from simulation.parameters import loss_assumptions
 from simulation.results import atomic_write, load_run
 
 REPORT_FILE = "report.html"
@@ -120,7 +121,7 @@ table.wide td:last-child { min-width: 320px; }
 """
 
 
-def _answers(a: Analysis) -> str:
+def _answers(run: RunData, a: Analysis) -> str:
     f = a.facts
     c = f["company"]
     own_use = _own_use_share(a)
@@ -161,7 +162,7 @@ def _answers(a: Analysis) -> str:
             f"{num(f['lost_money'])} of the {num(f['ever_joined'])} people who ever joined "
             f"lost money: net income after all costs below zero, with product used at home "
             f"valued at {pct(own_use, 0)} of its price. Counting that product as a cost: "
-            f"{pct(f['share_net_loss_strict'])}.",
+            f"{pct(f['share_net_loss_strict'])}. " + loss_assumptions(run.scenario),
         ),
         (
             "What did the top 1% take?",
@@ -774,7 +775,7 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
         else [["Bass fit", f"not possible: {b['message']}"]]
     )
     sections = {
-        "answers": _answers(a),
+        "answers": _answers(run, a),
         "reading": _reading(run, a),
         "saturation": "".join(
             [

@@ -119,6 +119,18 @@ def test_four_answers_state_the_numbers_of_the_summary(page, summary):
     assert f"{summary['ever_joined']} people who ever joined" in answers
 
 
+def test_first_answer_states_the_cost_assumptions_behind_the_loss_figure(page):
+    # The classroom scenario keeps the default costs: kit $60 (published), fees $25 a month,
+    # 70% on autoship, own use valued at 80% (assumptions).
+    answers = section(page, "answers")
+    assert (
+        "The costs behind this figure: a starter kit of $60.00 (a published figure), $25.00 a "
+        "month of fees, samples and events (an assumption), 70% of members topping up to the "
+        "monthly minimum (an assumption) and household product valued at 80% of its price "
+        "(an assumption)" in answers
+    )
+
+
 def test_reading_quotes_the_summary(page, summary):
     reading = section(page, "reading")
     assert f"{summary['ever_joined']} people ({report.pct(summary['penetration'])}" in reading
