@@ -176,10 +176,18 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
         warm_share = cfg.warm_share if cfg.mode == "network" else 0.0
         target = _targets(model, rng, pitcher, warm_share)
         open_ = pop.status[target] <= Status.CUSTOMER
+        rejoin = model.scenario.rejoin
+        if rejoin.enabled:
+            # Quitters whose cool-down has passed can be pitched again.
+            open_ |= (pop.status[target] == Status.QUIT) & (
+                pop.quit_month[target] + rejoin.cooldown_months <= month
+            )
         if cfg.refusals:
             open_ &= pop.refused_until[target] <= month
         pitcher, target = pitcher[open_], target[open_]
         p = cfg.join_prob * pop.willingness[target].astype(np.float64)
+        if rejoin.enabled:
+            p = np.where(pop.status[target] == Status.QUIT, p * rejoin.appeal, p)
         if cfg.fatigue < 1:
             p *= cfg.fatigue ** pop.pitched[target]
         if cfg.bad_news > 0:

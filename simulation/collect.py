@@ -79,9 +79,24 @@ def paying_components(plan) -> list[str]:
     return [k for k in plan.components if plan.spec(k).company_payout]
 
 
-def monthly_columns(plan) -> dict[str, str]:
-    """Monthly column -> description for a model paying ``plan`` (in table order)."""
+# Columns only a scenario with the mechanism switched on has (so the table of a scenario
+# without them is unchanged): section -> {column: description}.
+MECHANISM_COLUMNS: dict[str, dict[str, str]] = {
+    "rejoin": {"rejoined": "Of this month's joiners, people who had quit before (rejoining)."},
+}
+
+
+def monthly_columns(plan, scenario=None) -> dict[str, str]:
+    """Monthly column -> description for a model paying ``plan`` (in table order).
+
+    With ``scenario``, the columns of its switched-on mechanisms (:data:`MECHANISM_COLUMNS`)
+    are added at the end.
+    """
     cols = dict(MONTHLY_COLUMNS)
+    if scenario is not None:
+        for section, added in MECHANISM_COLUMNS.items():
+            if getattr(scenario, section).enabled:
+                cols.update(added)
     extra = {
         COMPONENT_COLUMN.format(k): COMPONENT_DESCRIPTION.format(k)
         for k in paying_components(plan)
@@ -93,6 +108,7 @@ def monthly_columns(plan) -> dict[str, str]:
             out.update(extra)
         out[key] = text
     return out
+
 
 LEVEL_COLUMNS: dict[str, str] = {
     "month": "Month.",
@@ -178,6 +194,8 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     row["kits_revenue"] = f["kits"]
     row["new_recruit_purchases"] = pv_new * units.usd_per_pv
     row["reachable_per_active"] = mean_reachable(model)
+    if model.scenario.rejoin.enabled:
+        row["rejoined"] = int(model.rejoined_this_month)
     return row
 
 

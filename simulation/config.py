@@ -446,6 +446,30 @@ class Expectations(Section):
     )
 
 
+class Rejoin(Section):
+    """``[rejoin]``: people who quit may be recruited again after a cool-down.
+
+    Off by default (quitters never rejoin). On: a quitter whose cool-down has passed can be
+    pitched like a prospect; a pitch converts with the usual probability times ``appeal``. A
+    rejoiner keeps their lifetime accounts (money, recruits) and their row in the tables; their
+    sponsor, enroller, level and join month are those of the new joining.
+    """
+
+    START_ONLY = frozenset({"enabled"})
+
+    enabled: bool = Field(False, description="Quitters can be recruited again.")
+    cooldown_months: int = Field(
+        6, ge=0, le=1200, description="Months after quitting before anyone pitches them again."
+    )
+    appeal: float = Field(
+        0.33,
+        ge=0,
+        le=1,
+        description="A quitter's chance to say yes relative to a prospect's (about a third of "
+        "former participants say they would join again).",
+    )
+
+
 class Observe(Section):
     """``[observe]``: observations that cost time at scale and can be switched off."""
 
@@ -483,6 +507,7 @@ class Scenario(Section):
     observe: Observe = Field(default_factory=Observe)
     segments: Segments = Field(default_factory=Segments)
     expectations: Expectations = Field(default_factory=Expectations)
+    rejoin: Rejoin = Field(default_factory=Rejoin)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -126,10 +126,11 @@ class MLMModel(mesa.Model):
         self.joined_this_month = np.empty(0, np.int64)
         self.ever_ids = np.empty(0, np.int64)  # everyone who ever joined, in join order
         self.quit_this_month = np.empty(0, np.int64)
+        self.rejoined_this_month = 0
         self.recruits_by_level = np.zeros(1)
         self.phase_seconds: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
-            model_reporters={k: _reporter(k) for k in collect.monthly_columns(self.plan)},
+            model_reporters={k: _reporter(k) for k in collect.monthly_columns(self.plan, scenario)},
             tables={"levels": list(collect.LEVEL_COLUMNS)},
         )
         self._reset_flow()
@@ -239,10 +240,15 @@ class MLMModel(mesa.Model):
         """Book joins: status, tree position, starter kit, agents."""
         if joiners.size == 0:
             self.joined_this_month = joiners
+            self.rejoined_this_month = 0
             return
         pop = self.pop
         was_customer = joiners[pop.status[joiners] == Status.CUSTOMER]
         self.drop_customers(was_customer)
+        # Rejoiners (quitters recruited again) keep their row and lifetime accounts.
+        first_time = joiners[pop.join_month[joiners] < 0]
+        self.rejoined_this_month = joiners.size - first_time.size
+        pop.quit_month[joiners] = -1
         pop.status[joiners] = Status.DISTRIBUTOR
         pop.sponsor[joiners] = sponsors
         pop.enroller[joiners] = sponsors
@@ -260,10 +266,10 @@ class MLMModel(mesa.Model):
         self.month_flow["revenue"] += kit * joiners.size
         self.company["revenue"] += kit * joiners.size
         self.joined_this_month = joiners
-        self.ever_ids = np.concatenate((self.ever_ids, joiners))
+        self.ever_ids = np.concatenate((self.ever_ids, first_time))
         self._active = None
         if self.make_agents:
-            for pid in joiners.tolist():
+            for pid in first_time.tolist():
                 self.agent_of[pid] = Distributor(self, pid)
 
     def _decide_why(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
@@ -344,8 +350,12 @@ class MLMModel(mesa.Model):
             raise ValueError("recruit rule: joiners and sponsors differ in length")
         if np.unique(joiners).size != joiners.size:
             raise ValueError("recruit rule: a person joins twice in one month")
-        if joiners.size and (pop.status[joiners] > Status.CUSTOMER).any():
-            raise ValueError("recruit rule: only prospects and customers can join")
+        closed = pop.status[joiners] > Status.CUSTOMER
+        if self.scenario.rejoin.enabled:
+            closed &= pop.status[joiners] != Status.QUIT
+        if joiners.size and closed.any():
+            raise ValueError("recruit rule: only prospects, customers and (with rejoining) "
+                             "quitters can join")
         ok = sponsors < 0
         ok |= pop.status[np.maximum(sponsors, 0)] == Status.DISTRIBUTOR
         if not ok.all():

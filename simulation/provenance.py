@@ -423,6 +423,20 @@ PROVENANCE: dict[str, Provenance] = {
         "probability per would-be quitter",
         (0.0, 0.7),
     ),
+    # ---------------------------------------------------------------- [rejoin]
+    "rejoin.enabled": _set("Switch: quitters can be recruited again after a cool-down."),
+    "rejoin.cooldown_months": _asm(
+        "half a year before a former member listens to a pitch again; no published figure",
+        "months",
+        (0, 24),
+    ),
+    "rejoin.appeal": _asm(
+        "about a third of former participants say they would join the same or another MLM "
+        "again (a participants' survey reported in the behaviour issue; the citation is to be "
+        "confirmed), so a quitter says yes a third as often as a prospect",
+        "relative chance per pitch",
+        (0.0, 0.7),
+    ),
     # ---------------------------------------------------------------- [expectations]
     "expectations.enabled": _set(
         "Switch: expected income drives joining, quitting and (with qualify_rule) buying."

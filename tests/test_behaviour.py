@@ -300,3 +300,44 @@ def test_a_higher_minimum_to_be_paid_raises_buying_to_qualify(sets):
     high = np.array([_qualifying_volume(200, s, *sets) for s in range(6)])
     # Volume bought only to qualify, and its share of all volume, rise on every seed.
     assert (high[:, 0] > low[:, 0]).all() and (high[:, 1] > low[:, 1]).all()
+
+
+# ---------------------------------------------------------------------------- rejoining
+
+
+def test_quitters_rejoin_only_after_their_cool_down_and_keep_their_accounts():
+    m = classroom(
+        "rejoin.enabled=true",
+        "rejoin.cooldown_months=4",
+        "rejoin.appeal=1",
+        "quit.base_monthly=0.08",
+        "scenario.months=30",
+        seed=4,
+    )
+    last_quit = np.full(m.pop.n, -1)
+    rejoiners = set()
+    for _ in range(30):
+        before_status = m.pop.status.copy()
+        quit_before = m.pop.quit_month.copy()
+        money_before = m.pop.kit_cost.copy()
+        m.step()
+        check_invariants(m)
+        back = m.joined_this_month[before_status[m.joined_this_month] == Status.QUIT]
+        assert m.stats["rejoined"] == back.size
+        # Pitched again only once the cool-down has passed since they quit.
+        assert (m.month - quit_before[back] >= 4).all()
+        # They pay a new kit on top of what they paid before, in the same row.
+        assert np.allclose(m.pop.kit_cost[back], money_before[back] + 60.0)
+        rejoiners.update(back.tolist())
+        last_quit[m.quit_this_month] = m.month
+    assert rejoiners, "nobody rejoined: the check needs rejoiners"
+    # One row per person however often they joined: ever_joined counts people.
+    assert np.unique(m.ever_ids).size == m.ever_ids.size == m.stats["ever_joined"]
+
+
+def test_rejoining_switched_off_keeps_quitters_out():
+    m = classroom("quit.base_monthly=0.08", "scenario.months=24", seed=4).run()
+    assert "rejoined" not in m.datacollector.model_vars
+    joined = np.array(m.datacollector.model_vars["joined"][1:]).sum()
+    founders = m.scenario.market.founders
+    assert joined + founders == m.stats["ever_joined"]

@@ -156,6 +156,18 @@ LIVE = {
     "expectations.scale_usd": (1.0, ["expectations.enabled=true"]),
     "expectations.adaptation": (1.0, ["expectations.enabled=true"]),
     "expectations.disappointment_extra": (0.9, ["expectations.enabled=true"]),
+    "rejoin.cooldown_months": (0, ["rejoin.enabled=true", "quit.base_monthly=0.2"]),
+    "rejoin.appeal": (
+        1.0,
+        [
+            "rejoin.enabled=true",
+            "rejoin.cooldown_months=0",
+            "rejoin.appeal=0.05",
+            "quit.base_monthly=0.2",
+            "recruit.pitches_per_month=10",
+            "recruit.join_prob=0.9",
+        ],
+    ),
 }
 SHOCK_MONTH = 5
 
@@ -270,6 +282,6 @@ def test_money_identity_for_every_person_in_every_view(tmp_path):
 def test_collect_describes_every_monthly_column(run_dir):
     monthly = pd.read_csv(run_dir / "monthly.csv")
     model = MLMModel(scenario=scenario_with(*SETS), agents=False)
-    described = collect.monthly_columns(model.plan)
+    described = collect.monthly_columns(model.plan, model.scenario)
     assert list(monthly.columns) == list(described)
     assert all(text.strip() for text in described.values())
