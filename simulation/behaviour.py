@@ -93,6 +93,32 @@ def join_appeal(model: MLMModel, recruiter: np.ndarray) -> np.ndarray:
     return appeal
 
 
+def support(model: MLMModel, who: np.ndarray) -> np.ndarray:
+    """float64: the help ``who`` get from their sponsor, 1 without overload.
+
+    With ``people.overload_strength`` s > 0, a member whose sponsor has k active frontline
+    members gets ``1 / (1 + s (k - 1))``; roots (no sponsor) get 1.
+    """
+    s = model.scenario.people.overload_strength
+    if s <= 0:
+        return np.ones(who.size)
+    pop = model.pop
+    active = model.active_ids()
+    parent = pop.sponsor[active]
+    frontline = np.bincount(parent[parent >= 0], minlength=pop.n)
+    sponsor = pop.sponsor[who]
+    k = np.where(sponsor >= 0, frontline[np.maximum(sponsor, 0)], 1)
+    return 1.0 / (1.0 + s * np.maximum(k - 1, 0))
+
+
+def ability(model: MLMModel, who: np.ndarray) -> np.ndarray | None:
+    """float64: skill x support of ``who``, or None when both are off (everyone 1)."""
+    people = model.scenario.people
+    if people.skill_sigma <= 0 and not people.leader_founders and people.overload_strength <= 0:
+        return None
+    return model.pop.skill[who].astype(np.float64) * support(model, who)
+
+
 def _pitch_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray, mean: float):
     """int[k] pitches per distributor this month (Poisson(mean x effort), or fixed)."""
     if model.scenario.recruit.pitch_count == "fixed":
@@ -194,6 +220,9 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
             p *= (1.0 - cfg.bad_news) ** pop.quit_contacts[target]
         if model.scenario.expectations.enabled:
             p *= join_appeal(model, pitcher)
+        skill = ability(model, pitcher)
+        if skill is not None:
+            p = np.minimum(p * skill, 1.0)
         yes = rng.random(target.size) < p
         np.add.at(pop.pitched, target, 1)
         jt, js = first_per_target(rng, target[yes], pitcher[yes])
@@ -284,14 +313,22 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
     if not cfg.enabled:
         return
     customers = np.flatnonzero(pop.status == Status.CUSTOMER)
-    churn = customers[rng.random(customers.size) < cfg.churn_monthly]
+    churn_p = cfg.churn_monthly
+    if model.scenario.people.overload_strength > 0 and customers.size:
+        # Customers of an overstretched member stop buying sooner.
+        churn_p = np.minimum(churn_p / support(model, pop.customer_of[customers]), 1.0)
+    churn = customers[rng.random(customers.size) < churn_p]
     model.drop_customers(churn)
     active = sellers(model)
     if active.size and cfg.pitches_per_month > 0 and cfg.max_customers > 0:
         k = rng.poisson(cfg.pitches_per_month * pop.effort[active].astype(np.float64))
         seller = np.repeat(active, k)
         target = _targets(model, rng, seller, model.scenario.recruit.warm_share)
-        ok = (pop.status[target] == Status.PROSPECT) & (rng.random(seller.size) < cfg.accept_prob)
+        accept = cfg.accept_prob
+        skill = ability(model, seller)
+        if skill is not None:
+            accept = np.minimum(accept * skill, 1.0)
+        ok = (pop.status[target] == Status.PROSPECT) & (rng.random(seller.size) < accept)
         t, s = first_per_target(rng, target[ok], seller[ok])
         # Respect each seller's capacity: keep the first (random order) up to the cap.
         room = cfg.max_customers - pop.customers[s]
@@ -367,6 +404,9 @@ def quit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
         # Disappointment: expected income below the business's monthly costs.
         shortfall = model.scenario.costs.fixed_usd_monthly - pop.expected_income[who]
         hazard = hazard + exp.disappointment_extra * logistic(shortfall / exp.scale_usd)
+    people = model.scenario.people
+    if people.leader_founders:
+        hazard = np.where(pop.leader[who], hazard * people.leader_quit_factor, hazard)
     seg = model.scenario.segments
     if seg.enabled:
         # Discount buyers stop when they stop wanting the product, not over income.

@@ -470,6 +470,47 @@ class Rejoin(Section):
     )
 
 
+class People(Section):
+    """``[people]``: differences in skill, founders as leaders, and overstretched uplines.
+
+    Off by default (everyone equally skilled, founders drawn at random, no overload). Skill
+    multiplies a person's chance to convert a pitch and to win a customer; leader founders are
+    drawn among the best-connected persons, with more skill and a lower quit hazard; with
+    ``overload_strength`` s > 0 a member whose sponsor has k active frontline members gets
+    support ``1 / (1 + s (k - 1))``, which scales their conversion and customer wins and
+    divides into their customers' churn.
+    """
+
+    START_ONLY = frozenset({"skill_sigma", "leader_founders", "leader_top_share", "leader_skill"})
+
+    skill_sigma: float = Field(
+        0.0,
+        ge=0,
+        le=3,
+        description="Skill ~ lognormal with mean 1 and this sigma (0: everyone equal).",
+    )
+    leader_founders: bool = Field(
+        False,
+        description="Draw founders among the best-connected leader_top_share of persons, with "
+        "leader_skill and leader_quit_factor.",
+    )
+    leader_top_share: float = Field(
+        0.05, gt=0, le=1, description="Founders come from this top share by number of contacts."
+    )
+    leader_skill: float = Field(
+        2.0, ge=0, le=100, description="Leader founders' skill multiplier."
+    )
+    leader_quit_factor: float = Field(
+        0.5, ge=0, le=10, description="Leader founders' quit hazard multiplier."
+    )
+    overload_strength: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="How fast an upline's support thins with more frontline members (0: off).",
+    )
+
+
 class Observe(Section):
     """``[observe]``: observations that cost time at scale and can be switched off."""
 
@@ -508,6 +549,7 @@ class Scenario(Section):
     segments: Segments = Field(default_factory=Segments)
     expectations: Expectations = Field(default_factory=Expectations)
     rejoin: Rejoin = Field(default_factory=Rejoin)
+    people: People = Field(default_factory=People)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

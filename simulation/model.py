@@ -134,8 +134,8 @@ class MLMModel(mesa.Model):
             tables={"levels": list(collect.LEVEL_COLUMNS)},
         )
         self._reset_flow()
-        founders = self.streams["founders"].choice(m.population, size=m.founders, replace=False)
-        self._join(np.sort(founders).astype(np.int64), np.full(m.founders, -1, np.int64))
+        founders = self._draw_founders()
+        self._join(founders, np.full(m.founders, -1, np.int64))
         self._collect()
 
     # ------------------------------------------------------------------ setup
@@ -153,6 +153,33 @@ class MLMModel(mesa.Model):
             pop.willingness[:] = 1.0
         pop.autoship[:] = rng.random(n) < b.autoship_share
         pop.loader[:] = rng.random(n) < b.loader_share
+        # Draws for switched-on mechanisms come after all others, so that switching them on
+        # does not move anyone else's draws.
+        people = self.scenario.people
+        if people.skill_sigma > 0:
+            pop.skill[:] = _lognormal_mean1(rng, people.skill_sigma, n)
+
+    def _draw_founders(self) -> np.ndarray:
+        """int64 rows of the founders, sorted: random persons, or leaders.
+
+        Leaders (``people.leader_founders``) are drawn among the ``leader_top_share`` of
+        persons with the most contacts, and get ``leader_skill`` x skill.
+        """
+        m, people = self.scenario.market, self.scenario.people
+        rng = self.streams["founders"]
+        if not people.leader_founders:
+            founders = rng.choice(m.population, size=m.founders, replace=False)
+            return np.sort(founders).astype(np.int64)
+        degree = (
+            np.diff(self.network.indptr) if self.network is not None else np.zeros(m.population)
+        )
+        pool = max(m.founders, int(np.ceil(people.leader_top_share * m.population)))
+        # The best-connected first; ties broken by row (a stable sort).
+        best = np.argsort(-degree, kind="stable")[:pool]
+        founders = np.sort(rng.choice(best, size=m.founders, replace=False)).astype(np.int64)
+        self.pop.leader[founders] = True
+        self.pop.skill[founders] *= people.leader_skill
+        return founders
 
     # ------------------------------------------------------------------ views
     def active_ids(self) -> np.ndarray:

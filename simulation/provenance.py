@@ -437,6 +437,31 @@ PROVENANCE: dict[str, Provenance] = {
         "relative chance per pitch",
         (0.0, 0.7),
     ),
+    # ---------------------------------------------------------------- [people]
+    "people.skill_sigma": _set(
+        "Switch and spread of skill differences (0: everyone equal); no published "
+        "distribution of selling skill among distributors.",
+    ),
+    "people.leader_founders": _set("Switch: founders are well-connected leaders."),
+    "people.leader_top_share": _asm(
+        "leaders come from the best-connected 5% of the town",
+        "share of persons",
+        (0.01, 0.2),
+    ),
+    "people.leader_skill": _asm(
+        "a leader converts and sells twice as well as an average member",
+        "skill multiplier",
+        (1.0, 5.0),
+    ),
+    "people.leader_quit_factor": _asm(
+        "a leader quits half as often (committed founders of a company)",
+        "hazard multiplier",
+        (0.1, 1.0),
+    ),
+    "people.overload_strength": _set(
+        "Strength of the overstretched-upline effect (0: off); no quantitative evidence was "
+        "found on how support thins with the size of a frontline, so it is a what-if knob."
+    ),
     # ---------------------------------------------------------------- [expectations]
     "expectations.enabled": _set(
         "Switch: expected income drives joining, quitting and (with qualify_rule) buying."

@@ -47,6 +47,8 @@ FIELDS: list[tuple[str, str, float, str]] = [
     ("willingness", "float32", 1.0, "Propensity to say yes to the opportunity (0..1)."),
     ("effort", "float32", 1.0, "Work put in: scales pitches (mean 1)."),
     ("spending", "float32", 1.0, "Scales own use and customer orders (mean 1)."),
+    ("skill", "float32", 1.0, "Scales the chance to convert a pitch and win a customer."),
+    ("leader", "bool", False, "A founder drawn as a leader ([people] leader_founders)."),
     ("autoship", "bool", False, "Tops up to the monthly minimum PV."),
     ("loader", "bool", False, "Buys extra stock in the first months (inventory loading)."),
     ("segment", "int8", 3, "Why they joined (see Segment); builder unless segments are on."),

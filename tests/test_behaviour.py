@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from simulation.behaviour import support
 from simulation.config import load_scenario
 from simulation.errors import ConfigError
 from simulation.model import MLMModel
@@ -341,3 +342,71 @@ def test_rejoining_switched_off_keeps_quitters_out():
     joined = np.array(m.datacollector.model_vars["joined"][1:]).sum()
     founders = m.scenario.market.founders
     assert joined + founders == m.stats["ever_joined"]
+
+
+# ------------------------------------------------- skill, leader founders, overstretched uplines
+
+
+def test_support_thins_with_the_size_of_the_sponsors_frontline():
+    # The chain letter with r = 3 from one founder: after month 1 the founder has 3 frontline
+    # members and each of them 3 after month 2 (deterministic).
+    scen, _ = load_scenario(
+        "classroom",
+        [
+            "recruit.mode=pyramid",
+            "recruit.pyramid_r=3",
+            "market.founders=1",
+            "quit.enabled=false",
+            "people.overload_strength=0.5",
+        ],
+    )
+    m = MLMModel(scenario=scen, agents=False)
+    m.step()
+    founder = int(m.ever_ids[0])
+    level2 = m.ever_ids[m.pop.level[m.ever_ids] == 2]
+    assert level2.size == 3
+    # Root: 1. Three siblings under one sponsor: 1 / (1 + 0.5 x (3 - 1)) = 1/2.
+    assert support(m, np.array([founder]))[0] == 1.0
+    assert np.allclose(support(m, level2), 0.5)
+    m.scenario.people.overload_strength = 0.0
+    assert np.allclose(support(m, level2), 1.0)
+
+
+def test_leader_founders_are_well_connected_and_stay():
+    m = classroom(
+        "people.leader_founders=true",
+        "people.leader_top_share=0.05",
+        "people.leader_quit_factor=0",
+        "quit.base_monthly=0.2",
+        "scenario.months=12",
+        seed=7,
+    )
+    degree = np.diff(m.network.indptr)
+    founders = m.ever_ids[: m.scenario.market.founders]
+    # The founders come from the best-connected 5% (100 of 2,000 persons).
+    cutoff = np.sort(degree)[::-1][int(np.ceil(0.05 * m.pop.n)) - 1]
+    assert (degree[founders] >= cutoff).all()
+    assert m.pop.leader[founders].all() and m.pop.leader.sum() == founders.size
+    assert np.allclose(m.pop.skill[founders], 2.0)  # leader_skill x skill 1
+    m.run()
+    assert (m.pop.status[founders] == Status.DISTRIBUTOR).all()  # hazard x 0
+    others = m.ever_ids[~m.pop.leader[m.ever_ids]]
+    assert (m.pop.status[others] == Status.QUIT).any()
+
+
+def test_skill_has_mean_one_and_skilled_members_recruit_more():
+    scen, _ = load_scenario(
+        "classroom", ["people.skill_sigma=1.0", "quit.enabled=false", "scenario.months=18"]
+    )
+    recruits_hi, recruits_lo = [], []
+    for seed in range(4):
+        m = MLMModel(scenario=scen, seed=seed, agents=False)
+        skill = m.pop.skill.astype(float)
+        # Lognormal with mean 1: the sample mean of 2,000 draws (sd about 1.31) within 4 SE.
+        assert abs(skill.mean() - 1.0) < 4 * math.sqrt(math.e - 1) / math.sqrt(skill.size)
+        m.run()
+        early = m.ever_ids[m.pop.join_month[m.ever_ids] <= 6]
+        median = np.median(skill[early])
+        recruits_hi.append(m.pop.recruits[early][skill[early] > median].mean())
+        recruits_lo.append(m.pop.recruits[early][skill[early] <= median].mean())
+    assert np.mean(recruits_hi) > 1.5 * np.mean(recruits_lo)

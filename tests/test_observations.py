@@ -156,6 +156,8 @@ LIVE = {
     "expectations.scale_usd": (1.0, ["expectations.enabled=true"]),
     "expectations.adaptation": (1.0, ["expectations.enabled=true"]),
     "expectations.disappointment_extra": (0.9, ["expectations.enabled=true"]),
+    "people.leader_quit_factor": (5.0, ["people.leader_founders=true"]),
+    "people.overload_strength": (5.0, []),
     "rejoin.cooldown_months": (0, ["rejoin.enabled=true", "quit.base_monthly=0.2"]),
     "rejoin.appeal": (
         1.0,
