@@ -23,9 +23,25 @@ import tempfile
 import time
 from pathlib import Path
 
+# Every behaviour mechanism switched on (docs/model.md, "Why people join..."): the cost of
+# the behaviour work at each size ("<size>_behaviour").
+BEHAVIOUR = [
+    "segments.enabled=true",
+    "expectations.enabled=true",
+    "buy.qualify_rule=expected_gain",
+    "quit.buyback_window_months=12",
+    "quit.kit_refundable=true",
+    "rejoin.enabled=true",
+    "people.skill_sigma=0.5",
+    "people.leader_founders=true",
+    "people.overload_strength=0.2",
+]
+
 SIZES = {
     # name: (scenario, overrides)
     "classroom": ("classroom", []),
+    "classroom_behaviour": ("classroom", BEHAVIOUR),
+    "city_behaviour": ("city", BEHAVIOUR),
     "baseline": ("baseline", []),
     "city_250k": ("city", ["market.population=250000", "market.founders=25"]),
     "city_500k": ("city", ["market.population=500000", "market.founders=50"]),

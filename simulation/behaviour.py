@@ -297,6 +297,53 @@ def pyramid_recruit(r: int, every_month: bool = False) -> Callable:
     return recruit
 
 
+def bass_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Recruit rule ``bass``: the month-stepped Bass model.
+
+    Each prospect (or customer) joins this month with probability ``bass_p + bass_q x D / N``
+    (D active distributors at the start of the month, N the market): with ``bass_p`` on their
+    own (no sponsor), with ``bass_q x D / N`` under a sponsor drawn uniformly among the D.
+    With quits off, the expected share ever joined follows ``x_{t+1} = x_t + (p + q x_t)(1 -
+    x_t)``.
+    """
+    cfg = model.scenario.recruit
+    pop = model.pop
+    active = model.active_ids()
+    candidates = np.flatnonzero(pop.status <= Status.CUSTOMER)
+    imitate = cfg.bass_q * active.size / pop.n
+    u = rng.random(candidates.size)
+    joiners = rng.permutation(candidates[u < min(cfg.bass_p + imitate, 1.0)])
+    # Who among them was brought in: a second draw, so the split does not bias who joins.
+    share = imitate / (cfg.bass_p + imitate) if cfg.bass_p + imitate > 0 else 0.0
+    brought = (rng.random(joiners.size) < share) & (active.size > 0)
+    sponsors = np.full(joiners.size, -1, dtype=np.int64)
+    if active.size:
+        sponsors[brought] = active[rng.integers(0, active.size, size=int(brought.sum()))]
+    return joiners.astype(np.int64), sponsors
+
+
+def branching_recruit(
+    model: MLMModel, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Recruit rule ``branching``: a Galton-Watson chain letter.
+
+    Every member who joined last month recruits k people this month, k drawn independently
+    from ``branching_offspring`` (probabilities of 0, 1, 2, ...), and then stops. Recruits are
+    the lowest-numbered prospects; in a market large enough never to run out, generation g has
+    in expectation ``F m^g`` members (F founders, m the offspring mean). When the market runs
+    out the last generation is cut (the first sponsors in row order fill it).
+    """
+    pop = model.pop
+    active = model.active_ids()
+    last = active[pop.join_month[active] == model.month - 1]
+    probs = np.asarray(model.scenario.recruit.branching_offspring, dtype=np.float64)
+    k = rng.choice(probs.size, size=last.size, p=probs / probs.sum())
+    sponsors = np.repeat(last, k)
+    prospects = np.flatnonzero(pop.status <= Status.CUSTOMER)
+    n = min(prospects.size, sponsors.size)
+    return prospects[:n].astype(np.int64), sponsors[:n].astype(np.int64)
+
+
 def scenario_pyramid_recruit(
     model: MLMModel, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -432,6 +479,8 @@ RULES: dict[str, dict[str, Callable]] = {
         "uniform_sponsor": uniform_recruit,
         "preferential": preferential_recruit,
         "pyramid": scenario_pyramid_recruit,
+        "bass": bass_recruit,
+        "branching": branching_recruit,
     },
     "retail": {"default": retail},
     "buy": {"default": buy},

@@ -132,14 +132,19 @@ class Recruit(Section):
     # The rule is chosen when the model is built; its parameters are read every month.
     START_ONLY = frozenset({"mode"})
 
-    mode: Literal["network", "well_mixed", "uniform_sponsor", "preferential", "pyramid"] = Field(
+    mode: Literal[
+        "network", "well_mixed", "uniform_sponsor", "preferential", "pyramid", "bass", "branching"
+    ] = Field(
         "network",
         description="The recruit rule. network: pitch contacts (warm) and strangers (cold); "
         "well_mixed: pitch uniformly random persons; uniform_sponsor: each prospect joins with "
         "fixed_join_prob per month under a sponsor drawn uniformly among active distributors "
         "(random recursive tree); preferential: the same with sponsors drawn with weight "
         "recruits + 1 (plane-oriented recursive tree); pyramid: every distributor recruits "
-        "exactly pyramid_r (the textbook chain letter).",
+        "exactly pyramid_r (the textbook chain letter); bass: each prospect joins in a month "
+        "with probability bass_p + bass_q x D / N (the month-stepped Bass model); branching: "
+        "each new member recruits k in the month after joining, k drawn from "
+        "branching_offspring (a Galton-Watson chain letter).",
     )
     pitches_per_month: float = Field(
         2.0, ge=0, le=1000, description="Mean opportunity pitches per distributor-month (x effort)."
@@ -184,6 +189,31 @@ class Recruit(Section):
     )
     pyramid_r: int = Field(
         3, ge=1, le=1000, description="pyramid mode: recruits each distributor makes."
+    )
+    bass_p: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="bass mode: per prospect per month, joining unprompted (no sponsor).",
+    )
+    bass_q: float = Field(
+        0.4,
+        ge=0,
+        le=100,
+        description="bass mode: imitation; a prospect joins with bass_q x D / N more, under a "
+        "sponsor drawn uniformly among the D active distributors.",
+    )
+    branching_offspring: list[float] = Field(
+        default_factory=lambda: [0.25, 0.25, 0.25, 0.25],
+        min_length=1,
+        max_length=101,
+        description="branching mode: probabilities of recruiting 0, 1, 2, ... people (sum 1).",
+    )
+    max_joins_per_month: int = Field(
+        0,
+        ge=0,
+        le=1_000_000_000,
+        description="At most this many joins a month, the first in join order (0: no cap).",
     )
     pyramid_every_month: bool = Field(
         False,
@@ -564,6 +594,12 @@ class Scenario(Section):
             raise ValueError(
                 f"market.mean_degree = {m.mean_degree}: a small-world ring lattice needs an even "
                 "degree"
+            )
+        offspring = self.recruit.branching_offspring
+        if any(x < 0 for x in offspring) or abs(sum(offspring) - 1.0) > 1e-9:
+            raise ValueError(
+                f"recruit.branching_offspring = {offspring}: probabilities must be >= 0 and "
+                "sum to 1"
             )
         if self.buy.qualify_rule == "expected_gain" and not self.expectations.enabled:
             raise ValueError(

@@ -346,6 +346,9 @@ class MLMModel(mesa.Model):
         s = self.streams
         clock = _PhaseClock(self.phase_seconds)
         joiners, sponsors = self.rules["recruit"](self, s["recruit"])
+        cap = self.scenario.recruit.max_joins_per_month
+        if cap and len(joiners) > cap:
+            joiners, sponsors = joiners[:cap], sponsors[:cap]  # the first in join order
         self._validate_joins(joiners, sponsors)
         self.recruits_by_level = np.bincount(
             self.pop.level[sponsors[sponsors >= 0]], minlength=2

@@ -423,6 +423,24 @@ PROVENANCE: dict[str, Provenance] = {
         "probability per would-be quitter",
         (0.0, 0.7),
     ),
+    "recruit.bass_p": _set(
+        "bass mode only: the textbook coefficient of innovation; Bass (1969) estimated about "
+        "0.01 a year for consumer durables, so set it for the process you study.",
+        "probability per prospect-month",
+    ),
+    "recruit.bass_q": _set(
+        "bass mode only: the coefficient of imitation (Bass 1969: about 0.3-0.5 a year for "
+        "consumer durables).",
+        "per month",
+    ),
+    "recruit.branching_offspring": _set(
+        "branching mode only: the offspring distribution of the chain letter (default: 0-3 "
+        "recruits with equal chance, mean 1.5)."
+    ),
+    "recruit.max_joins_per_month": _set(
+        "A cap on joins a month (0: none), e.g. one joiner a month for a textbook example.",
+        "joins per month",
+    ),
     # ---------------------------------------------------------------- [rejoin]
     "rejoin.enabled": _set("Switch: quitters can be recruited again after a cool-down."),
     "rejoin.cooldown_months": _asm(

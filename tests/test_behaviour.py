@@ -16,6 +16,7 @@ from simulation.errors import ConfigError
 from simulation.model import MLMModel
 from simulation.plans import load_plan, plan_from_dict
 from simulation.state import Segment, Status
+from simulation.validation import quiet_scenario
 from tests.helpers import check_invariants
 
 
@@ -410,3 +411,75 @@ def test_skill_has_mean_one_and_skilled_members_recruit_more():
         recruits_hi.append(m.pop.recruits[early][skill[early] > median].mean())
         recruits_lo.append(m.pop.recruits[early][skill[early] <= median].mean())
     assert np.mean(recruits_hi) > 1.5 * np.mean(recruits_lo)
+
+
+# ------------------------------------------------------- the textbook processes as modes
+
+
+def test_bass_mode_follows_the_month_stepped_bass_model():
+    # x_{t+1} = x_t + (p + q x_t)(1 - x_t) with quits off. Given the month's start, the joins
+    # are binomial(prospects, p + q D/N): sum over months and seeds of (J - E[J]) divided by
+    # the square root of the summed variances is standard normal; |z| < 4.
+    p, q, n, months = 0.01, 0.5, 5000, 18
+    scen = quiet_scenario(
+        "recruit.mode=bass",
+        f"recruit.bass_p={p}",
+        f"recruit.bass_q={q}",
+        f"market.population={n}",
+        "market.founders=5",
+        f"scenario.months={months}",
+    )
+    resid, var, curves = 0.0, 0.0, []
+    for seed in range(12):
+        m = MLMModel(scenario=scen, seed=seed, agents=False)
+        path = [m.stats["ever_joined"] / n]
+        for _ in range(months):
+            d, prospects = m.stats["distributors"], n - m.stats["ever_joined"]
+            prob = min(p + q * d / n, 1.0)
+            m.step()
+            resid += m.stats["joined"] - prospects * prob
+            var += prospects * prob * (1 - prob)
+            path.append(m.stats["ever_joined"] / n)
+        curves.append(path)
+    assert abs(resid / math.sqrt(var)) < 4
+    # The mean curve is the recursion within 4 standard errors (plus the tiny Jensen bias
+    # q Var(x_t), below 1e-3 here).
+    x = [5 / n]
+    for _ in range(months):
+        x.append(x[-1] + (p + q * x[-1]) * (1 - x[-1]))
+    curves = np.array(curves)
+    se = curves.std(axis=0, ddof=1) / math.sqrt(len(curves)) + 1e-12
+    assert (np.abs(curves.mean(axis=0) - np.array(x)) < 4 * se + 1e-3).all()
+
+
+def test_branching_mode_has_galton_watson_generations():
+    # Offspring 0-3 with probability 1/4 each: mean m = 1.5, variance s2 = 1.25. Generation g
+    # (level g + 1, joining in month g) of F founders: E = F m^g,
+    # Var = F s2 m^(g-1) (m^g - 1) / (m - 1).
+    f, m_, s2, gens, runs = 4, 1.5, 1.25, 7, 60
+    scen = quiet_scenario(
+        "recruit.mode=branching",
+        "recruit.branching_offspring=[0.25, 0.25, 0.25, 0.25]",
+        "market.population=200000",
+        f"market.founders={f}",
+        f"scenario.months={gens}",
+    )
+    sizes = np.zeros((runs, gens + 1))
+    for seed in range(runs):
+        m = MLMModel(scenario=scen, seed=seed, agents=False).run()
+        sizes[seed] = np.bincount(m.pop.level[m.ever_ids], minlength=gens + 2)[1 : gens + 2]
+    for g in range(1, gens + 1):
+        mean = f * m_**g
+        sd = math.sqrt(f * s2 * m_ ** (g - 1) * (m_**g - 1) / (m_ - 1))
+        assert abs(sizes[:, g].mean() - mean) < 4 * sd / math.sqrt(runs), g
+
+
+def test_at_most_the_monthly_cap_joins():
+    m = classroom("recruit.max_joins_per_month=1", "scenario.months=12", seed=1).run()
+    joins = np.array(m.datacollector.model_vars["joined"][1:])
+    assert (joins <= 1).all() and joins.sum() == 12  # demand always exceeds one a month
+
+
+def test_branching_offspring_must_be_probabilities():
+    with pytest.raises(ConfigError, match="sum to 1"):
+        load_scenario("classroom", ["recruit.branching_offspring=[0.5, 0.6]"])
