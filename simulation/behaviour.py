@@ -7,11 +7,19 @@ Each rule is a replaceable callable ``rule(model, rng)``; pass your own with
 Signatures:
 
 * ``recruit(model, rng) -> (joiners int64[k], sponsors int64[k])`` in join order; sponsor -1
-  starts a new line. Joiners must be prospects or customers, each listed once.
+  starts a new line. Joiners must be prospects or customers (or, with ``[rejoin]``, quitters),
+  each listed once.
 * ``retail(model, rng) -> None``: wins and loses customers through ``model.add_customers`` /
   ``model.drop_customers`` and sets ``model.pop.customer_pv`` for the month.
 * ``buy(model, rng) -> Purchase``: what each active distributor buys this month.
-* ``quit(model, rng) -> (quitters int64[k], claims_buyback bool[k])``.
+* ``quit(model, rng) -> (quitters int64[k], claims_buyback bool[k])``. With ``[segments]``
+  on, the default rule also moves builders and retailers who give up but stay on for the
+  discount to ``Segment.DISCOUNT`` (a change of segment, not of status or money).
+
+The shipped rules are registered in :data:`RULES` by phase and name; ``recruit.mode`` of a
+scenario picks the recruit rule (:func:`rules_for`). Switchable mechanisms (``[segments]``,
+``[expectations]``, ``[rejoin]``, ``[people]``) act inside these rules and change nothing
+when off.
 """
 
 from __future__ import annotations
