@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simulation.errors import UserError
+from simulation.safepath import path_arg
 
 DEFAULT_RESULTS = Path("results")
 
@@ -42,7 +43,7 @@ def _add_run(sub) -> None:
     p.add_argument("--months", type=int, default=None, help="months to run")
     p.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=None,
         help="run folder to write (default: results/<scenario>/<run-id>)",
     )

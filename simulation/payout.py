@@ -22,11 +22,10 @@ Input errors raise :class:`~simulation.errors.UserError` (exit status 2, one mes
 from __future__ import annotations
 
 import argparse
+import glob
 import math
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +37,7 @@ import pyarrow.csv as pacsv
 from simulation.errors import DataError, UserError
 from simulation.genealogy import Genealogy, read_genealogy
 from simulation.plans import REGISTRY, PayResult, Plan, load_plan
+from simulation.safepath import path_arg
 
 _DECIMALS = 6
 
@@ -56,7 +56,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=Path("payouts.csv"),
         help="payout table to write (default: payouts.csv)",
     )
@@ -188,36 +188,45 @@ def _table(run: PayoutRun, rank_names: list[str] | None) -> dict[str, np.ndarray
 
 
 def write_table(table: dict[str, np.ndarray], out: Path) -> None:
-    """Write the payout table atomically: a temporary file in ``out``'s folder, then rename."""
-    out = Path(out)
-    if out.is_dir():
-        raise UserError(f"--out {out}: is a folder, expected a file name such as payouts.csv")
+    """Write the payout table atomically: a temporary file in ``out``'s folder, then rename.
+
+    Text cells (ids, rank names) that a spreadsheet would run as a formula (``=``, ``+``,
+    ``-``, ``@``, tab, carriage return) get a leading single quote
+    (:func:`simulation.results.spreadsheet_safe`); numbers are written as they are. The
+    folder is locked while writing (a second payout into the same file is refused), and
+    temporary files of a killed earlier payout into the same file are removed.
+    """
+    from simulation.results import spreadsheet_safe
+    from simulation.safepath import FolderLock, atomic_write, make_folder, output_file
+
+    out = output_file(out, "--out")
     folder = out.parent if str(out.parent) else Path(".")
     arrays = {}
+    text = []
     for k, v in table.items():
         if v.dtype.kind == "f":
             v = np.round(v, _DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+        if v.dtype == object:
+            v = np.array([spreadsheet_safe(x) for x in v.tolist()], dtype=object)
+            text.append(v)
         arrays[k] = pa.array(v.tolist() if v.dtype == object else v)
     data = pa.table(arrays)
     # Quote text only if some value needs it (pyarrow's "needed" quotes every string).
-    text = [v for v in table.values() if v.dtype == object]
     plain = not any(pd.Series(v).astype(str).str.contains('[,"\n\r]').any() for v in text)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as err:
-        raise UserError(f"--out {out}: cannot write in {folder}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             # Column names are plain words: a header line without quotes.
             f.write((",".join(data.column_names) + "\n").encode())
             style = "none" if plain else "needed"
             options = pacsv.WriteOptions(include_header=False, quoting_style=style)
             pacsv.write_csv(data, f, write_options=options)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    make_folder(folder)
+    with FolderLock(folder, name=f".{out.name}.lock", remove=True):
+        for stale in folder.glob(f".{glob.escape(out.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)  # left by a payout killed mid-write
+        atomic_write(out, write)
 
 
 def print_summary(run: PayoutRun, out: Path) -> None:
@@ -259,9 +268,17 @@ def print_summary(run: PayoutRun, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``mlmsim payout``: pay the genealogy, write the table, print the summary."""
+    from simulation.plans.engine import resolve_plan_path
+    from simulation.safepath import output_file
+
+    try:
+        plan_path = resolve_plan_path(args.plan)
+    except UserError:
+        plan_path = None  # reported by pay_genealogy with its own message
+    out = output_file(args.out, "--out", inputs=[args.genealogy, plan_path])
     result = pay_genealogy(args.genealogy, args.plan)
-    write_table(result.table, args.out)
-    print_summary(result, args.out)
+    write_table(result.table, out)
+    print_summary(result, out)
     return 0
 
 

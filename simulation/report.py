@@ -37,6 +37,7 @@ from simulation.metrics import (
     recruitment_income,
     survival_by_cohort,
 )
+from simulation.safepath import path_arg
 
 REPORT_FILE = "report.html"
 MONTHLY_EXTRA = "monthly_extra.csv"
@@ -1351,11 +1352,28 @@ def write_report(path: Path, run: RunData, analysis: Analysis, pngs: dict[str, b
 
 
 def build_report(run_dir: Path, out: Path | None = None) -> Path:
-    """Read a run folder, analyse it, draw its figures and write its report."""
-    run = load_run(run_dir)
-    analysis = analyse(run)
-    pngs = render_figures(run, analysis)
-    return write_report(Path(out) if out else Path(run_dir) / REPORT_FILE, run, analysis, pngs)
+    """Read a run folder, analyse it, draw its figures and write its report.
+
+    ``out`` (default ``run_dir/report.html``) must be a file name, not a folder, a device or
+    one of the run's own files; its folder is locked while the report is written, so a run
+    still writing ``run_dir`` refuses the report (and the reverse).
+    """
+    from simulation.safepath import FolderLock, output_file
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run folder")
+    target = run_dir / REPORT_FILE if out is None else Path(out)
+    inputs = [run_dir / name for name in (*REQUIRED, MONTHLY_EXTRA)]
+    target = output_file(target, "--out", inputs=[run_dir, *inputs])
+    folder = target.parent
+    if not folder.is_dir():
+        raise UserError(f"--out {target}: the folder {folder} does not exist")
+    with FolderLock(folder, remove=True):
+        run = load_run(run_dir)
+        analysis = analyse(run)
+        pngs = render_figures(run, analysis)
+        return write_report(target, run, analysis, pngs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1367,7 +1385,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run folder written by `mlmsim run`")
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=None,
         help="HTML file to write (default: RUN_DIR/report.html)",
     )

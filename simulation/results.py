@@ -7,13 +7,13 @@ an incomplete run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import simulation
+from simulation.errors import UserError
+from simulation.safepath import atomic_write, locked_folder, safe_name
 from simulation.state import STATUS_NAMES
 
 if TYPE_CHECKING:
@@ -30,28 +32,42 @@ if TYPE_CHECKING:
 
 FLOAT_FORMAT = "%.10g"
 
+__all__ = ["atomic_write"]  # re-exported: writers import it from here
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)``, then rename ``tmp`` to ``path`` (same folder: an atomic rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        # mkstemp makes the file owner-only; give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+# A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): one starting with
+# = + - @, a tab or a carriage return. Such cells get a leading single quote; a cell that is
+# a plain number (-5, +1.5e3) is a number to a spreadsheet, not a formula, and is kept.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell made safe to open in a spreadsheet; anything else unchanged."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :func:`spreadsheet_safe` applied to its text columns (a copy if changed)."""
+    text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+    if not text:
+        return df
+    df = df.copy()
+    for c in text:
+        df[c] = df[c].map(spreadsheet_safe)
+    df.columns = [spreadsheet_safe(c) for c in df.columns]
+    return df
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Deterministic CSV (fixed float format, no index)."""
-    atomic_write(path, lambda p: df.to_csv(p, index=False, float_format=FLOAT_FORMAT))
+    """Deterministic CSV (fixed float format, no index); text cells spreadsheet-safe."""
+    safe = spreadsheet_safe_frame(df)
+    atomic_write(path, lambda p: safe.to_csv(p, index=False, float_format=FLOAT_FORMAT))
 
 
 def write_json(data: Any, path: Path) -> None:
@@ -73,14 +89,51 @@ def _jsonable(x: Any) -> Any:
 
 
 def new_run_dir(root: Path, scenario_name: str, seed: int) -> Path:
-    """A fresh ``root/<scenario>/<timestamp>-seed<seed>`` folder that does not exist yet."""
+    """Create and return a fresh ``root/<scenario>/<timestamp>-seed<seed>`` folder.
+
+    The scenario's name comes from its file, so it is made one safe path component
+    (:func:`~simulation.safepath.safe_name`): the folder is always inside ``root``. The
+    folder is created here (exclusively), so two runs started in the same second get two
+    folders.
+    """
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = root / scenario_name / f"{stamp}-seed{seed}"
+    parent = Path(root) / safe_name(scenario_name, "scenario")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"{parent}: cannot create the results folder: {err.strerror}") from None
+    base = parent / f"{stamp}-seed{seed}"
     path, i = base, 1
-    while path.exists():
-        i += 1
-        path = base.with_name(f"{base.name}-{i}")
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            i += 1
+            path = base.with_name(f"{base.name}-{i}")
+
+
+def _fresh_run_folder(folder: Path) -> None:
+    """Refuse a folder that holds a finished run or a sweep (nothing there is overwritten)."""
+    if (folder / "manifest.json").exists():
+        raise UserError(f"{folder} already holds a finished run; choose another --out")
+    if (folder / "sweep.json").exists():
+        raise UserError(f"{folder} holds a sweep; choose another --out")
+
+
+def run_folder(
+    out: Path | None, results_root: Path, scenario_name: str, seed: int
+) -> contextlib.AbstractContextManager[Path]:
+    """The locked folder of a run: ``out``, or a new ``results_root/<scenario>/<run-id>``.
+
+    Checked before simulating (see :func:`simulation.safepath.locked_folder`): a file, a
+    device, a folder with a finished run or a sweep, or a folder another command is writing
+    is refused; temporary files of a killed earlier run are removed; a run that fails leaves
+    no empty folder behind.
+    """
+    if out is not None:
+        return locked_folder(out, check=_fresh_run_folder)
+    return locked_folder(new_run_dir(results_root, scenario_name, seed), new=True)
 
 
 def monthly_table(model: MLMModel) -> pd.DataFrame:

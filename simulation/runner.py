@@ -11,7 +11,6 @@ import pandas as pd
 
 from simulation import report, results
 from simulation.config import Scenario
-from simulation.errors import UserError
 from simulation.metrics import gini, months_to_half_peak, reachable_prospects, top_share
 from simulation.model import MLMModel
 from simulation.state import Status
@@ -170,13 +169,30 @@ def run_scenario(
     saturation by level, survival, ``analysis.json``), ``summary.json``; with ``figures``
     also the PNG figures and ``report.html``; ``manifest.json`` last.
 
+    The folder is checked and locked before simulating (:func:`results.run_folder`): a
+    finished run, a file, a device or a folder another command is writing is refused, so
+    nothing already written is overwritten and no time is wasted.
+
     Returns:
         ``{"run_dir": Path, "summary": dict, "model": MLMModel, "timings": dict}``.
     """
+    seed = (model_kwargs or {}).get("seed", scenario.scenario.seed)
+    with results.run_folder(out, results_root, scenario.scenario.name, seed) as run_dir:
+        return _simulate_and_write(
+            run_dir, scenario, scenario_path, figures, progress, model_kwargs
+        )
+
+
+def _simulate_and_write(
+    run_dir: Path,
+    scenario: Scenario,
+    scenario_path: Path | None,
+    figures: bool,
+    progress: bool,
+    model_kwargs: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Simulate ``scenario`` and write its files into the locked ``run_dir``."""
     timings: dict[str, float] = {}
-    if out is not None and (Path(out) / "manifest.json").exists():
-        # Checked before simulating: nothing already written is overwritten, no time wasted.
-        raise UserError(f"{out} already holds a finished run; choose another --out")
     t = time.perf_counter()
     model = MLMModel(scenario=scenario, **(model_kwargs or {}))
     timings["build"] = time.perf_counter() - t
@@ -199,12 +215,6 @@ def run_scenario(
     timings["simulate"] = time.perf_counter() - t
     timings.update({f"phase_{k}": v for k, v in model.phase_seconds.items()})
     t = time.perf_counter()
-    run_dir = (
-        Path(out)
-        if out is not None
-        else results.new_run_dir(results_root, scenario.scenario.name, model.seed)
-    )
-    run_dir.mkdir(parents=True, exist_ok=True)
     monthly = results.monthly_table(model)
     levels = results.level_table(model)
     dist = results.distributor_columns(model)

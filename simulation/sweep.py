@@ -37,7 +37,6 @@ so workers need no shared file system and no two processes ever write the same f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import hashlib
 import itertools
@@ -50,7 +49,7 @@ import sys
 import time
 import tomllib
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -61,7 +60,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulation import results
+from simulation import results, safepath
 from simulation.config import (
     SCENARIO_DIR,
     Scenario,
@@ -71,6 +70,7 @@ from simulation.config import (
     scenario_from_dict,
 )
 from simulation.errors import ConfigError, UserError, format_validation_error
+from simulation.safepath import path_arg
 
 SWEEP_DIR = SCENARIO_DIR / "sweeps"
 DEFAULT_ROOT = Path("results") / "sweeps"
@@ -823,23 +823,12 @@ def read_run(out: Path, rid: str) -> dict[str, Any] | None:
     return record
 
 
-@contextlib.contextmanager
-def _lock(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``out`` (released by the OS if this process is killed)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no advisory locks, no guard
-        yield
-        return
-    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UserError(f"{out}: another sweep is writing this folder right now") from None
-        yield
-    finally:
-        os.close(fd)
+def _sweep_folder(out: Path) -> None:
+    """Refuse a folder holding a finished ``mlmsim run`` (a sweep would replace its files)."""
+    if (out / MANIFEST_FILE).exists() and not (out / SPEC_FILE).exists():
+        raise UserError(
+            f"{out} holds a finished run, not a sweep; choose another --out for the sweep"
+        )
 
 
 def _claim(out: Path, sweep: Sweep) -> dict[str, Any]:
@@ -1007,6 +996,40 @@ def _run_pool(
     return lost + sum(1 for _ in todo)
 
 
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def check_scheduler_address(address: str) -> None:
+    """Refuse a malformed Dask scheduler address at once (before any connection attempt).
+
+    Accepted: ``[scheme://]host[:port]`` with scheme one of tcp, tls, ws, wss, ucx (default
+    tcp), a host name or IP address (IPv6 in brackets) and a port 1-65535; or ``inproc://``.
+
+    Raises:
+        UserError: naming the address and what is wrong with it.
+    """
+    from urllib.parse import urlsplit
+
+    text = address.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    where = f"--scheduler {address!r}"
+    if scheme not in _SCHEMES:
+        raise UserError(f"{where}: unknown protocol '{scheme}' (use {', '.join(_SCHEMES)})")
+    if scheme == "inproc":
+        return
+    try:
+        parts = urlsplit(f"//{rest}")
+        port = parts.port
+    except ValueError as err:
+        raise UserError(f"{where}: not an address host:port ({err})") from None
+    if not parts.hostname or parts.path or parts.query or parts.fragment or parts.username:
+        raise UserError(f"{where}: not an address host:port, e.g. tcp://10.0.0.5:8786")
+    if port == 0:
+        raise UserError(f"{where}: port 0 is not a port a scheduler listens on")
+
+
 def _run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) -> int:
     """On a Dask cluster through ``distributed.Client``. Returns runs lost.
 
@@ -1090,16 +1113,17 @@ def run_sweep(
     from tqdm import tqdm
 
     t_start = time.perf_counter()
-    out = Path(out)
-    (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise UserError(f"--workers {workers}: need at least 1")
-    with _lock(out):
+    if scheduler:
+        check_scheduler_address(scheduler)
+    # Checked, created and locked before anything runs; temporary files of a killed
+    # earlier sweep are removed (safepath.locked_folder).
+    with safepath.locked_folder(out, check=_sweep_folder) as out:
+        safepath.make_folder(out / RUNS_DIR, root=out)
         spec = _claim(out, sweep)
         (out / MANIFEST_FILE).unlink(missing_ok=True)
-        for tmp in (out / RUNS_DIR).glob(".*.tmp"):  # left by a process killed mid-write
-            tmp.unlink(missing_ok=True)
         tasks = sweep.tasks()
         done = {t["run_id"]: read_run(out, t["run_id"]) for t in tasks}
         failed_before = sum(1 for r in done.values() if r and r["status"] == "error")
@@ -1220,7 +1244,7 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
         help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need mlmsim "
         "installed; results come back here, no shared disk needed)",
     )
-    parser.add_argument("--out", type=Path, default=None, help="output folder")
+    parser.add_argument("--out", type=path_arg, default=None, help="output folder")
     parser.add_argument(
         "--retry-failed", action="store_true", help="run again the runs recorded with an error"
     )
@@ -1269,7 +1293,7 @@ def run(args: argparse.Namespace) -> int:
         if len(sweep.points) > 20:
             print(f"  ... {len(sweep.points) - 20} more")
         return 0
-    out = args.out or DEFAULT_ROOT / sweep.name
+    out = args.out if args.out is not None else DEFAULT_ROOT / safepath.safe_name(sweep.name)
     steps = []
     if sweep.sensitivity is not None:
         from simulation import sensitivity
