@@ -40,6 +40,9 @@ from simulation.plans import REGISTRY, PayResult, Plan, load_plan
 from simulation.safepath import path_arg
 
 _DECIMALS = 6
+# assumption: 2 GiB is some 20 million lines, beyond any company's genealogy export; a larger
+# file (or an endless stream) is refused before it is read.
+MAX_GENEALOGY_BYTES = 2 * 1024**3
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -270,12 +273,14 @@ def run(args: argparse.Namespace) -> int:
     """``mlmsim payout``: pay the genealogy, write the table, print the summary."""
     from simulation.plans.engine import resolve_plan_path
     from simulation.safepath import output_file
+    from simulation.userfile import check_input_file
 
     try:
         plan_path = resolve_plan_path(args.plan)
     except UserError:
         plan_path = None  # reported by pay_genealogy with its own message
     out = output_file(args.out, "--out", inputs=[args.genealogy, plan_path])
+    check_input_file(args.genealogy, "genealogy", MAX_GENEALOGY_BYTES)
     result = pay_genealogy(args.genealogy, args.plan)
     write_table(result.table, out)
     print_summary(result, out)

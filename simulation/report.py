@@ -137,6 +137,25 @@ def _check_columns(path: Path, have: object, need: tuple[str, ...]) -> None:
         )
 
 
+# Columns of a run's tables that hold text; every other required column is numeric.
+TEXT_COLUMNS = ("status",)
+
+
+def _check_numeric(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
+    """Refuse text in a numeric column, naming the file, the column and the first row."""
+    for c in columns:
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        values = pd.to_numeric(col, errors="coerce")
+        bad = col.notna() & values.isna()
+        row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+        raise UserError(
+            f"{path}: column '{c}' holds text where numbers are expected (data row {row + 1}); "
+            "this file was changed after `mlmsim run` wrote it"
+        )
+
+
 def load_run(run_dir: Path) -> RunData:
     """Read a run folder written by ``mlmsim run``.
 
@@ -171,9 +190,18 @@ def load_run(run_dir: Path) -> RunData:
         except Exception as err:  # pandas/pyarrow raise many types for a bad file
             raise UserError(f"{path}: cannot be read: {err}") from None
         _check_columns(path, frame.columns, REQUIRED[name])
+        _check_numeric(path, frame, [c for c in REQUIRED[name] if c not in TEXT_COLUMNS])
         frames[name] = frame
     if frames["monthly.csv"].empty:
         raise UserError(f"{run_dir / 'monthly.csv'}: no rows (expected month 0 onwards)")
+    months = manifest.get("months")
+    rows = len(frames["monthly.csv"])
+    if isinstance(months, int) and not isinstance(months, bool) and rows != months + 1:
+        raise UserError(
+            f"{run_dir / 'monthly.csv'}: {rows} rows, but manifest.json says the run has "
+            f"{months} months ({months + 1} rows, month 0 onwards); the file is truncated or "
+            "not from this run"
+        )
     extra = None
     path = run_dir / MONTHLY_EXTRA
     if path.is_file():

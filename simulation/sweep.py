@@ -47,7 +47,6 @@ import platform
 import socket
 import sys
 import time
-import tomllib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from simulation import results, safepath
 from simulation.config import (
     SCENARIO_DIR,
+    Market,
     Scenario,
     apply_values,
     load_scenario,
@@ -90,6 +90,11 @@ CONNECT_TIMEOUT = "20s"
 
 # Sections whose values the monthly rules read every month, so a shock can change them
 # mid-run. The market (population, network, persons) and the plan are built once.
+# assumption: a million runs (hours on a cluster) is beyond any sweep one folder should hold;
+# the design is checked as a product before it is expanded (10,000 levels x 3 ranges would
+# otherwise take gigabytes just to list).
+MAX_RUNS = 1_000_000
+
 SHOCKABLE = ("recruit", "retail", "buy", "quit", "costs")
 
 # Numeric outcomes of a run: the columns of runs.parquet after the identifiers and parameters.
@@ -135,7 +140,7 @@ OUTCOMES: dict[str, str] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class SweepMeta(_Strict):
@@ -468,7 +473,7 @@ def _parse_param(key: str, spec: Any, src: str) -> Param:
         return Param(key, values=list(spec), integer=integer)
     if isinstance(spec, dict):
         try:
-            r = RangeSpec(**spec)
+            r = RangeSpec.model_validate(spec, strict=True)
         except ValidationError as err:
             raise ConfigError(format_validation_error(err, src, prefix=where)) from None
         if key == "plan.file" or f.annotation not in (int, float):
@@ -483,12 +488,9 @@ def _parse_param(key: str, spec: Any, src: str) -> Param:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text: {err}") from None
+    from simulation.userfile import read_toml
+
+    return read_toml(path, "sweep")
 
 
 def read_plan(value: str, base_dir: Path, src: str) -> dict[str, Any]:
@@ -503,10 +505,12 @@ def read_plan(value: str, base_dir: Path, src: str) -> dict[str, Any]:
         path = resolve_plan_path(value, base=base_dir)
     except ConfigError as err:
         raise ConfigError(f"{src}: plan.file = {value!r}: {err}") from None
+    from simulation.userfile import read_toml
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{src}: plan.file = {value!r}: {path}: not valid TOML: {err}") from None
+        data = read_toml(path, "plan")
+    except ConfigError as err:
+        raise ConfigError(f"{src}: plan.file = {value!r}: {err}") from None
     return {"path": str(path.resolve()), "data": data}
 
 
@@ -526,7 +530,7 @@ def load_base(
     if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
         values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
     data = apply_values(scen.to_dict(), values, f"{src} [base]")
-    data = scenario_from_dict(data, f"{src} [base]").to_dict()
+    data = scenario_from_dict(data, f"{src} [base]", strict=True).to_dict()
     return data, path
 
 
@@ -536,7 +540,7 @@ def load_sweep(name: str | Path) -> Sweep:
     src = str(path)
     raw = _read_toml(path)
     try:
-        spec = SweepFile(**raw)
+        spec = SweepFile.model_validate(raw, strict=True)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, src)) from None
     meta = spec.sweep
@@ -585,12 +589,84 @@ def load_sweep(name: str | Path) -> Sweep:
         samples=meta.samples,
     )
     _check_design(sweep, src)
+    _check_values(sweep, src)
     sweep.points = expand(sweep)
     return sweep
 
 
+def design_size(sweep: Sweep) -> int:
+    """Points the design will have, computed without expanding it."""
+    ranges = [p for p in sweep.params.values() if p.is_range]
+    lists = [p for p in sweep.params.values() if not p.is_range]
+    listed = math.prod(len(p.values or []) for p in lists)
+    if sweep.design == "grid":
+        return math.prod(
+            len(p.values) if p.values else int(p.levels or 0) for p in sweep.params.values()
+        )
+    n = int(sweep.samples or 0)
+    if sweep.design == "sobol":
+        d = len(ranges)
+        per = 2 * d + 2 if sweep.sensitivity and sweep.sensitivity.second_order else d + 2
+        return n * per
+    if sweep.design == "morris":
+        return n * (len(ranges) + 1)
+    return n * listed
+
+
+def _check_values(sweep: Sweep, src: str) -> None:
+    """Check every listed value, range end and shock value against the scenario's rules.
+
+    Each value is validated in its section with the base scenario's other values, strictly
+    (no text or booleans read as numbers), so a value no run could use is refused when the
+    file is read, instead of failing every run. The largest population and mean degree any
+    run can get are checked against the machine's memory.
+    """
+    from simulation.config import check_memory
+
+    def check(key: str, value: Any, where: str) -> None:
+        if key == "plan.file":
+            return
+        section, _, name = key.partition(".")
+        model = Scenario.model_fields[section].annotation
+        data = {**sweep.base[section], name: value}
+        try:
+            model.model_validate(data, strict=True)
+        except ValidationError as err:
+            msgs = [e["msg"] for e in err.errors() if e["loc"] and e["loc"][0] == name]
+            msg = (msgs or [err.errors()[0]["msg"]])[0].removeprefix("Value error, ")
+            raise ConfigError(f"{src}: {where} = {value!r}: {msg}") from None
+
+    biggest: dict[str, Any] = {}
+    for key, p in sweep.params.items():
+        if p.is_range:
+            for end in (p.at(0.0), p.at(1.0)):
+                check(key, end, f"parameters.{key} (range end)")
+            candidates = [p.at(0.0), p.at(1.0)]
+        else:
+            for v in p.values or []:
+                check(key, v, f"parameters.{key}")
+            candidates = list(p.values or [])
+        if key in ("market.population", "market.mean_degree"):
+            biggest[key] = max(candidates)
+    for i, shock in enumerate(sweep.shocks):
+        for key, v in shock["set"].items():
+            check(key, v, f"shocks[{i}].set.{key}")
+    if biggest:
+        market = {**sweep.base["market"], **{k.partition(".")[2]: v for k, v in biggest.items()}}
+        worst = Scenario.model_construct(market=Market.model_construct(**market))
+        check_memory(worst, f"{src}: the largest market of the sweep")
+
+
 def _check_design(sweep: Sweep, src: str) -> None:
     d, n = sweep.design, sweep.samples
+    size = design_size(sweep)
+    runs = size * sweep.replicates
+    if runs > MAX_RUNS:
+        raise ConfigError(
+            f"{src}: the design has {size:,} points x {sweep.replicates:,} replicates = "
+            f"{runs:,} runs, more than the limit of {MAX_RUNS:,}; use fewer levels or values, "
+            "or a sampled design (lhs, random)"
+        )
     ranges = [p for p in sweep.params.values() if p.is_range]
     lists = [p for p in sweep.params.values() if not p.is_range]
     if d == "grid":

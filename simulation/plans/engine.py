@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -106,8 +105,12 @@ class Plan:
 _FIXED = {"plan": PlanMeta, "qualification": Qualification, "retail": Retail, "cap": Cap}
 
 
-def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
-    """Validate a plan given as a dict (the parsed TOML)."""
+def plan_from_dict(data: dict[str, Any], source: str = "<plan>", strict: bool = False) -> Plan:
+    """Validate a plan given as a dict (the parsed TOML).
+
+    ``strict`` (for files): no coercion, so ``percentages = ["0.1"]`` or ``width = true``
+    are refused instead of read as numbers.
+    """
     _ensure_components_loaded()
     errors: list[str] = []
     parsed: dict[str, Any] = {}
@@ -125,7 +128,7 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
             errors.append(f"{source}: '{key}' must be a table, got {value!r}")
             continue
         try:
-            obj = model(**value)
+            obj = model.model_validate(value, strict=strict)
         except ValidationError as err:
             errors.append(format_validation_error(err, source, prefix=key))
             continue
@@ -181,14 +184,10 @@ def resolve_plan_path(name: str | Path, base: Path | None = None) -> Path:
 
 def load_plan(path: str | Path, base: Path | None = None) -> Plan:
     """Read and validate a plan TOML file (a path or a shipped plan's name)."""
+    from simulation.userfile import read_toml
+
     p = resolve_plan_path(path, base)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{p}: not valid TOML: {err}") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{p}: not UTF-8 text: {err}") from None
-    return plan_from_dict(data, source=str(p))
+    return plan_from_dict(read_toml(p, "plan"), source=str(p), strict=True)
 
 
 def shipped_plans() -> list[Path]:

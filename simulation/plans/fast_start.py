@@ -39,6 +39,7 @@ class FastStartParams(Params):
     window_periods: int = Field(
         2,
         ge=1,
+        le=1200,
         description="Percent mode: periods after joining whose orders count (doTERRA 60 days = "
         "2 monthly periods; the joining period is the first).",
     )
