@@ -37,6 +37,7 @@ so workers need no shared file system and no two processes ever write the same f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import itertools
@@ -1038,7 +1039,12 @@ def _run_pool(
     broken = False
     pending: set[Any] = set()
     todo = iter(tasks)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=worker_init,
+        initargs=(os.getpid(),),
+    )
 
     def submit(n: int) -> None:
         nonlocal broken
@@ -1066,10 +1072,52 @@ def _run_pool(
                 on_result(res)
             submit(len(done))
     except BaseException:
+        # Interrupted (Ctrl+C, SIGTERM) or failed: stop the workers now rather than let them
+        # finish their runs; finished runs are already written, a rerun resumes.
+        _stop_workers(pool)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
     return lost + sum(1 for _ in todo)
+
+
+def _stop_workers(pool: Any) -> None:
+    """Terminate a process pool's workers (the pool keeps them in ``_processes``)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def worker_init(parent: int) -> None:
+    """Pool worker start-up: end this worker when the sweep's process ends, however it ends.
+
+    On Linux the kernel sends the worker SIGKILL when its parent dies (``prctl
+    PR_SET_PDEATHSIG``), even if the parent was killed with SIGKILL; elsewhere a daemon
+    thread checks every second that the parent is still there. A parent that died before
+    this ran is noticed at once.
+    """
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 _SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
