@@ -430,7 +430,10 @@ def load_scenario(
     except ConfigError as err:
         raise ConfigError(f"{path}: plan.file = {scen.plan.file!r}: {err}") from None
     scen.plan.file = str(plan_path.resolve())
-    load_plan(plan_path)  # validate now: a bad plan file is reported before anything runs
+    try:
+        load_plan(plan_path)  # validate now: a bad plan file is reported before anything runs
+    except ConfigError as err:
+        raise ConfigError(f"{path}: plan.file = {scen.plan.file!r}: {err}") from None
     if scen.market.edge_list:
         p = Path(scen.market.edge_list)
         if not p.is_absolute():

@@ -1397,10 +1397,10 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
     folder = target.parent
     if not folder.is_dir():
         raise UserError(f"--out {target}: the folder {folder} does not exist")
+    run = load_run(run_dir)  # reading only: a bad run folder is refused before any lock
+    analysis = analyse(run)
+    pngs = render_figures(run, analysis)
     with FolderLock(folder, remove=True):
-        run = load_run(run_dir)
-        analysis = analyse(run)
-        pngs = render_figures(run, analysis)
         return write_report(target, run, analysis, pngs)
 
 

@@ -342,6 +342,10 @@ def locked_folder(
         The folder.
     """
     p = output_folder(path, option, inputs)
+    if p.is_dir():  # refuse before touching the folder at all; checked again under the lock
+        refuse_escaping_links(p)
+        if check is not None:
+            check(p)
     created = [a for a in (p.absolute(), *p.absolute().parents) if not a.exists()]
     if new and not created:
         created = [p.absolute()]

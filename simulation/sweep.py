@@ -66,6 +66,8 @@ from simulation.config import (
     Market,
     Scenario,
     apply_values,
+    check_edge_list,
+    check_memory,
     load_scenario,
     resolve_scenario_path,
     scenario_from_dict,
@@ -531,8 +533,10 @@ def load_base(
     if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
         values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
     data = apply_values(scen.to_dict(), values, f"{src} [base]")
-    data = scenario_from_dict(data, f"{src} [base]", strict=True).to_dict()
-    return data, path
+    scen = scenario_from_dict(data, f"{src} [base]", strict=True)
+    check_edge_list(scen, f"{src} [base]")
+    check_memory(scen, f"{src} [base]")
+    return scen.to_dict(), path
 
 
 def load_sweep(name: str | Path) -> Sweep:
@@ -622,7 +626,6 @@ def _check_values(sweep: Sweep, src: str) -> None:
     file is read, instead of failing every run. The largest population and mean degree any
     run can get are checked against the machine's memory.
     """
-    from simulation.config import check_memory
 
     def check(key: str, value: Any, where: str) -> None:
         if key == "plan.file":
