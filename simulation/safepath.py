@@ -263,7 +263,7 @@ class FolderLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             except OSError as err:
-                raise UserError(f"{self.folder}: cannot lock the folder: {err.strerror}") from None
+                raise UserError(f"{self.folder}: cannot write here: {err.strerror}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
