@@ -200,7 +200,13 @@ def write_table(table: dict[str, np.ndarray], out: Path) -> None:
     temporary files of a killed earlier payout into the same file are removed.
     """
     from simulation.results import spreadsheet_safe
-    from simulation.safepath import FolderLock, atomic_write, make_folder, output_file
+    from simulation.safepath import (
+        FolderLock,
+        atomic_write,
+        is_temporary,
+        make_folder,
+        output_file,
+    )
 
     out = output_file(out, "--out")
     folder = out.parent if str(out.parent) else Path(".")
@@ -228,7 +234,8 @@ def write_table(table: dict[str, np.ndarray], out: Path) -> None:
     make_folder(folder)
     with FolderLock(folder, name=f".{out.name}.lock", remove=True):
         for stale in folder.glob(f".{glob.escape(out.name)}.*.tmp"):
-            stale.unlink(missing_ok=True)  # left by a payout killed mid-write
+            if is_temporary(stale.name, out.name):
+                stale.unlink(missing_ok=True)  # left by a payout killed mid-write
         atomic_write(out, write)
 
 

@@ -37,6 +37,7 @@ LOCK_FILE = ".lock"
 MAX_NAME = 80
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_TMP_NAME = re.compile(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp")
 
 
 def safe_name(name: str, default: str = "unnamed") -> str:
@@ -209,24 +210,35 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def remove_stale_temporaries(folder: Path) -> int:
-    """Delete ``.*.tmp`` files left in ``folder`` (and below) by a killed process.
+def is_temporary(name: str, final: str | None = None) -> bool:
+    """True for a name :func:`atomic_write` gives its temporary files.
 
-    Call it only while holding the folder's :class:`FolderLock`: no other writer is then
-    active, so every temporary file there is stale. Symbolic links are not followed.
+    That is ``.<final name>.<8 random characters>.tmp`` (``tempfile.mkstemp``); with
+    ``final``, only temporaries of that file.
+    """
+    m = _TMP_NAME.fullmatch(name)
+    return m is not None and (final is None or m.group(1) == final)
+
+
+def remove_stale_temporaries(folder: Path, subfolders: Iterable[str] = ("figures", "runs")) -> int:
+    """Delete temporary files left in ``folder`` by a killed process.
+
+    Only names :func:`is_temporary` recognises, only in ``folder`` and its ``subfolders``
+    (the ones mlmsim writes; not every folder below, which may be the user's), and never
+    through a symbolic link. Call it only while holding the folder's :class:`FolderLock`:
+    no other writer is then active, so every such file there is stale.
 
     Returns:
         The number of files removed.
     """
     removed = 0
-    if not folder.is_dir():
-        return 0
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        for name in filenames:
-            if name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX):
-                Path(dirpath, name).unlink(missing_ok=True)
+    for sub in (folder, *(folder / s for s in subfolders)):
+        if sub.is_symlink() or not sub.is_dir():
+            continue
+        for p in sub.iterdir():
+            if is_temporary(p.name) and p.is_file() and not p.is_symlink():
+                p.unlink(missing_ok=True)
                 removed += 1
-        dirnames[:] = [d for d in dirnames if not Path(dirpath, d).is_symlink()]
     return removed
 
 

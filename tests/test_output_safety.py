@@ -157,13 +157,29 @@ def test_failed_run_leaves_no_folder(tmp_path, capsys):
     assert not (tmp_path / "new").exists()
 
 
+def test_only_mlmsim_temporaries_are_removed(tmp_path):
+    from simulation.safepath import remove_stale_temporaries
+
+    keep = [".editor.swp.tmp", "notes.tmp", ".x.abc.tmp", "deep/.a.csv.abcd1234.tmp"]
+    for name in [*keep, ".a.csv.abcd1234.tmp", "runs/.r.json.abcd_234.tmp"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert remove_stale_temporaries(tmp_path) == 2
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
+        ".editor.swp.tmp",
+        ".x.abc.tmp",
+        "deep/.a.csv.abcd1234.tmp",
+        "notes.tmp",
+    ]
+
+
 def test_stale_temporary_files_removed_on_the_next_run(tmp_path, capsys):
     scen = small_scenario(tmp_path)
     out = tmp_path / "out"
     (out / "figures").mkdir(parents=True)
     # what a run killed mid-write leaves: temporary files beside and below the tables
-    (out / ".monthly.csv.k2j3h4.tmp").write_text("half", encoding="utf-8")
-    (out / "figures" / ".growth.png.a1b2.tmp").write_bytes(b"half")
+    (out / ".monthly.csv.k2j3h4x8.tmp").write_text("half", encoding="utf-8")
+    (out / "figures" / ".growth.png.a1b2c3d4.tmp").write_bytes(b"half")
     assert main(["run", str(scen), "--out", str(out), "--quiet"]) == 0
     left = [p for p in out.rglob("*") if p.name.endswith(".tmp") or p.name == ".lock"]
     assert left == []
@@ -194,7 +210,7 @@ def test_run_killed_mid_write_then_rerun_leaves_no_temporary_files(tmp_path):
         pytest.skip("the run finished before it could be killed")
     assert not (out / "manifest.json").exists()
     # what an unlucky kill leaves (the kill above may fall between files)
-    (out / ".levels.csv.zz9.tmp").write_text("half", encoding="utf-8")
+    (out / ".levels.csv.zz9_ab12.tmp").write_text("half", encoding="utf-8")
     done = subprocess.run(
         _mlmsim("run", str(scen), "--out", str(out), "--quiet", "--no-figures"),
         cwd=ROOT,
@@ -308,7 +324,7 @@ def test_payout_out_empty_or_folder(tmp_path, monkeypatch, out, fragment, capsys
 
 def test_payout_leaves_no_lock_or_temporary_files(tmp_path, capsys):
     out = tmp_path / "p.csv"
-    (tmp_path / ".p.csv.stale.tmp").write_text("half", encoding="utf-8")
+    (tmp_path / ".p.csv.st4le_0k.tmp").write_text("half", encoding="utf-8")
     code = main(["payout", str(GENEALOGY), "--plan", "binary_weekly_cap", "--out", str(out)])
     assert code == 0
     assert files_under(tmp_path) == {"p.csv"}

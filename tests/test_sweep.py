@@ -239,7 +239,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(reference, tmp_path):
     assert 3 <= len(done) < 32 and not (out / "manifest.json").exists()
     # Also the moment between a run's two files: rows written, summary not yet.
     done[0].unlink()
-    (out / "runs" / ".stale.json.x.tmp").write_text("half")
+    (out / "runs" / ".stale.json.x1y2z3w4.tmp").write_text("half")
     first = run_sweep(load_sweep(big), out, workers=1, progress=False, report=False)
     assert first.skipped == len(done) - 1 and first.ran == 32 - first.skipped
     fresh = run_sweep(load_sweep(big), tmp_path / "fresh", workers=1, progress=False, report=False)
