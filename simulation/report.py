@@ -179,6 +179,8 @@ def load_run(run_dir: Path) -> RunData:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: not valid JSON: {err}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not valid here: nested too deeply to read") from None
     if not isinstance(manifest, dict):
         raise UserError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
     _check_columns(path, manifest, REQUIRED["manifest.json"])
