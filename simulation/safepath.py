@@ -36,12 +36,14 @@ TMP_SUFFIX = ".tmp"
 LOCK_FILE = ".lock"
 MAX_NAME = 80
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and _
 _TMP_NAME = re.compile(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp")
 
 
 def safe_name(name: str, default: str = "unnamed") -> str:
     r"""``name`` as one safe path component (letters, digits, ``.``, ``_``, ``-``).
+
+    Letters and digits of any script are kept (``Übersicht`` stays ``Übersicht``).
 
     Anything else (``/``, ``\\``, spaces, ``..`` at the start) is replaced or stripped, so a
     name from a file can never climb out of the results folder or name an absolute path.

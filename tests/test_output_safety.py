@@ -60,6 +60,8 @@ def wait_for(predicate, what: str, timeout: float = 300.0) -> None:
         ("a/../../b", "a_b"),
         ("my run", "my_run"),
         ("classroom", "classroom"),
+        ("Übersicht 2024", "Übersicht_2024"),
+        ("a\\..\\b", "a_b"),
     ],
 )
 def test_safe_name(name, component):
