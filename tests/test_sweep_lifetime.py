@@ -17,7 +17,7 @@ SWEEP = """
 [sweep]
 name = "lifetime"
 scenario = "classroom"
-replicates = 40
+replicates = 200
 [base]
 market.population = 4000
 scenario.months = 60
