@@ -1,4 +1,4 @@
-"""Write a run to ``results/<scenario>/<run-id>/`` (DESIGN.md section 4).
+"""Write a run to ``results/<scenario>/<run-id>/`` (see docs/safety.md for the rules).
 
 Every file is written to a temporary name in the same folder and renamed into place, so a
 reader never sees half a file; ``manifest.json`` is written last, so a folder without it is
