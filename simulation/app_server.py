@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import ipaddress
 import os
 import socket
@@ -62,14 +63,27 @@ def solara_args(host: str, port: int, open_browser: bool = False) -> list[str]:
     ]
 
 
-def _port_free(host: str, port: int) -> bool:
-    """True if ``host:port`` can be bound now (a clear message beats uvicorn's traceback)."""
+def _bind_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound now, or None.
+
+    A clear message beats uvicorn's traceback: an unknown host name, an address of no
+    interface here, or a port in use.
+    """
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
             s.bind((host, port))
-    except OSError:
-        return False
-    return True
+    except socket.gaierror:
+        return f"--host {host!r}: no such host name or address (try 127.0.0.1 or 0.0.0.0)"
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            return (
+                f"port {port} on {host} is in use (is the page already running? "
+                f"open http://{host}:{port}/ or start another with --port {port + 1})"
+            )
+        if err.errno == errno.EADDRNOTAVAIL:
+            return f"--host {host}: not an address of this computer (try 127.0.0.1 or 0.0.0.0)"
+        return f"cannot listen on {host}:{port}: {err.strerror}"
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -86,12 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         print(f"error: --port must be 1..65535, got {args.port}", file=sys.stderr)
         return 2
-    if not _port_free(args.host, args.port):
-        print(
-            f"error: port {args.port} on {args.host} is in use (is the page already running? "
-            f"open http://{args.host}:{args.port}/ or start another with --port {args.port + 1})",
-            file=sys.stderr,
-        )
+    problem = _bind_problem(args.host, args.port)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     url = f"http://{args.host}:{args.port}/"
     print(f"Classroom page: {url}   (stop with Ctrl+C)", flush=True)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from simulation.config import load_scenario, schema
 from simulation.errors import UserError
+from simulation.safepath import path_arg
 
 DEFAULT_RESULTS = Path("results")
 
@@ -43,7 +46,7 @@ def _add_run(sub) -> None:
     p.add_argument("--months", type=int, default=None, help="months to run")
     p.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=None,
         help="run folder to write (default: results/<scenario>/<run-id>)",
     )
@@ -144,10 +147,21 @@ def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
         print(f"  report:  {report}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: handled like Ctrl+C (workers stopped, finished results kept)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``mlmsim``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.command == "run":
             return run_command(args)
@@ -158,9 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,9 +15,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulation.errors import ConfigError, format_validation_error
+from simulation.errors import ConfigError, UserError, format_validation_error
+from simulation.memory import check_fits
 from simulation.plans.engine import load_plan, resolve_plan_path
 from simulation.provenance import for_key
+from simulation.userfile import check_input_file, read_toml
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_SCENARIO = "classroom"
@@ -45,11 +47,15 @@ class Section(BaseModel):
     (``START_ONLY``); every other parameter is read every month, so a sweep shock or
     :meth:`MLMModel.schedule_change` takes effect from the month it is applied. Changing a
     start-only parameter mid-run is refused (:func:`check_live`). ``mlmsim schema`` shows
-    ``"read": "start"`` or ``"monthly"`` on every parameter.
+    ``"read": "start"`` or ``"monthly"`` on every parameter. Numbers must be finite: TOML's
+    ``inf`` and ``nan`` are refused in every field.
     """
 
     model_config = ConfigDict(
-        extra="forbid", validate_assignment=True, json_schema_extra=_mark_reading
+        extra="forbid",
+        validate_assignment=True,
+        allow_inf_nan=False,
+        json_schema_extra=_mark_reading,
     )
     START_ONLY: ClassVar[frozenset[str]] = frozenset()
 
@@ -240,7 +246,13 @@ class Retail(Section):
     churn_monthly: float = Field(
         0.15, ge=0, le=1, description="Chance a customer stops buying each month."
     )
-    max_customers: int = Field(25, ge=0, description="Most customers one distributor can serve.")
+    max_customers: int = Field(
+        25,
+        ge=0,
+        le=1_000_000,
+        description="Most customers one distributor can serve (at most a million: customer "
+        "counts are 32-bit integers; assumption: no one person serves more).",
+    )
 
 
 class Buy(Section):
@@ -632,15 +644,17 @@ def parameter_reading(key: str) -> str:
     return "start" if name in sec.START_ONLY else "monthly"
 
 
-def check_live(key: str, value: Any, where: str) -> None:
+def check_live(key: str, value: Any, where: str, path: str = "") -> None:
     """Refuse a mid-run change of ``key`` unless the model reads it every month; validate it.
+
+    ``path`` is put before the key in messages (``shocks[0].set.`` for a sweep file).
 
     Raises:
         ConfigError: naming ``where``, the key and why.
     """
     if parameter_reading(key) == "start":
         raise ConfigError(
-            f"{where}: {key} is read once when the model is built, so changing it mid-run "
+            f"{where}: {path}{key} is read once when the model is built, so changing it mid-run "
             "would change nothing; set it for the whole run instead (e.g. --set or the "
             "scenario file)"
         )
@@ -649,7 +663,7 @@ def check_live(key: str, value: Any, where: str) -> None:
     try:
         sec.__pydantic_validator__.validate_assignment(sec.model_construct(), name, value)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, where, prefix=section)) from None
+        raise ConfigError(format_validation_error(err, where, prefix=path + section)) from None
 
 
 def schema() -> dict[str, Any]:
@@ -672,8 +686,17 @@ def _parse_value(text: str) -> Any:
     """Parse an override value as TOML (numbers, booleans, lists), else a plain string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
+
+
+def _text_field(key: str) -> bool:
+    """True if ``section.key`` is a text field of :class:`Scenario` (names, file paths)."""
+    section, _, name = key.partition(".")
+    model = Scenario.model_fields.get(section)
+    fields = getattr(model.annotation, "model_fields", {}) if model else {}
+    f = fields.get(name)
+    return f is not None and f.annotation in (str, str | None)
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
@@ -685,7 +708,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
                 f"--set {item!r}: expected key.path=value, e.g. market.population=500"
             )
         key, _, text = item.partition("=")
-        values[key.strip()] = (_parse_value(text.strip()), f"--set {item!r}")
+        value = _parse_value(text.strip())
+        if _text_field(key.strip()) and not isinstance(value, str):
+            value = text.strip()  # --set scenario.name=2024 names the scenario "2024"
+        values[key.strip()] = (value, f"--set {item!r}")
     return _apply(data, values, source)
 
 
@@ -711,10 +737,21 @@ def _apply(data: dict[str, Any], values: dict[str, tuple[Any, str]], source: str
     return data
 
 
-def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
-    """Validate raw data into a :class:`Scenario`; errors name the source and key path."""
+def scenario_from_dict(
+    data: dict[str, Any], source: str = "<scenario>", strict: bool = False
+) -> Scenario:
+    """Validate raw data into a :class:`Scenario`; errors name the source and key path.
+
+    Args:
+        data: ``{section: {key: value}}``.
+        source: how messages name the input.
+        strict: no coercion (for files): ``months = "12"`` or ``join_prob = true`` are
+            refused instead of read as numbers; an integer is still accepted for a float.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a table of sections")
     try:
-        return Scenario(**data)
+        return Scenario.model_validate(data, strict=strict)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source)) from None
     except TypeError as err:
@@ -726,23 +763,51 @@ def load_scenario(
 ) -> tuple[Scenario, Path]:
     """Read, override and validate a scenario file; returns it and its path."""
     path = resolve_scenario_path(name)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text: {err}") from None
+    data = read_toml(path, "scenario")
     data = apply_overrides(data, overrides or [], str(path))
-    scen = scenario_from_dict(data, str(path))
+    scen = scenario_from_dict(data, str(path), strict=True)
 
     try:
         plan_path = resolve_plan_path(scen.plan.file, base=path.parent)
     except ConfigError as err:
         raise ConfigError(f"{path}: plan.file = {scen.plan.file!r}: {err}") from None
     scen.plan.file = str(plan_path.resolve())
-    load_plan(plan_path)  # validate now: a bad plan file is reported before anything runs
+    try:
+        load_plan(plan_path)  # validate now: a bad plan file is reported before anything runs
+    except ConfigError as err:
+        raise ConfigError(f"{path}: plan.file = {scen.plan.file!r}: {err}") from None
     if scen.market.edge_list:
         p = Path(scen.market.edge_list)
         if not p.is_absolute():
             scen.market.edge_list = str((path.parent / p).resolve())
+        check_edge_list(scen, str(path))
+    check_memory(scen, str(path))
     return scen, path
+
+
+def check_edge_list(scen: Scenario, source: str) -> None:
+    """Refuse an edge list that is missing, not a regular file, or too large for the market.
+
+    The file itself is not quoted: it may be any file on the machine.
+    """
+    if scen.market.network != "edge_list" or not scen.market.edge_list:
+        return
+    try:
+        check_input_file(scen.market.edge_list, "file", max_edge_list_bytes(scen))
+    except UserError as err:
+        raise ConfigError(f"{source}: market.edge_list: {err}") from None
+
+
+def max_edge_list_bytes(scen: Scenario) -> int:
+    """Largest edge list accepted for ``scen``: N x 1000 lines of two ids (24 bytes each).
+
+    assumption: a market's mean degree is at most 1000 (``market.mean_degree``'s bound), and
+    a line ``u v`` of two ids below 50,000,000 with a comment takes at most about 24 bytes;
+    a file beyond that is not an edge list of this market.
+    """
+    return max(1 << 20, scen.market.population * 1000 * 24)
+
+
+def check_memory(scen: Scenario, source: str) -> None:
+    """Refuse a scenario whose estimated memory exceeds the machine's (see memory.py)."""
+    check_fits(scen, source)

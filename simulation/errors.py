@@ -44,5 +44,8 @@ def format_validation_error(err: ValidationError, source: str, prefix: str = "")
         msg = e["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
+        if not path:  # a check across keys: its message names them
+            lines.append(f"{source}: {msg}")
+            continue
         lines.append(f"{source}: {path} = {_short(e['input'])}: {msg}")
     return "\n".join(lines)

@@ -61,6 +61,8 @@ from simulation.plans.engine import VolumeRules
 from simulation.tree import CycleError, Forest, compute_depth
 
 REQUIRED = ("id", "sponsor_id", "pv")
+# assumption: a million pay periods (weekly: 19,000 years) is more than any genealogy holds.
+MAX_PERIOD = 1_000_000
 PV_PARTS = ("purchases", "customer_pv", "returns")
 OPTIONAL = (
     *PV_PARTS,
@@ -735,6 +737,10 @@ def _integers(
     values = pd.to_numeric(text.where(~empty, "0"), errors="coerce").to_numpy(dtype=np.float64)
     bad = ~empty & (~np.isfinite(values) | (values != np.round(values)) | (values < 0))
     problems.add(f"{name} is not a whole number >= 0", lines[bad], text[bad].to_numpy())
+    # Periods are stored as 32-bit integers and combined with row numbers in 64-bit keys.
+    big = ~empty & ~bad & (values > MAX_PERIOD)
+    problems.add(f"{name} is above {MAX_PERIOD:,}", lines[big], text[big].to_numpy())
+    bad |= big
     if not empty_ok:
         problems.add(f"{name} is empty", lines[empty])
     out = np.where(empty | bad, -1, np.nan_to_num(values, nan=-1)).astype(np.int64)

@@ -476,6 +476,8 @@ def random_graph(n: int, mean_degree: float, rng: np.random.Generator) -> Networ
     return _csr_from_keys(n, keys)
 
 
+MAX_LINE = 4096  # characters in one line of an edge list
+MAX_MEAN_DEGREE = 1000  # the bound of market.mean_degree
 _SEPARATOR = re.compile(r"\s*,\s*|\s+")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -497,50 +499,72 @@ def read_edge_list(path: str | os.PathLike[str], n: int | None = None) -> Networ
         The network.
 
     Raises:
-        NetworkFileError: naming the file, the 1-based line number and the line's content, for
-            a line without exactly two fields, a non-integer id, a negative id, an id ``>= n``
-            (or beyond int32), or a file with no edges and no ``n``.
+        NetworkFileError: naming the file and the 1-based line number (never quoting the
+            line: the file may be any file on the machine), for a line without exactly two
+            fields, a non-integer id, a negative id, an id ``>= n`` (or beyond int32), a
+            line longer than :data:`MAX_LINE`, more than ``n`` x :data:`MAX_MEAN_DEGREE`
+            lines, or a file with no edges and no ``n``.
         OSError: if the file cannot be opened.
     """
     if n is not None:
         n = _check_n(n)
     limit = MAX_NODES if n is None else n
+    # Bounded reading: a line longer than MAX_LINE characters or more lines than a market of
+    # n persons with MAX_MEAN_DEGREE contacts each can have is not an edge list of it.
+    max_lines = limit * MAX_MEAN_DEGREE
     us: list[int] = []
     vs: list[int] = []
     name = os.fspath(path)
+    # The file is named by a scenario and may be any file on the machine: messages give the
+    # line number and what is wrong, and quote only numbers, never the line's text.
     with open(path, encoding="utf-8") as handle:
         try:
-            for line_no, line in enumerate(handle, start=1):
+            line_no = 0
+            while True:
+                line = handle.readline(MAX_LINE + 1)
+                if not line:
+                    break
+                line_no += 1
+                if len(line) > MAX_LINE and not line.endswith("\n"):
+                    raise NetworkFileError(
+                        f"{name}, line {line_no}: longer than {MAX_LINE} characters; not an "
+                        "edge list of 'u v' lines."
+                    )
+                if line_no > max_lines:
+                    raise NetworkFileError(
+                        f"{name}: more than {max_lines:,} lines, more than a market of "
+                        f"{limit:,} persons with at most {MAX_MEAN_DEGREE} contacts each can "
+                        "have."
+                    )
                 content = line.split("#", 1)[0].strip()
                 if not content:
                     continue
                 fields = _SEPARATOR.split(content)
                 if len(fields) != 2:
                     raise NetworkFileError(
-                        f"{name}, line {line_no}: {content!r}: expected 2 fields 'u v' "
-                        f"(two person ids), got {len(fields)}."
+                        f"{name}, line {line_no}: expected 2 fields 'u v' (two person ids), "
+                        f"got {len(fields)}."
                     )
-                for field in fields:
+                for i, field in enumerate(fields, start=1):
                     if not _INTEGER.fullmatch(field):
                         raise NetworkFileError(
-                            f"{name}, line {line_no}: {content!r}: person id {field!r} is not "
-                            "an integer."
+                            f"{name}, line {line_no}: field {i} is not an integer person id."
                         )
                 u, v = int(fields[0]), int(fields[1])
                 if u < 0 or v < 0:
                     raise NetworkFileError(
-                        f"{name}, line {line_no}: {content!r}: person id {min(u, v)} is negative."
+                        f"{name}, line {line_no}: person id {min(u, v)} is negative."
                     )
                 if u >= limit or v >= limit:
                     bound = f"n = {n}" if n is not None else f"{limit} (int32)"
                     raise NetworkFileError(
-                        f"{name}, line {line_no}: {content!r}: person id {max(u, v)} is out of "
+                        f"{name}, line {line_no}: person id {max(u, v)} is out of "
                         f"range; ids must be < {bound}."
                     )
                 us.append(u)
                 vs.append(v)
-        except UnicodeDecodeError as err:
-            raise NetworkFileError(f"{name}: not UTF-8 text ({err}).") from None
+        except UnicodeDecodeError:
+            raise NetworkFileError(f"{name}: not UTF-8 text.") from None
     if n is None:
         if not us:
             raise NetworkFileError(f"{name}: no edges found, and no n given to size the network.")

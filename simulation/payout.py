@@ -32,13 +32,12 @@ Input errors raise :class:`~simulation.errors.UserError` (exit status 2, one mes
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,9 +51,23 @@ from simulation.errors import DataError, UserError
 from simulation.genealogy import Dialect, Genealogy, read_genealogy
 from simulation.payout_state import CarriedState, load_state, save_state
 from simulation.plans import PayResult, Plan, PlanEngine, load_plan
+from simulation.plans.engine import resolve_plan_path
 from simulation.plans.placement import PlacementTree
+from simulation.results import spreadsheet_safe
+from simulation.safepath import (
+    FolderLock,
+    atomic_write,
+    is_temporary,
+    make_folder,
+    output_file,
+    path_arg,
+)
+from simulation.userfile import check_input_file
 
 _DECIMALS = 6
+# assumption: 2 GiB is some 20 million lines, beyond any company's genealogy export; a larger
+# file (or an endless stream) is refused before it is read.
+MAX_GENEALOGY_BYTES = 2 * 1024**3
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +84,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=Path("payouts.csv"),
         help="payout table to write (default: payouts.csv)",
     )
@@ -451,48 +464,63 @@ def write_summary(run: PayoutRun, out: Path) -> Path:
     """Write the summary JSON beside ``out``, atomically; return its path."""
     path = summary_path(out)
     text = json.dumps(run.summary(), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
     return path
 
 
+def _spreadsheet_safe_text(arr: pa.Array) -> pa.Array:
+    """``arr`` with :func:`simulation.results.spreadsheet_safe` applied to each cell.
+
+    Only cells starting with a formula character are passed to Python (vectorised test first),
+    so a million plain ids cost one regular-expression scan.
+    """
+    risky = pc.fill_null(pc.match_substring_regex(arr, r"^[=+\-@\t\r]"), False)
+    if not pc.any(risky).as_py():
+        return arr
+    values = arr.to_pylist()
+    for i in np.flatnonzero(risky.to_numpy(zero_copy_only=False)):
+        values[i] = spreadsheet_safe(values[i])
+    return pa.array(values, type=pa.string())
+
+
 def write_table(table: dict[str, np.ndarray], out: Path) -> None:
-    """Write the payout table atomically: a temporary file in ``out``'s folder, then rename."""
-    out = Path(out)
-    if out.is_dir():
-        raise UserError(f"--out {out}: is a folder, expected a file name such as payouts.csv")
+    """Write the payout table atomically: a temporary file in ``out``'s folder, then rename.
+
+    Text cells (ids, rank names) that a spreadsheet would run as a formula (``=``, ``+``,
+    ``-``, ``@``, tab, carriage return) get a leading single quote
+    (:func:`simulation.results.spreadsheet_safe`); numbers are written as they are. The
+    folder is locked while writing (a second payout into the same file is refused), and
+    temporary files of a killed earlier payout into the same file are removed.
+    """
+    out = output_file(out, "--out")
     folder = out.parent if str(out.parent) else Path(".")
     arrays = {}
     for k, v in table.items():
         if v.dtype.kind == "f":
             v = np.round(v, _DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
-        arrays[k] = pa.array(v, type=pa.string()) if v.dtype == object else pa.array(v)
+        if v.dtype == object:
+            arrays[k] = _spreadsheet_safe_text(pa.array(v, type=pa.string()))
+        else:
+            arrays[k] = pa.array(v)
     data = pa.table(arrays)
     # Quote text only if some value needs it (pyarrow's "needed" quotes every string).
     text = [a for a in arrays.values() if pa.types.is_string(a.type)]
     plain = not any(pc.any(pc.match_substring_regex(a, '[,"\n\r]')).as_py() for a in text)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as err:
-        raise UserError(f"--out {out}: cannot write in {folder}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             # Column names are plain words: a header line without quotes.
             f.write((",".join(data.column_names) + "\n").encode())
             style = "none" if plain else "needed"
             options = pacsv.WriteOptions(include_header=False, quoting_style=style)
             pacsv.write_csv(data, f, write_options=options)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    make_folder(folder)
+    with FolderLock(folder, name=f".{out.name}.lock", remove=True):
+        for stale in folder.glob(f".{glob.escape(out.name)}.*.tmp"):
+            if is_temporary(stale.name, out.name):
+                stale.unlink(missing_ok=True)  # left by a payout killed mid-write
+        atomic_write(out, write)
 
 
 def print_summary(run: PayoutRun, out: Path) -> None:
@@ -540,7 +568,13 @@ def print_summary(run: PayoutRun, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``mlmsim payout``: pay the genealogy, write the table, print the summary."""
-    check_out(args.out, args.force)
+    try:
+        plan_path = resolve_plan_path(args.plan)
+    except UserError:
+        plan_path = None  # reported by pay_genealogy with its own message
+    out = output_file(args.out, "--out", inputs=[args.genealogy, plan_path])
+    check_out(out, args.force)
+    check_input_file(args.genealogy, "genealogy", MAX_GENEALOGY_BYTES)
     state_in = load_state(args.state_in) if args.state_in is not None else None
     dialect = Dialect(
         sep="\t" if args.sep == "tab" else args.sep,
@@ -550,11 +584,11 @@ def run(args: argparse.Namespace) -> int:
     result = pay_genealogy(
         args.genealogy, args.plan, assume_kits=args.assume_kits, state_in=state_in, dialect=dialect
     )
-    write_table(result.table, args.out)
-    write_summary(result, args.out)
+    write_table(result.table, out)
+    write_summary(result, out)
     if args.state_out is not None:
         save_state(result.state, args.state_out)
-    print_summary(result, args.out)
+    print_summary(result, out)
     return 0
 
 

@@ -18,10 +18,12 @@ from typing import Any
 
 import pandas as pd
 
+from simulation.errors import UserError
 from simulation.htmlpage import escape, figure_html, nav_html, page, table_html
 from simulation.outcomes import Analysis, RunData, analyse
 from simulation.parameters import loss_assumptions
-from simulation.results import atomic_write, load_run
+from simulation.results import REQUIRED, atomic_write, load_run
+from simulation.safepath import FolderLock, output_file, path_arg
 
 REPORT_FILE = "report.html"
 
@@ -868,11 +870,26 @@ def write_report(path: Path, run: RunData, analysis: Analysis, pngs: dict[str, b
 
 
 def build_report(run_dir: Path, out: Path | None = None) -> Path:
-    """Read a run folder, analyse it, draw its figures and write its report."""
-    run = load_run(run_dir)
+    """Read a run folder, analyse it, draw its figures and write its report.
+
+    ``out`` (default ``run_dir/report.html``) must be a file name, not a folder, a device or
+    one of the run's own files; its folder is locked while the report is written, so a run
+    still writing ``run_dir`` refuses the report (and the reverse).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run folder")
+    target = run_dir / REPORT_FILE if out is None else Path(out)
+    inputs = [run_dir / name for name in REQUIRED]
+    target = output_file(target, "--out", inputs=[run_dir, *inputs])
+    folder = target.parent
+    if not folder.is_dir():
+        raise UserError(f"--out {target}: the folder {folder} does not exist")
+    run = load_run(run_dir)  # reading only: a bad run folder is refused before any lock
     analysis = analyse(run)
     pngs = render_figures(run, analysis)
-    return write_report(Path(out) if out else Path(run_dir) / REPORT_FILE, run, analysis, pngs)
+    with FolderLock(folder, remove=True):
+        return write_report(target, run, analysis, pngs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -884,7 +901,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run folder written by `mlmsim run`")
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=None,
         help="HTML file to write (default: RUN_DIR/report.html)",
     )

@@ -4,18 +4,19 @@
 tables and the per-distributor table) as an :class:`~simulation.outcomes.RunData`;
 :func:`load_run` reads the same from a run folder. Every file is written to a temporary name
 in the same folder and renamed into place, so a reader never sees half a file;
-``manifest.json`` is written last, so a folder without it is an incomplete run.
+``manifest.json`` is written last, so a folder without it is an incomplete run. The rules
+for where and how results are written are in ``docs/safety.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
-import tempfile
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from simulation.config import scenario_from_dict
 from simulation.errors import ConfigError, UserError
 from simulation.outcomes import Analysis, RunData
 from simulation.plans import plan_from_dict
+from simulation.safepath import atomic_write, locked_folder, safe_name
 from simulation.state import STATUS_NAMES, costs, net_income
 
 if TYPE_CHECKING:
@@ -71,28 +73,42 @@ TABLE_FILES = {
     "analysis": "analysis.json",
 }
 
+__all__ = ["atomic_write"]  # re-exported: writers import it from here
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)``, then rename ``tmp`` to ``path`` (same folder: an atomic rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        # mkstemp makes the file owner-only; give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+# A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): one starting with
+# = + - @, a tab or a carriage return. Such cells get a leading single quote; a cell that is
+# a plain number (-5, +1.5e3) is a number to a spreadsheet, not a formula, and is kept.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell made safe to open in a spreadsheet; anything else unchanged."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :func:`spreadsheet_safe` applied to its text columns (a copy if changed)."""
+    text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+    if not text:
+        return df
+    df = df.copy()
+    for c in text:
+        df[c] = df[c].map(spreadsheet_safe)
+    df.columns = [spreadsheet_safe(c) for c in df.columns]
+    return df
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Deterministic CSV (fixed float format, no index)."""
-    atomic_write(path, lambda p: df.to_csv(p, index=False, float_format=FLOAT_FORMAT))
+    """Deterministic CSV (fixed float format, no index); text cells spreadsheet-safe."""
+    safe = spreadsheet_safe_frame(df)
+    atomic_write(path, lambda p: safe.to_csv(p, index=False, float_format=FLOAT_FORMAT))
 
 
 def write_json(data: Any, path: Path) -> None:
@@ -114,14 +130,51 @@ def _jsonable(x: Any) -> Any:
 
 
 def new_run_dir(root: Path, scenario_name: str, seed: int) -> Path:
-    """A fresh ``root/<scenario>/<timestamp>-seed<seed>`` folder that does not exist yet."""
+    """Create and return a fresh ``root/<scenario>/<timestamp>-seed<seed>`` folder.
+
+    The scenario's name comes from its file, so it is made one safe path component
+    (:func:`~simulation.safepath.safe_name`): the folder is always inside ``root``. The
+    folder is created here (exclusively), so two runs started in the same second get two
+    folders.
+    """
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = root / scenario_name / f"{stamp}-seed{seed}"
+    parent = Path(root) / safe_name(scenario_name, "scenario")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"{parent}: cannot create the results folder: {err.strerror}") from None
+    base = parent / f"{stamp}-seed{seed}"
     path, i = base, 1
-    while path.exists():
-        i += 1
-        path = base.with_name(f"{base.name}-{i}")
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            i += 1
+            path = base.with_name(f"{base.name}-{i}")
+
+
+def _fresh_run_folder(folder: Path) -> None:
+    """Refuse a folder that holds a finished run or a sweep (nothing there is overwritten)."""
+    if (folder / "manifest.json").exists():
+        raise UserError(f"{folder} already holds a finished run; choose another --out")
+    if (folder / "sweep.json").exists():
+        raise UserError(f"{folder} holds a sweep; choose another --out")
+
+
+def run_folder(
+    out: Path | None, results_root: Path, scenario_name: str, seed: int
+) -> contextlib.AbstractContextManager[Path]:
+    """The locked folder of a run: ``out``, or a new ``results_root/<scenario>/<run-id>``.
+
+    Checked before simulating (see :func:`simulation.safepath.locked_folder`): a file, a
+    device, a folder with a finished run or a sweep, or a folder another command is writing
+    is refused; temporary files of a killed earlier run are removed; a run that fails leaves
+    no empty folder behind.
+    """
+    if out is not None:
+        return locked_folder(out, check=_fresh_run_folder)
+    return locked_folder(new_run_dir(results_root, scenario_name, seed), new=True)
 
 
 def monthly_table(model: MLMModel) -> pd.DataFrame:
@@ -204,6 +257,25 @@ def _check_columns(path: Path, have: object, need: tuple[str, ...]) -> None:
         )
 
 
+# Columns of a run's tables that hold text; every other required column is numeric.
+TEXT_COLUMNS = ("status",)
+
+
+def _check_numeric(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
+    """Refuse text in a numeric column, naming the file, the column and the first row."""
+    for c in columns:
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        values = pd.to_numeric(col, errors="coerce")
+        bad = col.notna() & values.isna()
+        row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+        raise UserError(
+            f"{path}: column '{c}' holds text where numbers are expected (data row {row + 1}); "
+            "this file was changed after `mlmsim run` wrote it"
+        )
+
+
 def load_run(run_dir: Path) -> RunData:
     """Read a run folder written by ``mlmsim run``.
 
@@ -227,6 +299,8 @@ def load_run(run_dir: Path) -> RunData:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: not valid JSON: {err}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not valid here: nested too deeply to read") from None
     if not isinstance(manifest, dict):
         raise UserError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
     _check_columns(path, manifest, REQUIRED["manifest.json"])
@@ -243,9 +317,18 @@ def load_run(run_dir: Path) -> RunData:
         except Exception as err:  # pandas/pyarrow raise many types for a bad file
             raise UserError(f"{path}: cannot be read: {err}") from None
         _check_columns(path, frame.columns, REQUIRED[name])
+        _check_numeric(path, frame, [c for c in REQUIRED[name] if c not in TEXT_COLUMNS])
         frames[name] = frame
     if frames["monthly.csv"].empty:
         raise UserError(f"{run_dir / 'monthly.csv'}: no rows (expected month 0 onwards)")
+    months = manifest.get("months")
+    rows = len(frames["monthly.csv"])
+    if isinstance(months, int) and not isinstance(months, bool) and rows != months + 1:
+        raise UserError(
+            f"{run_dir / 'monthly.csv'}: {rows} rows, but manifest.json says the run has "
+            f"{months} months ({months + 1} rows, month 0 onwards); the file is truncated or "
+            "not from this run"
+        )
     return RunData(
         scenario=scenario,
         plan=plan,

@@ -10,7 +10,6 @@ from tqdm import tqdm
 
 from simulation import outcomes, report, results
 from simulation.config import Scenario
-from simulation.errors import UserError
 from simulation.model import MLMModel
 
 
@@ -31,13 +30,30 @@ def run_scenario(
     concentration, saturation by level, survival, ``analysis.json``), ``summary.json``; with
     ``figures`` also the PNG figures and ``report.html``; ``manifest.json`` last.
 
+    The folder is checked and locked before simulating (:func:`results.run_folder`): a
+    finished run, a file, a device or a folder another command is writing is refused, so
+    nothing already written is overwritten and no time is wasted.
+
     Returns:
         ``{"run_dir": Path, "summary": dict, "model": MLMModel, "timings": dict}``.
     """
+    seed = (model_kwargs or {}).get("seed", scenario.scenario.seed)
+    with results.run_folder(out, results_root, scenario.scenario.name, seed) as run_dir:
+        return _simulate_and_write(
+            run_dir, scenario, scenario_path, figures, progress, model_kwargs
+        )
+
+
+def _simulate_and_write(
+    run_dir: Path,
+    scenario: Scenario,
+    scenario_path: Path | None,
+    figures: bool,
+    progress: bool,
+    model_kwargs: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Simulate ``scenario`` and write its files into the locked ``run_dir``."""
     timings: dict[str, float] = {}
-    if out is not None and (Path(out) / "manifest.json").exists():
-        # Checked before simulating: nothing already written is overwritten, no time wasted.
-        raise UserError(f"{out} already holds a finished run; choose another --out")
     t = time.perf_counter()
     model = MLMModel(scenario=scenario, **(model_kwargs or {}))
     timings["build"] = time.perf_counter() - t
@@ -51,12 +67,6 @@ def run_scenario(
     timings["simulate"] = time.perf_counter() - t
     timings.update({f"phase_{k}": v for k, v in model.phase_seconds.items()})
     t = time.perf_counter()
-    run_dir = (
-        Path(out)
-        if out is not None
-        else results.new_run_dir(results_root, scenario.scenario.name, model.seed)
-    )
-    run_dir.mkdir(parents=True, exist_ok=True)
     run = results.run_data(model, run_dir)
     files = ["monthly.csv", "levels.csv", "distributors.parquet"]
     results.write_csv(run.monthly, run_dir / "monthly.csv")

@@ -40,6 +40,7 @@ from simulation import results
 from simulation.config import Scenario, load_scenario
 from simulation.errors import ConfigError
 from simulation.plans import plan_from_dict
+from simulation.safepath import safe_name
 from simulation.sweep import (
     Point,
     Sweep,
@@ -495,7 +496,8 @@ def run(args: argparse.Namespace) -> int:
     if args.master_seed < 0:
         raise ConfigError(f"--master-seed {args.master_seed}: need 0 or more")
     sweep = build(args.plan, args.scenario, args.sets, args.seeds, args.master_seed)
-    out = args.out or DEFAULT_ROOT / sweep.name.removeprefix("stress-")
+    name = safe_name(sweep.name.removeprefix("stress-"), "stress")
+    out = args.out if args.out is not None else DEFAULT_ROOT / name
     res = run_sweep(
         sweep,
         out,

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import datetime as dt
 import hashlib
 import itertools
@@ -46,17 +47,19 @@ import math
 import multiprocessing as mp
 import os
 import platform
+import signal
 import socket
 import sys
+import threading
 import time
-import tomllib
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 try:
     import fcntl
@@ -70,12 +73,15 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tqdm import tqdm
 
-from simulation import outcomes, results
+from simulation import outcomes, results, safepath
 from simulation.config import (
     SCENARIO_DIR,
+    Market,
     Scenario,
     apply_values,
+    check_edge_list,
     check_live,
+    check_memory,
     load_scenario,
     resolve_scenario_path,
     scenario_from_dict,
@@ -83,6 +89,8 @@ from simulation.config import (
 from simulation.errors import ConfigError, UserError, format_validation_error
 from simulation.plans import plan_from_dict
 from simulation.plans.engine import resolve_plan_path
+from simulation.safepath import path_arg
+from simulation.userfile import read_toml
 
 SWEEP_DIR = SCENARIO_DIR / "sweeps"
 DEFAULT_ROOT = Path("results") / "sweeps"
@@ -99,6 +107,11 @@ _COMMON, _INDEPENDENT, _DESIGN = 0, 1, 2
 
 # How long to try to reach a Dask scheduler before giving up.
 CONNECT_TIMEOUT = "20s"
+
+# assumption: a million runs (hours on a cluster) is beyond any sweep one folder should hold;
+# the design is checked as a product before it is expanded (10,000 levels x 3 ranges would
+# otherwise take gigabytes just to list).
+MAX_RUNS = 1_000_000
 
 # Numeric outcomes of a run: the columns of runs.parquet after the identifiers and parameters.
 # The first group is outcomes.summarise (the headline of a single run), the second
@@ -144,7 +157,7 @@ OUTCOMES: dict[str, str] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class SweepMeta(_Strict):
@@ -477,7 +490,7 @@ def _parse_param(key: str, spec: Any, src: str) -> Param:
         return Param(key, values=list(spec), integer=integer)
     if isinstance(spec, dict):
         try:
-            r = RangeSpec(**spec)
+            r = RangeSpec.model_validate(spec, strict=True)
         except ValidationError as err:
             raise ConfigError(format_validation_error(err, src, prefix=where)) from None
         if key == "plan.file" or f.annotation not in (int, float):
@@ -492,12 +505,7 @@ def _parse_param(key: str, spec: Any, src: str) -> Param:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text: {err}") from None
+    return read_toml(path, "sweep")
 
 
 def read_plan(value: str, base_dir: Path, src: str) -> dict[str, Any]:
@@ -511,9 +519,9 @@ def read_plan(value: str, base_dir: Path, src: str) -> dict[str, Any]:
     except ConfigError as err:
         raise ConfigError(f"{src}: plan.file = {value!r}: {err}") from None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{src}: plan.file = {value!r}: {path}: not valid TOML: {err}") from None
+        data = read_toml(path, "plan")
+    except ConfigError as err:
+        raise ConfigError(f"{src}: plan.file = {value!r}: {err}") from None
     return {"path": str(path.resolve()), "data": data}
 
 
@@ -533,8 +541,10 @@ def load_base(
     if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
         values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
     data = apply_values(scen.to_dict(), values, f"{src} [base]")
-    data = scenario_from_dict(data, f"{src} [base]").to_dict()
-    return data, path
+    scen = scenario_from_dict(data, f"{src} [base]", strict=True)
+    check_edge_list(scen, f"{src} [base]")
+    check_memory(scen, f"{src} [base]")
+    return scen.to_dict(), path
 
 
 def load_sweep(name: str | Path) -> Sweep:
@@ -543,7 +553,7 @@ def load_sweep(name: str | Path) -> Sweep:
     src = str(path)
     raw = _read_toml(path)
     try:
-        spec = SweepFile(**raw)
+        spec = SweepFile.model_validate(raw, strict=True)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, src)) from None
     meta = spec.sweep
@@ -571,7 +581,7 @@ def load_sweep(name: str | Path) -> Sweep:
             _field_of(key, src, f"shocks[{i}].set")
             # Only parameters the model reads every month can change mid-run; the value is
             # validated here, so a bad shock stops the sweep before any run starts.
-            check_live(key, value, f"{src}: shocks[{i}].set")
+            check_live(key, value, src, path=f"shocks[{i}].set.")
         shocks.append({"month": s.month, "set": flat})
     sweep = Sweep(
         name=meta.name or path.stem,
@@ -590,12 +600,83 @@ def load_sweep(name: str | Path) -> Sweep:
         samples=meta.samples,
     )
     _check_design(sweep, src)
+    _check_values(sweep, src)
     sweep.points = expand(sweep)
     return sweep
 
 
+def design_size(sweep: Sweep) -> int:
+    """Points the design will have, computed without expanding it."""
+    ranges = [p for p in sweep.params.values() if p.is_range]
+    lists = [p for p in sweep.params.values() if not p.is_range]
+    listed = math.prod(len(p.values or []) for p in lists)
+    if sweep.design == "grid":
+        return math.prod(
+            len(p.values) if p.values else int(p.levels or 0) for p in sweep.params.values()
+        )
+    n = int(sweep.samples or 0)
+    if sweep.design == "sobol":
+        d = len(ranges)
+        per = 2 * d + 2 if sweep.sensitivity and sweep.sensitivity.second_order else d + 2
+        return n * per
+    if sweep.design == "morris":
+        return n * (len(ranges) + 1)
+    return n * listed
+
+
+def _check_values(sweep: Sweep, src: str) -> None:
+    """Check every listed value, range end and shock value against the scenario's rules.
+
+    Each value is validated in its section with the base scenario's other values, strictly
+    (no text or booleans read as numbers), so a value no run could use is refused when the
+    file is read, instead of failing every run. The largest population and mean degree any
+    run can get are checked against the machine's memory.
+    """
+
+    def check(key: str, value: Any, where: str) -> None:
+        if key == "plan.file":
+            return
+        section, _, name = key.partition(".")
+        model = Scenario.model_fields[section].annotation
+        data = {**sweep.base[section], name: value}
+        try:
+            model.model_validate(data, strict=True)
+        except ValidationError as err:
+            msgs = [e["msg"] for e in err.errors() if e["loc"] and e["loc"][0] == name]
+            msg = (msgs or [err.errors()[0]["msg"]])[0].removeprefix("Value error, ")
+            raise ConfigError(f"{src}: {where} = {value!r}: {msg}") from None
+
+    biggest: dict[str, Any] = {}
+    for key, p in sweep.params.items():
+        if p.is_range:
+            for end in (p.at(0.0), p.at(1.0)):
+                check(key, end, f"parameters.{key} (range end)")
+            candidates = [p.at(0.0), p.at(1.0)]
+        else:
+            for v in p.values or []:
+                check(key, v, f"parameters.{key}")
+            candidates = list(p.values or [])
+        if key in ("market.population", "market.mean_degree"):
+            biggest[key] = max(candidates)
+    for i, shock in enumerate(sweep.shocks):
+        for key, v in shock["set"].items():
+            check(key, v, f"shocks[{i}].set.{key}")
+    if biggest:
+        market = {**sweep.base["market"], **{k.partition(".")[2]: v for k, v in biggest.items()}}
+        worst = Scenario.model_construct(market=Market.model_construct(**market))
+        check_memory(worst, f"{src}: the largest market of the sweep")
+
+
 def _check_design(sweep: Sweep, src: str) -> None:
     d, n = sweep.design, sweep.samples
+    size = design_size(sweep)
+    runs = size * sweep.replicates
+    if runs > MAX_RUNS:
+        raise ConfigError(
+            f"{src}: the design has {size:,} points x {sweep.replicates:,} replicates = "
+            f"{runs:,} runs, more than the limit of {MAX_RUNS:,}; use fewer levels or values, "
+            "or a sampled design (lhs, random)"
+        )
     ranges = [p for p in sweep.params.values() if p.is_range]
     lists = [p for p in sweep.params.values() if not p.is_range]
     if d == "grid":
@@ -787,21 +868,12 @@ def read_run(out: Path, rid: str) -> dict[str, Any] | None:
     return record
 
 
-@contextlib.contextmanager
-def _lock(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``out`` (released by the OS if this process is killed)."""
-    if fcntl is None:  # pragma: no cover - Windows: no advisory locks, no guard
-        yield
-        return
-    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UserError(f"{out}: another sweep is writing this folder right now") from None
-        yield
-    finally:
-        os.close(fd)
+def _sweep_folder(out: Path) -> None:
+    """Refuse a folder holding a finished ``mlmsim run`` (a sweep would replace its files)."""
+    if (out / MANIFEST_FILE).exists() and not (out / SPEC_FILE).exists():
+        raise UserError(
+            f"{out} holds a finished run, not a sweep; choose another --out for the sweep"
+        )
 
 
 def _claim(out: Path, sweep: Sweep) -> dict[str, Any]:
@@ -933,7 +1005,12 @@ def _run_pool(
     broken = False
     pending: set[Any] = set()
     todo = iter(tasks)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=worker_init,
+        initargs=(os.getpid(),),
+    )
 
     def submit(n: int) -> None:
         nonlocal broken
@@ -961,10 +1038,79 @@ def _run_pool(
                 on_result(res)
             submit(len(done))
     except BaseException:
+        # Interrupted (Ctrl+C, SIGTERM) or failed: stop the workers now rather than let them
+        # finish their runs; finished runs are already written, a rerun resumes.
+        _stop_workers(pool)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
     return lost + sum(1 for _ in todo)
+
+
+def _stop_workers(pool: Any) -> None:
+    """Terminate a process pool's workers (the pool keeps them in ``_processes``)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def worker_init(parent: int) -> None:
+    """Pool worker start-up: end this worker when the sweep's process ends, however it ends.
+
+    On Linux the kernel sends the worker SIGKILL when its parent dies (``prctl
+    PR_SET_PDEATHSIG``), even if the parent was killed with SIGKILL; elsewhere a daemon
+    thread checks every second that the parent is still there. A parent that died before
+    this ran is noticed at once.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def check_scheduler_address(address: str) -> None:
+    """Refuse a malformed Dask scheduler address at once (before any connection attempt).
+
+    Accepted: ``[scheme://]host[:port]`` with scheme one of tcp, tls, ws, wss, ucx (default
+    tcp), a host name or IP address (IPv6 in brackets) and a port 1-65535; or ``inproc://``.
+
+    Raises:
+        UserError: naming the address and what is wrong with it.
+    """
+    text = address.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    where = f"--scheduler {address!r}"
+    if scheme not in _SCHEMES:
+        raise UserError(f"{where}: unknown protocol '{scheme}' (use {', '.join(_SCHEMES)})")
+    if scheme == "inproc":
+        return
+    try:
+        parts = urlsplit(f"//{rest}")
+        port = parts.port
+    except ValueError as err:
+        raise UserError(f"{where}: not an address host:port ({err})") from None
+    if not parts.hostname or parts.path or parts.query or parts.fragment or parts.username:
+        raise UserError(f"{where}: not an address host:port, e.g. tcp://10.0.0.5:8786")
+    if port == 0:
+        raise UserError(f"{where}: port 0 is not a port a scheduler listens on")
 
 
 def _run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) -> int:
@@ -1048,16 +1194,17 @@ def run_sweep(
             before the report and the manifest (sensitivity, stress tables).
     """
     t_start = time.perf_counter()
-    out = Path(out)
-    (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise UserError(f"--workers {workers}: need at least 1")
-    with _lock(out):
+    if scheduler:
+        check_scheduler_address(scheduler)
+    # Checked, created and locked before anything runs; temporary files of a killed
+    # earlier sweep are removed (safepath.locked_folder).
+    with safepath.locked_folder(out, check=_sweep_folder) as out:
+        safepath.make_folder(out / RUNS_DIR, root=out)
         spec = _claim(out, sweep)
         (out / MANIFEST_FILE).unlink(missing_ok=True)
-        for tmp in (out / RUNS_DIR).glob(".*.tmp"):  # left by a process killed mid-write
-            tmp.unlink(missing_ok=True)
         tasks = sweep.tasks()
         done = {t["run_id"]: read_run(out, t["run_id"]) for t in tasks}
         failed_before = sum(1 for r in done.values() if r and r["status"] == "error")
@@ -1179,7 +1326,7 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
         help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need mlmsim "
         "installed; results come back here, no shared disk needed)",
     )
-    parser.add_argument("--out", type=Path, default=None, help="output folder")
+    parser.add_argument("--out", type=path_arg, default=None, help="output folder")
     parser.add_argument(
         "--retry-failed", action="store_true", help="run again the runs recorded with an error"
     )
@@ -1228,7 +1375,7 @@ def run(args: argparse.Namespace) -> int:
         if len(sweep.points) > 20:
             print(f"  ... {len(sweep.points) - 20} more")
         return 0
-    out = args.out or DEFAULT_ROOT / sweep.name
+    out = args.out if args.out is not None else DEFAULT_ROOT / safepath.safe_name(sweep.name)
     steps = []
     if sweep.sensitivity is not None:
         from simulation import sensitivity  # noqa: PLC0415 - SALib, matplotlib: see expand()

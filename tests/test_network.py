@@ -314,25 +314,35 @@ def test_read_edge_list_good_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("text", "n", "line", "content"),
+    ("text", "n", "line", "what"),
     [
-        ("0 1\n1 two\n", None, 2, "1 two"),  # not an integer
-        ("0 1\n# note\n1.5 2\n", None, 3, "1.5 2"),  # not an integer
-        ("0 1\n1 2 3\n", None, 2, "1 2 3"),  # three fields
-        ("7\n", None, 1, "7"),  # one field
-        ("0 1\n\n2 -3\n", None, 3, "2 -3"),  # negative id
-        ("0 1\n1 5\n", 5, 2, "1 5"),  # id >= n
+        ("0 1\n1 two\n", None, 2, "field 2 is not an integer"),
+        ("0 1\n# note\n1.5 2\n", None, 3, "field 1 is not an integer"),
+        ("0 1\n1 2 3\n", None, 2, "expected 2 fields 'u v' (two person ids), got 3"),
+        ("7\n", None, 1, "got 1"),  # one field
+        ("0 1\n\n2 -3\n", None, 3, "person id -3 is negative"),
+        ("0 1\n1 5\n", 5, 2, "person id 5 is out of range; ids must be < n = 5"),
+        ("0 1\n" + "1" * 5000 + "\n", None, 2, "longer than 4096 characters"),
     ],
 )
-def test_read_edge_list_bad_files_name_file_and_line(tmp_path, text, n, line, content):
+def test_read_edge_list_bad_files_name_file_and_line(tmp_path, text, n, line, what):
     path = write(tmp_path, "bad_edges.csv", text)
     with pytest.raises(NetworkFileError) as caught:
         read_edge_list(path, n=n)
     message = str(caught.value)
     assert "bad_edges.csv" in message
     assert f"line {line}" in message
-    assert content in message
+    assert what in message
+    # the line itself is never quoted: the file may be any file on the machine
+    bad_line = text.splitlines()[line - 1]
+    assert len(bad_line) < 2 or bad_line not in message.split(":", 1)[1]
     assert isinstance(caught.value, ValueError)
+
+
+def test_read_edge_list_more_lines_than_the_market_can_have(tmp_path):
+    path = write(tmp_path, "many.txt", "0 1\n" * 2001)
+    with pytest.raises(NetworkFileError, match=r"more than 2,000 lines"):
+        read_edge_list(path, n=2)
 
 
 def test_read_edge_list_without_edges_needs_n(tmp_path):

@@ -243,7 +243,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(reference, tmp_path):
     assert 3 <= len(done) < 32 and not (out / "manifest.json").exists()
     # Also the moment between a run's two files: rows written, summary not yet.
     done[0].unlink()
-    (out / "runs" / ".stale.json.x.tmp").write_text("half")
+    (out / "runs" / ".stale.json.x1y2z3w4.tmp").write_text("half")
     first = run_sweep(load_sweep(big), out, workers=1, progress=False, report=False)
     assert first.skipped == len(done) - 1 and first.ran == 32 - first.skipped
     fresh = run_sweep(load_sweep(big), tmp_path / "fresh", workers=1, progress=False, report=False)
@@ -258,8 +258,11 @@ def test_resume_after_kill_loses_and_duplicates_nothing(reference, tmp_path):
 
 
 def test_failing_runs_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
+    # Two failures only a run can find: a plan that does not validate (plans are validated by
+    # each run) and a combination the scenario refuses (more founders than persons). A value
+    # no run could use (join_prob = 1.5) is refused when the file is read instead (below).
     broken = write(tmp_path, "[plan]\nname = 'broken'\n[unilevel]\npercentages = [1.5]\n", "p.toml")
-    text = SMALL.replace("[0.3, 0.7]", "[0.3, 1.5]").replace(
+    text = SMALL.replace("recruit.join_prob = [0.3, 0.7]", "market.founders = [3, 400]").replace(
         '"recruiting_heavy"]', f'"{broken.name}"]'
     )
     path = write(tmp_path, text)
@@ -270,16 +273,19 @@ def test_failing_runs_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     assert "8 runs: 2 ok, 6 failed" in printed
     runs = pd.read_parquet(out / "runs.parquet").set_index("run_id")
     ok = runs[runs["status"] == "ok"]
-    assert set(ok["recruit.join_prob"]) == {0.3} and set(ok["plan.file"]) == {"unilevel_5"}
-    bad_prob = runs[runs["recruit.join_prob"] == 1.5]
-    assert (bad_prob["status"] == "error").all()
-    assert bad_prob["error"].str.contains("recruit.join_prob = 1.5").all()
-    assert bad_prob["error"].str.contains("less than or equal to 1").all()
-    bad_plan = runs[(runs["plan.file"] == "p.toml") & (runs["recruit.join_prob"] == 0.3)]
+    assert set(ok["market.founders"]) == {3} and set(ok["plan.file"]) == {"unilevel_5"}
+    bad_founders = runs[runs["market.founders"] == 400]
+    assert (bad_founders["status"] == "error").all()
+    assert (
+        bad_founders["error"]
+        .str.contains("market.founders (400) cannot exceed market.population (300)", regex=False)
+        .all()
+    )
+    bad_plan = runs[(runs["plan.file"] == "p.toml") & (runs["market.founders"] == 3)]
     assert bad_plan["error"].str.contains("unilevel.percentages").all()
     assert runs.loc[bad_plan.index, "seed"].notna().all()
     record = json.loads((out / "runs" / f"{bad_plan.index[0]}.json").read_text())
-    assert record["values"] == {"recruit.join_prob": 0.3, "plan.file": "p.toml"}
+    assert record["values"] == {"market.founders": 3, "plan.file": "p.toml"}
     assert "Traceback" in record["traceback"] and record["status"] == "error"
     monthly = pd.read_parquet(out / "monthly.parquet")
     assert set(monthly["run_id"]) == set(ok.index)
@@ -423,7 +429,7 @@ BAD = {
         "sensitivity.outcomes: unknown outcome 'happiness'"
     ],
     "[sweep]\n[[shocks]]\nmonth = 3\nset = { market.population = 10 }\n": [
-        "shocks[0].set: market.population is read once when the model is built"
+        "shocks[0].set.market.population is read once when the model is built"
     ],
     "[sweep]\n[[shocks]]\nmonth = 0\nset = { recruit.join_prob = 0.1 }\n": ["shocks.0.month = 0"],
 }

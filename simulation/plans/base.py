@@ -27,9 +27,12 @@ RANKS, BASE, MATCHING = 0, 1, 2
 
 
 class Params(BaseModel):
-    """Base for component parameters: unknown keys are errors, values are validated."""
+    """Base for component parameters: unknown keys are errors, values are validated.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Numbers must be finite (``inf`` and ``nan`` are refused).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass

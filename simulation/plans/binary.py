@@ -65,7 +65,10 @@ class BinaryParams(Params):
     )
     amount_per_cycle: float = Field(0.0, ge=0, description="Cycle: money paid per cycle.")
     max_cycles_per_period: int | None = Field(
-        None, ge=0, description="Cycle: most cycles paid per period (None: no limit)."
+        None,
+        ge=0,
+        le=2**31 - 1,
+        description="Cycle: most cycles paid per period (None: no limit).",
     )
     cap_per_period: float | None = Field(
         None, ge=0, description="Most a distributor earns from the binary in one period."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +24,7 @@ from simulation.plans.base import (
     PeriodInput,
 )
 from simulation.tree import Forest
+from simulation.userfile import read_toml
 
 PLAN_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "plans"
 
@@ -198,13 +198,15 @@ def _tables(key: str, value: Any, source: str, errors: list[str]) -> list[tuple[
     return out
 
 
-def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
+def plan_from_dict(data: dict[str, Any], source: str = "<plan>", strict: bool = False) -> Plan:
     """Validate a plan given as a dict (the parsed TOML).
 
     A component is a table (``[matching]``, named after its type) or several named tables of
     one type (``[[matching]]`` with ``name = "..."`` in each); ``{given = true}`` declares a
     component whose earnings the input gives. Every shipped component is registered: Python
     runs ``simulation/plans/__init__.py``, which imports them all, before any of its modules.
+    ``strict`` (for files): no coercion, so ``percentages = ["0.1"]`` or ``width = true``
+    are refused instead of read as numbers.
     """
     errors: list[str] = []
     parsed: dict[str, Any] = {}
@@ -236,7 +238,7 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
                 )
                 continue
             try:
-                obj = (GivenParams if is_given else model)(**table)
+                obj = (GivenParams if is_given else model).model_validate(table, strict=strict)
             except ValidationError as err:
                 errors.append(format_validation_error(err, source, prefix=name))
                 continue
@@ -301,13 +303,7 @@ def resolve_plan_path(name: str | Path, base: Path | None = None) -> Path:
 def load_plan(path: str | Path, base: Path | None = None) -> Plan:
     """Read and validate a plan TOML file (a path or a shipped plan's name)."""
     p = resolve_plan_path(path, base)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{p}: not valid TOML: {err}") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{p}: not UTF-8 text: {err}") from None
-    return plan_from_dict(data, source=str(p))
+    return plan_from_dict(read_toml(p, "plan"), source=str(p), strict=True)
 
 
 def shipped_plans() -> list[Path]:

@@ -50,6 +50,7 @@ class FastStartParams(Params):
     window_periods: int = Field(
         2,
         ge=1,
+        le=1200,
         description="Periods after joining that count, the joining period being the first "
         "(doTERRA 60 days = 2 monthly periods). Percent mode: orders in the window pay; flat "
         "mode: the kit must be bought (or, without requires_kit, the recruit be active) in it.",

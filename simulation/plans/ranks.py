@@ -39,7 +39,10 @@ class RankSpec(Params):
         "40/40/20 rule: 0.4; Be Infinity example 0.8). None = no leg cap.",
     )
     min_legs: int = Field(
-        0, ge=0, description="Frontline legs with OGV >= leg_min_gv (Young Living: 2 or 3)."
+        0,
+        ge=0,
+        le=1_000_000,
+        description="Frontline legs with OGV >= leg_min_gv (Young Living: 2 or 3).",
     )
     leg_min_gv: float = Field(
         0.0, ge=0, description="OGV (points) a leg needs to count for min_legs (YL: 1,000)."
@@ -48,7 +51,10 @@ class RankSpec(Params):
         None, description="A rank that must be held (paid-as, or above) somewhere in a leg."
     )
     leg_rank_count: int = Field(
-        0, ge=0, description="Number of frontline legs that must contain leg_rank or above."
+        0,
+        ge=0,
+        le=1_000_000,
+        description="Number of frontline legs that must contain leg_rank or above.",
     )
 
     @model_validator(mode="after")

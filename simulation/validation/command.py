@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from simulation.safepath import FolderLock, atomic_write, make_folder, output_file, path_arg
 from simulation.validation.table import to_markdown, to_text, validation_table
 
 
@@ -24,7 +25,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="run only the exact checks or only the calibration (default: all)",
     )
     parser.add_argument(
-        "--out", type=Path, default=None, help="also write the full table as markdown to FILE.md"
+        "--out",
+        type=path_arg,
+        default=None,
+        help="also write the full table as markdown to FILE.md",
     )
 
 
@@ -34,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     Calibration figures outside their published range do not fail the command: each is
     explained in ``docs/validation.md``.
     """
+    out = None if args.out is None else output_file(args.out, "--out")  # checked before work
     t0 = time.perf_counter()
     rows = validation_table(quick=args.quick, only=args.only)
     seconds = time.perf_counter() - t0
@@ -45,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
         f"{sum(r.passed for r in calib)}/{len(calib)} calibration figures inside their "
         f"published range ({seconds:.0f} s{', quick' if args.quick else ''})."
     )
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(to_markdown(rows), encoding="utf-8")
-        print(f"markdown table: {args.out}")
+    if out is not None:
+        folder = make_folder(out.parent if str(out.parent) else Path("."))
+        text = to_markdown(rows)
+        with FolderLock(folder, name=f".{out.name}.lock", remove=True):
+            atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
+        print(f"markdown table: {out}")
     if not all(r.passed for r in exact):
         print("error: an exact check failed", file=sys.stderr)
         return 1
