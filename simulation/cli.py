@@ -1,8 +1,10 @@
 """The ``mlmsim`` command line.
 
 ``mlmsim run [SCENARIO]`` runs a scenario and writes ``results/<scenario>/<run-id>/``;
-``mlmsim payout`` pays an imported genealogy; ``mlmsim schema`` prints the scenario format.
-Errors in user input print one message and exit with status 2.
+``mlmsim run --from RUN_DIR`` repeats a run from its manifest; ``mlmsim payout`` pays an
+imported genealogy; ``mlmsim schema`` prints the scenario format. Errors in user input print
+one message and exit with status 2; a reader that stops early (``mlmsim schema | head``) ends
+the command quietly.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,18 @@ def _add_run(sub) -> None:
         "scenario",
         nargs="?",
         default=None,
-        help="scenario file or shipped name (default: classroom)",
+        help="scenario file or shipped name (default: classroom); a run folder or its "
+        "manifest.json repeats that run (as --from)",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_run",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="repeat a run exactly from its folder (or its manifest.json): the same resolved "
+        "scenario, plan, seed and months, written to a new folder; --seed, --months and --set "
+        "change it",
     )
     p.add_argument("--seed", type=int, default=None, help="master seed (default: the scenario's)")
     p.add_argument("--months", type=int, default=None, help="months to run")
@@ -58,6 +72,19 @@ def _add_run(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def version() -> str:
+    """The installed package's version (its metadata), or the source tree's if not installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("mlmsim")
+    except PackageNotFoundError:
+        import simulation
+
+        return simulation.__version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mlmsim``."""
     parser = argparse.ArgumentParser(
@@ -65,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate multi-level marketing networks: recruiting, saturation, plans, "
         "and who makes money.",
     )
+    parser.add_argument("--version", action="version", version=f"mlmsim {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
@@ -91,7 +119,21 @@ def run_command(args: argparse.Namespace) -> int:
         sets.append(f"scenario.seed={args.seed}")
     if args.months is not None:
         sets.append(f"scenario.months={args.months}")
-    scenario, path = load_scenario(args.scenario, sets)
+    source = args.from_run
+    if source is None and args.scenario is not None and _is_run(Path(args.scenario)):
+        source = Path(args.scenario)
+    elif source is not None and args.scenario is not None:
+        raise UserError(
+            f"--from {source} and scenario {args.scenario!r}: give one (--from repeats the "
+            "run's own scenario)"
+        )
+    if source is not None:
+        from simulation import rerun
+
+        scenario, path, model_kwargs, overrides, provenance = rerun.prepare(source, sets)
+    else:
+        scenario, path = load_scenario(args.scenario, sets)
+        model_kwargs, overrides, provenance = None, sets, None
     result = run_scenario(
         scenario,
         scenario_path=path,
@@ -99,9 +141,19 @@ def run_command(args: argparse.Namespace) -> int:
         results_root=DEFAULT_RESULTS,
         figures=not args.no_figures,
         progress=not args.quiet,
+        model_kwargs=model_kwargs,
+        overrides=overrides,
+        provenance=provenance,
     )
     print_summary(result["summary"], result["run_dir"])
     return 0
+
+
+def _is_run(path: Path) -> bool:
+    """A run folder (holding ``manifest.json``) or a run's ``manifest.json``."""
+    return (path.is_dir() and (path / "manifest.json").is_file()) or (
+        path.name == "manifest.json" and path.is_file()
+    )
 
 
 def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
@@ -148,19 +200,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            return run_command(args)
-        if args.command == "schema":
+            code = run_command(args)
+        elif args.command == "schema":
             from simulation.config import schema
 
             print(json.dumps(schema(), indent=2))
-            return 0
-        return int(args._plugin.run(args) or 0)
+            code = 0
+        else:
+            code = int(args._plugin.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``mlmsim schema | head``): stop quietly, as Unix tools do.
+
+    Python would otherwise print a BrokenPipeError, and again when it flushes stdout at exit;
+    pointing stdout at /dev/null silences the second. The status is the shell's for SIGPIPE.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout has no file descriptor (captured in tests)
+        pass
+    return 128 + 13
 
 
 if __name__ == "__main__":  # pragma: no cover

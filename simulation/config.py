@@ -8,6 +8,7 @@ in points (``pv``); by default 1 PV is bought for 1 USD at wholesale (``units.us
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import tomllib
 from pathlib import Path
@@ -336,13 +337,54 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def scenario_keys() -> list[str]:
+    """Every valid ``section.key`` of the scenario format, in schema order."""
+    return [
+        f"{section}.{key}"
+        for section, field in Scenario.model_fields.items()
+        for key in field.annotation.model_fields
+    ]
+
+
+def unknown_key_message(key: str, where: str) -> str:
+    """``where: unknown key 'key'; closest valid keys: ...``, the one wording for a bad key.
+
+    Used for ``--set`` on every command and for the keys of sweep files, so a mistyped key
+    reads the same everywhere and always offers the nearest valid ``section.key`` spellings.
+
+    Args:
+        key: the dotted key as the user wrote it (``recruit.joinprob``).
+        where: what carried it: ``--set 'recruit.joinprob=0.3'``, or ``FILE: parameters``.
+    """
+    keys = scenario_keys()
+    close = difflib.get_close_matches(key, keys, n=3, cutoff=0.75)
+    if not close:  # a key without its section, or a far-off section: match the part after it
+        names = {k: k.partition(".")[2] for k in keys}
+        near = difflib.get_close_matches(key.rpartition(".")[2], set(names.values()), n=3)
+        close = [k for k in keys if names[k] in near][:3]
+    section = key.partition(".")[0]
+    if close:
+        hint = f"closest valid keys: {', '.join(close)}"
+    elif section in Scenario.model_fields:
+        hint = f"valid keys in [{section}]: " + ", ".join(
+            k for k in keys if k.startswith(f"{section}.")
+        )
+    else:
+        hint = f"valid sections: {', '.join(Scenario.model_fields)}"
+    return f"{where}: unknown key '{key}'; {hint} (`mlmsim schema` lists every key)"
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
-    """Apply ``key.path=value`` overrides (text, parsed as TOML values) to raw scenario data."""
+    """Apply ``key.path=value`` overrides (text, parsed as TOML values) to raw scenario data.
+
+    Errors name the flag and the key (``--set 'recruit.joinprob=0.3': unknown key ...``),
+    never ``source``: a mistyped option is not a mistake in the scenario file.
+    """
     values = {}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(
-                f"--set {item!r}: expected key.path=value, e.g. market.population=500"
+                f"--set {item!r}: expected section.key=value, e.g. market.population=500"
             )
         key, _, text = item.partition("=")
         values[key.strip()] = (_parse_value(text.strip()), f"--set {item!r}")
@@ -351,19 +393,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
 
 def apply_values(data: dict[str, Any], values: dict[str, Any], source: str) -> dict[str, Any]:
     """Apply ``{"section.key": python value}`` overrides to raw scenario data."""
-    return _apply(data, {k: (v, f"{k}={v!r}") for k, v in values.items()}, source)
+    return _apply(data, {k: (v, f"{source}: {k}={v!r}") for k, v in values.items()}, source)
 
 
 def _apply(data: dict[str, Any], values: dict[str, tuple[Any, str]], source: str) -> dict[str, Any]:
     data = copy.deepcopy(data)
+    keys = set(scenario_keys())
     for key, (value, shown) in values.items():
-        parts = key.split(".")
-        if len(parts) != 2 or not all(parts):
-            raise ConfigError(f"{shown}: expected section.key=value (e.g. recruit.join_prob=0.2)")
-        section, field = parts
-        if section not in Scenario.model_fields:
-            known = ", ".join(Scenario.model_fields)
-            raise ConfigError(f"{shown}: unknown section '{section}' (known: {known})")
+        if key not in keys:
+            raise ConfigError(unknown_key_message(key, shown))
+        section, field = key.split(".")
         data.setdefault(section, {})
         if not isinstance(data[section], dict):
             raise ConfigError(f"{source}: '{section}' must be a table")
@@ -371,12 +410,23 @@ def _apply(data: dict[str, Any], values: dict[str, tuple[Any, str]], source: str
     return data
 
 
-def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
-    """Validate raw data into a :class:`Scenario`; errors name the source and key path."""
+def override_sources(overrides: list[str]) -> dict[str, str]:
+    """``{"section.key": "--set 'section.key=value'"}``: who set each overridden key."""
+    return {item.partition("=")[0].strip(): f"--set {item!r}" for item in overrides}
+
+
+def scenario_from_dict(
+    data: dict[str, Any], source: str = "<scenario>", sources: dict[str, str] | None = None
+) -> Scenario:
+    """Validate raw data into a :class:`Scenario`; errors name the source and key path.
+
+    ``sources`` names who set some keys (see :func:`override_sources`); an error in one of
+    them blames that, not ``source``.
+    """
     try:
         return Scenario(**data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+        raise ConfigError(format_validation_error(err, source, sources=sources)) from None
     except TypeError as err:
         raise ConfigError(f"{source}: {err}") from None
 
@@ -393,13 +443,15 @@ def load_scenario(
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text: {err}") from None
     data = apply_overrides(data, overrides or [], str(path))
-    scen = scenario_from_dict(data, str(path))
+    set_by = override_sources(overrides or [])
+    scen = scenario_from_dict(data, str(path), set_by)
     from simulation.plans.engine import load_plan, resolve_plan_path
 
     try:
         plan_path = resolve_plan_path(scen.plan.file, base=path.parent)
     except ConfigError as err:
-        raise ConfigError(f"{path}: plan.file = {scen.plan.file!r}: {err}") from None
+        who = set_by.get("plan.file", str(path))
+        raise ConfigError(f"{who}: plan.file = {scen.plan.file!r}: {err}") from None
     scen.plan.file = str(plan_path.resolve())
     load_plan(plan_path)  # validate now: a bad plan file is reported before anything runs
     if scen.market.edge_list:

@@ -1,4 +1,4 @@
-"""Write a run to ``results/<scenario>/<run-id>/`` (DESIGN.md section 4).
+"""Write a run to ``results/<scenario>/<run-id>/`` (the files are listed in the README).
 
 Every file is written to a temporary name in the same folder and renamed into place, so a
 reader never sees half a file; ``manifest.json`` is written last, so a folder without it is
@@ -8,9 +8,11 @@ an incomplete run.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -72,15 +74,38 @@ def _jsonable(x: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(x)}")
 
 
-def new_run_dir(root: Path, scenario_name: str, seed: int) -> Path:
-    """A fresh ``root/<scenario>/<timestamp>-seed<seed>`` folder that does not exist yet."""
+def new_run_dir(
+    root: Path, scenario_name: str, seed: int, overrides: list[str] | None = None
+) -> Path:
+    """A fresh ``root/<scenario>/<timestamp>-seed<seed>[-<overrides>]`` folder, not yet there.
+
+    The overrides (``market.population=300``; the seed is already in the name) are part of
+    the name so that a listing shows what each run changed; characters other than letters,
+    digits and ``. _ = + -`` become ``_``, and a long list is cut and ends in a hash of the
+    whole list (the manifest has it in full).
+    """
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = root / scenario_name / f"{stamp}-seed{seed}"
+    base = root / scenario_name / f"{stamp}-seed{seed}{override_label(overrides or [])}"
     path, i = base, 1
     while path.exists():
         i += 1
         path = base.with_name(f"{base.name}-{i}")
     return path
+
+
+LABEL_MAX = 80  # characters of overrides in a folder name (names may be 255 bytes)
+
+
+def override_label(overrides: list[str]) -> str:
+    """``-market.population=300-recruit.join_prob=0.3`` for a folder name; ``""`` if none."""
+    shown = [o.strip() for o in overrides if not o.strip().startswith("scenario.seed=")]
+    if not shown:
+        return ""
+    text = re.sub(r"[^A-Za-z0-9._=+-]", "_", "-".join(shown))
+    if len(text) > LABEL_MAX:
+        digest = hashlib.sha1("\n".join(shown).encode()).hexdigest()[:8]
+        text = f"{text[: LABEL_MAX - 9]}-{digest}"
+    return f"-{text}"
 
 
 def monthly_table(model: MLMModel) -> pd.DataFrame:

@@ -162,13 +162,17 @@ def run_scenario(
     figures: bool = True,
     progress: bool = False,
     model_kwargs: dict[str, Any] | None = None,
+    overrides: list[str] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Simulate ``scenario`` and write its results folder.
 
     Files: the monthly, per-level and per-distributor tables, ``monthly_extra.csv``, the
     analysis tables of :mod:`simulation.report` (income disclosure statement, concentration,
     saturation by level, survival, ``analysis.json``), ``summary.json``; with ``figures``
-    also the PNG figures and ``report.html``; ``manifest.json`` last.
+    also the PNG figures and ``report.html``; ``manifest.json`` last. ``overrides`` (the
+    ``section.key=value`` changes made to the scenario file) go into the manifest and the
+    folder's name; ``provenance`` (e.g. ``repeated_from``) into the manifest.
 
     Returns:
         ``{"run_dir": Path, "summary": dict, "model": MLMModel, "timings": dict}``.
@@ -202,7 +206,7 @@ def run_scenario(
     run_dir = (
         Path(out)
         if out is not None
-        else results.new_run_dir(results_root, scenario.scenario.name, model.seed)
+        else results.new_run_dir(results_root, scenario.scenario.name, model.seed, overrides)
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     monthly = results.monthly_table(model)
@@ -223,6 +227,8 @@ def run_scenario(
     timings["write_tables"] = time.perf_counter() - t
     t = time.perf_counter()
     manifest = results.build_manifest(model, scenario_path, timings, files, summary)
+    manifest["overrides"] = list(overrides or [])
+    manifest.update(provenance or {})
     run = report.RunData(run_dir, manifest, monthly, levels, pd.DataFrame(dist), extra)
     analysis = report.analyse(run)
     files += report.write_tables(run_dir, analysis)

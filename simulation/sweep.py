@@ -69,6 +69,7 @@ from simulation.config import (
     load_scenario,
     resolve_scenario_path,
     scenario_from_dict,
+    unknown_key_message,
 )
 from simulation.errors import ConfigError, UserError, format_validation_error
 
@@ -433,15 +434,14 @@ def _flatten(table: dict[str, Any], src: str, where: str) -> dict[str, Any]:
 
 
 def _field_of(key: str, src: str, where: str) -> Any:
-    """The pydantic field of ``section.key`` in :class:`Scenario`; a clear error otherwise."""
+    """The pydantic field of ``section.key`` in :class:`Scenario`; a clear error otherwise.
+
+    A mistyped key gets the same message as a mistyped ``--set`` (the closest valid keys).
+    """
     section, _, name = key.partition(".")
-    if section not in Scenario.model_fields:
-        known = ", ".join(Scenario.model_fields)
-        raise ConfigError(f"{src}: {where}.{key}: unknown section '{section}' (known: {known})")
-    model = Scenario.model_fields[section].annotation
-    if name not in model.model_fields:
-        known = ", ".join(model.model_fields)
-        raise ConfigError(f"{src}: {where}.{key}: unknown key '{name}' in [{section}] ({known})")
+    model = Scenario.model_fields[section].annotation if section in Scenario.model_fields else None
+    if model is None or name not in model.model_fields:
+        raise ConfigError(unknown_key_message(key, f"{src}: {where}.{key}"))
     return model.model_fields[name]
 
 

@@ -94,9 +94,9 @@ def test_set_overrides_any_parameter():
     ("item", "fragment"),
     [
         ("market.population=ten", "market.population = 'ten'"),
-        ("markt.population=10", "unknown section 'markt'"),
-        ("population=10", "expected section.key=value"),
-        ("market.population", "expected key.path=value"),
+        ("markt.population=10", "unknown key 'markt.population'"),
+        ("population=10", "unknown key 'population'"),
+        ("market.population", "expected section.key=value"),
         ("market.colour=1", "unknown key 'market.colour'"),
     ],
 )

@@ -371,10 +371,12 @@ BAD = {
     "[sweep]\n[base]\nscenario.seed = 3\n": ["base.scenario.seed", "master_seed"],
     '[sweep]\n[base]\nplan.file = "no_such_plan"\n': ["plan.file = 'no_such_plan'", "not found"],
     "[sweep]\n[parameters]\nmarkets.population = [300]\n": [
-        "parameters.markets.population: unknown section 'markets'"
+        "parameters.markets.population: unknown key 'markets.population'; "
+        "closest valid keys: market.population"
     ],
     "[sweep]\n[parameters]\nrecruit.join_probability = [0.1]\n": [
-        "unknown key 'join_probability' in [recruit]"
+        "parameters.recruit.join_probability: unknown key 'recruit.join_probability'; "
+        "closest valid keys: recruit.join_prob"
     ],
     "[sweep]\n[parameters]\nrecruit.join_prob = []\n": ["parameters.recruit.join_prob = []"],
     "[sweep]\n[parameters]\nrecruit.join_prob = [0.1, 0.1]\n": ["0.1 is listed twice"],
