@@ -8,10 +8,11 @@ exit 0 and leave the files it promises.
 
 Cost: ``scripts/run.sh`` runs unchanged (venv, pip upgrade, ``pip install -e .``, the default
 run), but the clone's ``.venv`` is created first with a ``.pth`` line pointing at this
-interpreter's site-packages, so pip finds every dependency installed and downloads only the
-build backend; the editable install, the entry point and the activation script are the
-clone's own. Commands that the README shows at full size get a smaller market
-(``--set market.population=300 --months 6`` for ``run``, ``--no-report`` for ``sweep``).
+interpreter's site-packages (and links to its ``share/`` and ``etc/`` data files), so pip
+finds every dependency installed and downloads only the build backend; the editable
+install, the entry point and the activation script are the clone's own. Commands that the
+README shows at full size get a smaller market (``--set market.population=300 --months 6``
+for ``run``, ``--no-report`` for ``sweep``).
 Uncommitted changes are not in the clone: this tests the committed state.
 """
 
@@ -102,6 +103,12 @@ def seed_venv(clone: Path, env: dict[str, str]) -> None:
     subprocess.run([python3, "-m", "venv", str(clone / ".venv")], check=True)
     site = next((clone / ".venv" / "lib").glob("python*/site-packages"))
     (site / "_mlmsim_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # The dependencies' data files (Solara's and Jupyter's front-end assets and settings) live
+    # under <prefix>/share and <prefix>/etc, where they look for them: link this environment's.
+    for data in ("share", "etc"):
+        source = Path(sysconfig.get_paths()["data"]) / data
+        if source.is_dir():
+            (clone / ".venv" / data).symlink_to(source, target_is_directory=True)
 
 
 def test_readme_commands_work_as_written_on_a_fresh_clone(tmp_path):
@@ -118,7 +125,9 @@ def test_readme_commands_work_as_written_on_a_fresh_clone(tmp_path):
     seed_venv(clone, env)
 
     # The README's first command: sets up .venv and runs the default scenario.
+    started = time.monotonic()
     first = shell(f"bash scripts/run.sh {SMALL_RUN}", clone, env)
+    print(f"{time.monotonic() - started:6.1f} s  bash scripts/run.sh {SMALL_RUN}")
     assert first.returncode == 0, first.stdout + first.stderr
     assert (clone / results_line(first.stdout) / "manifest.json").is_file()
     assert ACTIVATE in first.stdout, "scripts/run.sh should say how to get mlmsim"
@@ -140,7 +149,9 @@ def test_readme_commands_work_as_written_on_a_fresh_clone(tmp_path):
             command += " --no-report"
         if name in ("run", "sweep", "stress"):
             command += " --quiet"
+        started = time.monotonic()
         done = shell(f"{ACTIVATE} && {command}", clone, env)
+        print(f"{time.monotonic() - started:6.1f} s  {command}")
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr, f"{command}\n{done.stderr}"
         check_outputs(name, words, done.stdout, clone)
@@ -170,6 +181,7 @@ def check_outputs(name: str, words: list[str], out: str, clone: Path) -> None:
 def check_app(command: str, clone: Path, env: dict[str, str]) -> None:
     """Start the page as the README says, on a free port; it must answer; then stop it."""
     port = free_port()
+    log = (clone / "app.log").open("wb")  # a file, not a pipe: a full pipe would block the app
     proc = subprocess.Popen(
         [
             "env",
@@ -180,21 +192,25 @@ def check_app(command: str, clone: Path, env: dict[str, str]) -> None:
             f"{ACTIVATE} && exec {command} --port {port}",
         ],
         cwd=clone,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+    def output() -> str:
+        return (clone / "app.log").read_text(errors="replace")[-3000:]
+
     try:
         deadline = time.monotonic() + 300  # generous: the page starts in seconds
         while True:
-            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
+            assert proc.poll() is None, output()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as r:
                     if r.status == 200:
                         break
             except OSError:
                 pass
-            assert time.monotonic() < deadline, "mlmsim app did not answer"
+            assert time.monotonic() < deadline, f"mlmsim app did not answer:\n{output()}"
             time.sleep(0.5)
     finally:
         if proc.poll() is None:
@@ -204,4 +220,4 @@ def check_app(command: str, clone: Path, env: dict[str, str]) -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        proc.stdout.close()
+        log.close()
