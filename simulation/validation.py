@@ -1351,17 +1351,38 @@ def to_markdown(rows: Sequence[Row]) -> str:
     return "\n".join(out)
 
 
-def to_text(rows: Sequence[Row], width: int = 60) -> str:
-    """The table for a terminal: check, expected, model, result."""
+def to_text(rows: Sequence[Row], width: int = 80) -> str:
+    """The table for a terminal ``width`` columns wide (80 by default).
 
-    def cut(s: str) -> str:
-        return s if len(s) <= width else s[: width - 3] + "..."
+    One record per check: its name and result on a line, what it checks, then the expected
+    value (for a calibration figure, the published range) and the model's, each wrapped onto
+    as many lines as it needs, never cut.
+    """
+    import textwrap
 
-    head = ("check", "expected", "model", "result")
-    body = [(r.name, cut(r.expected), cut(r.model), _verdict(r)) for r in rows]
-    w = [max(len(x[i]) for x in [head, *body]) for i in range(4)]
-    line = lambda cells: "  ".join(c.ljust(w[i]) for i, c in enumerate(cells)).rstrip()  # noqa: E731
-    return "\n".join([line(head), line(tuple("-" * k for k in w)), *map(line, body)])
+    label = 11  # "  expected " / "  model    "
+    out: list[str] = []
+    for kind, title in (("exact", "Exact checks"), ("calibration", "Calibration")):
+        group = [r for r in rows if r.kind == kind]
+        if not group:
+            continue
+        if out:
+            out.append("")
+        out += [title, "=" * len(title)]
+        for r in group:
+            verdict = _verdict(r)
+            dots = "." * max(3, width - len(r.name) - len(verdict) - 2)
+            out.append(f"{r.name} {dots} {verdict}")
+            out += textwrap.wrap(r.what, width=width, initial_indent="  ", subsequent_indent="  ")
+            for name, value in (("expected", r.expected), ("model", r.model)):
+                out += textwrap.wrap(
+                    str(value),
+                    width=width,
+                    initial_indent=f"  {name:<{label - 3}} ",
+                    subsequent_indent=" " * label,
+                    break_on_hyphens=False,
+                ) or [f"  {name}"]
+    return "\n".join(out)
 
 
 # ============================================================================================
@@ -1392,17 +1413,32 @@ def run(args: argparse.Namespace) -> int:
     Calibration figures outside their published range do not fail the command: each is
     explained in ``docs/validation.md``.
     """
+    import textwrap
+
     t0 = time.perf_counter()
     rows = validation_table(quick=args.quick, only=args.only)
     seconds = time.perf_counter() - t0
     print(to_text(rows))
     exact = [r for r in rows if r.kind == "exact"]
     calib = [r for r in rows if r.kind == "calibration"]
-    print(
-        f"\n{sum(r.passed for r in exact)}/{len(exact)} exact checks pass; "
-        f"{sum(r.passed for r in calib)}/{len(calib)} calibration figures inside their "
-        f"published range ({seconds:.0f} s{', quick' if args.quick else ''})."
-    )
+    counts = []
+    if exact:
+        counts.append(f"{sum(r.passed for r in exact)}/{len(exact)} exact checks pass")
+    if calib:
+        counts.append(
+            f"{sum(r.passed for r in calib)}/{len(calib)} calibration figures inside their "
+            "published range"
+        )
+    print()
+    print(textwrap.fill(f"{'; '.join(counts)} ({seconds:.0f} s{', quick' if args.quick else ''})."))
+    outside = [r.name for r in calib if not r.passed]
+    if outside:
+        print(
+            textwrap.fill(
+                f"Outside their published range: {', '.join(outside)}. Each is explained in "
+                "docs/validation.md, 'Figures outside their published range, explained'."
+            )
+        )
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(to_markdown(rows), encoding="utf-8")
