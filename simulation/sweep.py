@@ -24,8 +24,8 @@ parameter values, replicate index and seed, so a rerun of the same sweep finds t
 finished and redoes only the rest; the merged tables are sorted by run id, so they are the
 same bytes whatever the number of workers or the executor.
 
-Executors. Locally a :class:`concurrent.futures.ProcessPoolExecutor` (spawn): it starts in
-about a second, opens no network port and needs nothing beyond the standard library, which
+Executors. Locally a :class:`concurrent.futures.ProcessPoolExecutor` (spawn): it starts
+without a scheduler, opens no network port and needs nothing beyond the standard library, which
 suits laptops and classroom machines; a Dask ``LocalCluster`` would add a scheduler, nannies
 and a dashboard for no gain on one machine. Beyond one machine, ``--scheduler ADDRESS``
 connects a ``distributed.Client`` to a running Dask scheduler (a ``LocalCluster``, a SLURM
