@@ -349,13 +349,19 @@ def scenario_keys() -> list[str]:
 def unknown_key_message(key: str, where: str) -> str:
     """``where: unknown key 'key'; closest valid keys: ...``, the one wording for a bad key.
 
-    Used for ``--set`` on every command and for the keys of sweep files, so a mistyped key
-    reads the same everywhere and always offers the nearest valid ``section.key`` spellings.
+    Used for ``--set`` on every command, for the keys of sweep files and for unknown keys in
+    scenario files, so a mistyped key reads the same everywhere and always offers the
+    nearest valid ``section.key`` spellings.
 
     Args:
         key: the dotted key as the user wrote it (``recruit.joinprob``).
         where: what carried it: ``--set 'recruit.joinprob=0.3'``, or ``FILE: parameters``.
     """
+    return f"{where}: unknown key '{key}'; {key_hint(key)}"
+
+
+def key_hint(key: str) -> str:
+    """The closest valid ``section.key`` names to ``key`` (difflib), or what is valid."""
     keys = scenario_keys()
     close = difflib.get_close_matches(key, keys, n=3, cutoff=0.75)
     if not close:  # a key without its section, or a far-off section: match the part after it
@@ -371,7 +377,7 @@ def unknown_key_message(key: str, where: str) -> str:
         )
     else:
         hint = f"valid sections: {', '.join(Scenario.model_fields)}"
-    return f"{where}: unknown key '{key}'; {hint} (`mlmsim schema` lists every key)"
+    return f"{hint} (`mlmsim schema` lists every key)"
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
@@ -426,7 +432,9 @@ def scenario_from_dict(
     try:
         return Scenario(**data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source, sources=sources)) from None
+        raise ConfigError(
+            format_validation_error(err, source, sources=sources, hint=key_hint)
+        ) from None
     except TypeError as err:
         raise ConfigError(f"{source}: {err}") from None
 

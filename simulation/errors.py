@@ -5,6 +5,7 @@ The CLI catches :class:`UserError` and prints its message (exit code 2, no trace
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -34,6 +35,7 @@ def format_validation_error(
     source: str,
     prefix: str = "",
     sources: dict[str, str] | None = None,
+    hint: Callable[[str], str] | None = None,
 ) -> str:
     """Turn a pydantic error into lines ``source: key.path = value: what is allowed``.
 
@@ -44,6 +46,7 @@ def format_validation_error(
         sources: key paths set elsewhere (``{"market.population": "--set '...'"}``): an error
             at such a key names that instead of ``source``, and an error of the whole object
             names both.
+        hint: for an unknown key, returns what to suggest (the closest valid keys).
     """
     sources = sources or {}
     lines = []
@@ -57,7 +60,8 @@ def format_validation_error(
             source_of = source
         kind = e["type"]
         if kind == "extra_forbidden":
-            lines.append(f"{source_of}: unknown key '{path}' (value {_short(e['input'])})")
+            extra = f"; {hint(path)}" if hint else ""
+            lines.append(f"{source_of}: unknown key '{path}' (value {_short(e['input'])}){extra}")
             continue
         if kind == "missing":
             lines.append(f"{source_of}: missing required key '{path}'")
