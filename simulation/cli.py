@@ -1,8 +1,10 @@
 """The ``mlmsim`` command line.
 
 ``mlmsim run [SCENARIO]`` runs a scenario and writes ``results/<scenario>/<run-id>/``;
-``mlmsim payout`` pays an imported genealogy; ``mlmsim schema`` prints the scenario format.
-Errors in user input print one message and exit with status 2.
+``mlmsim run --from RUN_DIR`` repeats a run from its manifest; ``mlmsim payout`` pays an
+imported genealogy; ``mlmsim schema`` prints the scenario format. Errors in user input print
+one message and exit with status 2; a reader that stops early (``mlmsim schema | head``) ends
+the command quietly.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import threading
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
+import simulation
+from simulation import rerun
 from simulation.config import load_scenario, schema
 from simulation.errors import UserError
 from simulation.safepath import path_arg
@@ -40,7 +47,18 @@ def _add_run(sub) -> None:
         "scenario",
         nargs="?",
         default=None,
-        help="scenario file or shipped name (default: classroom)",
+        help="scenario file or shipped name (default: classroom); a run folder or its "
+        "manifest.json repeats that run (as --from)",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_run",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="repeat a run exactly from its folder (or its manifest.json): the same resolved "
+        "scenario, plan, seed and months, written to a new folder; --seed, --months and --set "
+        "change it",
     )
     p.add_argument("--seed", type=int, default=None, help="master seed (default: the scenario's)")
     p.add_argument("--months", type=int, default=None, help="months to run")
@@ -62,6 +80,14 @@ def _add_run(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def version() -> str:
+    """The installed package's version (its metadata), or the source tree's if not installed."""
+    try:
+        return installed_version("mlmsim")
+    except PackageNotFoundError:
+        return simulation.__version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mlmsim``."""
     parser = argparse.ArgumentParser(
@@ -69,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate multi-level marketing networks: recruiting, saturation, plans, "
         "and who makes money.",
     )
+    parser.add_argument("--version", action="version", version=f"mlmsim {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
@@ -96,7 +123,19 @@ def run_command(args: argparse.Namespace) -> int:
         sets.append(f"scenario.seed={args.seed}")
     if args.months is not None:
         sets.append(f"scenario.months={args.months}")
-    scenario, path = load_scenario(args.scenario, sets)
+    source = args.from_run
+    if source is None and args.scenario is not None and _is_run(Path(args.scenario)):
+        source = Path(args.scenario)
+    elif source is not None and args.scenario is not None:
+        raise UserError(
+            f"--from {source} and scenario {args.scenario!r}: give one (--from repeats the "
+            "run's own scenario)"
+        )
+    if source is not None:
+        scenario, path, model_kwargs, overrides, provenance = rerun.prepare(source, sets)
+    else:
+        scenario, path = load_scenario(args.scenario, sets)
+        model_kwargs, overrides, provenance = None, sets, None
     result = run_scenario(
         scenario,
         scenario_path=path,
@@ -104,9 +143,19 @@ def run_command(args: argparse.Namespace) -> int:
         results_root=DEFAULT_RESULTS,
         figures=not args.no_figures,
         progress=not args.quiet,
+        model_kwargs=model_kwargs,
+        overrides=overrides,
+        provenance=provenance,
     )
     print_summary(result["summary"], result["run_dir"])
     return 0
+
+
+def _is_run(path: Path) -> bool:
+    """A run folder (holding ``manifest.json``) or a run's ``manifest.json``."""
+    return (path.is_dir() and (path / "manifest.json").is_file()) or (
+        path.name == "manifest.json" and path.is_file()
+    )
 
 
 def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
@@ -164,11 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.command == "run":
-            return run_command(args)
-        if args.command == "schema":
+            code = run_command(args)
+        elif args.command == "schema":
             print(json.dumps(schema(), indent=2))
-            return 0
-        return int(args._plugin.run(args) or 0)
+            code = 0
+        else:
+            code = int(args._plugin.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
@@ -178,9 +230,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``mlmsim schema | head``): stop quietly, as Unix tools do.
+
+    Python would otherwise print a BrokenPipeError, and again when it flushes stdout at exit;
+    pointing stdout at /dev/null silences the second. The status is the shell's for SIGPIPE.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout has no file descriptor (captured in tests)
+        pass
+    return 128 + 13
 
 
 if __name__ == "__main__":  # pragma: no cover

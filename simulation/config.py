@@ -8,6 +8,7 @@ in points (``pv``); by default 1 PV is bought for 1 USD at wholesale (``units.us
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import tomllib
 from pathlib import Path
@@ -699,13 +700,60 @@ def _text_field(key: str) -> bool:
     return f is not None and f.annotation in (str, str | None)
 
 
+def scenario_keys() -> list[str]:
+    """Every valid ``section.key`` of the scenario format, in schema order."""
+    return [
+        f"{section}.{key}"
+        for section, field in Scenario.model_fields.items()
+        for key in field.annotation.model_fields
+    ]
+
+
+def unknown_key_message(key: str, where: str) -> str:
+    """``where: unknown key 'key'; closest valid keys: ...``, the one wording for a bad key.
+
+    Used for ``--set`` on every command, for the keys of sweep files and for unknown keys in
+    scenario files, so a mistyped key reads the same everywhere and always offers the
+    nearest valid ``section.key`` spellings.
+
+    Args:
+        key: the dotted key as the user wrote it (``recruit.joinprob``).
+        where: what carried it: ``--set 'recruit.joinprob=0.3'``, or ``FILE: parameters``.
+    """
+    return f"{where}: unknown key '{key}'; {key_hint(key)}"
+
+
+def key_hint(key: str) -> str:
+    """The closest valid ``section.key`` names to ``key`` (difflib), or what is valid."""
+    keys = scenario_keys()
+    close = difflib.get_close_matches(key, keys, n=3, cutoff=0.75)
+    if not close:  # a key without its section, or a far-off section: match the part after it
+        names = {k: k.partition(".")[2] for k in keys}
+        near = difflib.get_close_matches(key.rpartition(".")[2], set(names.values()), n=3)
+        close = [k for k in keys if names[k] in near][:3]
+    section = key.partition(".")[0]
+    if close:
+        hint = f"closest valid keys: {', '.join(close)}"
+    elif section in Scenario.model_fields:
+        hint = f"valid keys in [{section}]: " + ", ".join(
+            k for k in keys if k.startswith(f"{section}.")
+        )
+    else:
+        hint = f"valid sections: {', '.join(Scenario.model_fields)}"
+    return f"{hint} (`mlmsim schema` lists every key)"
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
-    """Apply ``key.path=value`` overrides (text, parsed as TOML values) to raw scenario data."""
+    """Apply ``key.path=value`` overrides (text, parsed as TOML values) to raw scenario data.
+
+    Errors name the flag and the key (``--set 'recruit.joinprob=0.3': unknown key ...``),
+    never ``source``: a mistyped option is not a mistake in the scenario file.
+    """
     values = {}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(
-                f"--set {item!r}: expected key.path=value, e.g. market.population=500"
+                f"--set {item!r}: expected section.key=value, e.g. market.population=500"
             )
         key, _, text = item.partition("=")
         value = _parse_value(text.strip())
@@ -717,19 +765,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
 
 def apply_values(data: dict[str, Any], values: dict[str, Any], source: str) -> dict[str, Any]:
     """Apply ``{"section.key": python value}`` overrides to raw scenario data."""
-    return _apply(data, {k: (v, f"{k}={v!r}") for k, v in values.items()}, source)
+    return _apply(data, {k: (v, f"{source}: {k}={v!r}") for k, v in values.items()}, source)
 
 
 def _apply(data: dict[str, Any], values: dict[str, tuple[Any, str]], source: str) -> dict[str, Any]:
     data = copy.deepcopy(data)
+    keys = set(scenario_keys())
     for key, (value, shown) in values.items():
-        parts = key.split(".")
-        if len(parts) != 2 or not all(parts):
-            raise ConfigError(f"{shown}: expected section.key=value (e.g. recruit.join_prob=0.2)")
-        section, field = parts
-        if section not in Scenario.model_fields:
-            known = ", ".join(Scenario.model_fields)
-            raise ConfigError(f"{shown}: unknown section '{section}' (known: {known})")
+        if key not in keys:
+            raise ConfigError(unknown_key_message(key, shown))
+        section, field = key.split(".")
         data.setdefault(section, {})
         if not isinstance(data[section], dict):
             raise ConfigError(f"{source}: '{section}' must be a table")
@@ -737,8 +782,16 @@ def _apply(data: dict[str, Any], values: dict[str, tuple[Any, str]], source: str
     return data
 
 
+def override_sources(overrides: list[str]) -> dict[str, str]:
+    """``{"section.key": "--set 'section.key=value'"}``: who set each overridden key."""
+    return {item.partition("=")[0].strip(): f"--set {item!r}" for item in overrides}
+
+
 def scenario_from_dict(
-    data: dict[str, Any], source: str = "<scenario>", strict: bool = False
+    data: dict[str, Any],
+    source: str = "<scenario>",
+    strict: bool = False,
+    sources: dict[str, str] | None = None,
 ) -> Scenario:
     """Validate raw data into a :class:`Scenario`; errors name the source and key path.
 
@@ -747,13 +800,17 @@ def scenario_from_dict(
         source: how messages name the input.
         strict: no coercion (for files): ``months = "12"`` or ``join_prob = true`` are
             refused instead of read as numbers; an integer is still accepted for a float.
+        sources: who set some keys (see :func:`override_sources`); an error in one of them
+            blames that, not ``source``.
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a table of sections")
     try:
         return Scenario.model_validate(data, strict=strict)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+        raise ConfigError(
+            format_validation_error(err, source, sources=sources, hint=key_hint)
+        ) from None
     except TypeError as err:
         raise ConfigError(f"{source}: {err}") from None
 
@@ -765,12 +822,14 @@ def load_scenario(
     path = resolve_scenario_path(name)
     data = read_toml(path, "scenario")
     data = apply_overrides(data, overrides or [], str(path))
-    scen = scenario_from_dict(data, str(path), strict=True)
+    set_by = override_sources(overrides or [])
+    scen = scenario_from_dict(data, str(path), strict=True, sources=set_by)
 
     try:
         plan_path = resolve_plan_path(scen.plan.file, base=path.parent)
     except ConfigError as err:
-        raise ConfigError(f"{path}: plan.file = {scen.plan.file!r}: {err}") from None
+        who = set_by.get("plan.file", str(path))
+        raise ConfigError(f"{who}: plan.file = {scen.plan.file!r}: {err}") from None
     scen.plan.file = str(plan_path.resolve())
     try:
         load_plan(plan_path)  # validate now: a bad plan file is reported before anything runs

@@ -5,6 +5,7 @@ The CLI catches :class:`UserError` and prints its message (exit code 2, no trace
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,23 +30,47 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def format_validation_error(err: ValidationError, source: str, prefix: str = "") -> str:
-    """Turn a pydantic error into lines ``source: key.path = value: what is allowed``."""
+def format_validation_error(
+    err: ValidationError,
+    source: str,
+    prefix: str = "",
+    sources: dict[str, str] | None = None,
+    hint: Callable[[str], str] | None = None,
+) -> str:
+    """Turn a pydantic error into lines ``source: key.path = value: what is allowed``.
+
+    Args:
+        err: the pydantic error.
+        source: what the values came from (a file name).
+        prefix: a key path prepended to each error's location.
+        sources: key paths set elsewhere (``{"market.population": "--set '...'"}``): an error
+            at such a key names that instead of ``source``, and an error of the whole object
+            names both.
+        hint: for an unknown key, returns what to suggest (the closest valid keys).
+    """
+    sources = sources or {}
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in (prefix.split(".") if prefix else []) + list(e["loc"]))
+        if path in sources:
+            source_of = sources[path]
+        elif not e["loc"] and sources:
+            source_of = f"{source} with {', '.join(sources.values())}"
+        else:
+            source_of = source
         kind = e["type"]
         if kind == "extra_forbidden":
-            lines.append(f"{source}: unknown key '{path}' (value {_short(e['input'])})")
+            extra = f"; {hint(path)}" if hint else ""
+            lines.append(f"{source_of}: unknown key '{path}' (value {_short(e['input'])}){extra}")
             continue
         if kind == "missing":
-            lines.append(f"{source}: missing required key '{path}'")
+            lines.append(f"{source_of}: missing required key '{path}'")
             continue
         msg = e["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        if not path:  # a check across keys: its message names them
-            lines.append(f"{source}: {msg}")
+        if not path:  # a check of the whole object: its message names the keys
+            lines.append(f"{source_of}: {msg}")
             continue
-        lines.append(f"{source}: {path} = {_short(e['input'])}: {msg}")
+        lines.append(f"{source_of}: {path} = {_short(e['input'])}: {msg}")
     return "\n".join(lines)

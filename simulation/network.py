@@ -2,8 +2,8 @@
 
 Every generator is vectorised numpy (no per-node Python loops) and draws randomness only from
 the ``np.random.Generator`` it is given, so the same seed gives identical arrays. At
-N = 1,000,000 and mean degree 10 each builds in under a second, peaking at about 3.5x the
-48 MB result (``benchmarks/bench_network.py``).
+N = 1,000,000 and mean degree 10 each builds in under a second on 2 cores, peaking at about
+3.5x the 48 MB result (as measured by ``benchmarks/bench_network.py``).
 
 Layout: ``indptr: int64[N+1]``, ``indices: int32[2E]``; the neighbours of person ``i`` are
 ``indices[indptr[i]:indptr[i+1]]``, sorted ascending, without self loops or duplicates, and
@@ -488,7 +488,7 @@ def read_edge_list(path: str | os.PathLike[str], n: int | None = None) -> Networ
     Each non-blank line holds two integer person ids separated by whitespace or a comma;
     ``#`` starts a comment (whole-line or trailing). Repeated edges, either orientation, and
     self loops are dropped, as in :func:`from_edges`. Parsing is a Python loop over lines,
-    about 1-2 s per million lines.
+    slower than the generators for large files (no benchmark measures it).
 
     Args:
         path: the file, UTF-8 text.

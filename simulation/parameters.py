@@ -13,17 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from simulation.config import Scenario, parameter_reading
+from simulation.config import Scenario, parameter_reading, scenario_keys
 from simulation.provenance import KINDS, PROVENANCE
-
-
-def scenario_keys() -> list[str]:
-    """Every scenario parameter as ``"section.key"``, in the order of the scenario classes."""
-    return [
-        f"{section}.{name}"
-        for section, field in Scenario.model_fields.items()
-        for name in field.annotation.model_fields
-    ]
 
 
 def coverage() -> tuple[list[str], list[str]]:

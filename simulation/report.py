@@ -766,8 +766,8 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
     b = f["bass"]
     bass_rows = (
         [
-            ["p (innovation: joining unprompted), per month", num(b["p"], 4)],
-            ["q (imitation: joining through others), per month", num(b["q"], 3)],
+            ["p (the curve's external-influence coefficient), per month", num(b["p"], 4)],
+            ["q (the curve's imitation coefficient), per month", num(b["q"], 3)],
             ["m (market potential), people", num(b["m"])],
             ["RMSE of cumulative joins, people", num(b["rmse"], 1)],
             ["RMSE ÷ people who joined", pct(b["rmse_share"])],

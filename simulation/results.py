@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -129,13 +130,18 @@ def _jsonable(x: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(x)}")
 
 
-def new_run_dir(root: Path, scenario_name: str, seed: int) -> Path:
-    """Create and return a fresh ``root/<scenario>/<timestamp>-seed<seed>`` folder.
+def new_run_dir(
+    root: Path, scenario_name: str, seed: int, overrides: list[str] | None = None
+) -> Path:
+    """Create and return a fresh ``root/<scenario>/<timestamp>-seed<seed>[-<overrides>]``.
 
     The scenario's name comes from its file, so it is made one safe path component
     (:func:`~simulation.safepath.safe_name`): the folder is always inside ``root``. The
-    folder is created here (exclusively), so two runs started in the same second get two
-    folders.
+    overrides (``market.population=300``; the seed is already in the name) are part of the
+    name so that a listing shows what each run changed; characters other than letters, digits
+    and ``. _ = + -`` become ``_``, and a long list is cut and ends in a hash of the whole list
+    (the manifest has it in full). The folder is created here (exclusively), so two runs
+    started in the same second get two folders.
     """
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     parent = Path(root) / safe_name(scenario_name, "scenario")
@@ -143,7 +149,7 @@ def new_run_dir(root: Path, scenario_name: str, seed: int) -> Path:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"{parent}: cannot create the results folder: {err.strerror}") from None
-    base = parent / f"{stamp}-seed{seed}"
+    base = parent / f"{stamp}-seed{seed}{override_label(overrides or [])}"
     path, i = base, 1
     while True:
         try:
@@ -163,7 +169,11 @@ def _fresh_run_folder(folder: Path) -> None:
 
 
 def run_folder(
-    out: Path | None, results_root: Path, scenario_name: str, seed: int
+    out: Path | None,
+    results_root: Path,
+    scenario_name: str,
+    seed: int,
+    overrides: list[str] | None = None,
 ) -> contextlib.AbstractContextManager[Path]:
     """The locked folder of a run: ``out``, or a new ``results_root/<scenario>/<run-id>``.
 
@@ -174,7 +184,23 @@ def run_folder(
     """
     if out is not None:
         return locked_folder(out, check=_fresh_run_folder)
-    return locked_folder(new_run_dir(results_root, scenario_name, seed), new=True)
+    folder = new_run_dir(results_root, scenario_name, seed, overrides)
+    return locked_folder(folder, new=True)
+
+
+LABEL_MAX = 80  # characters of overrides in a folder name (names may be 255 bytes)
+
+
+def override_label(overrides: list[str]) -> str:
+    """``-market.population=300-recruit.join_prob=0.3`` for a folder name; ``""`` if none."""
+    shown = [o.strip() for o in overrides if not o.strip().startswith("scenario.seed=")]
+    if not shown:
+        return ""
+    text = re.sub(r"[^A-Za-z0-9._=+-]", "_", "-".join(shown))
+    if len(text) > LABEL_MAX:
+        digest = hashlib.sha1("\n".join(shown).encode()).hexdigest()[:8]
+        text = f"{text[: LABEL_MAX - 9]}-{digest}"
+    return f"-{text}"
 
 
 def monthly_table(model: MLMModel) -> pd.DataFrame:

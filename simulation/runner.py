@@ -22,6 +22,8 @@ def run_scenario(
     figures: bool = True,
     progress: bool = False,
     model_kwargs: dict[str, Any] | None = None,
+    overrides: list[str] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Simulate ``scenario`` and write its results folder.
 
@@ -29,6 +31,8 @@ def run_scenario(
     the analysis tables of :func:`simulation.outcomes.analyse` (income disclosure statement,
     concentration, saturation by level, survival, ``analysis.json``), ``summary.json``; with
     ``figures`` also the PNG figures and ``report.html``; ``manifest.json`` last.
+    ``overrides`` (the ``section.key=value`` changes made to the scenario file) go into the
+    manifest and the folder's name; ``provenance`` (e.g. ``repeated_from``) into the manifest.
 
     The folder is checked and locked before simulating (:func:`results.run_folder`): a
     finished run, a file, a device or a folder another command is writing is refused, so
@@ -38,9 +42,11 @@ def run_scenario(
         ``{"run_dir": Path, "summary": dict, "model": MLMModel, "timings": dict}``.
     """
     seed = (model_kwargs or {}).get("seed", scenario.scenario.seed)
-    with results.run_folder(out, results_root, scenario.scenario.name, seed) as run_dir:
+    folder = results.run_folder(out, results_root, scenario.scenario.name, seed, overrides)
+    record = {"overrides": list(overrides or []), **(provenance or {})}
+    with folder as run_dir:
         return _simulate_and_write(
-            run_dir, scenario, scenario_path, figures, progress, model_kwargs
+            run_dir, scenario, scenario_path, figures, progress, model_kwargs, record
         )
 
 
@@ -51,8 +57,12 @@ def _simulate_and_write(
     figures: bool,
     progress: bool,
     model_kwargs: dict[str, Any] | None,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Simulate ``scenario`` and write its files into the locked ``run_dir``."""
+    """Simulate ``scenario`` and write its files into the locked ``run_dir``.
+
+    ``record`` (overrides, where the run was repeated from) is added to the manifest.
+    """
     timings: dict[str, float] = {}
     t = time.perf_counter()
     model = MLMModel(scenario=scenario, **(model_kwargs or {}))
@@ -82,6 +92,7 @@ def _simulate_and_write(
     files.append("summary.json")
     files += results.write_tables(run_dir, analysis)
     run.manifest = results.build_manifest(model, scenario_path, timings, files, summary)
+    run.manifest.update(record or {})
     timings["analysis"] = time.perf_counter() - t
     if figures:
         t = time.perf_counter()

@@ -24,8 +24,8 @@ parameter values, replicate index and seed, so a rerun of the same sweep finds t
 finished and redoes only the rest; the merged tables are sorted by run id, so they are the
 same bytes whatever the number of workers or the executor.
 
-Executors. Locally a :class:`concurrent.futures.ProcessPoolExecutor` (spawn): it starts in
-about a second, opens no network port and needs nothing beyond the standard library, which
+Executors. Locally a :class:`concurrent.futures.ProcessPoolExecutor` (spawn): it starts
+without a scheduler, opens no network port and needs nothing beyond the standard library, which
 suits laptops and classroom machines; a Dask ``LocalCluster`` would add a scheduler, nannies
 and a dashboard for no gain on one machine. Beyond one machine, ``--scheduler ADDRESS``
 connects a ``distributed.Client`` to a running Dask scheduler (a ``LocalCluster``, a SLURM
@@ -85,6 +85,7 @@ from simulation.config import (
     load_scenario,
     resolve_scenario_path,
     scenario_from_dict,
+    unknown_key_message,
 )
 from simulation.errors import ConfigError, UserError, format_validation_error
 from simulation.plans import plan_from_dict
@@ -455,15 +456,14 @@ def _flatten(table: dict[str, Any], src: str, where: str) -> dict[str, Any]:
 
 
 def _field_of(key: str, src: str, where: str) -> Any:
-    """The pydantic field of ``section.key`` in :class:`Scenario`; a clear error otherwise."""
+    """The pydantic field of ``section.key`` in :class:`Scenario`; a clear error otherwise.
+
+    A mistyped key gets the same message as a mistyped ``--set`` (the closest valid keys).
+    """
     section, _, name = key.partition(".")
-    if section not in Scenario.model_fields:
-        known = ", ".join(Scenario.model_fields)
-        raise ConfigError(f"{src}: {where}.{key}: unknown section '{section}' (known: {known})")
-    model = Scenario.model_fields[section].annotation
-    if name not in model.model_fields:
-        known = ", ".join(model.model_fields)
-        raise ConfigError(f"{src}: {where}.{key}: unknown key '{name}' in [{section}] ({known})")
+    model = Scenario.model_fields[section].annotation if section in Scenario.model_fields else None
+    if model is None or name not in model.model_fields:
+        raise ConfigError(unknown_key_message(key, f"{src}: {where}.{key}"))
     return model.model_fields[name]
 
 

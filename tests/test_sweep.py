@@ -231,7 +231,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(reference, tmp_path):
            "--workers", "2", "--quiet", "--no-report"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # generous: spawning workers is slow under load
         while len(list((out / "runs").glob("*.json"))) < 3:
             assert proc.poll() is None, "the sweep ended before it could be killed"
             assert time.monotonic() < deadline
@@ -381,10 +381,12 @@ BAD = {
     "[sweep]\n[base]\nscenario.seed = 3\n": ["base.scenario.seed", "master_seed"],
     '[sweep]\n[base]\nplan.file = "no_such_plan"\n': ["plan.file = 'no_such_plan'", "not found"],
     "[sweep]\n[parameters]\nmarkets.population = [300]\n": [
-        "parameters.markets.population: unknown section 'markets'"
+        "parameters.markets.population: unknown key 'markets.population'; "
+        "closest valid keys: market.population"
     ],
     "[sweep]\n[parameters]\nrecruit.join_probability = [0.1]\n": [
-        "unknown key 'join_probability' in [recruit]"
+        "parameters.recruit.join_probability: unknown key 'recruit.join_probability'; "
+        "closest valid keys: recruit.join_prob"
     ],
     "[sweep]\n[parameters]\nrecruit.join_prob = []\n": ["parameters.recruit.join_prob = []"],
     "[sweep]\n[parameters]\nrecruit.join_prob = [0.1, 0.1]\n": ["0.1 is listed twice"],

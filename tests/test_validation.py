@@ -7,6 +7,7 @@ The share who never recruit and the Bass curve are tested in ``tests/test_math.p
 """
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -227,16 +228,55 @@ def test_mlmsim_validate_quick_prints_the_table(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert status == 0
     lines = printed.splitlines()
-    assert lines[0].split() == ["check", "expected", "model", "result"]
+    assert lines[:2] == ["Exact checks", "============"] and "Calibration" in lines
+    table = [ln for ln in lines if not ln.startswith("markdown table: ")]  # a long tmp path
+    assert max(map(len, table)) <= 80
+    assert not any(ln.endswith("...") for ln in table), "a value was cut"
     prefixes = ("rrt_", "preferential_", "pyramid_", "bass_", "logistic_", "unilevel_", "calib_")
-    rows = [ln for ln in lines[2:] if ln.startswith(prefixes)]
-    assert len(rows) == 18
+    rows = [ln for ln in lines if re.fullmatch(r"\S+ \.{3,} (pass|FAIL|outside)", ln)]
+    assert len(rows) == 18 and all(ln.startswith(prefixes) for ln in rows)
     assert all(ln.split()[-1] in ("pass", "FAIL", "outside") for ln in rows)
     assert all(ln.split()[-1] == "pass" for ln in rows if not ln.startswith("calib"))
     assert "10/10 exact checks pass" in printed
+    outside = [ln.split()[0] for ln in rows if ln.endswith(" outside")]
+    flat = " ".join(printed.split())
+    if outside:
+        assert f"Outside their published range: {', '.join(outside)}." in flat
+        assert "docs/validation.md, 'Figures outside their published range, explained'" in flat
+        assert "### Figures outside their published range, explained" in (
+            Path(__file__).parents[1] / "docs" / "validation.md"
+        ).read_text(encoding="utf-8")
     md = out.read_text(encoding="utf-8")
     assert "| check | what | source | population | expected | model | result |" in md
     assert md.count("| `calib_") == 8
+
+
+def test_the_terminal_table_wraps_long_values_within_80_columns_and_cuts_nothing():
+    long = "levels [" + ", ".join(str(4**k) for k in range(12)) + "]; bottom 75.00% (limit 75.0%)"
+    rows = [
+        v.Row(name="a_check", kind="exact", what="what " * 30, source="s", population="p",
+              expected=long, model="x9 " * 40, passed=True, note="", rerun="", values={}),
+        v.Row(name="calib_figure", kind="calibration", what="a figure", source="s",
+              population="p", expected="$272-$2,424", model="$139", passed=False, note="",
+              rerun="", values={}),
+    ]  # fmt: skip
+    text = v.to_text(rows)
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert lines[2] == "a_check " + "." * (80 - len("a_check  pass")) + " pass"
+    calib = next(i for i, ln in enumerate(lines) if ln.startswith("calib_figure "))
+    assert lines[calib].endswith(" outside") and lines[calib + 1] == "  a figure"
+
+    def field(name: str, start: int) -> str:
+        i = next(k for k in range(start, len(lines)) if lines[k].startswith(f"  {name} "))
+        parts = [lines[i][11:]]
+        while i + 1 < len(lines) and lines[i + 1].startswith(" " * 11):
+            i += 1
+            parts.append(lines[i][11:])
+        return " ".join(parts)
+
+    assert field("expected", 0) == long and field("model", 0) == ("x9 " * 40).strip()
+    assert field("expected", calib) == "$272-$2,424" and field("model", calib) == "$139"
 
 
 def test_harmonic_numbers():

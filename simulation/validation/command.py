@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -45,11 +46,24 @@ def run(args: argparse.Namespace) -> int:
     print(to_text(rows))
     exact = [r for r in rows if r.kind == "exact"]
     calib = [r for r in rows if r.kind == "calibration"]
-    print(
-        f"\n{sum(r.passed for r in exact)}/{len(exact)} exact checks pass; "
-        f"{sum(r.passed for r in calib)}/{len(calib)} calibration figures inside their "
-        f"published range ({seconds:.0f} s{', quick' if args.quick else ''})."
-    )
+    counts = []
+    if exact:
+        counts.append(f"{sum(r.passed for r in exact)}/{len(exact)} exact checks pass")
+    if calib:
+        counts.append(
+            f"{sum(r.passed for r in calib)}/{len(calib)} calibration figures inside their "
+            "published range"
+        )
+    print()
+    print(textwrap.fill(f"{'; '.join(counts)} ({seconds:.0f} s{', quick' if args.quick else ''})."))
+    outside = [r.name for r in calib if not r.passed]
+    if outside:
+        print(
+            textwrap.fill(
+                f"Outside their published range: {', '.join(outside)}. Each is explained in "
+                "docs/validation.md, 'Figures outside their published range, explained'."
+            )
+        )
     if out is not None:
         folder = make_folder(out.parent if str(out.parent) else Path("."))
         text = to_markdown(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -116,14 +117,33 @@ def to_markdown(rows: Sequence[Row]) -> str:
     return "\n".join(out)
 
 
-def to_text(rows: Sequence[Row], width: int = 60) -> str:
-    """The table for a terminal: check, expected, model, result."""
+def to_text(rows: Sequence[Row], width: int = 80) -> str:
+    """The table for a terminal ``width`` columns wide (80 by default).
 
-    def cut(s: str) -> str:
-        return s if len(s) <= width else s[: width - 3] + "..."
-
-    head = ("check", "expected", "model", "result")
-    body = [(r.name, cut(r.expected), cut(r.model), _verdict(r)) for r in rows]
-    w = [max(len(x[i]) for x in [head, *body]) for i in range(4)]
-    line = lambda cells: "  ".join(c.ljust(w[i]) for i, c in enumerate(cells)).rstrip()  # noqa: E731
-    return "\n".join([line(head), line(tuple("-" * k for k in w)), *map(line, body)])
+    One record per check: its name and result on a line, what it checks, then the expected
+    value (for a calibration figure, the published range) and the model's, each wrapped onto
+    as many lines as it needs, never cut.
+    """
+    label = 11  # "  expected " / "  model    "
+    out: list[str] = []
+    for kind, title in (("exact", "Exact checks"), ("calibration", "Calibration")):
+        group = [r for r in rows if r.kind == kind]
+        if not group:
+            continue
+        if out:
+            out.append("")
+        out += [title, "=" * len(title)]
+        for r in group:
+            verdict = _verdict(r)
+            dots = "." * max(3, width - len(r.name) - len(verdict) - 2)
+            out.append(f"{r.name} {dots} {verdict}")
+            out += textwrap.wrap(r.what, width=width, initial_indent="  ", subsequent_indent="  ")
+            for name, value in (("expected", r.expected), ("model", r.model)):
+                out += textwrap.wrap(
+                    str(value),
+                    width=width,
+                    initial_indent=f"  {name:<{label - 3}} ",
+                    subsequent_indent=" " * label,
+                    break_on_hyphens=False,
+                ) or [f"  {name}"]
+    return "\n".join(out)
