@@ -308,7 +308,7 @@ def die_on_replicate_one(task):
 
 
 def test_a_dead_worker_loses_runs_but_not_the_finished_ones(tmp_path):
-    from simulation.sweep import _run_pool
+    from simulation.sweep import run_pool as _run_pool
 
     tasks = load_sweep(write(tmp_path, SMALL)).tasks()
     got = []
@@ -318,21 +318,21 @@ def test_a_dead_worker_loses_runs_but_not_the_finished_ones(tmp_path):
 
 
 def test_lost_runs_leave_the_sweep_unfinished_until_rerun(tmp_path, monkeypatch, capsys):
-    import simulation.sweep as sw
+    import simulation.sweep.driver as sw
 
-    real = sw._run_inprocess
+    real = sw.run_inprocess
 
     def lose_half(tasks, on_result):
         return real(tasks[::2], on_result) + len(tasks[1::2])
 
     path = write(tmp_path, SMALL)
     out = tmp_path / "out"
-    monkeypatch.setattr(sw, "_run_inprocess", lose_half)
+    monkeypatch.setattr(sw, "run_inprocess", lose_half)
     assert main(["sweep", str(path), "--workers", "1", "--out", str(out), "--quiet"]) == 1
     assert "4 not finished" in capsys.readouterr().out
     assert not (out / "manifest.json").exists()
     assert len(pd.read_parquet(out / "runs.parquet")) == 4
-    monkeypatch.setattr(sw, "_run_inprocess", real)
+    monkeypatch.setattr(sw, "run_inprocess", real)
     assert main(["sweep", str(path), "--workers", "1", "--out", str(out), "--quiet"]) == 0
     assert "(4 run now, 4 already done)" in capsys.readouterr().out
     assert (out / "manifest.json").exists() and len(pd.read_parquet(out / "runs.parquet")) == 8
@@ -457,7 +457,7 @@ def test_missing_sweep_file_and_bad_workers(tmp_path, capsys):
 
 
 def test_unreachable_scheduler_is_a_user_error(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("simulation.sweep.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("simulation.sweep.executors.CONNECT_TIMEOUT", "1s")
     path = write(tmp_path, SMALL)
     code = main(["sweep", str(path), "--scheduler", "tcp://127.0.0.1:9", "--out",
                  str(tmp_path / "o"), "--quiet"])  # fmt: skip
