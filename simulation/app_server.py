@@ -13,6 +13,7 @@ import ipaddress
 import os
 import socket
 import sys
+import warnings
 
 APP_MODULE = "simulation.app"
 DEFAULT_HOST = "127.0.0.1"
@@ -99,6 +100,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"Listening on {args.host}: other computers on this network can open the page.")
     # Solara reads its settings from the environment when first imported: set them first.
     os.environ.update(SERVER_ENV)
+    # Solara warns on every page load over plain http from an address other than
+    # "localhost" (e.g. 127.0.0.1, or a LAN address) that it cannot set a SameSite=None
+    # cookie and falls back to SameSite=Lax. Lax is right here: the page is not embedded in
+    # another site's iframe. The warning filled the terminal with a long cookie text.
+    warnings.filterwarnings(
+        "ignore", message="Cookies with samesite=none require https", category=UserWarning
+    )
     from solara.__main__ import cli as solara_cli
 
     with contextlib.suppress(KeyboardInterrupt):
