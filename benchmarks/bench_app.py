@@ -152,10 +152,22 @@ async def step_once(page, month: int) -> dict:
 async def set_people(page, people: int) -> None:
     thumb = page.locator(".v-input:has(label:text-is('People')) [role=slider]")
     now = int(await thumb.get_attribute("aria-valuenow"))
-    await thumb.focus()
     key = "ArrowRight" if people > now else "ArrowLeft"
-    for _ in range(abs(people - now) // 100):
+    if people == int(await thumb.get_attribute("aria-valuemax")):
+        await thumb.focus()
+        await thumb.press("End")  # one event, not 30 that race the server's echoes
+        now = people
+    while now != people:
+        # One press at a time, each waited for: the server echoes every value.
+        want = now + (100 if key == "ArrowRight" else -100)
+        await thumb.focus()
         await thumb.press(key)
+        deadline = time.monotonic() + 180
+        while int(await thumb.get_attribute("aria-valuenow")) != want:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the People slider did not reach {want}")
+            await asyncio.sleep(0.05)
+        now = want
     await page.evaluate(JS_CLICK, "Reset")
     await page.wait_for_function(
         "(n) => document.querySelector('.mlm-setup').textContent.includes(n)",

@@ -529,8 +529,8 @@ def test_pitch_chart_draws_the_promise_over_the_real_levels(model, options):
     real = views.members_by_level(model)
     promised = series(options["pitch"], "the pitch: 3 who each recruit 3")
     # Drawn up to the deepest level reached, and at least to the first level that needs
-    # more people than the town has (10 x 3^6 = 7,290 > 2,000: level 7).
-    assert len(promised) == max(real.size, 7)
+    # more people than the town has (10 x 3^5 = 2,430 > 2,000: level 6).
+    assert len(promised) == max(real.size, 6)
     assert promised[:7] == [10, 30, 90, 270, 810, 2430, 7290]
     bars = series(options["pitch"], "people who really joined")
     assert bars == [int(x) if x else "-" for x in real]
