@@ -69,6 +69,7 @@ CSS = """
 .mlm-runs td, .mlm-runs th { border-bottom: 1px solid #ccc; padding: 4px 14px; text-align: right; }
 .mlm-runs td:first-child, .mlm-runs th:first-child { text-align: left; }
 .mlm-status { font-size: 24px; font-weight: 600; display: block; }
+.mlm-pending { font-size: 22px; display: block; }
 .mlm-done { color: #c0392b; }
 .mlm-side, .mlm-side .v-label, .mlm-side .v-select__selection, .mlm-side .v-btn,
 .mlm-side .v-list-item__title { font-size: 24px !important; }
@@ -247,6 +248,45 @@ def Controller(model, tick, playing, speed, on_reset):  # noqa: N802
     solara.ToggleButtonsSingle(value=speed, values=list(SPEEDS))
 
 
+def pending_changes(model, controls: dict[str, Any], plan_name: str) -> list[str]:
+    """The controls that differ from the run on screen, as short phrases ("1,000 people").
+
+    Args:
+        model: the model on screen.
+        controls: ``population``, ``pitches_per_month``, ``join_prob``, ``months``, ``seed``.
+        plan_name: the plan selected (its own name).
+    """
+    sc = model.scenario
+    out = []
+    if controls["population"] != model.pop.n:
+        out.append(f"{controls['population']:,} people")
+    if controls["pitches_per_month"] != sc.recruit.pitches_per_month:
+        out.append(f"{controls['pitches_per_month']:g} pitches a month")
+    if controls["join_prob"] != sc.recruit.join_prob:
+        out.append(f"join chance {100 * controls['join_prob']:.0f}%")
+    if plan_name != model.plan.meta.name:
+        out.append(f"{plan_name} plan")
+    if controls["months"] != model.planned_months:
+        out.append(f"{controls['months']} months")
+    if controls["seed"] != model.seed:
+        out.append(f"seed {controls['seed']}")
+    return out
+
+
+@solara.component
+def Pending(model, tick, controls: dict, plan):  # noqa: N802
+    """What Reset will change, so the class sees that a moved control is not yet in effect."""
+    tick.value  # noqa: B018 (re-render every month)
+    values = {k: r.value for k, r in controls.items()}
+    changes = pending_changes(model.value, values, plan.value)
+    if changes:
+        solara.Text(
+            "Press Reset for: " + ", ".join(changes) + ".", classes=["mlm-pending", "mlm-done"]
+        )
+    else:
+        solara.Text("Changed controls take effect on Reset.", classes=["mlm-pending"])
+
+
 @solara.component
 def Page():  # noqa: N802 (Solara components are CamelCase)
     """The classroom page (one model per browser session)."""
@@ -296,7 +336,14 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
         solara.Column(gap="10px", classes=["mlm-side"], style={"padding": "8px"}),
     ):
         Controller(model, tick, playing, speed, reset)
-        solara.Text("Changed controls take effect on Reset.", style={"font-size": "20px"})
+        controls = {
+            "population": population,
+            "pitches_per_month": pitches,
+            "join_prob": join_prob,
+            "months": months,
+            "seed": seed,
+        }
+        Pending(model, tick, controls, plan)
         solara.SliderInt(
             "People", value=population, min=200, max=5000, step=100, thumb_label="always"
         )

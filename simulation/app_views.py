@@ -150,6 +150,7 @@ class ClassroomModel(MLMModel):
             months=int(months),
             **kwargs,
         )
+        self.planned_months = int(months)  # as asked for; "continue" extends the run
         # Who is left to recruit, month by month: int64 counts per POOL group (the
         # DataCollector has no such column; the page keeps its own history).
         self.pool_history: list[np.ndarray] = [recruit_pool(self)]

@@ -678,6 +678,9 @@ def test_controls_take_effect_on_reset_and_runs_are_compared(page):
     page.slider("Seed").v_model = 5
     page.select("Compensation plan").v_model = "Forced matrix 3x7"
     assert "2,000 people" in page.text("mlm-setup")  # not yet
+    assert page.text("mlm-pending") == (
+        "Press Reset for: 800 people, Forced matrix 3x7 plan, seed 5."
+    )
     first = expected(1)
     page.button("Reset").click()
     page.button("Step").click()
@@ -706,6 +709,7 @@ def test_the_end_of_a_run_says_done_and_can_continue(page):
     assert page.button("Step").disabled
     page.button("Continue 12 months").click()
     assert page.text("mlm-month-status") == "Month 12 of 24"
+    assert page.text("mlm-pending") == "Changed controls take effect on Reset."
     assert not page.button("Step").disabled
     page.button("Step").click()
     m = expected(13, population=400, months=24)

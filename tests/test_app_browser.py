@@ -259,6 +259,11 @@ def test_teacher_projects_steps_plays_and_sees_the_model(app, tmp_path):
             # Move two sliders, then Reset: a new market of 1,000 people, seed 45.
             slide("People", "ArrowLeft", 10)
             slide("Seed", "ArrowRight", 3)
+            # The server has both values once it says what Reset will do.
+            eventually(
+                lambda: text("mlm-pending") == "Press Reset for: 1,000 people, seed 45.",
+                what="the server to have the new controls",
+            )
             page.get_by_role("button", name="Reset").click()
             eventually(lambda: "1,000 people" in text("mlm-setup"), what="the reset market")
             assert "seed 45" in text("mlm-setup")
