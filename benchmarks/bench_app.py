@@ -62,7 +62,7 @@ JS_CLICK = """(label) => {
   window.mlmClick = performance.now();
   b.click();
 }"""
-CHARTS = 8  # chart widgets on the page (simulation.app_charts.CHARTS)
+CHARTS = 9  # chart widgets on the page (simulation.app_charts.CHARTS)
 JS_ALL_DRAWN = f"""(month) => {{
   const c = [...document.querySelectorAll(".mlm-chart-box")];
   const at = (e) => (e.dataset.stamp || "").split(":")[1] === String(month);
@@ -195,7 +195,7 @@ async def one_session(browser, url: str, people: int, months: int) -> None:
             in_view.append(t["inView"])
             every.append(t["all"])
         print(f"  {people:,} people, Step, charts in view: {summary(in_view)}")
-        print(f"  {people:,} people, Step, all 8 charts:   {summary(every)}")
+        print(f"  {people:,} people, Step, all charts:     {summary(every)}")
         await page.evaluate(JS_CLICK, "Reset")
         await page.wait_for_function(JS_ALL_DRAWN, arg=0, timeout=180_000)
         await page.evaluate(JS_SETUP)

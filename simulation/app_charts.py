@@ -31,7 +31,6 @@ GREY = "#555555"
 POOL_COLOURS = [views.ACTIVE, views.QUIT, views.LOSS, "#e6a0c4", "#d9d9d9", views.NEW]
 
 
-
 def stamp(model: MLMModel, *extra: Any) -> str:
     """What a chart shows: the model object, its month, and any extra input (e.g. a person)."""
     return ":".join(str(x) for x in (id(model), model.month, *extra))
@@ -317,6 +316,43 @@ def pool(model: MLMModel) -> dict:
     return _fit_legend(option)
 
 
+RING_RADII = [0.45, 0.56, 0.67, 0.78, 0.89, 1.0]  # network(): the band of each POOL group
+
+
+def network(model: MLMModel) -> dict:
+    """The town as a ring: every person a dot, placed around the circle in row order.
+
+    The classroom town is a small-world network: a ring on which each person knows their
+    nearest neighbours, with a few links rewired across the town. Drawn around a circle in row
+    order, friends sit next to each other; each :data:`views.POOL` group has its own band
+    (:data:`RING_RADII`), so recruiting shows as arcs spreading from the founders'
+    neighbourhoods (links are not drawn: 12,000 lines would hide the dots).
+    """
+    group = views.pool_groups(model)
+    n = int(model.pop.n)
+    option = _base(model)
+    option["legend"]["itemGap"] = 14
+    option["tooltip"] = {"show": False}
+    option["polar"] = {"radius": ["0%", "70%"], "center": ["50%", "60%"]}
+    option["angleAxis"] = {"type": "value", "min": 0, "max": n, "show": False}
+    option["radiusAxis"] = {"type": "value", "min": 0, "max": 1, "show": False}
+    # One band per group (members inside, never asked outside): at each angle, which part
+    # of that neighbourhood has joined, quit, refused, or not been reached.
+    rows = np.arange(n)
+    option["series"] = [
+        {
+            "name": name,
+            "type": "scatter",
+            "coordinateSystem": "polar",
+            "symbolSize": 7 if n <= 2500 else 5,
+            "itemStyle": {"color": colour},
+            "data": [[RING_RADII[k], int(i)] for i in rows[group == k]],
+        }
+        for k, (name, colour) in enumerate(zip(views.POOL, POOL_COLOURS, strict=True))
+    ]
+    return _fit_legend(option)
+
+
 def cohorts(model: MLMModel) -> dict:
     """Net income by the month people joined: median (bars) and the share who lost money."""
     months, _joined, lost, median = views.loss_by_join_month(model)
@@ -558,6 +594,7 @@ CHARTS = {
     "tree": "Who recruited whom",
     "penetration": "Joins per month and share of the town who joined",
     "pool": "Who is left to recruit",
+    "network": "The town as a ring of friends",
     "levels": "Members by level, and how many each recruited",
     "pitch": "The pitch against what happened",
     "lined_up": "Everyone who joined, lined up: gross and net",
@@ -568,6 +605,7 @@ CHARTS = {
 BUILDERS = {
     "penetration": penetration,
     "pool": pool,
+    "network": network,
     "levels": levels,
     "pitch": pitch,
     "lined_up": lined_up,

@@ -291,7 +291,16 @@ def _new_captions(model: MLMModel) -> dict[str, str]:
     late_lost = (
         float((lost[late] * joined[months[late]]).sum() / late_n) if late_n else float("nan")
     )
+    sc = model.scenario.market
+    ring = (
+        f"Each dot is a person; neighbours on the ring know each other ({sc.mean_degree} "
+        'contacts each, a few across town). Inside to outside: the groups of "who is left".'
+        if sc.network == "small_world"
+        else f"Each dot is a person, in row order ({sc.network} network): colours as in "
+        '"who is left".'
+    )
     return {
+        "network": ring,
         "pool": f"{never:,} of {model.pop.n:,} never joined: {int(pool[2]):,} saw a friend quit, "
         f"{int(pool[3]):,} said no, {int(pool[4]):,} unwilling, "
         f"{int(pool[5]):,} never asked.",
@@ -314,33 +323,27 @@ def _new_captions(model: MLMModel) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- new views
-def recruit_pool(model: MLMModel) -> np.ndarray:
-    """int64[6] persons in each :data:`POOL` group now; the groups add up to N.
+def pool_groups(model: MLMModel) -> np.ndarray:
+    """int8[N] each person's :data:`POOL` group now (an index into :data:`POOL`).
 
-    Members: still active, or quit. People who never joined, first matching group wins:
-    a social contact of theirs joined and quit (``quit_contacts > 0``); they were pitched and
-    said no (``pitched > 0``; some are still refusing, ``refused_until > month``); their
-    willingness is under :data:`UNWILLING`; the rest were never asked.
+    Members: still active (0), or quit (1). People who never joined, first matching group
+    wins: a social contact of theirs joined and quit (2, ``quit_contacts > 0``); they were
+    pitched and said no (3, ``pitched > 0``; some are still refusing, ``refused_until >
+    month``); their willingness is under :data:`UNWILLING` (4); the rest were never asked (5).
     """
     pop = model.pop
-    active = pop.status == Status.DISTRIBUTOR
-    quit_ = pop.status == Status.QUIT
-    never = ~(active | quit_)
-    friend = never & (pop.quit_contacts > 0)
-    said_no = never & ~friend & (pop.pitched > 0)
-    rest = never & ~friend & ~said_no
-    unwilling = rest & (pop.willingness < UNWILLING)
-    return np.array(
-        [
-            active.sum(),
-            quit_.sum(),
-            friend.sum(),
-            said_no.sum(),
-            unwilling.sum(),
-            (rest & ~unwilling).sum(),
-        ],
-        dtype=np.int64,
-    )
+    group = np.full(pop.n, 5, dtype=np.int8)
+    group[pop.willingness < UNWILLING] = 4
+    group[pop.pitched > 0] = 3
+    group[pop.quit_contacts > 0] = 2
+    group[pop.status == Status.QUIT] = 1
+    group[pop.status == Status.DISTRIBUTOR] = 0
+    return group
+
+
+def recruit_pool(model: MLMModel) -> np.ndarray:
+    """int64[6] persons in each :data:`POOL` group now (see :func:`pool_groups`); sums to N."""
+    return np.bincount(pool_groups(model), minlength=len(POOL)).astype(np.int64)
 
 
 def pool_history(model: MLMModel) -> np.ndarray:

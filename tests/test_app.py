@@ -332,6 +332,7 @@ def test_recruit_pool_of_a_hand_made_town():
         "unwilling, never asked",
         "never asked",
     )
+    assert views.pool_groups(tiny_pool_model()).tolist() == [0, 1, 2, 3, 3, 4, 5]
     assert views.recruit_pool(tiny_pool_model()).tolist() == [1, 1, 1, 2, 1, 1]
 
 
@@ -504,6 +505,22 @@ def test_pool_chart_stacks_the_history(model, options):
     assert all(s["stack"] == "town" for s in options["pool"]["series"])
 
 
+def test_network_ring_puts_everyone_in_their_group(model, options):
+    from simulation import app_charts as charts
+
+    group = views.pool_groups(model)
+    seen = []
+    for k, name in enumerate(views.POOL):
+        rows = [angle for radius, angle in series(options["network"], name)]
+        assert rows == np.flatnonzero(group == k).tolist()
+        assert {radius for radius, angle in series(options["network"], name)} <= {
+            charts.RING_RADII[k]
+        }
+        seen += rows
+    assert sorted(seen) == list(range(2000))  # everyone once, placed by row on the ring
+    assert options["network"]["angleAxis"]["max"] == 2000
+
+
 def test_lined_up_chart_plots_net_and_gross(model, options):
     net, gross = views.lined_up(model)
     assert [y for _, y in series(options["lined_up"], "net (after costs)")] == net.tolist()
@@ -655,7 +672,7 @@ def test_step_button_advances_the_month_and_every_view(page):
     from simulation import app_charts as charts
 
     before = page.charts()
-    assert len(before) == 8
+    assert len(before) == 9
     for _ in range(3):
         page.button("Step").click()
     m = expected(3)

@@ -131,7 +131,7 @@ def eventually(check, timeout: float = WAIT, what: str = "condition"):
         time.sleep(0.1)
 
 
-CHART_COUNT = 8
+CHART_COUNT = 9
 # The charts' stamps are "<model id>:<month>[:<person>]" once ECharts has drawn them.
 JS_DRAWN = f"""(month) => {{
   const c = [...document.querySelectorAll(".mlm-chart-box")];
@@ -153,7 +153,7 @@ JS_SERIES = """(e) => e.mlmChart.getOption().series.map((s) => [s.name, s.data])
 JS_FONTS = """(e) => {
   const o = e.mlmChart.getOption();
   const sizes = [];
-  for (const a of [...o.xAxis, ...o.yAxis]) {
+  for (const a of [...(o.xAxis || []), ...(o.yAxis || [])]) {
     if (a.show !== false) sizes.push(a.axisLabel.fontSize, a.nameTextStyle.fontSize);
   }
   if (o.legend && o.legend.length) sizes.push(o.legend[0].textStyle.fontSize);
