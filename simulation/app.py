@@ -253,7 +253,8 @@ def pending_changes(model, controls: dict[str, Any], plan_name: str) -> list[str
 
     Args:
         model: the model on screen.
-        controls: ``population``, ``pitches_per_month``, ``join_prob``, ``months``, ``seed``.
+        controls: ``population``, ``pitches_per_month``, ``join_prob``, ``months``, ``seed``
+            and the :data:`views.MONEY` controls.
         plan_name: the plan selected (its own name).
     """
     sc = model.scenario
@@ -270,6 +271,13 @@ def pending_changes(model, controls: dict[str, Any], plan_name: str) -> list[str
         out.append(f"{controls['months']} months")
     if controls["seed"] != model.seed:
         out.append(f"seed {controls['seed']}")
+    money = views.money_settings(model)
+    if controls["starter_kit"] != money["starter_kit"]:
+        out.append(f"kit {views.usd(controls['starter_kit'])}")
+    if controls["monthly_order"] != money["monthly_order"]:
+        out.append(f"order {controls['monthly_order']:g} PV")
+    if controls["fees"] != money["fees"]:
+        out.append(f"fees {views.usd(controls['fees'])}")
     return out
 
 
@@ -308,6 +316,9 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
     plan = solara.use_reactive(stems[d["plan"]])
     months = solara.use_reactive(d["months"])
     seed = solara.use_reactive(d["seed"])
+    kit = solara.use_reactive(views.MONEY["starter_kit"][1])
+    order = solara.use_reactive(views.MONEY["monthly_order"][1])
+    fees = solara.use_reactive(views.MONEY["fees"][1])
 
     def reset():
         playing.set(False)
@@ -323,6 +334,11 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
                 plan=plans[plan.value],
                 seed=seed.value,
                 months=months.value,
+                **{
+                    views.MONEY["starter_kit"][0]: kit.value,
+                    views.MONEY["monthly_order"][0]: order.value,
+                    views.MONEY["fees"][0]: fees.value,
+                },
             )
         )
         tick.set(tick.value + 1)
@@ -342,6 +358,9 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
             "join_prob": join_prob,
             "months": months,
             "seed": seed,
+            "starter_kit": kit,
+            "monthly_order": order,
+            "fees": fees,
         }
         Pending(model, tick, controls, plan)
         solara.SliderInt(
@@ -356,6 +375,15 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
         solara.Select("Compensation plan", value=plan, values=list(plans))
         solara.SliderInt("Months", value=months, min=12, max=120, step=12, thumb_label="always")
         solara.SliderInt("Seed", value=seed, min=1, max=100, thumb_label="always")
+        solara.SliderFloat(
+            "Starter kit ($)", value=kit, min=0, max=300, step=10, thumb_label="always"
+        )
+        solara.SliderFloat(
+            "Monthly order (PV)", value=order, min=0, max=200, step=10, thumb_label="always"
+        )
+        solara.SliderFloat(
+            "Fees a month ($)", value=fees, min=0, max=100, step=5, thumb_label="always"
+        )
     with solara.Column(gap="0px", classes=["mlm-page"]):
         Headline(model, tick)
         with solara.Div(classes=["mlm-grid"]):

@@ -67,6 +67,13 @@ DEFAULTS: dict[str, Any] = {
     "seed": 42,
     "months": 36,
 }
+# The money sliders: control name -> (scenario key as ClassroomModel takes it, default).
+# Defaults are the classroom scenario's (and the config's: docs/model.md gives their sources).
+MONEY = {
+    "starter_kit": ("costs__starter_kit_usd", 60.0),
+    "monthly_order": ("buy__own_use_pv", 60.0),
+    "fees": ("costs__fixed_usd_monthly", 25.0),
+}
 
 PICKS = (
     "the top earner",
@@ -184,13 +191,29 @@ def usd(x: float) -> str:
 
 
 def setup_line(model: MLMModel) -> str:
-    """The market and plan being shown, in one line."""
+    """The market and plan being shown, in one line (costs only where not the defaults)."""
     sc = model.scenario
-    return (
+    line = (
         f"{model.plan.meta.name} plan, {model.pop.n:,} people, "
         f"{sc.recruit.pitches_per_month:g} pitches a month each, "
         f"join chance {100 * sc.recruit.join_prob:.0f}%, seed {model.seed}"
     )
+    money = money_settings(model)
+    if any(money[k] != default for k, (_, default) in MONEY.items()):
+        line += (
+            f"; kit {usd(money['starter_kit'])}, order {money['monthly_order']:g} PV a month, "
+            f"fees {usd(money['fees'])} a month"
+        )
+    return line
+
+
+def money_settings(model: MLMModel) -> dict[str, float]:
+    """The model's values of the :data:`MONEY` controls (USD, PV a month, USD a month)."""
+    out = {}
+    for name, (key, _) in MONEY.items():
+        section, field = key.split("__")
+        out[name] = float(getattr(getattr(model.scenario, section), field))
+    return out
 
 
 def headline(model: MLMModel) -> list[tuple[str, str]]:

@@ -716,6 +716,34 @@ def test_controls_take_effect_on_reset_and_runs_are_compared(page):
     assert len(prev) == 1 and len(prev[0]["data"]) == 2
 
 
+def test_money_sliders_set_the_costs(page):
+    page.slider("Starter kit ($)").v_model = 0
+    page.slider("Fees a month ($)").v_model = 0
+    page.slider("Monthly order (PV)").v_model = 100
+    assert page.text("mlm-pending") == "Press Reset for: kit $0, order 100 PV, fees $0."
+    page.button("Reset").click()
+    for _ in range(3):
+        page.button("Step").click()
+    m = expected(3, costs__starter_kit_usd=0.0, costs__fixed_usd_monthly=0.0, buy__own_use_pv=100.0)
+    assert views.money_settings(m) == {"starter_kit": 0, "monthly_order": 100, "fees": 0}
+    for label, value in views.headline(m):
+        assert page.text(f"mlm-value-{label.replace(' ', '-')}") == value
+    assert page.text("mlm-setup").endswith("; kit $0, order 100 PV a month, fees $0 a month.")
+    # Without a kit or fees, a member who joined this month has paid nothing but product.
+    pop = m.pop
+    new = pop.join_month == 3
+    assert (pop.kit_cost[new] == 0).all() and (pop.fixed_costs[new] == 0).all()
+
+
+def test_money_defaults_are_the_classroom_scenario():
+    from simulation.config import load_scenario
+
+    scen, _ = load_scenario("classroom")
+    for key, default in views.MONEY.values():
+        section, field = key.split("__")
+        assert getattr(getattr(scen, section), field) == default, key
+
+
 def test_the_end_of_a_run_says_done_and_can_continue(page):
     page.slider("Months").v_model = 12
     page.slider("People").v_model = 400
@@ -737,7 +765,16 @@ def test_no_mesa_internals_on_the_page(page):
     import ipyvuetify as v
 
     labels = {w.label for w in page.rc.find(v.Slider).widgets}
-    assert labels == {"People", "Pitches a month", "Join chance", "Months", "Seed"}
+    assert labels == {
+        "People",
+        "Pitches a month",
+        "Join chance",
+        "Months",
+        "Seed",
+        "Starter kit ($)",
+        "Monthly order (PV)",
+        "Fees a month ($)",
+    }
     assert not page.rc.find(v.Tab)  # no "Page 0" tab
     plans = page.select("Compensation plan")
     assert plans.v_model == "Unilevel 8/5/4/4/4"
