@@ -74,6 +74,7 @@ CSS = """
 .mlm-side, .mlm-side .v-label, .mlm-side .v-select__selection, .mlm-side .v-btn,
 .mlm-side .v-list-item__title { font-size: 24px !important; }
 .mlm-side .v-btn { height: 48px !important; min-width: 72px !important; }
+.mlm-tree .v-btn { font-size: 22px !important; height: 40px !important; }
 .mlm-side .v-input__slider { margin-top: 30px; }
 .mlm-side .v-slider__thumb-label { font-size: 18px; width: 44px !important;
                                    height: 44px !important; }
@@ -119,23 +120,30 @@ def page_captions(model) -> dict[str, str]:
 
 
 @solara.component
-def ChartCard(key: str, model, tick, choice=None, number=None, previous=None):  # noqa: N802
+def ChartCard(  # noqa: N802
+    key: str, model, tick, choice=None, number=None, previous=None, colour=None
+):
     """One chart with its title and caption, rebuilt only when the month or inputs change."""
     m = model.value
     month = tick.value
     pid = views.selected_pid(m, choice.value, number.value) if key == "tree" else None
     prev = previous.value if key == "penetration" else None
+    colour_by = colour.value if key == "tree" else None
 
     def build():
         if key == "tree":
-            return charts.tree(m, pid)
+            return charts.tree(m, pid, colour_by=colour_by)
         if key == "penetration":
             return charts.penetration(m, prev)
         return charts.BUILDERS[key](m)
 
-    spec = solara.use_memo(lambda: to_spec(build()), [m, month, pid, id(prev)])
+    spec = solara.use_memo(lambda: to_spec(build()), [m, month, pid, id(prev), colour_by])
     with solara.Column(gap="0px", classes=["mlm-card", f"mlm-{key}"]):
-        solara.Text(charts.CHARTS[key], classes=["mlm-card-title"])
+        with solara.Row(gap="16px", style={"align-items": "center"}):
+            solara.Text(charts.CHARTS[key], classes=["mlm-card-title"])
+            if key == "tree":
+                solara.Text("colour by", classes=["mlm-label"])
+                solara.ToggleButtonsSingle(value=colour, values=list(charts.TREE_COLOURS))
         Chart(spec, css_class=f"mlm-chart-{key}")
         solara.Text(page_captions(m)[key], classes=["mlm-caption", f"mlm-caption-{key}"])
 
@@ -307,6 +315,7 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
     runs = solara.use_reactive(())  # run_summary of each run, added on Reset
     previous = solara.use_reactive(None)  # the last run's penetration curve, drawn faintly
     choice = solara.use_reactive(views.PICKS[0])
+    tree_colour = solara.use_reactive(charts.TREE_COLOURS[0])
     number = solara.use_reactive(0)
     population = solara.use_reactive(d["population"])
     pitches = solara.use_reactive(d["pitches_per_month"])
@@ -388,6 +397,6 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
         Headline(model, tick)
         with solara.Div(classes=["mlm-grid"]):
             for key in charts.CHARTS:
-                ChartCard(key, model, tick, choice, number, previous)
+                ChartCard(key, model, tick, choice, number, previous, tree_colour)
             StoryCard(model, tick, choice, number)
         Runs(runs)

@@ -129,13 +129,28 @@ def horizon(model: MLMModel) -> int:
 
 
 # ---------------------------------------------------------------------------- the tree
-def tree(model: MLMModel, highlight: int | None = None, max_nodes: int = 2500) -> dict:
+TREE_COLOURS = ("status", "money")
+
+
+def tree(
+    model: MLMModel,
+    highlight: int | None = None,
+    max_nodes: int = 2500,
+    colour_by: str = "status",
+) -> dict:
     """Who recruited whom: founders on top, one row per level; lines from recruiter to recruit.
 
-    Series: ``links`` (line with gaps), ``active``, ``joined this month``, ``quit`` (scatter of
-    ``[x, level]``), and ``selected person`` (the ringed person and the line up to their
-    founder) when ``highlight`` is drawn.
+    Series: ``links`` (line with gaps); the dots (scatter of ``[x, level]``): by status,
+    ``active``, ``joined this month``, ``quit``; by money, ``joined this month``, ``made money
+    so far`` and ``lost money so far`` (net income, own use valued, of everyone else who
+    joined); and ``selected person`` (the ringed person and the line up to their founder)
+    when ``highlight`` is drawn.
+
+    Raises:
+        ValueError: if ``colour_by`` is not one of :data:`TREE_COLOURS`.
     """
+    if colour_by not in TREE_COLOURS:
+        raise ValueError(f"colour_by must be one of {TREE_COLOURS}, got {colour_by!r}")
     lay = views.tree_layout(model, max_nodes)
     has = np.flatnonzero(lay.parent >= 0)
     p = lay.parent[has]
@@ -146,11 +161,19 @@ def tree(model: MLMModel, highlight: int | None = None, max_nodes: int = 2500) -
     links[2::3] = GAP
     link_data = [[a if a == GAP else float(a), b if b == GAP else int(b)] for a, b in links]
     size = 14 if lay.ids.size < 600 else 8
-    groups = (
-        ("active", (lay.status == Status.DISTRIBUTOR) & ~lay.new, views.ACTIVE),
-        ("joined this month", lay.new, views.NEW),
-        ("quit", lay.status == Status.QUIT, views.QUIT),
-    )
+    if colour_by == "status":
+        groups = (
+            ("active", (lay.status == Status.DISTRIBUTOR) & ~lay.new, views.ACTIVE),
+            ("joined this month", lay.new, views.NEW),
+            ("quit", lay.status == Status.QUIT, views.QUIT),
+        )
+    else:
+        net = model.pop.net_income(rows=lay.ids)
+        groups = (
+            ("joined this month", lay.new, views.NEW),
+            ("made money so far", ~lay.new & (net >= 0), views.ACTIVE),
+            ("lost money so far", ~lay.new & (net < 0), views.LOSS),
+        )
     series: list[dict] = [
         {
             "name": "links",
@@ -196,7 +219,7 @@ def tree(model: MLMModel, highlight: int | None = None, max_nodes: int = 2500) -
         names.append("selected person")
     deepest = int(lay.y.max()) if lay.y.size else 1
     half = max(5.0, float(np.abs(lay.x).max()) + 1 if lay.x.size else 5.0)
-    option = _base(model, highlight)
+    option = _base(model, highlight, colour_by)
     option["legend"]["data"] = names
     option["tooltip"] = {"show": False}
     option["xAxis"] = _axis(min=-half, max=half, show=False)

@@ -579,6 +579,23 @@ def test_tree_chart_draws_everyone_and_rings_the_selected(model, options):
     assert len(links) == 3 * int((lay.parent >= 0).sum())
 
 
+def test_tree_coloured_by_money(model):
+    from simulation import app_charts as charts
+
+    option = charts.tree(model, colour_by="money")
+    lay = views.tree_layout(model)
+    net = model.pop.net_income()[lay.ids]
+    xy = {(float(x), int(y)): i for i, (x, y) in enumerate(zip(lay.x, lay.y, strict=True))}
+    made = [xy[tuple(p)] for p in series(option, "made money so far")]
+    lost = [xy[tuple(p)] for p in series(option, "lost money so far")]
+    new = [xy[tuple(p)] for p in series(option, "joined this month")]
+    assert sorted(made + lost + new) == list(range(lay.ids.size))
+    assert (net[made] >= 0).all() and (net[lost] < 0).all()
+    assert sorted(new) == np.flatnonzero(lay.new).tolist()
+    with pytest.raises(ValueError, match="colour_by"):
+        charts.tree(model, colour_by="rank")
+
+
 def test_penetration_chart_keeps_the_previous_run_faintly(model):
     from simulation import app_charts as charts
 
@@ -781,6 +798,28 @@ def test_no_mesa_internals_on_the_page(page):
     assert sorted(i if isinstance(i, str) else i["text"] for i in plans.items) == sorted(
         views.plan_choices()
     )
+
+
+def test_tree_colour_toggle(page):
+    from simulation import app_charts as charts
+
+    page.button("Step").click()
+    page.button("Step").click()
+    assert [s["name"] for s in page.charts()["tree"]["series"]][1:4] == [
+        "active",
+        "joined this month",
+        "quit",
+    ]
+    # The toggle's buttons switch it in the browser; here, set its value (index) directly.
+    (toggle,) = [
+        t
+        for t in page.rc.find(page.v.BtnToggle).widgets
+        if any(getattr(b, "children", None) == ["money"] for b in t.children)
+    ]
+    toggle.v_model = 1
+    m = expected(2)
+    pid = views.pick(m, views.PICKS[0])
+    assert same_chart(page.charts()["tree"], charts.tree(m, pid, colour_by="money"))
 
 
 def test_story_selection_follows_the_list(page):

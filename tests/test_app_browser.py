@@ -301,6 +301,19 @@ def test_teacher_projects_steps_plays_and_sees_the_model(app, tmp_path):
                 got = page.locator(f".mlm-chart-{key}").evaluate(JS_SERIES)
                 assert got == want, key
 
+            # The tree coloured by money: who made and who lost money, as the model says.
+            page.locator(".mlm-tree").get_by_role("button", name="money").click()
+            stamp = f":{month}:{pid}:money"
+            eventually(
+                lambda: (
+                    page.locator(".mlm-chart-tree").get_attribute("data-stamp") or ""
+                ).endswith(stamp),
+                what="the tree coloured by money",
+            )
+            want = json.loads(to_spec(charts.tree(model, pid, colour_by="money")))["series"]
+            got = page.locator(".mlm-chart-tree").evaluate(JS_SERIES)
+            assert got == [[s["name"], s["data"]] for s in want]
+
             # Play on to the end: "done", then continue 12 months.
             page.get_by_text("fast", exact=True).click()
             page.get_by_role("button", name="▶").click()
