@@ -38,10 +38,12 @@ from typing import Any
 # No usage data leaves the classroom (Solara reads this when its settings are imported).
 os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
 
+import numpy as np
 import reacton.core
 import solara
 
 from simulation import app_charts as charts
+from simulation import app_tally as tally
 from simulation import app_views as views
 from simulation.app_echarts import Chart, to_spec
 
@@ -181,6 +183,36 @@ def StoryCard(model, tick, choice, number):  # noqa: N802
 
 
 @solara.component
+def StudentCard(model, tick):  # noqa: N802
+    """Student mode: "you are distributor #N", their story, and the class tally."""
+    tick.value  # noqa: B018 (re-render every month)
+    m = model.value
+    number = solara.use_memo(tally.CLASS.join, [])
+    solara.use_effect(lambda: lambda: tally.CLASS.leave(number), [])
+    pid = tally.student_pid(m, number)
+    net = None if pid is None else float(m.pop.net_income(rows=np.array([pid]))[0])
+    tally.CLASS.report(number, net)  # every month this page shows (idempotent)
+    t = tally.CLASS.summary()
+    with solara.Column(gap="6px", classes=["mlm-card", "mlm-story", "mlm-student"]):
+        solara.Text(
+            f"You are distributor #{number}", classes=["mlm-card-title", "mlm-student-number"]
+        )
+        solara.Text(
+            f"The {tally.ordinal(number)} person to join after the founders (month {m.month}).",
+            classes=["mlm-caption"],
+        )
+        if pid is None:
+            solara.Text("Your distributor has not joined yet. Press Step.", classes=["mlm-caption"])
+        else:
+            solara.HTML(tag="div", unsafe_innerHTML=views.story_html(m, pid))
+        solara.Text(
+            f"Class tally: {t.made_money} of the {t.joined} distributors the class follows "
+            f"have made money so far ({t.students} in student mode).",
+            classes=["mlm-caption", "mlm-tally"],
+        )
+
+
+@solara.component
 def Runs(runs):  # noqa: N802
     """The table of runs so far (filled on Reset)."""
     if runs.value:
@@ -316,6 +348,7 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
     previous = solara.use_reactive(None)  # the last run's penetration curve, drawn faintly
     choice = solara.use_reactive(views.PICKS[0])
     tree_colour = solara.use_reactive(charts.TREE_COLOURS[0])
+    student = solara.use_reactive(False)
     number = solara.use_reactive(0)
     population = solara.use_reactive(d["population"])
     pitches = solara.use_reactive(d["pitches_per_month"])
@@ -361,6 +394,7 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
         solara.Column(gap="10px", classes=["mlm-side"], style={"padding": "8px"}),
     ):
         Controller(model, tick, playing, speed, reset)
+        solara.Switch(label="Student mode", value=student)
         controls = {
             "population": population,
             "pitches_per_month": pitches,
@@ -396,6 +430,8 @@ def Page():  # noqa: N802 (Solara components are CamelCase)
     with solara.Column(gap="0px", classes=["mlm-page"]):
         Headline(model, tick)
         with solara.Div(classes=["mlm-grid"]):
+            if student.value:
+                StudentCard(model, tick)
             for key in charts.CHARTS:
                 ChartCard(key, model, tick, choice, number, previous, tree_colour)
             StoryCard(model, tick, choice, number)

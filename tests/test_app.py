@@ -454,6 +454,35 @@ def test_levels_with_few_members_are_not_rated(model):
     assert "level 1: " in views.captions(model)["levels"]
 
 
+# ---------------------------------------------------------------------------- student mode
+def test_student_numbers_follow_the_joining_order():
+    from simulation import app_tally as tally
+
+    m = tiny_model()  # joined after the founders: 2 and 4 (month 1), 3 (2), 5 and 6 (3)
+    assert [tally.student_pid(m, k) for k in range(1, 7)] == [2, 4, 3, 5, 6, None]
+    with pytest.raises(ValueError, match="start at 1"):
+        tally.student_pid(m, 0)
+    assert [tally.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 102, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "102nd", "111th",
+    ]  # fmt: skip
+
+
+def test_class_tally_counts_each_students_distributor():
+    from simulation import app_tally as tally
+
+    t = tally.ClassTally()
+    a, b, c = t.join(), t.join(), t.join()
+    assert (a, b, c) == (1, 2, 3)
+    t.report(a, 10.0)
+    t.report(b, -5.0)
+    t.report(c, None)  # not joined yet
+    assert t.summary() == tally.Tally(students=3, joined=2, made_money=1)
+    t.report(a, 0.0)  # breaking even counts as not having lost money
+    t.leave(b)
+    t.report(b, 99.0)  # a student who left is not counted again
+    assert t.summary() == tally.Tally(students=2, joined=1, made_money=1)
+
+
 # ---------------------------------------------------------------------------- chart options
 def font_sizes(option) -> list:
     """Every fontSize anywhere in an ECharts option."""
@@ -820,6 +849,27 @@ def test_tree_colour_toggle(page):
     m = expected(2)
     pid = views.pick(m, views.PICKS[0])
     assert same_chart(page.charts()["tree"], charts.tree(m, pid, colour_by="money"))
+
+
+def test_student_mode_follows_my_distributor(page):
+    from simulation import app_tally as tally
+
+    page.rc.find(page.v.Switch, label="Student mode").widget.v_model = True
+    assert page.text("mlm-student-number").startswith("You are distributor #")
+    number = int(page.text("mlm-student-number").split("#")[1])
+    for _ in range(4):
+        page.button("Step").click()
+    m = expected(4)
+    pid = tally.student_pid(m, number)
+    assert pid is not None and m.pop.join_month[pid] > 0
+    assert views.story_html(m, pid) in page.story_html()
+    # The only student in this process: the tally is this one distributor.
+    made = int(m.pop.net_income()[pid] >= 0)
+    assert tally.CLASS.summary() == tally.Tally(students=1, joined=1, made_money=made)
+    assert page.text("mlm-tally") == (
+        f"Class tally: {made} of the 1 distributors the class follows have made money "
+        "so far (1 in student mode)."
+    )
 
 
 def test_story_selection_follows_the_list(page):
