@@ -367,3 +367,49 @@ def test_the_terminal_shows_the_address_and_no_warnings(app):
     out = app.log.read_text(errors="replace")
     assert f"Classroom page: {app.url}" in out
     assert "warn" not in out.lower() and "cookie" not in out.lower(), out
+
+
+def test_two_students_share_a_class_tally(app):
+    """Two browser sessions in student mode: each follows its own distributor; one tally."""
+    from playwright.sync_api import sync_playwright
+
+    from simulation import app_tally as tally
+    from simulation import app_views as views
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            pages = []
+            for _ in range(2):
+                page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+                page.goto(app.url)
+                page.wait_for_function(JS_DRAWN, arg=0, timeout=WAIT * 1000)
+                page.locator("label", has_text="Student mode").click()
+                page.locator(".mlm-student-number").wait_for(timeout=WAIT * 1000)
+                pages.append(page)
+            numbers = [
+                int(p.locator(".mlm-student-number").inner_text().split("#")[1]) for p in pages
+            ]
+            assert len(set(numbers)) == 2
+            for page in pages:
+                for k in range(1, 7):
+                    page.get_by_role("button", name="Step").click()
+                    page.wait_for_function(JS_DRAWN, arg=k, timeout=WAIT * 1000)
+            # Both towns are the default town at month 6; the second page's last render saw
+            # both reports (the first page reported at month 6 before the second stepped).
+            model = views.ClassroomModel()
+            model.run(6)
+            net = model.pop.net_income()
+            pids = [tally.student_pid(model, n) for n in numbers]
+            joined = [p for p in pids if p is not None]
+            made = sum(int(net[p] >= 0) for p in joined)
+            want = (
+                f"Class tally: {made} of the {len(joined)} distributors the class follows "
+                f"have made money so far ({len(pages)} in student mode)."
+            )
+            assert pages[1].locator(".mlm-tally").inner_text().strip() == want
+            for page, pid in zip(pages, pids, strict=True):
+                if pid is not None:
+                    assert f"Person {pid}:" in page.locator(".mlm-student h4").inner_text()
+        finally:
+            browser.close()
