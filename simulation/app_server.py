@@ -2,7 +2,8 @@
 
 Bound to 127.0.0.1 by default (``--host 0.0.0.0`` lets students on the same network open it),
 with Solara's telemetry and version check off, so the page makes no request to any other host:
-its assets come from the ``solara-assets`` package and its charts are drawn on the server.
+its assets come from the ``solara-assets`` package, including ECharts, with which the browser
+draws the charts.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ DEFAULT_PORT = 8765
 SERVER_ENV = {
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage data sent to Mixpanel
     "SOLARA_ASSETS_PROXY": "True",  # assets served by this server (from solara-assets)
-    # The hook checker warns about Mesa's own SolaraViz code on every start; ours is tested.
-    "SOLARA_CHECK_HOOKS": "off",
     # The "This website runs on Solara" banner sits over the bottom-right chart.
     "SOLARA_THEME_SHOW_BANNER": "False",
 }

@@ -122,7 +122,7 @@ MIN_MEMBERS_FOR_RATE = 5
 class ClassroomModel(MLMModel):
     """The ``classroom`` scenario with the page's controls as keyword arguments.
 
-    SolaraViz re-creates the model as ``ClassroomModel(**controls)`` on reset, so every control
+    The page re-creates the model as ``ClassroomModel(**controls)`` on Reset, so every control
     is a keyword with a default. The model stops (``running = False``) after ``months``.
 
     Args:
