@@ -8,7 +8,10 @@ Starts ``mlmsim app`` on a free 127.0.0.1 port and drives Debian's chromium with
    chart, including those scrolled out of view, which the page draws when the browser is
    idle); then Reset and play the 36 months, timing click to the last month drawn;
 2. N sessions (browser contexts, default 30) stepping at the same time, each its own town of
-   2,000, timing each step click to all its charts drawn.
+   2,000, timing each step click to all its charts drawn (the N browsers share this machine's
+   cores with the server);
+3. the server alone: N sessions' pages rendered in this process (Solara's test renderer),
+   stepping at once from N threads: the server's side of 30 students on their own devices.
 
 Times are taken inside the page (``performance.now()``: from the Step button's click to the
 moment the chart widget marks itself drawn, see ``simulation/app_chart.vue``), so Playwright's
@@ -19,6 +22,7 @@ Usage::
 
     python benchmarks/bench_app.py                 # 2,000 and 5,000 people, 30 sessions
     python benchmarks/bench_app.py --sessions 5 --months 12 --sizes 2000
+    python benchmarks/bench_app.py --sizes --sessions 0 --server-sessions 30   # server only
 """
 
 from __future__ import annotations
@@ -261,18 +265,73 @@ async def main_async(args) -> None:
         stop_server(proc)
 
 
+def server_only(sessions: int, steps: int) -> None:
+    """N sessions' pages in this process (Solara's test renderer, no browser, no websocket),
+    each stepping in its own thread at the same time: what the server's CPU and Python's GIL
+    allow when every browser is on another machine."""
+    import threading
+
+    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    import contextlib
+    import io
+
+    import ipyvuetify as v
+    import solara
+
+    from simulation import app
+
+    with contextlib.redirect_stdout(io.StringIO()):  # Solara prints the app bar title
+        pages = [solara.render(solara.AppLayout(children=[app.Page()]))[1] for _ in range(sessions)]
+    out: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(sessions)
+
+    def student(rc) -> None:
+        step = rc.find(v.Btn, children=["Step"]).widget
+        barrier.wait()
+        for _ in range(steps):
+            t = time.perf_counter()
+            step.click()
+            with lock:
+                out.append(1000 * (time.perf_counter() - t))
+
+    threads = [threading.Thread(target=student, args=(rc,)) for rc in pages]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - start
+    print(
+        f"{sessions} sessions stepping at once, server only ({steps} steps each, {wall:.1f} s, "
+        f"{1000 * wall / (sessions * steps):.0f} ms of server time a step), per step: "
+        f"{summary(out)}"
+    )
+    for rc in pages:
+        rc.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[2000, 5000])
     parser.add_argument("--months", type=int, default=36, help="months stepped per size")
     parser.add_argument("--sessions", type=int, default=30, help="concurrent sessions (0: skip)")
     parser.add_argument("--student-steps", type=int, default=10, help="steps per session")
+    parser.add_argument(
+        "--server-sessions",
+        type=int,
+        default=30,
+        help="sessions stepping at once in this process, without browsers (0: skip)",
+    )
     args = parser.parse_args()
     print(
         f"cores: {os.cpu_count()}, load average at start: "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    asyncio.run(main_async(args))
+    if args.sizes or args.sessions:
+        asyncio.run(main_async(args))
+    if args.server_sessions:
+        server_only(args.server_sessions, args.student_steps)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
