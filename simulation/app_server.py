@@ -2,7 +2,8 @@
 
 Bound to 127.0.0.1 by default (``--host 0.0.0.0`` lets students on the same network open it),
 with Solara's telemetry and version check off, so the page makes no request to any other host:
-its assets come from the ``solara-assets`` package and its charts are drawn on the server.
+its assets come from the ``solara-assets`` package, including ECharts, with which the browser
+draws the charts.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ipaddress
 import os
 import socket
 import sys
+import warnings
 
 APP_MODULE = "simulation.app"
 DEFAULT_HOST = "127.0.0.1"
@@ -23,8 +25,6 @@ DEFAULT_PORT = 8765
 SERVER_ENV = {
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage data sent to Mixpanel
     "SOLARA_ASSETS_PROXY": "True",  # assets served by this server (from solara-assets)
-    # The hook checker warns about Mesa's own SolaraViz code on every start; ours is tested.
-    "SOLARA_CHECK_HOOKS": "off",
     # The "This website runs on Solara" banner sits over the bottom-right chart.
     "SOLARA_THEME_SHOW_BANNER": "False",
 }
@@ -110,6 +110,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"Listening on {args.host}: other computers on this network can open the page.")
     # Solara reads its settings from the environment when first imported: set them first.
     os.environ.update(SERVER_ENV)
+    # Solara warns on every page load over plain http from an address other than
+    # "localhost" (e.g. 127.0.0.1, or a LAN address) that it cannot set a SameSite=None
+    # cookie and falls back to SameSite=Lax. Lax is right here: the page is not embedded in
+    # another site's iframe. The warning filled the terminal with a long cookie text.
+    warnings.filterwarnings(
+        "ignore", message="Cookies with samesite=none require https", category=UserWarning
+    )
     # Lazy on purpose: solara must see SERVER_ENV at import, and it costs 1.3 s at every
     # CLI start.
     from solara.__main__ import cli as solara_cli  # noqa: PLC0415

@@ -30,7 +30,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from simulation.config import load_scenario
 from simulation.metrics import lorenz, top_share
 from simulation.model import MLMModel
-from simulation.plans.engine import shipped_plans
+from simulation.plans.engine import load_plan, shipped_plans
 from simulation.state import INFLOWS, OUTFLOWS, Status
 
 # Colours shared by the tree and the charts (colour-blind safe: blue / orange / grey).
@@ -67,6 +67,13 @@ DEFAULTS: dict[str, Any] = {
     "seed": 42,
     "months": 36,
 }
+# The money sliders: control name -> (scenario key as ClassroomModel takes it, default).
+# Defaults are the classroom scenario's (and the config's: docs/model.md gives their sources).
+MONEY = {
+    "starter_kit": ("costs__starter_kit_usd", 60.0),
+    "monthly_order": ("buy__own_use_pv", 60.0),
+    "fees": ("costs__fixed_usd_monthly", 25.0),
+}
 
 PICKS = (
     "the top earner",
@@ -76,6 +83,7 @@ PICKS = (
     "a founder",
 )
 BY_NUMBER = "a person by number"
+GUESS_FIRST = "? (guess first)"
 
 
 def plan_names() -> list[str]:
@@ -83,10 +91,38 @@ def plan_names() -> list[str]:
     return [p.stem for p in shipped_plans()]
 
 
+def plan_choices() -> dict[str, str]:
+    """The shipped plans for the plan selector: each plan file's own ``[plan] name`` -> stem.
+
+    The page lists the names the plan files give themselves (``"Unilevel 8/5/4/4/4"``), the
+    same names the page's text and the reports print, not file names.
+    """
+    return {load_plan(p.stem).meta.name: p.stem for p in shipped_plans()}
+
+
+# Who is left to recruit: every person falls in exactly one of these groups (in this order of
+# precedence), so the groups add up to the whole town every month.
+POOL = (
+    "joined, active",
+    "joined, quit",
+    "saw a friend quit",
+    "said no",
+    "unwilling, never asked",
+    "never asked",
+)
+# assumption: "unwilling" = willingness under 0.1, i.e. even at join chance 100% such a person
+# turns down more than 9 first pitches in 10 (Beta(1.5, 3.5) puts about 13% of people there).
+UNWILLING = 0.1
+# Recruits-per-member rates are shown only for levels with at least this many members: the
+# rate of a level of one or two persons is noise (level 13 of the default run: one member,
+# two recruits, "2.0").
+MIN_MEMBERS_FOR_RATE = 5
+
+
 class ClassroomModel(MLMModel):
     """The ``classroom`` scenario with the page's controls as keyword arguments.
 
-    SolaraViz re-creates the model as ``ClassroomModel(**controls)`` on reset, so every control
+    The page re-creates the model as ``ClassroomModel(**controls)`` on Reset, so every control
     is a keyword with a default. The model stops (``running = False``) after ``months``.
 
     Args:
@@ -121,6 +157,26 @@ class ClassroomModel(MLMModel):
             months=int(months),
             **kwargs,
         )
+        self.planned_months = int(months)  # as asked for; "continue" extends the run
+        # Who is left to recruit, month by month: int64 counts per POOL group (the
+        # DataCollector has no such column; the page keeps its own history).
+        self.pool_history: list[np.ndarray] = [recruit_pool(self)]
+
+    def step(self) -> None:
+        """One month of the model, then record who is left to recruit."""
+        super().step()
+        self.pool_history.append(recruit_pool(self))
+
+    def extend(self, months: int) -> None:
+        """Run ``months`` more months than planned (the page's "continue" button).
+
+        Raises:
+            ValueError: if ``months`` is not positive.
+        """
+        if months <= 0:
+            raise ValueError(f"months to continue must be positive, got {months}")
+        self.scenario.scenario.months = self.month + int(months)
+        self.running = True
 
 
 # ---------------------------------------------------------------------------- numbers
@@ -128,19 +184,36 @@ def _pct(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{100 * x:.0f}%"
 
 
-def _usd(x: float) -> str:
+def usd(x: float) -> str:
+    """Dollars with thousands separators and the sign in front: ``-$1,234``."""
     sign = "-" if x < 0 else ""
     return f"{sign}${abs(x):,.0f}"
 
 
 def setup_line(model: MLMModel) -> str:
-    """The market and plan being shown, in one line."""
+    """The market and plan being shown, in one line (costs only where not the defaults)."""
     sc = model.scenario
-    return (
+    line = (
         f"{model.plan.meta.name} plan, {model.pop.n:,} people, "
         f"{sc.recruit.pitches_per_month:g} pitches a month each, "
         f"join chance {100 * sc.recruit.join_prob:.0f}%, seed {model.seed}"
     )
+    money = money_settings(model)
+    if any(money[k] != default for k, (_, default) in MONEY.items()):
+        line += (
+            f"; kit {usd(money['starter_kit'])}, order {money['monthly_order']:g} PV a month, "
+            f"fees {usd(money['fees'])} a month"
+        )
+    return line
+
+
+def money_settings(model: MLMModel) -> dict[str, float]:
+    """The model's values of the :data:`MONEY` controls (USD, PV a month, USD a month)."""
+    out = {}
+    for name, (key, _) in MONEY.items():
+        section, field = key.split("__")
+        out[name] = float(getattr(getattr(model.scenario, section), field))
+    return out
 
 
 def headline(model: MLMModel) -> list[tuple[str, str]]:
@@ -148,6 +221,10 @@ def headline(model: MLMModel) -> list[tuple[str, str]]:
 
     Month, persons who ever joined (and penetration), active distributors, joins this month,
     and the share of everyone who joined whose net income so far is negative.
+
+    At month 0 only the founders have joined and paid for their kits, so "lost money" would
+    read 100% and give the answer away before the class has guessed: it reads
+    :data:`GUESS_FIRST` until the first month has been played.
     """
     s = model.stats
     return [
@@ -155,7 +232,7 @@ def headline(model: MLMModel) -> list[tuple[str, str]]:
         ("ever joined", f"{s['ever_joined']:,} of {model.pop.n:,} ({100 * s['penetration']:.1f}%)"),
         ("active now", f"{s['distributors']:,}"),
         ("joined this month", f"{s['joined']:,}"),
-        ("lost money so far", _pct(s["share_net_loss"])),
+        ("lost money so far", GUESS_FIRST if model.month == 0 else _pct(s["share_net_loss"])),
     ]
 
 
@@ -176,6 +253,22 @@ def recruits_per_member(model: MLMModel) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(1, size), recruits / np.maximum(members, 1)
 
 
+def rated_levels(model: MLMModel) -> np.ndarray:
+    """bool[L]: levels 1..deepest with at least :data:`MIN_MEMBERS_FOR_RATE` members."""
+    return members_by_level(model) >= MIN_MEMBERS_FOR_RATE
+
+
+def _levels_caption(model: MLMModel, levels: np.ndarray, rpm: np.ndarray) -> str:
+    rated = rated_levels(model)
+    if not levels.size or not rated.any():
+        return "Recruits per member: nobody yet."
+    last = int(np.flatnonzero(rated)[-1])
+    text = f"Recruits per member: level 1: {rpm[0]:.1f}, level {last + 1}: {rpm[last]:.1f}."
+    if not rated.all():
+        text += f" Levels with fewer than {MIN_MEMBERS_FOR_RATE} members are not rated."
+    return text
+
+
 def captions(model: MLMModel) -> dict[str, str]:
     """One sentence under each chart, with the number the chart is about."""
     pop = model.pop
@@ -191,12 +284,7 @@ def captions(model: MLMModel) -> dict[str, str]:
         f"deepest level {deepest}.",
         "penetration": f"{100 * s['penetration']:.1f}% of the market has joined; "
         f"{int(s['joined']):,} joined in month {s['month']}.",
-        "levels": "Recruits per member: "
-        + (
-            f"level 1: {rpm[0]:.1f}, level {deepest}: {rpm[-1]:.1f}."
-            if levels.size
-            else "nobody yet."
-        ),
+        "levels": _levels_caption(model, levels, rpm),
         "lorenz": "Top 10% of members got "
         + (
             f"{100 * top10:.0f}% of all commissions."
@@ -206,6 +294,164 @@ def captions(model: MLMModel) -> dict[str, str]:
         + f" {int((comm > 0).sum()):,} of {comm.size:,} were ever paid.",
         "lost_money": f"{_pct(s['share_net_loss'])} have lost money so far "
         f"({_pct(s['share_net_loss_strict'])} if product used at home counts as a cost).",
+        **_new_captions(model),
+    }
+
+
+def _new_captions(model: MLMModel) -> dict[str, str]:
+    """Captions of the who-is-left, pitch, lined-up and by-joining-month charts."""
+    pool = recruit_pool(model)
+    never = int(pool[2:].sum())
+    real = members_by_level(model)
+    founders = int(model.scenario.market.founders)
+    deepest = int(real.size)
+    promised = int(promised_per_level(founders, max(deepest, 1))[-1])
+    net, gross = lined_up(model)
+    months, _joined, lost, _median = loss_by_join_month(model)
+    late = months >= max(model.month - 11, 1)
+    joined = np.bincount(model.pop.join_month[model.pop.join_month >= 0].astype(np.int64))
+    late_n = int(joined[months[late]].sum()) if late.any() else 0
+    late_lost = (
+        float((lost[late] * joined[months[late]]).sum() / late_n) if late_n else float("nan")
+    )
+    sc = model.scenario.market
+    ring = (
+        f"Each dot is a person; neighbours on the ring know each other ({sc.mean_degree} "
+        'contacts each, a few across town). Inside to outside: the groups of "who is left".'
+        if sc.network == "small_world"
+        else f"Each dot is a person, in row order ({sc.network} network): colours as in "
+        '"who is left".'
+    )
+    return {
+        "network": ring,
+        "pool": f"{never:,} of {model.pop.n:,} never joined: {int(pool[2]):,} saw a friend quit, "
+        f"{int(pool[3]):,} said no, {int(pool[4]):,} unwilling, "
+        f"{int(pool[5]):,} never asked.",
+        "pitch": f"The pitch needs {promised:,} people on level {max(deepest, 1)}; "
+        f"{int(real[-1]) if deepest else 0:,} joined there."
+        if model.month
+        else f"The pitch: {founders} founders, then 3 recruits each, level after level.",
+        "lined_up": (
+            f"{int((net < 0).sum()):,} of {net.size:,} are below zero; "
+            f"{int((gross > 0).sum()):,} were ever paid a commission."
+        )
+        if model.month
+        else "Month 0: everyone has just paid for a starter kit. Press Step.",
+        "cohorts": (
+            f"Joined in the last 12 months: {late_n:,}, of whom {_pct(late_lost)} lost money."
+        )
+        if model.month
+        else "Month 0: only the founders so far.",
+    }
+
+
+# ---------------------------------------------------------------------------- new views
+def pool_groups(model: MLMModel) -> np.ndarray:
+    """int8[N] each person's :data:`POOL` group now (an index into :data:`POOL`).
+
+    Members: still active (0), or quit (1). People who never joined, first matching group
+    wins: a social contact of theirs joined and quit (2, ``quit_contacts > 0``); they were
+    pitched and said no (3, ``pitched > 0``; some are still refusing, ``refused_until >
+    month``); their willingness is under :data:`UNWILLING` (4); the rest were never asked (5).
+    """
+    pop = model.pop
+    group = np.full(pop.n, 5, dtype=np.int8)
+    group[pop.willingness < UNWILLING] = 4
+    group[pop.pitched > 0] = 3
+    group[pop.quit_contacts > 0] = 2
+    group[pop.status == Status.QUIT] = 1
+    group[pop.status == Status.DISTRIBUTOR] = 0
+    return group
+
+
+def recruit_pool(model: MLMModel) -> np.ndarray:
+    """int64[6] persons in each :data:`POOL` group now (see :func:`pool_groups`); sums to N."""
+    return np.bincount(pool_groups(model), minlength=len(POOL)).astype(np.int64)
+
+
+def pool_history(model: MLMModel) -> np.ndarray:
+    """int64[months + 1, 6] :func:`recruit_pool` at every month so far (month 0 first)."""
+    hist = getattr(model, "pool_history", None)
+    if hist is None or len(hist) != model.month + 1:
+        raise ValueError(
+            f"no recruit-pool history for month 0..{model.month}: use ClassroomModel, which "
+            "records it every month"
+        )
+    return np.vstack(hist)
+
+
+def lined_up(model: MLMModel) -> tuple[np.ndarray, np.ndarray]:
+    """Everyone who joined, lined up from the lowest net income to the highest.
+
+    Returns:
+        ``(net float64[k], gross float64[k])``: cumulative net income (own use valued, from
+        ``Population.net_income``) in ascending order, and each of those persons'
+        commissions (gross income), USD. ``k`` = persons who ever joined.
+    """
+    pop = model.pop
+    ever = np.flatnonzero(pop.join_month >= 0)
+    net = pop.net_income(rows=ever)
+    order = np.argsort(net, kind="stable")
+    return net[order], pop.commissions[ever][order]
+
+
+def loss_by_join_month(model: MLMModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Net income so far by the month people joined.
+
+    Returns:
+        ``(month int64[m], joined int64[m], lost float64[m], median_net float64[m])`` for every
+        month 0..now in which anyone joined: persons who joined that month, the share of them
+        whose net income (own use valued) is below zero, and their median net income, USD.
+    """
+    pop = model.pop
+    ever = np.flatnonzero(pop.join_month >= 0)
+    month = pop.join_month[ever].astype(np.int64)
+    net = pop.net_income(rows=ever)
+    months = np.unique(month)
+    joined = np.bincount(month)[months]
+    lost = np.bincount(month, weights=(net < 0).astype(np.float64))[months] / joined
+    median = np.array([np.median(net[month == m]) for m in months])
+    return months, joined, lost, median
+
+
+def promised_per_level(founders: int, levels: int, width: int = 3) -> np.ndarray:
+    """The pitch's people per level: "recruit 3 who each recruit 3".
+
+    Returns:
+        int64[levels]: ``founders * width ** (level - 1)`` for levels 1..``levels``.
+    """
+    return founders * np.int64(width) ** np.arange(levels, dtype=np.int64)
+
+
+def members_by_level(model: MLMModel) -> np.ndarray:
+    """int64[L] persons who ever joined at each level 1..deepest."""
+    level = model.pop.level[model.pop.join_month >= 0].astype(np.int64)
+    return np.bincount(level)[1:] if level.size else np.zeros(0, np.int64)
+
+
+def run_summary(model: MLMModel) -> dict[str, Any]:
+    """One row of the "runs so far" table: what a class compares between two runs.
+
+    Keys: ``setup`` (:func:`setup_line`), ``month``, ``ever_joined`` (persons), ``penetration``
+    (share of N), ``peak_month`` (the month with the most joins, the earliest if tied),
+    ``lost_money`` (share of everyone who joined with net income < 0), ``typical_net`` (their
+    median net income, USD), ``top10_share`` (share of all commissions received by the top
+    10% of members).
+    """
+    pop = model.pop
+    ever = np.flatnonzero(pop.join_month >= 0)
+    net = pop.net_income(rows=ever)
+    joined = monthly(model, "joined")
+    comm = pop.commissions[ever]
+    return {
+        "setup": setup_line(model),
+        "month": int(model.month),
+        "ever_joined": int(ever.size),
+        "penetration": ever.size / pop.n,
+        "peak_month": int(np.argmax(joined[1:]) + 1) if joined.size > 1 else 0,
+        "lost_money": float((net < 0).mean()),
+        "typical_net": float(np.median(net)),
+        "top10_share": float(top_share(comm, 0.10)) if comm.sum() > 0 else float("nan"),
     }
 
 
@@ -402,7 +648,8 @@ def _legend_row(fig: Figure, axes, ncol: int = 4) -> None:
     )
 
 
-def _series(model: MLMModel, key: str) -> np.ndarray:
+def monthly(model: MLMModel, key: str) -> np.ndarray:
+    """float64[months + 1] one DataCollector column (month 0 first)."""
     return np.asarray(model.datacollector.model_vars[key], dtype=np.float64)
 
 
@@ -412,9 +659,9 @@ def _months(model: MLMModel) -> int:
 
 def penetration_figure(model: MLMModel) -> Figure:
     """Joins per month (bars) and penetration, the share of the market ever joined (line)."""
-    month = _series(model, "month")
-    joined = _series(model, "joined")
-    pen = 100 * _series(model, "penetration")
+    month = monthly(model, "month")
+    joined = monthly(model, "joined")
+    pen = 100 * monthly(model, "penetration")
     with matplotlib.rc_context(STYLE):
         fig, ax = _figure(twin=True)
         ax.bar(month[1:], joined[1:], color=ACTIVE, alpha=0.6, label="joined that month")
@@ -489,9 +736,9 @@ def lorenz_figure(model: MLMModel) -> Figure:
 
 def lost_money_figure(model: MLMModel) -> Figure:
     """Share of everyone who joined whose net income so far is negative, month by month."""
-    month = _series(model, "month")
-    loss = 100 * _series(model, "share_net_loss")
-    strict = 100 * _series(model, "share_net_loss_strict")
+    month = monthly(model, "month")
+    loss = 100 * monthly(model, "share_net_loss")
+    strict = 100 * monthly(model, "share_net_loss_strict")
     with matplotlib.rc_context(STYLE):
         fig, ax = _figure()
         ax.plot(month, loss, color=LOSS, lw=3, label="home use valued")
@@ -585,14 +832,14 @@ def story_lines(model: MLMModel, pid: int) -> list[str]:
         f"{status} ({s['months_in']} months in the business).",
         f"- recruited **{s['recruits']}** (still active: {s['active_recruits']}); "
         f"retail customers now: {s['customers']}",
-        f"- money in: commissions {_usd(s['commissions'])}, "
-        f"retail sales {_usd(s['retail_sales'])}"
-        + (f", buyback {_usd(s['buyback_refund'])}" if s["buyback_refund"] else ""),
-        f"- money out: product {_usd(s['purchases'])}, starter kit {_usd(s['kit_cost'])}, "
-        f"fees {_usd(s['fixed_costs'])}",
-        f"- product used at home, worth {_usd(s['own_use_value'])}",
-        f"**Net: {_usd(s['net_income'])}** with home use valued "
-        f"({_usd(s['net_income_strict'])} without): {verdict}.",
+        f"- money in: commissions {usd(s['commissions'])}, "
+        f"retail sales {usd(s['retail_sales'])}"
+        + (f", buyback {usd(s['buyback_refund'])}" if s["buyback_refund"] else ""),
+        f"- money out: product {usd(s['purchases'])}, starter kit {usd(s['kit_cost'])}, "
+        f"fees {usd(s['fixed_costs'])}",
+        f"- product used at home, worth {usd(s['own_use_value'])}",
+        f"**Net: {usd(s['net_income'])}** with home use valued "
+        f"({usd(s['net_income_strict'])} without): {verdict}.",
     ]
 
 

@@ -1,0 +1,339 @@
+"""Classroom page latency in a real browser: one teacher stepping, playing, and N students at once.
+
+Starts ``mlmsim app`` on a free 127.0.0.1 port and drives Debian's chromium with Playwright:
+
+1. one session at 1920x1080, for each town size (default 2,000 and 5,000 people): Step through
+   the whole run (36 months), timing in the page each click of Step until the charts show the
+   new month: "in view" (the charts on screen, which the page draws first) and "all" (every
+   chart, including those scrolled out of view, which the page draws when the browser is
+   idle); then Reset and play the 36 months, timing click to the last month drawn;
+2. N sessions (browser contexts, default 30) stepping at the same time, each its own town of
+   2,000, timing each step click to all its charts drawn (the N browsers share this machine's
+   cores with the server);
+3. the server alone: N sessions' pages rendered in this process (Solara's test renderer),
+   stepping at once from N threads: the server's side of 30 students on their own devices.
+
+Times are taken inside the page (``performance.now()``: from the Step button's click to the
+moment the chart widget marks itself drawn, see ``simulation/app_chart.vue``), so Playwright's
+own overhead is not counted. The browsers run on the same machine as the server: with 30
+sessions, 30 pages draw charts on the same cores as the server computes them.
+
+Usage::
+
+    python benchmarks/bench_app.py                 # 2,000 and 5,000 people, 30 sessions
+    python benchmarks/bench_app.py --sessions 5 --months 12 --sizes 2000
+    python benchmarks/bench_app.py --sizes --sessions 0 --server-sessions 30   # server only
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+# In the page: click a button by its text and record the time; the charts' stamps are
+# "<model id>:<month>[:<person>]" once drawn (see simulation/app_chart.vue).
+JS_SETUP = """() => {
+  window.mlmMarks = {};
+  const obs = new MutationObserver((ms) => {
+    for (const m of ms) {
+      const month = (m.target.dataset.stamp || "").split(":")[1];
+      const key = m.target.className;
+      (window.mlmMarks[month] = window.mlmMarks[month] || {})[key] = performance.now();
+    }
+  });
+  document.querySelectorAll(".mlm-chart-box").forEach(
+    (e) => obs.observe(e, { attributes: true, attributeFilter: ["data-stamp"] }));
+}"""
+JS_CLICK = """(label) => {
+  const all = [...document.querySelectorAll("button")];
+  const b = all.find((x) => x.textContent.trim() === label);
+  if (!b) {
+    throw new Error(`no ${label} button; buttons: ${all.map((x) => x.textContent.trim())}`);
+  }
+  window.mlmClick = performance.now();
+  b.click();
+}"""
+CHARTS = 9  # chart widgets on the page (simulation.app_charts.CHARTS)
+JS_ALL_DRAWN = f"""(month) => {{
+  const c = [...document.querySelectorAll(".mlm-chart-box")];
+  const at = (e) => (e.dataset.stamp || "").split(":")[1] === String(month);
+  return c.length === {CHARTS} && c.every(at);
+}}"""
+JS_ALL_REACHED = f"""(month) => {{
+  const c = [...document.querySelectorAll(".mlm-chart-box")];
+  const past = (e) => Number((e.dataset.stamp || "-1").split(":")[1]) >= month;
+  return c.length === {CHARTS} && c.every(past);
+}}"""
+JS_TIMES = """(month) => {
+  const marks = window.mlmMarks[String(month)] || {};
+  const inView = [...document.querySelectorAll(".mlm-chart-box")].filter((e) => {
+    const r = e.getBoundingClientRect();
+    return r.bottom > 0 && r.top < window.innerHeight;
+  }).map((e) => e.className);
+  const t = (keys) => Math.max(...keys.map((k) => marks[k] - window.mlmClick));
+  return { inView: t(inView), all: t(Object.keys(marks)), charts: Object.keys(marks).length };
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, SOLARA_ASSETS_CDN="http://127.0.0.1:9/", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulation", "app", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    stop_server(proc)
+    raise SystemExit("mlmsim app did not answer within 120 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"median {statistics.median(values):6.0f} ms, p90 {pct(values, 0.9):6.0f} ms, "
+        f"max {max(values):6.0f} ms (n={len(values)})"
+    )
+
+
+async def open_page(browser, url: str, viewport: dict):
+    context = await browser.new_context(viewport=viewport)
+    page = await context.new_page()
+    await page.goto(url, timeout=600_000)
+    await page.wait_for_function(JS_ALL_DRAWN, arg=0, timeout=600_000)
+    await page.evaluate(JS_SETUP)
+    return context, page
+
+
+async def step_once(page, month: int) -> dict:
+    await page.evaluate(JS_CLICK, "Step")
+    await page.wait_for_function(JS_ALL_DRAWN, arg=month, timeout=180_000, polling=20)
+    return await page.evaluate(JS_TIMES, month)
+
+
+async def set_people(page, people: int) -> None:
+    thumb = page.locator(".v-input:has(label:text-is('People')) [role=slider]")
+    now = int(await thumb.get_attribute("aria-valuenow"))
+    changed = now != people
+    key = "ArrowRight" if people > now else "ArrowLeft"
+    if people == int(await thumb.get_attribute("aria-valuemax")):
+        await thumb.focus()
+        await thumb.press("End")  # one event, not 30 that race the server's echoes
+        now = people
+    while now != people:
+        # One press at a time, each waited for: the server echoes every value.
+        want = now + (100 if key == "ArrowRight" else -100)
+        await thumb.focus()
+        await thumb.press(key)
+        deadline = time.monotonic() + 180
+        while int(await thumb.get_attribute("aria-valuenow")) != want:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the People slider did not reach {want}")
+            await asyncio.sleep(0.05)
+        now = want
+    if changed:  # the server has the value once it says what Reset will do
+        await page.wait_for_function(
+            "(n) => document.querySelector('.mlm-pending').textContent.includes(n)",
+            arg=f"{people:,} people",
+            timeout=180_000,
+        )
+    await page.evaluate(JS_CLICK, "Reset")
+    await page.wait_for_function(
+        "(n) => document.querySelector('.mlm-setup').textContent.includes(n)",
+        arg=f"{people:,} people",
+        timeout=180_000,
+    )
+    await page.wait_for_function(JS_ALL_DRAWN, arg=0, timeout=180_000)
+    await page.evaluate(JS_SETUP)
+
+
+async def one_session(browser, url: str, people: int, months: int) -> None:
+    context, page = await open_page(browser, url, {"width": 1920, "height": 1080})
+    try:
+        await set_people(page, people)
+        in_view, every = [], []
+        for month in range(1, months + 1):
+            t = await step_once(page, month)
+            in_view.append(t["inView"])
+            every.append(t["all"])
+        print(f"  {people:,} people, Step, charts in view: {summary(in_view)}")
+        print(f"  {people:,} people, Step, all charts:     {summary(every)}")
+        await page.evaluate(JS_CLICK, "Reset")
+        await page.wait_for_function(JS_ALL_DRAWN, arg=0, timeout=180_000)
+        await page.evaluate(JS_SETUP)
+        start = time.monotonic()
+        await page.evaluate(JS_CLICK, "▶")
+        await page.wait_for_function(JS_ALL_REACHED, arg=months, timeout=600_000, polling=50)
+        print(
+            f"  {people:,} people, play {months} months (normal speed): "
+            f"{time.monotonic() - start:.1f} s to month {months} drawn"
+        )
+    finally:
+        await context.close()
+
+
+async def student(browser, url, months: int, gate, opened: list, ready: asyncio.Event, out: list):
+    async with gate:  # a few pages load at a time: loading is not what is measured
+        context, page = await open_page(browser, url, {"width": 1280, "height": 720})
+    try:
+        opened.append(page)
+        await ready.wait()
+        for month in range(1, months + 1):
+            out.append((await step_once(page, month))["all"])
+    finally:
+        await context.close()
+
+
+async def main_async(args) -> None:
+    from playwright.async_api import async_playwright
+
+    proc, url = start_server()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            print("One session (1920x1080), click to charts drawn, timed in the page:")
+            for people in args.sizes:
+                await one_session(browser, url, people, args.months)
+            if args.sessions:
+                ready = asyncio.Event()
+                gate = asyncio.Semaphore(4)
+                opened: list = []
+                out: list[float] = []
+                tasks = [
+                    asyncio.create_task(
+                        student(browser, url, args.student_steps, gate, opened, ready, out)
+                    )
+                    for _ in range(args.sessions)
+                ]
+                # Open every page first: loading 30 pages is not what is measured.
+                while len(opened) < args.sessions:
+                    if any(t.done() for t in tasks):
+                        await asyncio.gather(*tasks)  # raises the failure
+                    await asyncio.sleep(0.2)
+                ready.set()
+                start = time.monotonic()
+                await asyncio.gather(*tasks)
+                wall = time.monotonic() - start
+                print(
+                    f"{args.sessions} sessions stepping at once (1280x720, 2,000 people, "
+                    f"{args.student_steps} steps each, {wall:.1f} s), per step: {summary(out)}"
+                )
+            await browser.close()
+    finally:
+        stop_server(proc)
+
+
+def server_only(sessions: int, steps: int) -> None:
+    """N sessions' pages in this process (Solara's test renderer, no browser, no websocket),
+    each stepping in its own thread at the same time: what the server's CPU and Python's GIL
+    allow when every browser is on another machine."""
+    import threading
+
+    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    import contextlib
+    import io
+
+    import ipyvuetify as v
+    import solara
+
+    from simulation import app
+
+    with contextlib.redirect_stdout(io.StringIO()):  # Solara prints the app bar title
+        pages = [solara.render(solara.AppLayout(children=[app.Page()]))[1] for _ in range(sessions)]
+    out: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(sessions)
+
+    def student(rc) -> None:
+        step = rc.find(v.Btn, children=["Step"]).widget
+        barrier.wait()
+        for _ in range(steps):
+            t = time.perf_counter()
+            step.click()
+            with lock:
+                out.append(1000 * (time.perf_counter() - t))
+
+    threads = [threading.Thread(target=student, args=(rc,)) for rc in pages]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - start
+    print(
+        f"{sessions} sessions stepping at once, server only ({steps} steps each, {wall:.1f} s, "
+        f"{1000 * wall / (sessions * steps):.0f} ms of server time a step), per step: "
+        f"{summary(out)}"
+    )
+    for rc in pages:
+        rc.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[2000, 5000])
+    parser.add_argument("--months", type=int, default=36, help="months stepped per size")
+    parser.add_argument("--sessions", type=int, default=30, help="concurrent sessions (0: skip)")
+    parser.add_argument("--student-steps", type=int, default=10, help="steps per session")
+    parser.add_argument(
+        "--server-sessions",
+        type=int,
+        default=30,
+        help="sessions stepping at once in this process, without browsers (0: skip)",
+    )
+    args = parser.parse_args()
+    print(
+        f"cores: {os.cpu_count()}, load average at start: "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    if args.sizes or args.sessions:
+        asyncio.run(main_async(args))
+    if args.server_sessions:
+        server_only(args.server_sessions, args.student_steps)
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
