@@ -393,6 +393,37 @@ STRESS: dict[str, tuple[str, str]] = {
     "penetration_median": ("Median ever_joined / N.", "share 0-1"),
 }  # fmt: skip
 STRESS_POPULATION = "the runs (seeds) of one future of the stress test"
+FAN_POPULATION = "the ok runs of the row's group, in the row's month"
+FAN: dict[str, tuple[str, str]] = {
+    "group": ("The fan: a design point's label, or a value of the first varied parameter "
+              "(sweep_report.fan_groups).", "text"),
+    "month": ("Month.", "month index"),
+    "metric": ("A column of monthly.csv.", "text"),
+    "n": ("Runs with a value of the metric in the month.", "runs"),
+    "mean": ("Mean over those runs.", "the metric's unit (see monthly.csv)"),
+    "p05": ("5th percentile over those runs.", "the metric's unit (see monthly.csv)"),
+    "p50": ("Median over those runs.", "the metric's unit (see monthly.csv)"),
+    "p95": ("95th percentile over those runs.", "the metric's unit (see monthly.csv)"),
+}  # fmt: skip
+SENSITIVITY_POPULATION = "all design points of the sweep (one row per outcome and parameter)"
+_EFFECT = "the outcome's unit per full range of the parameter"
+SENSITIVITY: dict[str, tuple[str, str]] = {
+    "outcome": ("The outcome analysed (a column of runs.parquet).", "text"),
+    "method": ("The design and analysis: morris or sobol.", "text"),
+    "parameter": ("The varied parameter (section.key).", "text"),
+    "mu_star": ("Morris: mean absolute elementary effect (overall influence).", _EFFECT),
+    "mu_star_conf": ("Morris: half-width of mu_star's 95% confidence interval.", _EFFECT),
+    "sigma": ("Morris: standard deviation of the elementary effects (non-linearity and "
+              "interactions).", _EFFECT),
+    "mu": ("Morris: mean elementary effect (its sign is the direction).", _EFFECT),
+    "S1": ("Sobol: first-order index, the share of the outcome's variance due to the "
+           "parameter alone.", "share 0-1"),
+    "S1_conf": ("Sobol: half-width of S1's 95% confidence interval.", "share 0-1"),
+    "ST": ("Sobol: total-order index, the share of variance involving the parameter "
+           "(interactions included).", "share 0-1"),
+    "ST_conf": ("Sobol: half-width of ST's 95% confidence interval.", "share 0-1"),
+    "note": ("Why an outcome has no indices (empty when it has).", "text"),
+}  # fmt: skip
 
 # -- payout tables (simulation.payout; docs/plans.md)
 PAYOUT: dict[str, tuple[str, str, str]] = {
@@ -452,7 +483,14 @@ RUN_TABLES = (
     "concentration.csv", "level_saturation.csv", "survival.csv", "summary.json",
     "analysis.json",
 )  # fmt: skip
-SWEEP_TABLES = ("runs.parquet", "monthly.parquet", "design.parquet", "stress.csv")
+SWEEP_TABLES = (
+    "runs.parquet",
+    "monthly.parquet",
+    "design.parquet",
+    "stress.csv",
+    "fan.parquet",
+    "sensitivity.csv",
+)
 
 # Folder kinds: a sweep's monthly.parquet is not a run's monthly.csv, hence prefixes.
 SWEEP = "sweep/"
@@ -556,6 +594,8 @@ def codebook() -> dict[str, dict[str, Entry]]:
         SWEEP + "monthly.parquet": sweep_monthly,
         SWEEP + "design.parquet": design,
         SWEEP + "stress.csv": _pairs(STRESS, STRESS_POPULATION),
+        SWEEP + "fan.parquet": _pairs(FAN, FAN_POPULATION),
+        SWEEP + "sensitivity.csv": _pairs(SENSITIVITY, SENSITIVITY_POPULATION),
         PAYOUT_KIND + PAYOUT_TABLE: _triples(PAYOUT),
         PAYOUT_KIND + PAYOUT_SUMMARY_FILE: _pairs(PAYOUT_SUMMARY, PAYOUT_ALL),
     }
@@ -685,8 +725,9 @@ SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "Sweep folders",
         "`mlmsim sweep` (and `mlmsim stress`, which adds `stress.csv`) writes these into the "
-        "sweep folder (see `docs/sweeps.md`). A sweep's `monthly.parquet` holds the columns of "
-        "`monthly.csv` for every run, after the run's identifiers.",
+        "sweep folder (see `docs/sweeps.md`); `fan.parquet` comes with the sweep's report, "
+        "`sensitivity.csv` with a `[sensitivity]` section. A sweep's `monthly.parquet` holds "
+        "the columns of `monthly.csv` for every run, after the run's identifiers.",
         tuple(SWEEP + t for t in SWEEP_TABLES),
     ),
     (

@@ -1239,13 +1239,13 @@ def run_sweep(
             return result  # no manifest: the folder is an unfinished sweep; rerun to resume
         for step in steps or []:
             files += step(out, sweep, runs)
-        # The data dictionary of the tables above (docs/codebook.md).
-        files.append(codebook.write_columns(out, codebook.SWEEP_TABLES, codebook.SWEEP))
         if report:
             # matplotlib: 0.7 s at every CLI start, only for the report.
             from simulation import sweep_report  # noqa: PLC0415
 
             files += sweep_report.write_report(out)
+        # The data dictionary of the tables written above (docs/codebook.md).
+        files.append(codebook.write_columns(out, codebook.SWEEP_TABLES, codebook.SWEEP))
         result.wall_s = time.perf_counter() - t_start
         manifest = {
             "sweep": spec,
