@@ -458,10 +458,10 @@ PAYOUT_SUMMARY: dict[str, tuple[str, str]] = {
     "distributors": ("Distributors in the genealogy.", "persons"),
     "paid": ("Company payouts.", "USD"),
     "components": ("Paid per component, {component: USD}.", "USD"),
-    "revenue": ("Commissionable revenue.", "USD"),
+    "revenue": ("Commissionable revenue: the sum of BV, the cap's basis.", "BV"),
     "payout_ratio": ("paid / revenue (null without revenue).", "ratio"),
-    "breakage": ("Not paid per component because someone did not qualify or the cap "
-                 "withheld it, {component: USD}.", "USD"),
+    "breakage": ("Theoretical maximum minus paid, per component, and under cap what the "
+                 "global cap withheld: {component: USD, cap: USD}.", "USD"),
     "cap_factor": ("Smallest scale factor the global cap applied in any period (1 = never "
                    "capped).", "ratio 0-1"),
     "retail_margin": ("Retail margin of all distributors (null without [retail_margin]).",

@@ -43,6 +43,13 @@ plan.file = ["unilevel_5", "recruiting_heavy"]
 """
 
 
+# The ranked binary plan of test_payout_cli.py, which pays the genealogy all_columns.csv.
+RANKED_BINARY = (
+    '[ranks]\nuse_given = true\ntable = [{name = "silver"}, {name = "gold"}]\n'
+    "[binary]\npct = 0.10\npct_by_rank = { gold = 0.20 }\n"
+)
+
+
 def _run(tmp_path: Path, name: str, *overrides: str) -> Path:
     scenario, path = load_scenario(
         ROOT / "scenarios" / "classroom.toml",
@@ -182,9 +189,13 @@ def test_sweep_folder_every_column_described(tmp_path):
     [
         ("binary_two_weeks.csv", "binary_weekly_cap", ["binary"]),
         ("matrix_spillover.csv", "matrix_3x7", ["matrix"]),
+        ("all_columns.csv", RANKED_BINARY, ["binary"]),
     ],
 )
 def test_payout_table_every_column_described(tmp_path, genealogy, plan, components):
+    if plan == RANKED_BINARY:  # a plan with ranks: the table has a rank column
+        (tmp_path / "plan.toml").write_text(plan, encoding="utf-8")
+        plan = str(tmp_path / "plan.toml")
     out = tmp_path / "pay.csv"
     assert main(["payout", str(GENEALOGY / genealogy), "--plan", plan, "--out", str(out)]) == 0
     cols = list(pd.read_csv(out, nrows=0).columns)
@@ -192,6 +203,8 @@ def test_payout_table_every_column_described(tmp_path, genealogy, plan, componen
     assert list(summary["columns"]) == cols
     for c in components:
         assert summary["columns"][c]["unit"] == "USD"
+    if "all_columns" in genealogy:
+        assert {"rank", "carry_left", "carry_right"} <= set(cols)
     _, missing = codebook.describe("payout/<payout>.csv", cols, components=components)
     assert not missing
     _, missing = codebook.describe("payout/<payout>.summary.json", list(summary))
