@@ -125,12 +125,11 @@ DISTRIBUTOR_STATE_UNITS: dict[str, str] = {
 DISTRIBUTOR_NOTES: dict[str, str] = {
     "sponsor": " When a distributor quits, their downline rolls up to the quitter's sponsor and "
     "the quitter leaves the tree: sponsor is -1 for roots (founders) and for every quitter, "
-    "and differs from enroller for anyone whose enroller quit. Cumulative money is over the "
-    "whole run.",
-    "enroller": " For a person who quit and joined again (rejoin), the person who recruited "
-    "them the last time.",
-    "level": " Frozen at joining; compare depth (max_depth in monthly.csv), which changes with "
-    "roll-ups.",
+    "and differs from enroller for anyone whose enroller (or an upline) quit.",
+    "enroller": " Unlike sponsor, not changed when an upline quits.",
+    "level": " Set at joining (a rejoiner: at the latest joining) and not changed by roll-ups; "
+    "compare depth (max_depth in monthly.csv), which roll-ups reduce.",
+    "join_month": " For a rejoiner, the month of the latest joining.",
     "rank": " Here: in the last month of the run.",
     "commissions": " Whole run.",
     "retail_sales": " Cumulative, whole run.",
@@ -140,8 +139,8 @@ DISTRIBUTOR_NOTES: dict[str, str] = {
     "kit_cost": " Cumulative, whole run.",
     "fixed_costs": " Cumulative, whole run.",
     "buyback_refund": " Cumulative, whole run.",
-    "willingness": " Drawn at the start.",
-    "effort": " Drawn at the start.",
+    "willingness": " Drawn when the population is made.",
+    "effort": " Drawn when the population is made.",
 }
 DISTRIBUTOR_DERIVED: dict[str, Entry] = {
     "id": {"meaning": "Person id (row of the population, 0..N-1).", "unit": "person id"},
@@ -709,8 +708,8 @@ nothing. A column written `paid_<component>` stands for a family of columns, one
   and joined again (`[rejoin]`), it is the person who recruited them the last time. Founders
   have -1.
 - `level` is the level *at joining*: founders 1, their recruits 2, and so on (the enroller's
-  level + 1). It never changes, so tables by level (`levels.csv`, `level_saturation.csv`)
-  follow a fixed group of people.
+  level + 1; a rejoiner's, at the latest joining). Roll-ups do not change it, so tables by
+  level (`levels.csv`, `level_saturation.csv`) follow the same people.
 - `depth` (and `max_depth` in `monthly.csv`) is the *current* depth in the sponsor tree after
   roll-ups: roots 0; it shrinks when an upline quits. In a payout table, `level` is the depth
   in the imported genealogy's sponsor tree (roots 0).
