@@ -639,12 +639,18 @@ def describe(
     entries = codebook()[table]
     out: dict[str, Entry] = {}
     missing: list[str] = []
-    for c in columns:
-        key = pattern_of(table, str(c), components)
-        if key in entries:
-            out[str(c)] = entries[key]
+    for c in map(str, columns):
+        key = pattern_of(table, c, components)
+        if key not in entries:
+            missing.append(c)
+        elif key == c:
+            out[c] = entries[key]
         else:
-            missing.append(str(c))
+            # A patterned column: its own name in place of the placeholder.
+            placeholder = re.search(r"<[a-z_]+>", key).group(0)
+            head, _, tail = key.partition(placeholder)
+            name = c[len(head) : len(c) - len(tail)]
+            out[c] = {k: v.replace(placeholder, name) for k, v in entries[key].items()}
     return out, missing
 
 
@@ -738,8 +744,12 @@ SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
+_PLACEHOLDER = re.compile(r"(?<!`)(<[a-z_]+>)(?!`)")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A table cell: pipes escaped, ``<name>`` placeholders as code (not HTML tags)."""
+    return _PLACEHOLDER.sub(r"`\1`", text.replace("|", "\\|").replace("\n", " "))
 
 
 def codebook_markdown() -> str:

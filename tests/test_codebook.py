@@ -123,9 +123,13 @@ def test_patterns_resolve_and_unknown_columns_are_reported():
         "monthly.csv", ["month", "paid_unilevel", "paid_fast_start", "paid_recruiting", "bogus"]
     )
     assert missing == ["bogus"]
-    assert entries["paid_unilevel"] is codebook.codebook()["monthly.csv"]["paid_<component>"]
+    # A patterned column gets the pattern's description with its own name filled in.
+    assert entries["paid_unilevel"]["meaning"].startswith(
+        "Paid this month by the plan component 'unilevel'"
+    )
     assert entries["paid_recruiting"]["meaning"].startswith("Paid this month by plan components")
-    assert codebook.describe("survival.csv", ["cohort", "n", "0", "13"])[1] == []
+    ages, missing = codebook.describe("survival.csv", ["cohort", "n", "0", "13"])
+    assert missing == [] and "still active 13 months after" in ages["13"]["meaning"]
     assert codebook.describe("survival.csv", ["x1"])[1] == ["x1"]
     table = "payout/<payout>.csv"
     assert codebook.describe(table, ["binary", "total"], components=["binary"])[1] == []
@@ -133,6 +137,7 @@ def test_patterns_resolve_and_unknown_columns_are_reported():
     design = "sweep/design.parquet"
     got, missing = codebook.describe(design, ["run_id", "recruit.join_prob", "unit:market.n"])
     assert missing == [] and got["unit:market.n"]["unit"] == "share 0-1"
+    assert "parameter recruit.join_prob (" in got["recruit.join_prob"]["meaning"]
 
 
 def test_run_folders_every_column_described_and_columns_json_matches(run_dirs):
