@@ -40,6 +40,44 @@ from simulation.metrics import (
 )
 from simulation.plans import Plan
 
+# Numeric outcomes of a run, described: the keys of summary.json and the columns of a sweep's
+# runs.parquet after the identifiers and parameters. The first group is :func:`summarise` (the
+# headline of a single run), the second what :func:`sweep_outcomes` adds.
+OUTCOMES: dict[str, str] = {
+    "population": "Persons in the market (N).",
+    "months": "Months simulated.",
+    "ever_joined": "Persons who ever joined.",
+    "penetration": "ever_joined / N at the end.",
+    "active_end": "Active distributors at the end.",
+    "peak_joins": "Most joins in one month.",
+    "peak_month": "Month of the most joins.",
+    "half_peak_month": "First month after the peak with joins below half the peak (or empty).",
+    "max_level": "Deepest level anyone reached.",
+    "share_net_loss": "Share of joiners paid less than their costs (net income < 0, household "
+    "use of the product valued at what it would have cost anyway).",
+    "share_net_loss_strict": "The same with all purchases counted as a cost.",
+    "median_net_income": "Median cumulative net income of joiners, USD.",
+    "gini_net_income": "Gini of cumulative net income (defined with losses).",
+    "top1_commissions": "Share of all commissions received by the top 1% of joiners.",
+    "top10_commissions": "Share of all commissions received by the top 10% of joiners.",
+    "payout_ratio": "Commissions paid / commissionable revenue over the whole run.",
+    "retail_share": "Volume bought for non-member customers / all volume, whole run.",
+    "revenue": "Company revenue, USD.",
+    "commissions": "Commissions paid, USD.",
+    "worst_month_payout_ratio": "Highest monthly payout ratio (the plan's worst month).",
+    "worst_month": "The month of that payout ratio.",
+    "breakage": "Commissions the plan would pay if everyone qualified, not paid (incl. what "
+    "the cap withheld), USD.",
+    "breakage_ratio": "breakage / commissionable revenue.",
+    "cap_ratio": "The plan's global payout cap (empty if it has none).",
+    "months_over_cap": "Months whose payout ratio exceeded the cap.",
+    "recruitment_income_share": "Share of commissions paid for recruiting: recruitment "
+    "bonuses plus other commissions on new recruits' early orders, pro rata to volume "
+    "(outcomes.recruitment, as in the run report).",
+    "reachable_per_active_end": "Still-reachable prospects per active distributor at the end "
+    "(contacts who never joined and are not refusing): how saturated the market is.",
+}
+
 
 @dataclass
 class RunData:

@@ -20,7 +20,9 @@ Output columns, in this order (``docs/plans.md`` describes each):
 * ``carry_left``, ``carry_right``: binary volume carried to the next period, for binary plans.
 
 Beside the table, ``<table>.summary.json``: totals per component, paid, revenue, payout ratio,
-breakage per component, the cap's scale factor, per period and over all periods.
+breakage per component, the cap's scale factor, per period and over all periods, and under
+``columns`` the meaning, unit and population of each column of the table (the codebook,
+``docs/codebook.md``).
 
 Amounts are rounded to 6 decimals in the file (exact in memory). The files are written to
 temporary files in the same folder and moved into place, so a failed run writes nothing; an
@@ -47,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from simulation import codebook
 from simulation.errors import DataError, UserError
 from simulation.genealogy import Dialect, Genealogy, read_genealogy
 from simulation.payout_state import CarriedState, load_state, save_state
@@ -463,7 +466,10 @@ def check_out(out: Path, force: bool) -> None:
 def write_summary(run: PayoutRun, out: Path) -> Path:
     """Write the summary JSON beside ``out``, atomically; return its path."""
     path = summary_path(out)
-    text = json.dumps(run.summary(), indent=2, allow_nan=False) + "\n"
+    # The table's data dictionary (docs/codebook.md) travels with its summary.
+    table = codebook.PAYOUT_KIND + codebook.PAYOUT_TABLE
+    columns = codebook.describe(table, run.table, components=run.paying)[0]
+    text = json.dumps({**run.summary(), "columns": columns}, indent=2, allow_nan=False) + "\n"
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
     return path
 

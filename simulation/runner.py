@@ -8,7 +8,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from simulation import outcomes, report, results
+from simulation import codebook, outcomes, report, results
 from simulation.config import Scenario
 from simulation.model import MLMModel
 
@@ -107,6 +107,8 @@ def _simulate_and_write(
         report.write_report(run_dir / report.REPORT_FILE, run, analysis, pngs)
         files.append(report.REPORT_FILE)
         timings["report"] = time.perf_counter() - t
+    # The data dictionary of the tables just written (docs/codebook.md), before the manifest.
+    files.append(codebook.write_columns(run_dir, codebook.RUN_TABLES))
     manifest = run.manifest
     manifest["timings_s"] = timings
     manifest["files"] = files

@@ -38,7 +38,7 @@ SEGMENT_NAMES = {s.value: s.name.lower() for s in Segment}
 FIELDS: list[tuple[str, str, float, str]] = [
     ("status", "int8", Status.PROSPECT, "Status code (see Status)."),
     ("sponsor", "int32", -1, "Current sponsor-tree parent after roll-ups; -1 root or none."),
-    ("enroller", "int32", -1, "Who recruited this person (never changes); -1 founder/none."),
+    ("enroller", "int32", -1, "Who recruited them (a rejoiner: the latest); -1 founder/none."),
     ("level", "int16", -1, "Level at joining: founders 1, their recruits 2, ..."),
     ("depth", "int16", -1, "Current depth in the sponsor forest (roots 0); -1 if not active."),
     ("join_month", "int16", -1, "Month of joining; -1 never joined."),

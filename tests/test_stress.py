@@ -77,6 +77,9 @@ def test_battery_runs_reports_and_futures_differ(tmp_path, capsys):
     assert [f["name"] for f in data["flags"]] == ["payout_above_cap", "income_from_recruiting"]
     assert not any(f["raised"] for f in data["flags"])
     assert "from month 3: recruit.pitches_per_month = 2" in data["futures"]["stall"]
+    # The folder's data dictionary (docs/codebook.md) describes every column of stress.csv.
+    described = json.loads((out / "columns.json").read_text())["tables"]
+    assert list(described["stress.csv"]) == list(table.columns)
     # Resumable like any sweep: nothing is run twice.
     assert main([*args, "--quiet", "--no-report"]) == 0
     assert "(0 run now, 21 already done)" in capsys.readouterr().out

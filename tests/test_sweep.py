@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation import results
+from simulation import codebook, results
 from simulation.cli import main
 from simulation.config import apply_values, scenario_from_dict
 from simulation.model import MLMModel
@@ -521,6 +521,12 @@ outcomes = ["penetration", "median_net_income"]
     assert net.loc["costs.fixed_usd_monthly", "mu"] < 0
     assert (out / "figures" / "sensitivity.png").stat().st_size > 10_000
     assert "Sensitivity" in (out / "report.html").read_text()
+    # The folder's data dictionary (docs/codebook.md) describes every column of every table,
+    # the design's unit:<parameter> columns and the report's fan.parquet included.
+    described = json.loads((out / "columns.json").read_text())["tables"]
+    assert set(described) == {f for f in codebook.SWEEP_TABLES if f != "stress.csv"}
+    for name, columns in described.items():
+        assert list(columns) == codebook.file_columns(out / name), name
 
 
 def test_sobol_design_size(tmp_path):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from simulation import results, safepath
+from simulation import codebook, results, safepath
 from simulation.errors import UserError
 from simulation.sweep.executors import check_scheduler_address, run_dask, run_inprocess, run_pool
 from simulation.sweep.spec import (
@@ -162,6 +162,8 @@ def run_sweep(
             from simulation import sweep_report  # noqa: PLC0415
 
             files += sweep_report.write_report(out)
+        # The data dictionary of the tables written above (docs/codebook.md).
+        files.append(codebook.write_columns(out, codebook.SWEEP_TABLES, codebook.SWEEP))
         result.wall_s = time.perf_counter() - t_start
         manifest = {
             "sweep": spec,

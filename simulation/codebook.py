@@ -1,0 +1,776 @@
+"""The codebook: every column of every output table, with its meaning, unit and population.
+
+One place assembles it. Meanings that the code already states are taken from where the
+column is made (:data:`simulation.collect.MONTHLY_COLUMNS` and ``LEVEL_COLUMNS``,
+:data:`simulation.state.FIELDS`, :data:`simulation.outcomes.OUTCOMES`); this module adds the
+meanings nobody wrote yet, and a unit and a population for every column. A column whose
+name follows a pattern (``paid_<component>``, survival's per-age columns, a payout table's
+per-component columns, a sweep's parameter columns) is described once, under the pattern.
+
+:func:`codebook` is the whole codebook, ``{table_file: {column: {"meaning", "unit",
+"population"}}}``; :func:`describe` picks the entries of the columns a folder actually holds;
+:func:`write_columns` writes them as ``columns.json``. ``docs/codebook.md`` is generated from
+here (``python docs/gen_codebook.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from simulation import collect, outcomes, results
+from simulation.state import FIELDS
+
+COLUMNS_FILE = "columns.json"
+
+Entry = dict[str, str]
+
+# Populations, named once.
+ALL_N = "all N persons of the market, at the end of the month"
+ACTIVE = "active distributors (joined, not quit), in the month"
+JOINERS_SO_FAR = "everyone who joined by the end of the month (quitters included)"
+THE_MONTH = "the month (a flow over the month)"
+EVER_JOINED = "everyone who ever joined (one row each; quitters included), at the end of the run"
+LEVEL_MONTH = "members whose level at joining is this row's level, in this row's month"
+LEVEL_ALL = "everyone who ever joined whose level at joining is this row's level"
+IDS_ROW = "the row's population (column population) and rank, over the disclosure year"
+CONC_ROW = "the row's group (columns grouping, group) of everyone who ever joined"
+RUN = "the whole run"
+SWEEP_RUN = "one run of the sweep (one row per point and replicate)"
+PAYOUT_ROW = "one distributor in one period of the genealogy"
+PAYOUT_ALL = "all periods and distributors of the genealogy"
+
+# -- monthly.csv: meanings from collect.MONTHLY_COLUMNS; unit and population here.
+MONTHLY_UNITS: dict[str, tuple[str, str]] = {
+    "month": ("month index", "the month"),
+    "prospects": ("persons", ALL_N),
+    "customers": ("persons", ALL_N),
+    "distributors": ("persons", ALL_N),
+    "quit": ("persons", ALL_N),
+    "joined": ("persons", THE_MONTH),
+    "quit_this_month": ("persons", THE_MONTH),
+    "ever_joined": ("persons", ALL_N),
+    "penetration": ("share 0-1", ALL_N),
+    "revenue": ("USD", THE_MONTH),
+    "commissionable_revenue": ("USD", THE_MONTH),
+    "commissions": ("USD", THE_MONTH),
+    "payout_ratio": ("ratio (empty when no commissionable revenue)", THE_MONTH),
+    "breakage": ("USD", THE_MONTH),
+    "retail_share": ("share 0-1 (empty when no volume)", THE_MONTH),
+    "retail_sales": ("USD", THE_MONTH),
+    "pv": ("PV", THE_MONTH + ", all active distributors"),
+    "topup_pv": ("PV", THE_MONTH + ", all active distributors"),
+    "loading_pv": ("PV", THE_MONTH + ", all active distributors"),
+    "qualified": ("persons", ACTIVE),
+    "max_depth": ("tree depth (roots 0)", ACTIVE),
+    "gini_commissions": ("Gini index 0-1 (empty when nothing paid)", JOINERS_SO_FAR),
+    "gini_net_income": ("Gini index (RSV, >= 0)", JOINERS_SO_FAR),
+    "share_net_loss": ("share 0-1", JOINERS_SO_FAR),
+    "share_net_loss_strict": ("share 0-1", JOINERS_SO_FAR),
+    "top1_commissions": ("share 0-1", JOINERS_SO_FAR),
+    "paid_<component>": ("USD", THE_MONTH),
+    "paid_recruiting": ("USD", THE_MONTH),
+    "bv": ("BV", THE_MONTH + ", all active distributors"),
+    "bv_new_recruits": ("BV", THE_MONTH + ", recruits who joined in the last 3 months"),
+    "customer_pv": ("PV", THE_MONTH + ", orders of retail customers"),
+    "kits_revenue": ("USD", THE_MONTH + ", this month's joiners"),
+    "new_recruit_purchases": ("USD", THE_MONTH + ", recruits who joined in the last 3 months"),
+    "reachable_per_active": ("persons per distributor", ACTIVE + " (at the month's end)"),
+    "rejoined": ("persons", THE_MONTH + "; only when [rejoin] is enabled"),
+}
+
+LEVEL_UNITS: dict[str, tuple[str, str]] = {
+    "month": ("month index", "the month"),
+    "level": ("level (founders 1)", "the level"),
+    "members": ("persons", LEVEL_MONTH + " (active at the month's end)"),
+    "ever_joined": ("persons", LEVEL_MONTH + " (joined by the month's end)"),
+    "recruits": ("persons", LEVEL_MONTH),
+    "commissions": ("USD", LEVEL_MONTH),
+    "mean_net_income": ("USD per person", LEVEL_MONTH + " (everyone of the level who joined)"),
+}
+
+# -- distributors.parquet: state fields take their meaning from state.FIELDS.
+_FIELD_MEANING = {name: meaning for name, _dtype, _fill, meaning in FIELDS}
+DISTRIBUTOR_STATE_UNITS: dict[str, str] = {
+    "enroller": "person id (-1 none)",
+    "sponsor": "person id (-1 none)",
+    "level": "level (founders 1)",
+    "join_month": "month index",
+    "quit_month": "month index (-1 not quit)",
+    "recruits": "persons",
+    "customers": "persons",
+    "rank": "rank index of the plan (-1 none)",
+    "rank_last": "rank index of the plan (-1 none)",
+    "rank_highest": "rank index of the plan (-1 none)",
+    "pv_total": "PV",
+    "commissions": "USD",
+    "retail_sales": "USD",
+    "retail_margin": "USD",
+    "purchases": "USD",
+    "own_use_value": "USD",
+    "kit_cost": "USD",
+    "fixed_costs": "USD",
+    "buyback_refund": "USD",
+    "inventory_pv": "PV",
+    "willingness": "probability 0-1",
+    "effort": "multiplier (mean 1)",
+}
+# What the table adds to a state field's meaning.
+DISTRIBUTOR_NOTES: dict[str, str] = {
+    "sponsor": " When a distributor quits, their downline rolls up to the quitter's sponsor and "
+    "the quitter leaves the tree: sponsor is -1 for roots (founders) and for every quitter, "
+    "and differs from enroller for anyone whose enroller (or an upline) quit.",
+    "enroller": " Unlike sponsor, not changed when an upline quits.",
+    "level": " Set at joining (a rejoiner: at the latest joining) and not changed by roll-ups; "
+    "compare depth (max_depth in monthly.csv), which roll-ups reduce.",
+    "join_month": " For a rejoiner, the month of the latest joining.",
+    "rank": " Here: in the last month of the run.",
+    "commissions": " Whole run.",
+    "retail_sales": " Cumulative, whole run.",
+    "retail_margin": " Cumulative, whole run.",
+    "purchases": " Cumulative, whole run.",
+    "own_use_value": " Cumulative, whole run.",
+    "kit_cost": " Cumulative, whole run.",
+    "fixed_costs": " Cumulative, whole run.",
+    "buyback_refund": " Cumulative, whole run.",
+    "willingness": " Drawn when the population is made.",
+    "effort": " Drawn when the population is made.",
+}
+DISTRIBUTOR_DERIVED: dict[str, Entry] = {
+    "id": {"meaning": "Person id (row of the population, 0..N-1).", "unit": "person id"},
+    "status": {
+        "meaning": "Status at the end: 'distributor' (active) or 'quit'.",
+        "unit": "text",
+    },
+    "costs": {
+        "meaning": "Costs over the run: purchases + starter kit + fixed costs - buyback "
+        "refund (state.costs).",
+        "unit": "USD",
+    },
+    "net_income": {
+        "meaning": "Net income over the run: commissions + retail sales + buyback refund - "
+        "purchases - kit - fixed costs + value of own use (state.net_income).",
+        "unit": "USD",
+    },
+    "net_income_strict": {
+        "meaning": "Net income with product used at home counted as a pure cost (own use "
+        "not valued).",
+        "unit": "USD",
+    },
+    "commissions_year": {
+        "meaning": "Commissions in the last 12 months (the income disclosure year; the whole "
+        "run if it is shorter).",
+        "unit": "USD",
+    },
+    "costs_year": {"meaning": "Costs in the last 12 months (as costs).", "unit": "USD"},
+    "net_income_year": {
+        "meaning": "Net income in the last 12 months (as net_income).",
+        "unit": "USD",
+    },
+    "reachable_prospects": {
+        "meaning": "Social contacts still reachable at the end: never joined and not "
+        "refusing (empty without a social network or with observe.reachable = false).",
+        "unit": "persons",
+    },
+}
+DISTRIBUTOR_ORDER = (
+    "id", "status", "enroller", "sponsor", "level", "join_month", "quit_month", "recruits",
+    "customers", "rank", "rank_last", "rank_highest", "pv_total", "commissions",
+    "retail_sales", "retail_margin", "purchases", "own_use_value", "kit_cost", "fixed_costs",
+    "buyback_refund", "inventory_pv", "costs", "net_income", "net_income_strict",
+    "commissions_year", "costs_year", "net_income_year", "willingness", "effort",
+    "reachable_prospects",
+)  # fmt: skip
+
+# -- income_disclosure.csv (metrics.disclosure); the means and shares are over the row.
+INCOME_DISCLOSURE: dict[str, tuple[str, str, str]] = {
+    "population": (
+        "Which joiners: active_full_year (active all 12 months: the block companies publish), "
+        "joined_during_year, quit_during_year, all_participants (the three together).",
+        "text",
+        "everyone who was a distributor in at least one month of the disclosure year",
+    ),
+    "rank": ("Rank (as recorded; -1 no rank, quitters their last rank); empty = all ranks.",
+             "rank index of the plan", IDS_ROW),
+    "count": ("Persons in the row.", "persons", IDS_ROW),
+    "share_of_population": ("count / persons of the row's population (the published '% of "
+                            "distributors').", "share 0-1", IDS_ROW),
+    "share_of_participants": ("count / all_participants.", "share 0-1", IDS_ROW),
+    "mean_gross": ("Mean commissions_year.", "USD per person", IDS_ROW),
+    "median_gross": ("Median commissions_year.", "USD per person", IDS_ROW),
+    "share_no_gross": ("Share with commissions_year <= 0.", "share 0-1", IDS_ROW),
+    "mean_costs": ("Mean costs_year.", "USD per person", IDS_ROW),
+    "median_costs": ("Median costs_year.", "USD per person", IDS_ROW),
+    "mean_net": ("Mean net_income_year.", "USD per person", IDS_ROW),
+    "median_net": ("Median net_income_year.", "USD per person", IDS_ROW),
+    "share_net_loss": ("Share with net_income_year < 0.", "share 0-1", IDS_ROW),
+}  # fmt: skip
+
+CONCENTRATION: dict[str, tuple[str, str, str]] = {
+    "measure": ("What is measured per person: gross (commissions over the run), net (net "
+                "income over the run, own use valued) or net_strict (own use counted as a "
+                "cost).", "text", EVER_JOINED),
+    "grouping": ("How persons are grouped: all, level, rank, cohort or cohort_band.",
+                 "text", EVER_JOINED),
+    "group": ("The group's label within the grouping ('all' for grouping all).", "text",
+              CONC_ROW),
+    "n": ("Persons in the group.", "persons", CONC_ROW),
+    "total": ("Sum of the measure.", "USD", CONC_ROW),
+    "mean": ("Mean of the measure.", "USD per person", CONC_ROW),
+    "median": ("Median of the measure.", "USD per person", CONC_ROW),
+    "gini": ("Gini index of the measure (Raffinetti-Siletti-Vernizzi, defined with losses).",
+             "Gini index (>= 0)", CONC_ROW),
+    "top1": ("Share of the total held by the top 1% of the group (empty when the total <= 0).",
+             "share 0-1", CONC_ROW),
+    "top10": ("Share of the total held by the top 10% (empty when the total <= 0).",
+              "share 0-1", CONC_ROW),
+    "share_loss": ("Share with a value < 0.", "share 0-1", CONC_ROW),
+    "share_zero": ("Share with a value of exactly 0 (for gross: paid nothing).", "share 0-1",
+                   CONC_ROW),
+}  # fmt: skip
+
+SATURATION: dict[str, tuple[str, str, str]] = {
+    "level": ("Level at joining (founders 1).", "level", LEVEL_ALL),
+    "ever_joined": ("Persons who joined at the level.", "persons", LEVEL_ALL),
+    "active": ("Of them, still distributors at the end.", "persons", LEVEL_ALL),
+    "share_recruited": ("Share who personally enrolled anyone.", "share 0-1", LEVEL_ALL),
+    "mean_recruits": ("Mean persons personally enrolled.", "persons per person", LEVEL_ALL),
+    "first_join_month": ("First month anyone joined at the level.", "month index", LEVEL_ALL),
+    "last_join_month": ("Last month anyone joined at the level.", "month index", LEVEL_ALL),
+    "reachable_mean": ("Mean still-reachable prospects (empty without a social network).",
+                       "persons per person", "active members of the level at the end"),
+    "share_no_reachable": ("Share with no reachable prospect left (empty without a social "
+                           "network).", "share 0-1", "active members of the level at the end"),
+    "last_recruit_month": ("Last month a member of the level recruited anyone (the last "
+                           "join at the next level; -1 never).", "month index", LEVEL_ALL),
+}  # fmt: skip
+
+SURVIVAL: dict[str, tuple[str, str, str]] = {
+    "cohort": ("Join month of the cohort.", "month index", "everyone who joined in that month"),
+    "n": ("Persons in the cohort.", "persons", "everyone who joined in the cohort's month"),
+    "<age>": ("Share of the cohort still active <age> months after joining (one column per "
+              "age 0, 1, 2, ...; empty where the run ended before that age).", "share 0-1",
+              "everyone who joined in the cohort's month"),
+}  # fmt: skip
+
+# summary.json: its keys are the first group of outcomes.OUTCOMES, plus these two.
+SUMMARY_EXTRA: dict[str, tuple[str, str]] = {
+    "scenario": ("Name of the scenario.", "text"),
+    "seed": ("Master seed of the run.", "integer"),
+}
+OUTCOME_UNITS: dict[str, str] = {
+    "population": "persons",
+    "months": "months",
+    "ever_joined": "persons",
+    "penetration": "share 0-1",
+    "active_end": "persons",
+    "peak_joins": "persons",
+    "peak_month": "month index",
+    "half_peak_month": "month index",
+    "max_level": "level",
+    "share_net_loss": "share 0-1",
+    "share_net_loss_strict": "share 0-1",
+    "median_net_income": "USD",
+    "gini_net_income": "Gini index (>= 0)",
+    "top1_commissions": "share 0-1",
+    "top10_commissions": "share 0-1",
+    "payout_ratio": "ratio",
+    "retail_share": "share 0-1",
+    "revenue": "USD",
+    "commissions": "USD",
+    "worst_month_payout_ratio": "ratio",
+    "worst_month": "month index",
+    "breakage": "USD",
+    "breakage_ratio": "ratio",
+    "cap_ratio": "ratio",
+    "months_over_cap": "months",
+    "recruitment_income_share": "share 0-1",
+    "reachable_per_active_end": "persons per distributor",
+}
+SUMMARY_POPULATION = "the whole run; people: everyone who ever joined"
+
+# analysis.json is nested: its top-level keys.
+ANALYSIS: dict[str, tuple[str, str]] = {
+    "population": ("Persons in the market (N).", "persons"),
+    "months": ("Months simulated.", "months"),
+    "founders": ("Persons who joined in month 0.", "persons"),
+    "ever_joined": ("Persons who ever joined.", "persons"),
+    "active_end": ("Active distributors at the end.", "persons"),
+    "penetration": ("ever_joined / N.", "share 0-1"),
+    "share_net_loss": ("Share of joiners with net income < 0 (own use valued).", "share 0-1"),
+    "share_net_loss_strict": ("The same with own use counted as a cost.", "share 0-1"),
+    "lost_money": ("Joiners with net income < 0.", "persons"),
+    "median_net_income": ("Median net income of joiners.", "USD"),
+    "mean_net_income": ("Mean net income of joiners.", "USD"),
+    "gini_net_income": ("Gini of net income (RSV, defined with losses).", "Gini index"),
+    "gini_commissions": ("Gini of commissions.", "Gini index 0-1"),
+    "top1_commissions": ("Share of commissions received by the top 1% of joiners.",
+                         "share 0-1"),
+    "top10_commissions": ("Share of commissions received by the top 10%.", "share 0-1"),
+    "top1_people": ("How many persons the top 1% is (0.01 x ever_joined).", "persons"),
+    "share_no_commission": ("Share of joiners paid nothing.", "share 0-1"),
+    "peak_joins": ("Most joins in one month.", "persons"),
+    "peak_month": ("Month of the most joins.", "month index"),
+    "half_peak_month": ("First month after the peak with joins below half the peak "
+                        "(null if none).", "month index"),
+    "max_level": ("Deepest level at joining.", "level"),
+    "deepest_recruiting_level": ("Deepest level whose members recruited anyone.", "level"),
+    "first_month_deepest_level": ("First month anyone joined at max_level.", "month index"),
+    "last_join_month": ("Last month anyone joined.", "month index"),
+    "reachable_per_active_start": ("Reachable prospects per active distributor in month 0 "
+                                   "(null without a social network).",
+                                   "persons per distributor"),
+    "reachable_per_active_end": ("The same at the end.", "persons per distributor"),
+    "bass": ("Bass diffusion fit to the monthly joins: {ok, p (innovation), q (imitation), "
+             "m (market size, persons), rmse, rmse_share, peak_month, message}.", "object"),
+    "company": ("The company's money over the run: {revenue, kits_revenue, "
+                "commissionable_revenue, commissions (USD), payout_ratio, cap_ratio, breakage, "
+                "breakage_share, retail_share, qualifying_purchase_share, recruitment_income, "
+                "recruitment_income_share, revenue_from_recruitment_share, "
+                "customers_per_distributor, customers_end}.", "object (USD, shares 0-1)"),
+    "attrition": ("Quitting: {annual_quit_rate, annual_quit_rate_last_year, "
+                  "mean_monthly_quit_rate (shares 0-1), quit_total (persons)}.", "object"),
+    "disclosure_year": ("First and last month of the income disclosure year.",
+                        "[month index, month index]"),
+    "early_months": ("Months after joining whose orders count as a new recruit's (month of "
+                     "joining included).", "months"),
+    "own_use_value_share": ("Share of the wholesale price at which product used at home is "
+                            "valued.", "share 0-1"),
+    "indicators": ("Pyramid-scheme indicators, a list of {name, value, threshold, comparison, "
+                   "passes, source, meaning}.", "list of objects"),
+}  # fmt: skip
+
+# -- sweep folders
+SWEEP_IDS: dict[str, tuple[str, str]] = {
+    "run_id": ("Run id: a hash of the parameter values, replicate and seed.", "text"),
+    "point": ("Index of the design point (parameter combination).", "index"),
+    "replicate": ("Index of the replicate (seed) at the point.", "index"),
+    "label": ("Readable name of the point (e.g. a stress future).", "text"),
+    "seed": ("Seed of the run.", "integer"),
+}
+RUNS_EXTRA: dict[str, tuple[str, str]] = {
+    "status": ("'ok', or 'error' when the run failed.", "text"),
+    "error": ("The run's error message (empty when ok).", "text"),
+    "scenario": ("Name of the base scenario.", "text"),
+    "<parameter>": ("The value of the varied parameter <parameter> (section.key, e.g. "
+                    "recruit.join_prob; plan.file the plan) in this run.",
+                    "that parameter's unit (docs/parameters.md)"),
+}  # fmt: skip
+DESIGN_EXTRA: dict[str, tuple[str, str]] = {
+    "<parameter>": RUNS_EXTRA["<parameter>"],
+    "unit:<parameter>": (
+        "Position of the value in its range, before scaling (random, Latin "
+        "hypercube, Morris and Sobol designs).",
+        "share 0-1",
+    ),
+}
+STRESS: dict[str, tuple[str, str]] = {
+    "plan": ("Plan file stem (only when several plans are stressed).", "text"),
+    "future": ("Name of the future (the set of shocks).", "text"),
+    "runs_ok": ("Runs that finished.", "runs"),
+    "runs_failed": ("Runs that failed.", "runs"),
+    "payout_ratio_p05": ("5th percentile over seeds of the run's payout ratio.", "ratio"),
+    "payout_ratio_median": ("Median over seeds of the payout ratio.", "ratio"),
+    "payout_ratio_p95": ("95th percentile over seeds of the payout ratio.", "ratio"),
+    "worst_month_payout_ratio_max": ("Highest monthly payout ratio of any run.", "ratio"),
+    "worst_month_median": ("Median over seeds of the month of that worst ratio.",
+                           "month index"),
+    "breakage_ratio_median": ("Median breakage / commissionable revenue.", "ratio"),
+    "share_paid_below_costs_median": ("Median share of joiners with net income < 0.",
+                                      "share 0-1"),
+    "share_paid_below_costs_p95": ("95th percentile of that share.", "share 0-1"),
+    "recruitment_income_share_median": ("Median share of commissions paid for recruiting.",
+                                        "share 0-1"),
+    "recruitment_income_share_p95": ("95th percentile of that share.", "share 0-1"),
+    "runs_over_cap": ("Runs with a month over the plan's cap.", "runs"),
+    "penetration_median": ("Median ever_joined / N.", "share 0-1"),
+}  # fmt: skip
+STRESS_POPULATION = "the runs (seeds) of one future of the stress test"
+FAN_POPULATION = "the ok runs of the row's group, in the row's month"
+FAN: dict[str, tuple[str, str]] = {
+    "group": ("The fan: a design point's label, or a value of the first varied parameter "
+              "(sweep_report.fan_groups).", "text"),
+    "month": ("Month.", "month index"),
+    "metric": ("A column of monthly.csv.", "text"),
+    "n": ("Runs with a value of the metric in the month.", "runs"),
+    "mean": ("Mean over those runs.", "the metric's unit (see monthly.csv)"),
+    "p05": ("5th percentile over those runs.", "the metric's unit (see monthly.csv)"),
+    "p50": ("Median over those runs.", "the metric's unit (see monthly.csv)"),
+    "p95": ("95th percentile over those runs.", "the metric's unit (see monthly.csv)"),
+}  # fmt: skip
+SENSITIVITY_POPULATION = "all design points of the sweep (one row per outcome and parameter)"
+_EFFECT = "the outcome's unit per full range of the parameter"
+SENSITIVITY: dict[str, tuple[str, str]] = {
+    "outcome": ("The outcome analysed (a column of runs.parquet).", "text"),
+    "method": ("The design and analysis: morris or sobol.", "text"),
+    "parameter": ("The varied parameter (section.key).", "text"),
+    "mu_star": ("Morris: mean absolute elementary effect (overall influence).", _EFFECT),
+    "mu_star_conf": ("Morris: half-width of mu_star's 95% confidence interval.", _EFFECT),
+    "sigma": ("Morris: standard deviation of the elementary effects (non-linearity and "
+              "interactions).", _EFFECT),
+    "mu": ("Morris: mean elementary effect (its sign is the direction).", _EFFECT),
+    "S1": ("Sobol: first-order index, the share of the outcome's variance due to the "
+           "parameter alone.", "share 0-1"),
+    "S1_conf": ("Sobol: half-width of S1's 95% confidence interval.", "share 0-1"),
+    "ST": ("Sobol: total-order index, the share of variance involving the parameter "
+           "(interactions included).", "share 0-1"),
+    "ST_conf": ("Sobol: half-width of ST's 95% confidence interval.", "share 0-1"),
+    "note": ("Why an outcome has no indices (empty when it has).", "text"),
+}  # fmt: skip
+
+# -- payout tables (simulation.payout; docs/plans.md)
+PAYOUT: dict[str, tuple[str, str, str]] = {
+    "period": ("Period of the genealogy (as in the file).", "period", PAYOUT_ROW),
+    "id": ("Distributor id (as in the file).", "text or integer", PAYOUT_ROW),
+    "pv": ("Personal volume in the period.", "PV", PAYOUT_ROW),
+    "bv": ("Business volume in the period (commissionable basis).", "BV", PAYOUT_ROW),
+    "qualified": ("1 if active with PV at or above the plan's qualification.min_pv.",
+                  "0/1", PAYOUT_ROW),
+    "level": ("Depth in the sponsor tree (0 for a root).", "tree depth", PAYOUT_ROW),
+    "rank": ("Paid-as rank name (or index; empty none), when the plan has ranks or the file "
+             "a rank column.", "rank", PAYOUT_ROW),
+    "placement_id": ("Placement parent (binary, matrix plans).", "distributor id",
+                     PAYOUT_ROW),
+    "leg": ("Side under the placement parent (L/R) or matrix position.", "text",
+            PAYOUT_ROW),
+    "<component>": ("Paid by the plan's component <component> (a named table of the plan, "
+                    "in plan order), after the global cap.", "USD", PAYOUT_ROW),
+    "total": ("Company payouts (the sum of the component columns).", "USD", PAYOUT_ROW),
+    "retail_margin": ("The distributor's own profit on retail sales (not a company payout; "
+                      "not in total), when the plan has a [retail_margin] table.", "USD",
+                      PAYOUT_ROW),
+    "carry_left": ("Binary volume carried to the next period in the left leg.", "BV",
+                   PAYOUT_ROW),
+    "carry_right": ("Binary volume carried to the next period in the right leg.", "BV",
+                    PAYOUT_ROW),
+}  # fmt: skip
+PAYOUT_SUMMARY: dict[str, tuple[str, str]] = {
+    "plan": ("Name of the plan.", "text"),
+    "genealogy": ("The genealogy file paid.", "path"),
+    "periods": ("Periods paid.", "periods"),
+    "distributors": ("Distributors in the genealogy.", "persons"),
+    "paid": ("Company payouts.", "USD"),
+    "components": ("Paid per component, {component: USD}.", "USD"),
+    "revenue": ("Commissionable revenue: the sum of BV, the cap's basis.", "BV"),
+    "payout_ratio": ("paid / revenue (null without revenue).", "ratio"),
+    "breakage": ("Theoretical maximum minus paid, per component, and under cap what the "
+                 "global cap withheld: {component: USD, cap: USD}.", "USD"),
+    "cap_factor": ("Smallest scale factor the global cap applied in any period (1 = never "
+                   "capped).", "ratio 0-1"),
+    "retail_margin": ("Retail margin of all distributors (null without [retail_margin]).",
+                      "USD"),
+    "share_paid_nothing": ("Share of distributors paid nothing over all periods.",
+                           "share 0-1"),
+    "top1_share": ("Share of payouts received by the top 1% of distributors.", "share 0-1"),
+    "notes": ("Assumptions made from what the file does not say.", "list of text"),
+    "by_period": ("The same per period: a list of {period, paid, components, revenue, "
+                  "payout_ratio, pre_cap_total, cap_factor, breakage}.", "list of objects"),
+    "columns": ("This codebook of the payout table's columns.", "object"),
+}  # fmt: skip
+
+PAYOUT_TABLE = "<payout>.csv"
+PAYOUT_SUMMARY_FILE = "<payout>.summary.json"
+
+RUN_TABLES = (
+    "monthly.csv", "levels.csv", "distributors.parquet", "income_disclosure.csv",
+    "concentration.csv", "level_saturation.csv", "survival.csv", "summary.json",
+    "analysis.json",
+)  # fmt: skip
+SWEEP_TABLES = (
+    "runs.parquet",
+    "monthly.parquet",
+    "design.parquet",
+    "stress.csv",
+    "fan.parquet",
+    "sensitivity.csv",
+)
+
+# Folder kinds: a sweep's monthly.parquet is not a run's monthly.csv, hence prefixes.
+SWEEP = "sweep/"
+PAYOUT_KIND = "payout/"
+
+
+def _entry(meaning: str, unit: str, population: str) -> Entry:
+    return {"meaning": meaning, "unit": unit, "population": population}
+
+
+def _triples(table: Mapping[str, tuple[str, str, str]]) -> dict[str, Entry]:
+    return {k: _entry(*v) for k, v in table.items()}
+
+
+def _pairs(table: Mapping[str, tuple[str, str]], population: str) -> dict[str, Entry]:
+    return {k: _entry(m, u, population) for k, (m, u) in table.items()}
+
+
+def _monthly() -> dict[str, Entry]:
+    meanings = dict(collect.MONTHLY_COLUMNS)
+    for added in collect.MECHANISM_COLUMNS.values():
+        meanings.update(added)
+    out: dict[str, Entry] = {}
+    for key, text in meanings.items():
+        if key == "paid_recruiting":
+            out["paid_<component>"] = _entry(
+                collect.COMPONENT_DESCRIPTION.format("<component>")
+                + " One column per component of the plan that the company pays.",
+                *MONTHLY_UNITS["paid_<component>"],
+            )
+        out[key] = _entry(text, *MONTHLY_UNITS[key])
+    return out
+
+
+def _distributors() -> dict[str, Entry]:
+    out: dict[str, Entry] = {}
+    for key in DISTRIBUTOR_ORDER:
+        if key in DISTRIBUTOR_DERIVED:
+            e = DISTRIBUTOR_DERIVED[key]
+            out[key] = _entry(e["meaning"], e["unit"], EVER_JOINED)
+        else:
+            meaning = _FIELD_MEANING[key] + DISTRIBUTOR_NOTES.get(key, "")
+            out[key] = _entry(meaning, DISTRIBUTOR_STATE_UNITS[key], EVER_JOINED)
+    return out
+
+
+def _outcomes(keys: Iterable[str], population: str) -> dict[str, Entry]:
+    return {k: _entry(outcomes.OUTCOMES[k], OUTCOME_UNITS[k], population) for k in keys}
+
+
+def _summary_keys() -> list[str]:
+    """The keys of ``summary.json``: outcomes.OUTCOMES up to ``commissions`` (its first group)."""
+    keys = list(outcomes.OUTCOMES)
+    return keys[: keys.index("commissions") + 1]
+
+
+@functools.cache
+def codebook() -> dict[str, dict[str, Entry]]:
+    """The whole codebook: ``{table: {column: {"meaning", "unit", "population"}}}``.
+
+    Tables of a run folder are named by their file (``monthly.csv``); those of a sweep folder
+    start with ``sweep/`` (``sweep/runs.parquet``); the payout table and its summary are
+    ``payout/<payout>.csv`` and ``payout/<payout>.summary.json``. Patterned columns appear
+    once, under their pattern (``paid_<component>``).
+    """
+    monthly = _monthly()
+    levels = {k: _entry(v, *LEVEL_UNITS[k]) for k, v in collect.LEVEL_COLUMNS.items()}
+    summary = _pairs(SUMMARY_EXTRA, SUMMARY_POPULATION)
+    summary.update(_outcomes(_summary_keys(), SUMMARY_POPULATION))
+    order = ["scenario", "seed", *_summary_keys()]
+    summary = {k: summary[k] for k in order}
+    runs = _pairs(SWEEP_IDS, SWEEP_RUN)
+    runs.update(_pairs(RUNS_EXTRA, SWEEP_RUN))
+    runs.update(_outcomes(outcomes.OUTCOMES, SWEEP_RUN + " (outcome over the whole run)"))
+    sweep_monthly = {
+        k: _entry(m, u, "one run of the sweep")
+        for k, (m, u) in SWEEP_IDS.items()
+        if k in ("run_id", "point", "replicate")
+    }
+    for k, e in monthly.items():
+        extra = " (empty when the run's plan has no such component)"
+        sweep_monthly[k] = {
+            **e,
+            "population": e["population"]
+            + (extra if k == "paid_<component>" else "")
+            + ", of one run",
+        }
+    design = _pairs(SWEEP_IDS, "one run of the sweep design (point and replicate)")
+    design.update(_pairs(DESIGN_EXTRA, "one run of the sweep design (point and replicate)"))
+    return {
+        "monthly.csv": monthly,
+        "levels.csv": levels,
+        "distributors.parquet": _distributors(),
+        "income_disclosure.csv": _triples(INCOME_DISCLOSURE),
+        "concentration.csv": _triples(CONCENTRATION),
+        "level_saturation.csv": _triples(SATURATION),
+        "survival.csv": _triples(SURVIVAL),
+        "summary.json": summary,
+        "analysis.json": _pairs(ANALYSIS, RUN + "; people: everyone who ever joined"),
+        SWEEP + "runs.parquet": runs,
+        SWEEP + "monthly.parquet": sweep_monthly,
+        SWEEP + "design.parquet": design,
+        SWEEP + "stress.csv": _pairs(STRESS, STRESS_POPULATION),
+        SWEEP + "fan.parquet": _pairs(FAN, FAN_POPULATION),
+        SWEEP + "sensitivity.csv": _pairs(SENSITIVITY, SENSITIVITY_POPULATION),
+        PAYOUT_KIND + PAYOUT_TABLE: _triples(PAYOUT),
+        PAYOUT_KIND + PAYOUT_SUMMARY_FILE: _pairs(PAYOUT_SUMMARY, PAYOUT_ALL),
+    }
+
+
+_PARAMETER = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
+
+
+def pattern_of(table: str, column: str, components: Iterable[str] = ()) -> str:
+    """The codebook key describing ``column`` of ``table``: itself, or its pattern."""
+    entries = codebook()[table]
+    if column in entries:
+        return column
+    name = table.rpartition("/")[2]
+    if name in ("monthly.csv", "monthly.parquet") and column.startswith("paid_"):
+        return "paid_<component>"
+    if name == "survival.csv" and column.isdigit():
+        return "<age>"
+    if name == PAYOUT_TABLE and column in set(components):
+        return "<component>"
+    if name in ("runs.parquet", "design.parquet"):
+        if column.startswith("unit:") and _PARAMETER.fullmatch(column[5:]):
+            return "unit:<parameter>"
+        if _PARAMETER.fullmatch(column):
+            return "<parameter>"
+    return column
+
+
+def describe(
+    table: str, columns: Iterable[str], components: Iterable[str] = ()
+) -> tuple[dict[str, Entry], list[str]]:
+    """The entries of ``columns`` of ``table`` (patterns resolved) and the undescribed ones.
+
+    Args:
+        table: a key of :func:`codebook` (``monthly.csv``, ``sweep/runs.parquet``...).
+        columns: the table's columns (or a JSON file's top-level keys), in order.
+        components: for a payout table, the plan's company-payout component names.
+
+    Returns:
+        ``({column: entry}, [columns the codebook does not describe])``.
+    """
+    entries = codebook()[table]
+    out: dict[str, Entry] = {}
+    missing: list[str] = []
+    for c in map(str, columns):
+        key = pattern_of(table, c, components)
+        if key not in entries:
+            missing.append(c)
+        elif key == c:
+            out[c] = entries[key]
+        else:
+            # A patterned column: its own name in place of the placeholder.
+            placeholder = re.search(r"<[a-z_]+>", key).group(0)
+            head, _, tail = key.partition(placeholder)
+            name = c[len(head) : len(c) - len(tail)]
+            out[c] = {k: v.replace(placeholder, name) for k, v in entries[key].items()}
+    return out, missing
+
+
+def file_columns(path: Path) -> list[str]:
+    """The columns of a CSV or Parquet file, or the top-level keys of a JSON object file."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return list(pq.read_schema(path).names)
+    if path.suffix == ".json":
+        return list(json.loads(path.read_text(encoding="utf-8")))
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def folder_columns(
+    folder: Path, tables: Iterable[str], prefix: str = ""
+) -> dict[str, dict[str, Entry]]:
+    """``{file: {column: entry}}`` for the ``tables`` present in ``folder``.
+
+    Columns the codebook does not describe are left out (the tests fail on them).
+    """
+    out: dict[str, dict[str, Entry]] = {}
+    for name in tables:
+        path = Path(folder) / name
+        if path.is_file():
+            out[name] = describe(prefix + name, file_columns(path))[0]
+    return out
+
+
+def write_columns(folder: Path, tables: Iterable[str], prefix: str = "") -> str:
+    """Write ``columns.json``: the codebook of the tables ``folder`` holds. Returns its name."""
+    data = {
+        "codebook": "docs/codebook.md",
+        "tables": folder_columns(folder, tables, prefix),
+    }
+    results.write_json(data, Path(folder) / COLUMNS_FILE)
+    return COLUMNS_FILE
+
+
+INTRO = """\
+# Codebook: the columns of every output table
+
+Generated from `simulation/codebook.py` by `python docs/gen_codebook.py`; do not edit by hand
+(`tests/test_codebook.py` fails when this page is out of date, and when a table gains a column
+the codebook does not describe). Each output folder carries the same descriptions for the
+tables it holds: `columns.json` in a run folder and in a sweep folder, the `columns` key of a
+payout table's `<out>.summary.json`.
+
+Every column has a **meaning**, a **unit** and a **population**: over whom it is counted or
+averaged, and when. Money is in USD, volume in PV (personal volume points) or BV (business
+volume, the commissionable basis); a month index counts from 0 (the month the founders joined).
+An empty cell (NaN in the files, null in JSON) means "not defined", for example a ratio over
+nothing. A column written `paid_<component>` stands for a family of columns, one per name.
+
+## Two trees, two depths
+
+- `sponsor` is the person's *current* parent in the sponsor tree, the tree commissions are
+  paid up. When a distributor quits, their downline *rolls up* to the quitter's own sponsor and
+  the quitter leaves the tree, so `sponsor` is -1 for the roots (founders) and for **every
+  quitter**, and differs from `enroller` for everyone whose enroller (or an upline) quit.
+- `enroller` is *who recruited them*. It does not change with roll-ups; for someone who quit
+  and joined again (`[rejoin]`), it is the person who recruited them the last time. Founders
+  have -1.
+- `level` is the level *at joining*: founders 1, their recruits 2, and so on (the enroller's
+  level + 1; a rejoiner's, at the latest joining). Roll-ups do not change it, so tables by
+  level (`levels.csv`, `level_saturation.csv`) follow the same people.
+- `depth` (and `max_depth` in `monthly.csv`) is the *current* depth in the sponsor tree after
+  roll-ups: roots 0; it shrinks when an upline quits. In a payout table, `level` is the depth
+  in the imported genealogy's sponsor tree (roots 0).
+"""
+
+SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
+    (
+        "Run folders",
+        "`mlmsim run` writes these into `results/<scenario>/<run-id>/` (see `docs/report.md`).",
+        RUN_TABLES,
+    ),
+    (
+        "Sweep folders",
+        "`mlmsim sweep` (and `mlmsim stress`, which adds `stress.csv`) writes these into the "
+        "sweep folder (see `docs/sweeps.md`); `fan.parquet` comes with the sweep's report, "
+        "`sensitivity.csv` with a `[sensitivity]` section. A sweep's `monthly.parquet` holds "
+        "the columns of `monthly.csv` for every run, after the run's identifiers.",
+        tuple(SWEEP + t for t in SWEEP_TABLES),
+    ),
+    (
+        "Payout tables",
+        "`mlmsim payout GENEALOGY --plan PLAN --out <payout>.csv` writes the table and "
+        "`<payout>.summary.json` beside it (see `docs/plans.md`).",
+        (PAYOUT_KIND + PAYOUT_TABLE, PAYOUT_KIND + PAYOUT_SUMMARY_FILE),
+    ),
+]
+
+
+_PLACEHOLDER = re.compile(r"(?<!`)(<[a-z_]+>)(?!`)")
+
+
+def _cell(text: str) -> str:
+    """A table cell: pipes escaped, ``<name>`` placeholders as code (not HTML tags)."""
+    return _PLACEHOLDER.sub(r"`\1`", text.replace("|", "\\|").replace("\n", " "))
+
+
+def codebook_markdown() -> str:
+    """The page ``docs/codebook.md``: :data:`INTRO`, then one table per output file."""
+    book = codebook()
+    lines = [INTRO]
+    for title, text, tables in SECTIONS:
+        lines += [f"## {title}", "", text, ""]
+        for table in tables:
+            name = table.rpartition("/")[2]
+            kind = "keys" if name.endswith(".json") else "columns"
+            lines += [
+                f"### `{name}`",
+                "",
+                f"{len(book[table])} {kind}.",
+                "",
+                "| column | meaning | unit | population |",
+                "|---|---|---|---|",
+            ]
+            for col, e in book[table].items():
+                cells = [f"`{col}`", e["meaning"], e["unit"], e["population"]]
+                lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+            lines.append("")
+    return "\n".join(lines)
