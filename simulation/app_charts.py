@@ -436,16 +436,8 @@ def levels(model: MLMModel) -> dict:
     The recruits-per-member line skips levels with fewer than
     :data:`views.MIN_MEMBERS_FOR_RATE` members (a gap in the line).
     """
-    pop = model.pop
-    ever = pop.join_month >= 0
-    level = pop.level[ever].astype(np.int64)
-    size = int(level.max()) + 1 if level.size else 2
-    status = pop.status[ever]
-    on = status == Status.DISTRIBUTOR
-    new = on & (pop.join_month[ever] == model.month)
-    active = np.bincount(level[on & ~new], minlength=size)[1:]
-    fresh = np.bincount(level[new], minlength=size)[1:]
-    quit_ = np.bincount(level[status == Status.QUIT], minlength=size)[1:]
+    lv, active, fresh, quit_ = views.members_by_status_and_level(model)
+    size = lv.size + 1
     _, rpm = views.recruits_per_member(model)
     rate = np.where(views.rated_levels(model), rpm, np.nan)
     option = _base(model, right_axis=True)

@@ -679,20 +679,29 @@ def penetration_figure(model: MLMModel) -> Figure:
     return fig
 
 
-def levels_figure(model: MLMModel) -> Figure:
-    """Members by level at joining: active / joined this month / quit, and recruits per member."""
+def members_by_status_and_level(model: MLMModel) -> tuple[np.ndarray, ...]:
+    """Everyone who joined, by level at joining: ``(levels, active, fresh, quit)``.
+
+    ``fresh`` joined this month and is still active (someone can join and quit in the same
+    month); ``active`` are the other active members; int64 arrays over levels 1, 2, ...
+    """
     pop = model.pop
     ever = pop.join_month >= 0
     level = pop.level[ever].astype(np.int64)
     size = int(level.max()) + 1 if level.size else 2
     status = pop.status[ever]
-    # Joined this month and still active (someone can join and quit in the same month).
     on = status == Status.DISTRIBUTOR
     new = on & (pop.join_month[ever] == model.month)
     active = np.bincount(level[on & ~new], minlength=size)[1:]
     fresh = np.bincount(level[new], minlength=size)[1:]
     quit_ = np.bincount(level[status == Status.QUIT], minlength=size)[1:]
-    lv = np.arange(1, size)
+    return np.arange(1, size), active, fresh, quit_
+
+
+def levels_figure(model: MLMModel) -> Figure:
+    """Members by level at joining: active / joined this month / quit, and recruits per member."""
+    lv, active, fresh, quit_ = members_by_status_and_level(model)
+    size = lv.size + 1
     levels, rpm = recruits_per_member(model)
     with matplotlib.rc_context(STYLE):
         fig, ax = _figure(twin=True)
