@@ -42,6 +42,19 @@ SIZES = {
     "classroom": ("classroom", []),
     "classroom_behaviour": ("classroom", BEHAVIOUR),
     "city_behaviour": ("city", BEHAVIOUR),
+    # The same with assumptions that keep the city growing (far more optimistic claims, fewer
+    # discount buyers, slower learning, no outside option), so that every mechanism works on
+    # a number of distributors closer to the plain city's.
+    "city_behaviour_growing": (
+        "city",
+        [
+            *BEHAVIOUR,
+            "expectations.optimism=30",
+            "expectations.adaptation=0.1",
+            "expectations.outside_option_usd=0",
+            "segments.discount_share=0.2",
+        ],
+    ),
     "baseline": ("baseline", []),
     "city_250k": ("city", ["market.population=250000", "market.founders=25"]),
     "city_500k": ("city", ["market.population=500000", "market.founders=50"]),
