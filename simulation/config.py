@@ -567,12 +567,18 @@ class Observe(Section):
 class PlanRef(Section):
     """``[plan]``: which compensation plan pays (loaded when the model is built)."""
 
-    START_ONLY = frozenset({"file"})
+    START_ONLY = frozenset({"file", "set"})
 
     file: str = Field(
         "unilevel_5",
         description="A shipped plan name (scenarios/plans/<name>.toml) or a path relative to "
         "the scenario file.",
+    )
+    set: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Changes to the plan file's values, 'table.key' -> value (e.g. "
+        "'unilevel.percentages' = [0.1, 0.05]); on the command line --set "
+        "plan.unilevel.percentages=[0.1,0.05]. Checked like the plan file itself.",
     )
 
 
@@ -772,6 +778,15 @@ def _apply(data: dict[str, Any], values: dict[str, tuple[Any, str]], source: str
     data = copy.deepcopy(data)
     keys = set(scenario_keys())
     for key, (value, shown) in values.items():
+        if key.startswith("plan.") and key.count(".") >= 2 and key != "plan.set":
+            # plan.<table>.<key>: a change to the plan file's values, checked with the plan.
+            data.setdefault("plan", {})
+            if not isinstance(data["plan"], dict):
+                raise ConfigError(f"{source}: 'plan' must be a table")
+            changes = dict(data["plan"].get("set") or {})
+            changes[key.partition(".")[2]] = value
+            data["plan"]["set"] = changes
+            continue
         if key not in keys:
             raise ConfigError(unknown_key_message(key, shown))
         section, field = key.split(".")
@@ -832,7 +847,8 @@ def load_scenario(
         raise ConfigError(f"{who}: plan.file = {scen.plan.file!r}: {err}") from None
     scen.plan.file = str(plan_path.resolve())
     try:
-        load_plan(plan_path)  # validate now: a bad plan file is reported before anything runs
+        # Validate now: a bad plan file is reported before anything runs.
+        load_plan(plan_path, changes=scen.plan.set)
     except ConfigError as err:
         raise ConfigError(f"{path}: plan.file = {scen.plan.file!r}: {err}") from None
     if scen.market.edge_list:

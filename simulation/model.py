@@ -98,7 +98,9 @@ class MLMModel(mesa.Model):
             if unknown:
                 raise ValueError(f"unknown rule names {sorted(unknown)}; known: {list(self.rules)}")
             self.rules.update(rules)
-        self.plan = plan if plan is not None else load_plan(scenario.plan.file)
+        if plan is None:
+            plan = load_plan(scenario.plan.file, changes=scenario.plan.set)
+        self.plan = plan
         self.pay_engine = self.plan.engine()
         m = scenario.market
         self.pop = Population(m.population)

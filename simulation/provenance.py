@@ -376,6 +376,10 @@ PROVENANCE: dict[str, Provenance] = {
         "Which compensation plan pays; the default unilevel_5 is modelled on Young Living's "
         "8/5/4/4/4 % unilevel, and each plan file cites its own sources (docs/plans.md)."
     ),
+    "plan.set": _set(
+        "Changes to the plan file's values (none by default): a plan designer's or "
+        "regulator's what-if, e.g. a lower cap or a smaller fast start."
+    ),
     # ---------------------------------------------------------------- [observe]
     "observe.reachable": _set(
         "Switch: count each distributor's still-reachable prospects every month (costs time "

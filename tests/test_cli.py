@@ -10,6 +10,8 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from simulation.cli import main
@@ -224,3 +226,43 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
         os.close(write)
     assert proc.stderr == ""
     assert proc.returncode == 141  # the shell's status for a command ended by SIGPIPE
+
+
+# --------------------------------------------------------------- plan values with --set
+
+
+def test_set_changes_a_plan_value_and_the_manifest_records_it(tmp_path):
+    base = ["--set", "market.population=400", "--set", "quit.enabled=false", "--months", "8"]
+    base += ["--quiet", "--no-figures"]
+    plain, double = tmp_path / "plain", tmp_path / "double"
+    assert main(["run", *base, "--out", str(plain)]) == 0
+    changed = "plan.unilevel.percentages=[0.16, 0.10, 0.08, 0.08, 0.08]"
+    assert main(["run", *base, "--set", changed, "--out", str(double)]) == 0
+    a = pd.read_csv(plain / "monthly.csv")
+    b = pd.read_csv(double / "monthly.csv")
+    # The same market (without quits or expectations, pay does not change who joins or
+    # buys); every unilevel percentage doubled and the cap (45%) far away: twice the pay.
+    assert (a["joined"] == b["joined"]).all()
+    assert a["paid_unilevel"].sum() > 0
+    assert np.allclose(b["paid_unilevel"], 2 * a["paid_unilevel"], rtol=1e-9)
+    manifest = json.loads((double / "manifest.json").read_text())
+    assert manifest["plan"]["unilevel"]["percentages"] == [0.16, 0.10, 0.08, 0.08, 0.08]
+    assert manifest["scenario"]["plan"]["set"] == {
+        "unilevel.percentages": [0.16, 0.10, 0.08, 0.08, 0.08]
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ("plan.binary.pay_pct=0.1", "the plan has no [binary] table"),
+        ("plan.unilevel.colour=1", "unknown key"),
+        ("plan.cap.ratio=2", "cap.ratio"),
+    ],
+)
+def test_a_bad_plan_value_is_refused_before_anything_runs(tmp_path, capsys, change, fragment):
+    out = tmp_path / "run"
+    code = main(["run", "--set", change, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err and "Traceback" not in err
+    assert not out.exists()

@@ -545,3 +545,16 @@ outcomes = ["penetration"]
     assert len(sweep.points) == 8 * (3 + 2)
     values = np.array([p.values["quit.base_monthly"] for p in sweep.points])
     assert values.min() >= 0.005 and values.max() <= 0.05
+
+
+def test_plan_values_changed_in_the_base_reach_every_run(tmp_path):
+    # A cap of 1% of BV binds every month the plan pays: every run's payout ratio <= 1%.
+    text = SMALL.replace("[base]\n", '[base]\nplan.set = { "cap.ratio" = 0.01 }\n').replace(
+        'plan.file = ["unilevel_5", "recruiting_heavy"]', 'plan.file = ["unilevel_5"]'
+    )
+    res = run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "o", workers=1, progress=False,
+                    report=False)  # fmt: skip
+    runs = pd.read_parquet(res.out / "runs.parquet")
+    assert (runs["status"] == "ok").all() and len(runs) == 4
+    assert (runs["cap_ratio"] == 0.01).all()
+    assert (runs["payout_ratio"] <= 0.01 + 1e-12).all() and (runs["payout_ratio"] > 0).all()

@@ -300,10 +300,45 @@ def resolve_plan_path(name: str | Path, base: Path | None = None) -> Path:
     )
 
 
-def load_plan(path: str | Path, base: Path | None = None) -> Plan:
-    """Read and validate a plan TOML file (a path or a shipped plan's name)."""
+def with_changes(data: dict[str, Any], changes: dict[str, Any], source: str) -> dict[str, Any]:
+    """A copy of plan ``data`` with ``changes`` (``"table.key" -> value``) applied.
+
+    The scenario's ``plan.set`` (``--set plan.unilevel.percentages=[0.1,0.05]``): a change
+    names a table the plan has and one of its keys; the result is validated like a plan file.
+
+    Raises:
+        ConfigError: a change that names no table of the plan, or a malformed name.
+    """
+    if not changes:
+        return data
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for name, value in changes.items():
+        table, _, key = name.partition(".")
+        if not key or "." in key:
+            raise ConfigError(
+                f"{source}: plan.{name}: expected plan.<table>.<key>, e.g. "
+                "plan.unilevel.percentages"
+            )
+        if not isinstance(out.get(table), dict):
+            tables = ", ".join(k for k, v in out.items() if isinstance(v, dict))
+            raise ConfigError(
+                f"{source}: plan.{name}: the plan has no [{table}] table (its tables: {tables})"
+            )
+        out[table][key] = value
+    return out
+
+
+def load_plan(
+    path: str | Path, base: Path | None = None, changes: dict[str, Any] | None = None
+) -> Plan:
+    """Read and validate a plan TOML file (a path or a shipped plan's name).
+
+    ``changes`` (``"table.key" -> value``, a scenario's ``plan.set``) are applied to the file's
+    values before they are validated (:func:`with_changes`).
+    """
     p = resolve_plan_path(path, base)
-    return plan_from_dict(read_toml(p, "plan"), source=str(p), strict=True)
+    data = with_changes(read_toml(p, "plan"), changes or {}, str(p))
+    return plan_from_dict(data, source=str(p), strict=True)
 
 
 def shipped_plans() -> list[Path]:

@@ -18,6 +18,7 @@ from simulation.config import (
     scenario_from_dict,
 )
 from simulation.plans import plan_from_dict
+from simulation.plans.engine import with_changes
 
 # --------------------------------------------------------------------------------------------
 # one run (top-level and picklable: process pools and Dask workers call it)
@@ -41,7 +42,8 @@ def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
         values["plan.file"] = plan_info["path"]
     values["scenario.seed"] = task["seed"]
     scenario = scenario_from_dict(apply_values(task["scenario"], values, src), src)
-    plan = plan_from_dict(plan_info["data"], source=plan_info["path"])
+    data = with_changes(plan_info["data"], scenario.plan.set, plan_info["path"])
+    plan = plan_from_dict(data, source=plan_info["path"])
     model = MLMModel(scenario=scenario, plan=plan, agents=False)
     for s in task["shocks"]:
         for key, value in s["set"].items():
