@@ -3,6 +3,7 @@ failing runs recorded, bad sweep files, shocks, the report and the sensitivity a
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from simulation import codebook, results
 from simulation.cli import main
 from simulation.config import apply_values, scenario_from_dict
+from simulation.errors import ConfigError
 from simulation.model import MLMModel
 from simulation.plans import load_plan
 from simulation.sweep import load_sweep, run_sweep
@@ -558,3 +560,34 @@ def test_plan_values_changed_in_the_base_reach_every_run(tmp_path):
     assert (runs["status"] == "ok").all() and len(runs) == 4
     assert (runs["cap_ratio"] == 0.01).all()
     assert (runs["payout_ratio"] <= 0.01 + 1e-12).all() and (runs["payout_ratio"] > 0).all()
+
+
+def test_a_plan_value_is_a_sweep_parameter(tmp_path):
+    text = SMALL.replace(
+        'plan.file = ["unilevel_5", "recruiting_heavy"]', "plan.cap.ratio = [0.01, 0.45]"
+    )
+    res = run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "o", workers=1, progress=False,
+                    report=False)  # fmt: skip
+    runs = pd.read_parquet(res.out / "runs.parquet")
+    assert (runs["status"] == "ok").all() and len(runs) == 8
+    assert sorted(runs["cap_ratio"].unique()) == [0.01, 0.45]
+    # The 1% cap binds; the 45% cap does not (the plan pays at most 25% of BV).
+    tight = runs[runs["cap_ratio"] == 0.01]
+    assert (tight["payout_ratio"] <= 0.01 + 1e-12).all()
+    loose = runs[runs["cap_ratio"] == 0.45]
+    assert (loose["payout_ratio"] > 0.01).all()
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [
+        ("[0.3, 2.0]", "parameters.plan.cap.ratio = 2.0"),
+        ("{ low = 0.1, high = 3.0, levels = 2 }", "parameters.plan.cap.ratio (range end) = 3.0"),
+    ],
+)
+def test_a_bad_plan_value_in_a_sweep_is_refused_when_read(tmp_path, values, fragment):
+    text = SMALL.replace(
+        'plan.file = ["unilevel_5", "recruiting_heavy"]', f"plan.cap.ratio = {values}"
+    )
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load_sweep(write(tmp_path, text))

@@ -28,7 +28,8 @@ from simulation.config import (
     unknown_key_message,
 )
 from simulation.errors import ConfigError, format_validation_error
-from simulation.plans.engine import resolve_plan_path
+from simulation.plans import plan_from_dict
+from simulation.plans.engine import resolve_plan_path, with_changes
 from simulation.userfile import read_toml
 
 SWEEP_DIR = SCENARIO_DIR / "sweeps"
@@ -347,7 +348,12 @@ def _flatten(table: dict[str, Any], src: str, where: str) -> dict[str, Any]:
             flat[k] = v
         elif isinstance(v, dict):
             for kk, vv in v.items():
-                flat[f"{k}.{kk}"] = vv
+                if k == "plan" and kk not in ("file", "set") and isinstance(vv, dict):
+                    # plan.<table>.<key>: a value of the plan file (see is_plan_value).
+                    for kkk, vvv in vv.items():
+                        flat[f"plan.{kk}.{kkk}"] = vvv
+                else:
+                    flat[f"{k}.{kk}"] = vv
         else:
             raise ConfigError(
                 f"{src}: {where}.{k} = {v!r}: expected section.key = value "
@@ -356,11 +362,23 @@ def _flatten(table: dict[str, Any], src: str, where: str) -> dict[str, Any]:
     return flat
 
 
+def is_plan_value(key: str) -> bool:
+    """True for ``plan.<table>.<key>``: a value of the plan file, not a scenario field.
+
+    Such a key sets the scenario's ``plan.set`` (see :func:`simulation.plans.engine.with_changes`);
+    its values are checked against every plan of the sweep when the sweep file is read.
+    """
+    return key.startswith("plan.") and key.count(".") == 2 and not key.startswith("plan.set.")
+
+
 def _field_of(key: str, src: str, where: str) -> Any:
     """The pydantic field of ``section.key`` in :class:`Scenario`; a clear error otherwise.
 
     A mistyped key gets the same message as a mistyped ``--set`` (the closest valid keys).
+    A plan value (:func:`is_plan_value`) has no scenario field: None.
     """
+    if is_plan_value(key):
+        return None
     section, _, name = key.partition(".")
     model = Scenario.model_fields[section].annotation if section in Scenario.model_fields else None
     if model is None or name not in model.model_fields:
@@ -375,7 +393,7 @@ def _parse_param(key: str, spec: Any, src: str) -> Param:
         raise ConfigError(
             f"{src}: {where}: seeds are not a parameter; set [sweep] replicates and master_seed"
         )
-    integer = f.annotation is int
+    integer = f is not None and f.annotation is int
     if isinstance(spec, list):
         if not spec:
             raise ConfigError(f"{src}: {where} = []: list at least one value")
@@ -394,7 +412,7 @@ def _parse_param(key: str, spec: Any, src: str) -> Param:
             r = RangeSpec.model_validate(spec, strict=True)
         except ValidationError as err:
             raise ConfigError(format_validation_error(err, src, prefix=where)) from None
-        if key == "plan.file" or f.annotation not in (int, float):
+        if key == "plan.file" or (f is not None and f.annotation not in (int, float)):
             raise ConfigError(
                 f"{src}: {where} = {spec!r}: a range needs a numeric parameter; list the values"
             )
@@ -536,6 +554,15 @@ def _check_values(sweep: Sweep, src: str) -> None:
 
     def check(key: str, value: Any, where: str) -> None:
         if key == "plan.file":
+            return
+        if is_plan_value(key):
+            # Valid in every plan the sweep can run (a plan without the table is an error).
+            for info in sweep.plans.values():
+                change = {key.partition(".")[2]: value}
+                try:
+                    plan_from_dict(with_changes(info["data"], change, info["path"]), info["path"])
+                except ConfigError as err:
+                    raise ConfigError(f"{src}: {where} = {value!r}: {err}") from None
             return
         section, _, name = key.partition(".")
         model = Scenario.model_fields[section].annotation
