@@ -108,6 +108,18 @@ def _yaxis(name: str = "", kind: str = "value", right: bool = False, **kw: Any) 
     return axis
 
 
+def _percent_axis(name: str) -> dict:
+    """A right-hand y axis from 0 to 100 %, without grid lines of its own."""
+    return _yaxis(
+        name,
+        right=True,
+        min=0,
+        max=100,
+        splitLine={"show": False},
+        axisLabel={"fontSize": FONT, "formatter": "{value}%"},
+    )
+
+
 def _edges_hidden(axis: dict) -> dict:
     """Hide the labels at an axis's ends (they sit at half units, e.g. "-0.5", "36.5")."""
     axis["axisLabel"] = {**axis["axisLabel"], "showMinLabel": False, "showMaxLabel": False}
@@ -266,14 +278,7 @@ def penetration(model: MLMModel, previous: dict | None = None) -> dict:
             min=0,
             minInterval=1,
         ),
-        _yaxis(
-            "ever joined",
-            right=True,
-            min=0,
-            max=100,
-            splitLine={"show": False},
-            axisLabel={"fontSize": FONT, "formatter": "{value}%"},
-        ),
+        _percent_axis("ever joined"),
     ]
     option["series"] = [
         {
@@ -383,14 +388,7 @@ def cohorts(model: MLMModel) -> dict:
     option["xAxis"] = _edges_hidden(_axis("month they joined", min=-0.5, max=horizon(model) + 0.5))
     option["yAxis"] = [
         _yaxis("median net income", axisLabel={"fontSize": FONT, "formatter": "${value}"}),
-        _yaxis(
-            "lost money",
-            right=True,
-            min=0,
-            max=100,
-            splitLine={"show": False},
-            axisLabel={"fontSize": FONT, "formatter": "{value}%"},
-        ),
+        _percent_axis("lost money"),
     ]
     option["series"] = [
         {

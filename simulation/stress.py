@@ -45,6 +45,7 @@ from simulation.sweep import (
     Point,
     Sweep,
     add_executor_options,
+    executor_options,
     print_result,
     read_plan,
     run_sweep,
@@ -498,16 +499,7 @@ def run(args: argparse.Namespace) -> int:
     sweep = build(args.plan, args.scenario, args.sets, args.seeds, args.master_seed)
     name = safe_name(sweep.name.removeprefix("stress-"), "stress")
     out = args.out if args.out is not None else DEFAULT_ROOT / name
-    res = run_sweep(
-        sweep,
-        out,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=not args.quiet,
-        report=not args.no_report,
-        retry_failed=args.retry_failed,
-        steps=[make_step(sweep)],
-    )
+    res = run_sweep(sweep, out, steps=[make_step(sweep)], **executor_options(args))
     print_result(res)
     if res.lost:
         return 1

@@ -40,7 +40,13 @@ design), :mod:`~simulation.sweep.task` (one run, picklable for pools and Dask),
 :mod:`~simulation.sweep.command` (``mlmsim sweep``).
 """
 
-from simulation.sweep.command import add_executor_options, configure_parser, print_result, run
+from simulation.sweep.command import (
+    add_executor_options,
+    configure_parser,
+    executor_options,
+    print_result,
+    run,
+)
 from simulation.sweep.driver import SweepResult, run_sweep
 from simulation.sweep.executors import check_scheduler_address, run_dask, run_inprocess, run_pool
 from simulation.sweep.spec import (
@@ -97,6 +103,7 @@ __all__ = [
     "check_scheduler_address",
     "configure_parser",
     "design_size",
+    "executor_options",
     "expand",
     "load_base",
     "load_sweep",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from simulation import safepath
 from simulation.safepath import path_arg
@@ -35,6 +36,17 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="skip the figures and report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`run_sweep` that :func:`add_executor_options` reads."""
+    return {
+        "workers": args.workers,
+        "scheduler": args.scheduler,
+        "progress": not args.quiet,
+        "report": not args.no_report,
+        "retry_failed": args.retry_failed,
+    }
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -84,16 +96,7 @@ def run(args: argparse.Namespace) -> int:
         from simulation import sensitivity  # noqa: PLC0415 - SALib, matplotlib: see expand()
 
         steps.append(sensitivity.step)
-    res = run_sweep(
-        sweep,
-        out,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=not args.quiet,
-        report=not args.no_report,
-        retry_failed=args.retry_failed,
-        steps=steps,
-    )
+    res = run_sweep(sweep, out, steps=steps, **executor_options(args))
     print_result(res)
     return 1 if res.lost else 0
 
