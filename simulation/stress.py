@@ -497,7 +497,11 @@ def run(args: argparse.Namespace) -> int:
     if args.master_seed < 0:
         raise ConfigError(f"--master-seed {args.master_seed}: need 0 or more")
     sweep = build(args.plan, args.scenario, args.sets, args.seeds, args.master_seed)
+    # The settings are part of the default folder's name, as for `mlmsim run`: a second
+    # stress test of the same plan with other settings gets its own folder instead of being
+    # refused as "a different sweep" in the first one's.
     name = safe_name(sweep.name.removeprefix("stress-"), "stress")
+    name += results.override_label(args.sets or [])
     out = args.out if args.out is not None else DEFAULT_ROOT / name
     res = run_sweep(sweep, out, steps=[make_step(sweep)], **executor_options(args))
     print_result(res)

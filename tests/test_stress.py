@@ -202,3 +202,22 @@ def test_several_plans_side_by_side(tmp_path, capsys):
     ]
     page = (out / "report.html").read_text()
     assert "<td>recruiting_heavy</td>" in page and "<td>unilevel_5</td>" in page
+
+
+def test_default_folder_names_the_settings(tmp_path, monkeypatch, capsys):
+    """Two stress tests of one plan with other --set values land in two folders.
+
+    Before, both went to ``results/stress/<plan>-<scenario>/`` and the second was refused
+    as "a different sweep".
+    """
+    monkeypatch.chdir(tmp_path)
+    base = ["stress", "unilevel_5", *SMALL, "--seeds", "1", "--workers", "1", "--quiet"]
+    assert main([*base, "--no-report", "--set", "recruit.join_prob=0.2"]) == 0
+    assert main([*base, "--no-report", "--set", "recruit.join_prob=0.3"]) == 0
+    folders = sorted(p.name for p in (tmp_path / "results" / "stress").iterdir())
+    assert len(folders) == 2, folders
+    assert folders[0].endswith("-recruit.join_prob=0.2")
+    assert folders[1].endswith("-recruit.join_prob=0.3")
+    for name in folders:
+        runs = pd.read_parquet(tmp_path / "results" / "stress" / name / "runs.parquet")
+        assert len(runs) == len(FUTURES)
