@@ -136,9 +136,18 @@ def _pitch_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray, me
 
 
 def _targets(model: MLMModel, rng: np.random.Generator, pitcher: np.ndarray, warm_share: float):
-    """A target person for each pitch: a random contact (warm) or a random person (cold)."""
+    """A target person for each pitch: a random contact (warm) or a random person (cold).
+
+    In a market of several towns (``market.network = "regions"``) a cold pitch goes to a
+    random person of the pitcher's own town: strangers are met where one lives.
+    """
     n = model.pop.n
-    cold = rng.integers(0, n, size=pitcher.size)
+    if model.region_start is None:
+        cold = rng.integers(0, n, size=pitcher.size)
+    else:
+        town = model.region[pitcher]
+        low = model.region_start[town]
+        cold = rng.integers(low, low + model.region_size[town])
     if model.network is None or warm_share <= 0:
         return cold
     warm = rng.random(pitcher.size) < warm_share

@@ -178,6 +178,11 @@ DISTRIBUTOR_DERIVED: dict[str, Entry] = {
         "refusing (empty without a social network or with observe.reachable = false).",
         "unit": "persons",
     },
+    "region": {
+        "meaning": "Town (region) the person lives in, 0-based (market.network = 'regions'; "
+        "0 for everyone in a one-town market).",
+        "unit": "region index",
+    },
 }
 DISTRIBUTOR_ORDER = (
     "id", "status", "enroller", "sponsor", "level", "join_month", "quit_month", "recruits",
@@ -185,7 +190,7 @@ DISTRIBUTOR_ORDER = (
     "retail_sales", "retail_margin", "purchases", "own_use_value", "kit_cost", "fixed_costs",
     "buyback_refund", "inventory_pv", "costs", "net_income", "net_income_strict",
     "commissions_year", "costs_year", "net_income_year", "willingness", "effort",
-    "reachable_prospects",
+    "reachable_prospects", "region",
 )  # fmt: skip
 
 # -- income_disclosure.csv (metrics.disclosure); the means and shares are over the row.

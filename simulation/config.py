@@ -20,6 +20,7 @@ from simulation.errors import ConfigError, UserError, format_validation_error
 from simulation.memory import check_fits
 from simulation.plans.engine import load_plan, resolve_plan_path
 from simulation.provenance import for_key
+from simulation.regions import region_sizes
 from simulation.userfile import check_input_file, read_toml
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
@@ -88,6 +89,10 @@ class Market(Section):
             "willingness_beta",
             "effort_sigma",
             "spending_sigma",
+            "regions",
+            "region_shares",
+            "between_regions",
+            "launch_region",
         }
     )
 
@@ -95,10 +100,13 @@ class Market(Section):
     founders: int = Field(
         5, ge=1, description="Distributors at month 0 (the company's first recruits, level 1)."
     )
-    network: Literal["small_world", "scale_free", "random", "well_mixed", "edge_list"] = Field(
+    network: Literal[
+        "small_world", "scale_free", "random", "well_mixed", "edge_list", "regions"
+    ] = Field(
         "small_world",
         description="Social network: Watts-Strogatz small world, heavy-tailed scale free, "
-        "Erdos-Renyi random, well mixed (anyone reaches anyone), or a user's edge list.",
+        "Erdos-Renyi random, well mixed (anyone reaches anyone), a user's edge list, or "
+        "regions (several small-world towns with a share of ties between them).",
     )
     mean_degree: int = Field(
         12,
@@ -130,6 +138,30 @@ class Market(Section):
     )
     spending_sigma: float = Field(
         0.4, ge=0, le=3, description="Spending ~ lognormal with mean 1 and this sigma."
+    )
+    regions: int = Field(
+        1,
+        ge=1,
+        le=10_000,
+        description="network = 'regions': number of towns (regions) in the market.",
+    )
+    region_shares: list[float] | None = Field(
+        None,
+        description="network = 'regions': share of the population in each region (one per "
+        "region, each > 0, summing to 1); default equal shares.",
+    )
+    between_regions: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="network = 'regions': probability that a social tie links two regions "
+        "(the expected share of ties between towns).",
+    )
+    launch_region: int | None = Field(
+        None,
+        ge=0,
+        description="network = 'regions': region (0-based) where the founders live; "
+        "default anywhere in the market.",
     )
 
 
@@ -625,6 +657,7 @@ class Scenario(Section):
                 "buy.qualify_rule = 'expected_gain' needs expectations.enabled = true (the "
                 "gain is the member's expected income)"
             )
+        _check_regions(m)
         if m.mean_degree >= m.population:
             raise ValueError(
                 f"market.mean_degree ({m.mean_degree}) must be below market.population "
@@ -635,6 +668,63 @@ class Scenario(Section):
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as plain data (for the manifest)."""
         return json.loads(self.model_dump_json())
+
+
+def _check_regions(m: Market) -> None:
+    """The region keys agree with each other and with the network kind."""
+    if m.network != "regions":
+        used = [
+            k
+            for k, default in (
+                ("regions", 1),
+                ("region_shares", None),
+                ("launch_region", None),
+            )
+            if getattr(m, k) != default
+        ]
+        if used:
+            raise ValueError(
+                f"market.{used[0]} is set but market.network = {m.network!r}; regions need "
+                "market.network = 'regions'"
+            )
+        return
+    if m.regions == 1 and m.between_regions > 0:
+        raise ValueError(
+            f"market.between_regions = {m.between_regions} with market.regions = 1: there is no "
+            "other region to link to (set it to 0 or add regions)"
+        )
+    shares = m.region_shares
+    if shares is not None:
+        if len(shares) != m.regions:
+            raise ValueError(
+                f"market.region_shares has {len(shares)} entries for market.regions = "
+                f"{m.regions}: need one share per region"
+            )
+        if any(not x > 0 for x in shares) or abs(sum(shares) - 1.0) > 1e-9:
+            raise ValueError(
+                f"market.region_shares = {shares}: each share must be > 0 and they must sum to 1"
+            )
+    if m.launch_region is not None and m.launch_region >= m.regions:
+        raise ValueError(
+            f"market.launch_region = {m.launch_region}: no such region (regions are 0 to "
+            f"{m.regions - 1})"
+        )
+    sizes = region_sizes(m.population, shares, m.regions)
+    if m.mean_degree >= sizes.min():
+        raise ValueError(
+            f"market.mean_degree ({m.mean_degree}) must be below the smallest region's "
+            f"population ({int(sizes.min())})"
+        )
+    if m.launch_region is not None and sizes[m.launch_region] < m.founders:
+        raise ValueError(
+            f"market.launch_region {m.launch_region} has {int(sizes[m.launch_region])} persons, "
+            f"fewer than market.founders = {m.founders}"
+        )
+    if m.mean_degree % 2:
+        raise ValueError(
+            f"market.mean_degree = {m.mean_degree}: each region's ring lattice needs an even "
+            "degree"
+        )
 
 
 def parameter_reading(key: str) -> str:

@@ -25,6 +25,7 @@ from simulation.agents import Distributor
 from simulation.config import Scenario, apply_values, check_live, scenario_from_dict
 from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
+from simulation.regions import region_of, region_sizes
 from simulation.state import MONEY_FIELDS, Population, Segment, Status
 from simulation.tree import Forest, reattach_to_active, recompute_depth
 
@@ -110,6 +111,14 @@ class MLMModel(mesa.Model):
             self.streams["network"],
             **_network_params(scenario),
         )
+        # Region (town) of each person: contiguous blocks of rows (all 0 with one region);
+        # the first row and the size of each region (None unless network = "regions").
+        self.region = np.zeros(m.population, np.int16)
+        self.region_start = self.region_size = None
+        if m.network == "regions":
+            self.region_size = region_sizes(m.population, m.region_shares, m.regions)
+            self.region_start = np.cumsum(self.region_size) - self.region_size
+            self.region = region_of(self.region_size)
         self._init_persons()
         # Stock bought into inventory in each of the last buyback_window_months months
         # (a ring, row = month % window), for a buyback limited to recent stock.
@@ -169,15 +178,25 @@ class MLMModel(mesa.Model):
         """
         m, people = self.scenario.market, self.scenario.people
         rng = self.streams["founders"]
+        # Founders live in the launch region when there is one (rows of a region are a block).
+        home = (
+            np.flatnonzero(self.region == m.launch_region)
+            if m.launch_region is not None
+            else None
+        )
         if not people.leader_founders:
+            if home is not None:
+                return np.sort(rng.choice(home, size=m.founders, replace=False)).astype(np.int64)
             founders = rng.choice(m.population, size=m.founders, replace=False)
             return np.sort(founders).astype(np.int64)
         degree = (
             np.diff(self.network.indptr) if self.network is not None else np.zeros(m.population)
         )
-        pool = max(m.founders, int(np.ceil(people.leader_top_share * m.population)))
+        candidates = home if home is not None else np.arange(m.population)
+        share = people.leader_top_share
+        pool = max(m.founders, int(np.ceil(share * candidates.size)))
         # The best-connected first; ties broken by row (a stable sort).
-        best = np.argsort(-degree, kind="stable")[:pool]
+        best = candidates[np.argsort(-degree[candidates], kind="stable")[:pool]]
         founders = np.sort(rng.choice(best, size=m.founders, replace=False)).astype(np.int64)
         self.pop.leader[founders] = True
         self.pop.skill[founders] *= people.leader_skill
@@ -608,4 +627,11 @@ def _network_params(scenario: Scenario) -> dict[str, Any]:
         return {"mean_degree": m.mean_degree}
     if m.network == "edge_list":
         return {"path": m.edge_list}
+    if m.network == "regions":
+        return {
+            "sizes": region_sizes(m.population, m.region_shares, m.regions),
+            "k": m.mean_degree,
+            "p": m.rewire_prob,
+            "between": m.between_regions,
+        }
     return {}

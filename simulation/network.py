@@ -15,6 +15,7 @@ Generators:
 * :func:`scale_free`: Barabási–Albert preferential attachment (degree tail exponent 3), or a
   Chung–Lu graph with any tail exponent > 2.
 * :func:`random_graph`: Erdős–Rényi G(n, M).
+* :func:`regions`: several towns, each a small world, with a share of ties between towns.
 * :func:`read_edge_list`: a user's ``u v`` file.
 * :func:`build`: dispatch by the scenario's ``kind`` string; ``"well_mixed"`` gives ``None``.
 """
@@ -33,6 +34,7 @@ import networkx as nx
 import numpy as np
 
 from simulation.errors import DataError
+from simulation.regions import region_of, region_sizes
 
 __all__ = [
     "KINDS",
@@ -42,6 +44,9 @@ __all__ = [
     "from_edges",
     "random_graph",
     "read_edge_list",
+    "region_of",
+    "region_sizes",
+    "regions",
     "scale_free",
     "small_world",
 ]
@@ -340,6 +345,88 @@ def small_world(n: int, k: int, p: float, rng: np.random.Generator) -> Network:
     return _csr_from_keys(n, keys)
 
 
+def regions(
+    sizes: np.ndarray, k: int, p: float, between: float, rng: np.random.Generator
+) -> Network:
+    """Several towns, each a Watts–Strogatz small world, joined by a share of their ties.
+
+    Region ``r`` holds the contiguous rows ``start_r .. start_r + size_r - 1``. Each region
+    starts as its own ring lattice (each person tied to the ``k/2`` next persons of the
+    region on each side). Then each lattice edge, independently, is moved to another region
+    with probability ``between`` (its far end becomes a person drawn uniformly among those
+    outside the near end's region), and otherwise is rewired inside the region with
+    probability ``p`` (far end uniform among the region's other persons). So the expected
+    share of ties between regions is ``between`` and each region is a small world of mean
+    degree about ``k`` (moved edges that duplicate one are dropped, as in
+    :func:`small_world`). This is the stochastic-block picture of towns with dense ties
+    inside and few between (the "islands" of Granovetter's weak ties).
+
+    Args:
+        sizes: int[R] persons per region, each above ``k`` (see
+            :func:`simulation.regions.region_sizes`).
+        k: lattice degree inside a region, even.
+        p: rewiring probability inside a region, in [0, 1].
+        between: probability that a tie is moved to another region, in [0, 1]; 0 with one
+            region.
+        rng: random generator (draws one uniform per lattice edge twice, then one per moved
+            edge).
+
+    Returns:
+        The network on ``sum(sizes)`` persons.
+
+    Raises:
+        ValueError: on an odd ``k``, a region not larger than ``k``, a probability outside
+            [0, 1], or ``between > 0`` with a single region.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    n = _check_n(int(sizes.sum()))
+    k = operator.index(k)
+    if sizes.ndim != 1 or sizes.size == 0 or sizes.min() < 1:
+        raise ValueError(f"sizes must be positive persons per region, got {sizes.tolist()}.")
+    if k < 0 or k % 2 or (k > 0 and k >= sizes.min()):
+        raise ValueError(
+            f"k must be even and below the smallest region's size {int(sizes.min())}, got {k}."
+        )
+    for name, value in (("p", p), ("between", between)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be a probability in [0, 1], got {value}.")
+    if between > 0 and sizes.size == 1:
+        raise ValueError("between must be 0 with a single region: there is no other region.")
+    half = k // 2
+    start_of = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    size_of = np.repeat(sizes, sizes)
+    local = np.arange(n, dtype=np.int64) - start_of
+    near = np.tile(np.arange(n, dtype=np.int64), half)
+    far = (
+        np.concatenate([start_of + (local + d) % size_of for d in range(1, half + 1)])
+        if half
+        else near[:0].copy()
+    )
+    del local
+    u_cross = rng.random(near.size)
+    u_rewire = rng.random(near.size)
+    cross = np.flatnonzero(u_cross < between)
+    inside = np.flatnonzero((u_cross >= between) & (u_rewire < p))
+    del u_cross, u_rewire
+    if cross.size:
+        # Uniform over the N - size persons outside near's region: draw 0..N-size-1, then
+        # step over the region's block.
+        who = near[cross]
+        target = np.floor(rng.random(cross.size) * (n - size_of[who])).astype(np.int64)
+        target += (target >= start_of[who]) * size_of[who]
+        far[cross] = target
+    if inside.size:
+        # Uniform over the region's other size-1 persons: draw 0..size-2, skip near itself.
+        who = near[inside]
+        target = np.floor(rng.random(inside.size) * (size_of[who] - 1)).astype(np.int64)
+        target += target >= who - start_of[who]
+        far[inside] = start_of[who] + target
+    keys = _edge_keys(near.astype(np.int32), far.astype(np.int32))
+    del near, far
+    keys = _simple(keys)
+    return _csr_from_keys(n, keys)
+
+
 def scale_free(n: int, m: int, rng: np.random.Generator, exponent: float | None = None) -> Network:
     """Scale-free network with mean degree about ``2m``.
 
@@ -579,6 +666,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "random": (("mean_degree",), ()),
     "well_mixed": ((), ()),
     "edge_list": (("path",), ()),
+    "regions": (("sizes", "k", "p", "between"), ()),
 }
 
 
@@ -619,4 +707,8 @@ def build(kind: str, n: int, rng: np.random.Generator, **params: Any) -> Network
         return random_graph(n, params["mean_degree"], rng)
     if kind == "edge_list":
         return read_edge_list(params["path"], n)
+    if kind == "regions":
+        if int(np.sum(params["sizes"])) != n:
+            raise ValueError(f"region sizes sum to {int(np.sum(params['sizes']))}, not N = {n}.")
+        return regions(params["sizes"], params["k"], params["p"], params["between"], rng)
     return None

@@ -140,6 +140,23 @@ PROVENANCE: dict[str, Provenance] = {
         "probability per edge",
         (0.01, 0.3),
     ),
+    "market.regions": _set(
+        "Number of towns in the market (network = 'regions'); one town by default."
+    ),
+    "market.region_shares": _set(
+        "Share of the population in each town (network = 'regions'); equal by default."
+    ),
+    "market.between_regions": _asm(
+        "most social ties are local (Bailey, Cao, Kuchler, Stroebel & Wong 2018, 'Social "
+        "connectedness: measurement, determinants, and effects', J. Econ. Perspectives "
+        "32(3):259-280: the majority of US Facebook friendships lie within 100 miles); the "
+        "share of warm-market ties between neighbouring towns is not measured, 5% is a guess",
+        "probability per tie",
+        (0.01, 0.3),
+    ),
+    "market.launch_region": _set(
+        "Town where the founders live (network = 'regions'); anywhere by default."
+    ),
     "market.edge_list": _set(
         "Path to a user's own network (network = 'edge_list'); none by default."
     ),

@@ -258,6 +258,7 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
         if model.scenario.observe.reachable
         else np.full(ids.size, np.nan)
     )
+    cols["region"] = model.region[ids]
     return cols
 
 

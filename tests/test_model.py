@@ -24,6 +24,12 @@ SCENARIOS = {
         "quit.base_monthly=0.2",
         "quit.buyback_claim_prob=1",
     ),
+    "three_towns_launched_in_one": (
+        'market.network="regions"',
+        "market.regions=3",
+        "market.between_regions=0.02",
+        "market.launch_region=1",
+    ),
     "random_graph_no_retail": (
         'market.network="random"',
         "retail.enabled=false",
@@ -144,3 +150,27 @@ def test_every_shipped_plan_keeps_the_invariants_in_the_model(plan):
         model.step()
         check_invariants(model)
     assert model.company["paid"] > 0, f"{plan} paid nothing in 18 months"
+
+
+def test_a_company_launched_in_one_town_saturates_it_first():
+    """Founders live in the launch town; recruiting spreads to the others through the few
+    ties between towns, so the launch town's penetration leads every month."""
+    model = make_model(
+        'market.network="regions"',
+        "market.regions=4",
+        "market.between_regions=0.01",
+        "market.launch_region=2",
+        "market.population=4000",
+        "people.leader_founders=true",
+    )
+    town = model.region
+    assert np.bincount(town).tolist() == [1000] * 4
+    founders = np.flatnonzero(model.pop.join_month == 0)
+    assert set(town[founders]) == {2} and model.pop.leader[founders].all()
+    ever = np.zeros(4)
+    for _ in range(12):
+        model.step()
+        check_invariants(model)
+        ever = np.bincount(town[model.pop.join_month >= 0], minlength=4) / 1000
+        assert ever[2] == ever.max()
+    assert ever[2] > 2 * np.delete(ever, 2).max(), ever

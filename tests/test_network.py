@@ -15,9 +15,11 @@ from simulation.network import (
     from_edges,
     random_graph,
     read_edge_list,
+    regions,
     scale_free,
     small_world,
 )
+from simulation.regions import region_of, region_sizes
 
 N_STAT = 100_000  # size for the statistical tests: ~0.1 s per graph
 
@@ -379,3 +381,74 @@ def test_build_dispatches_by_kind(tmp_path):
 def test_build_rejects_bad_kind_or_parameters(kind, params, match):
     with pytest.raises(ValueError, match=match):
         build(kind, 10, rng(), **params)
+
+
+# ---------------------------------------------------------------- regions (several towns)
+
+
+def test_region_sizes_by_largest_remainder():
+    # 10 x (0.5, 0.3, 0.2) is exact; 7 / 3 = 2.33 each: the one left over goes to region 0;
+    # 10 x 1/3 = 3.33 each: region 0 gets the extra person.
+    assert region_sizes(10, [0.5, 0.3, 0.2], 3).tolist() == [5, 3, 2]
+    assert region_sizes(7, None, 3).tolist() == [3, 2, 2]
+    assert region_sizes(10, [1 / 3] * 3, 3).tolist() == [4, 3, 3]
+    # 101 x (0.25, 0.75) = 25.25, 75.75: the larger remainder (0.75) gets the extra one.
+    assert region_sizes(101, [0.25, 0.75], 2).tolist() == [25, 76]
+    assert region_of(np.array([2, 1, 3])).tolist() == [0, 0, 1, 2, 2, 2]
+
+
+def test_regions_without_moves_are_one_ring_lattice_per_town():
+    sizes = np.array([20, 30, 50])
+    g = regions(sizes, 4, 0.0, 0.0, rng())
+    start = np.cumsum(sizes) - sizes
+    for r, (s0, size) in enumerate(zip(start, sizes, strict=True)):
+        for local in (0, 7, size - 1):
+            i = s0 + local
+            want = sorted(s0 + (local + d) % size for d in (-2, -1, 1, 2))
+            assert g.neighbours(i).tolist() == want, (r, local)
+    assert (g.degree == 4).all()
+
+
+def test_regions_share_of_ties_between_towns_and_where_they_land():
+    # Each of the N k / 2 lattice ties moves to another town with probability `between`, and
+    # lands on a person drawn uniformly outside the near end's town. Ties merged with an
+    # existing one are dropped: at this size about k / N of them, far below the tolerance.
+    shares = [0.5, 0.3, 0.2]
+    sizes = region_sizes(N_STAT, shares, 3)
+    k, between = 10, 0.05
+    g = regions(sizes, k, 0.1, between, rng(3))
+    rows, cols = directed_keys(g)
+    town = region_of(sizes)
+    cross = town[rows] != town[cols]
+    ties = N_STAT * k // 2
+    n_cross = int(cross.sum()) // 2  # each tie appears in both rows
+    sd = np.sqrt(ties * between * (1 - between))
+    assert abs(n_cross - ties * between) < 4 * sd
+    assert abs(g.degree.mean() - k) < 0.01 * k
+    # A tie moved from town a lands in town b with probability s_b / (1 - s_a) (s = shares),
+    # so the ties between a and b number (N k / 2) between (s_a s_b / (1 - s_a) + s_b s_a /
+    # (1 - s_b)). Chi-square test of the three pairs' counts at the 0.1% level.
+    s = np.asarray(shares)
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    upper = cross & (rows < cols)
+    counts = np.array([np.sum(upper & (town[rows] == a) & (town[cols] == b)) for a, b in pairs])
+    weight = np.array([s[a] * s[b] / (1 - s[a]) + s[b] * s[a] / (1 - s[b]) for a, b in pairs])
+    expected = counts.sum() * weight / weight.sum()
+    assert stats.chisquare(counts, expected).pvalue > 1e-3, (counts, expected)
+
+
+def test_regions_same_seed_same_network_and_checks():
+    sizes = region_sizes(5_000, None, 4)
+    a = regions(sizes, 6, 0.1, 0.02, rng(9))
+    b = regions(sizes, 6, 0.1, 0.02, rng(9))
+    assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+    with pytest.raises(ValueError, match="below the smallest region"):
+        regions(np.array([100, 6]), 6, 0.1, 0.0, rng())
+    with pytest.raises(ValueError, match="single region"):
+        regions(np.array([100]), 6, 0.1, 0.1, rng())
+    with pytest.raises(ValueError, match="between must be a probability"):
+        regions(np.array([100, 100]), 6, 0.1, 1.5, rng())
+    g = build("regions", 300, rng(), sizes=np.array([100, 200]), k=4, p=0.0, between=0.0)
+    assert g.n == 300
+    with pytest.raises(ValueError, match="sum to 200, not N = 300"):
+        build("regions", 300, rng(), sizes=np.array([100, 100]), k=4, p=0.0, between=0.0)
