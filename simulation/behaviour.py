@@ -194,6 +194,8 @@ def _spontaneous(
     p = model.scenario.recruit.spontaneous_join_prob
     if p > 0:
         candidates = np.flatnonzero(model.pop.status <= Status.CUSTOMER)
+        if model.unavailable is not None:
+            candidates = candidates[~model.unavailable[candidates]]
         s = candidates[rng.random(candidates.size) < p]
         s = np.setdiff1d(s, np.concatenate(joiners))
         joiners.append(rng.permutation(s))
@@ -227,6 +229,9 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
             )
         if cfg.refusals:
             open_ &= pop.refused_until[target] <= month
+        if model.unavailable is not None:
+            # Members and customers of other companies, towns not opened (several companies).
+            open_ &= ~model.unavailable[target]
         pitcher, target = pitcher[open_], target[open_]
         p = cfg.join_prob * pop.willingness[target].astype(np.float64)
         if rejoin.enabled:
@@ -393,6 +398,8 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
         if skill is not None:
             accept = np.minimum(accept * skill, 1.0)
         ok = (pop.status[target] == Status.PROSPECT) & (rng.random(seller.size) < accept)
+        if model.unavailable is not None:
+            ok &= ~model.unavailable[target]
         t, s = first_per_target(rng, target[ok], seller[ok])
         # Respect each seller's capacity: keep the first (random order) up to the cap.
         room = cfg.max_customers - pop.customers[s]

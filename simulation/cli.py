@@ -23,9 +23,10 @@ from typing import Any
 
 import simulation
 from simulation import rerun
-from simulation.config import load_scenario, schema
+from simulation.config import load_scenario, resolve_scenario_path, schema
 from simulation.errors import UserError
 from simulation.safepath import path_arg
+from simulation.userfile import read_toml
 
 DEFAULT_RESULTS = Path("results")
 
@@ -131,6 +132,8 @@ def run_command(args: argparse.Namespace) -> int:
             f"--from {source} and scenario {args.scenario!r}: give one (--from repeats the "
             "run's own scenario)"
         )
+    if source is None and _is_market(args.scenario):
+        return _run_market(args, sets)
     if source is not None:
         scenario, path, model_kwargs, overrides, provenance = rerun.prepare(source, sets)
     else:
@@ -148,6 +151,42 @@ def run_command(args: argparse.Namespace) -> int:
         provenance=provenance,
     )
     print_summary(result["summary"], result["run_dir"])
+    return 0
+
+
+def _is_market(name: str | None) -> bool:
+    """A scenario file with ``[[companies]]``: a market of several companies."""
+    if name is None:
+        return False
+    try:
+        return "companies" in read_toml(resolve_scenario_path(name), "scenario")
+    except UserError:
+        return False
+
+
+def _run_market(args: argparse.Namespace, sets: list[str]) -> int:
+    """``mlmsim run`` on a market scenario: every company, the market tables, the page."""
+    from simulation.market import load_market  # noqa: PLC0415  (mesa: see run_command)
+    from simulation.market_run import run_market  # noqa: PLC0415
+
+    spec = load_market(args.scenario, sets)
+    result = run_market(
+        spec,
+        out=args.out,
+        results_root=DEFAULT_RESULTS,
+        figures=not args.no_figures,
+        overrides=sets,
+    )
+    s = result["summary"]
+    if not args.quiet:
+        print(f"market: {s['population']:,} persons, {s['months']} months; "
+              f"{s['ever_joined_any']:,} ({100 * s['penetration_any']:.1f}%) ever joined one "
+              "of the companies")
+        for name, c in s["companies"].items():
+            print(f"  {name:<20} peak {c['peak_members']:>9,.0f} members in month "
+                  f"{c['peak_month']:>3}; {100 * c['market_share_end']:5.1f}% of members at "
+                  f"the end; {100 * c['penetration']:5.1f}% of the market ever joined")
+    print(f"results: {result['run_dir']}")
     return 0
 
 

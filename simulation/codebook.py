@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from simulation import collect, outcomes, results
+from simulation import collect, market_tables, outcomes, results
 from simulation.state import FIELDS
 
 COLUMNS_FILE = "columns.json"
@@ -499,6 +499,9 @@ SWEEP_TABLES = (
 # Folder kinds: a sweep's monthly.parquet is not a run's monthly.csv, hence prefixes.
 SWEEP = "sweep/"
 PAYOUT_KIND = "payout/"
+MARKET = "market/"
+MARKET_TABLES = ("companies.csv", "monthly.csv", "levels.csv", "flows.csv", "regions.csv")
+COMPANY_COLUMN = ("Company the row belongs to (see companies.csv).", "text")
 
 
 def _entry(meaning: str, unit: str, population: str) -> Entry:
@@ -602,7 +605,21 @@ def codebook() -> dict[str, dict[str, Entry]]:
         SWEEP + "sensitivity.csv": _pairs(SENSITIVITY, SENSITIVITY_POPULATION),
         PAYOUT_KIND + PAYOUT_TABLE: _triples(PAYOUT),
         PAYOUT_KIND + PAYOUT_SUMMARY_FILE: _pairs(PAYOUT_SUMMARY, PAYOUT_ALL),
+        MARKET + "companies.csv": _pairs(market_tables.COMPANY_COLUMNS, market_tables.COMPANY_ROW),
+        MARKET + "monthly.csv": _with_company(monthly, "month counted from the market's start"),
+        MARKET + "levels.csv": _with_company(levels, "month counted from the market's start"),
+        MARKET + "flows.csv": _pairs(market_tables.FLOW_COLUMNS, market_tables.FLOW_ROW),
+        MARKET + "regions.csv": _pairs(market_tables.REGION_COLUMNS, market_tables.REGION_ROW),
     }
+
+
+def _with_company(table: dict[str, Entry], note: str) -> dict[str, Entry]:
+    """A company's table stacked for a market: a ``company`` column first."""
+    out = {"company": _entry(*COMPANY_COLUMN, "one company")}
+    for k, e in table.items():
+        out[k] = {**e, "population": e["population"] + ", of one company"}
+    out["month"] = {**table["month"], "meaning": table["month"]["meaning"] + f" ({note})."}
+    return out
 
 
 _PARAMETER = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
@@ -745,6 +762,13 @@ SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
         "`mlmsim payout GENEALOGY --plan PLAN --out <payout>.csv` writes the table and "
         "`<payout>.summary.json` beside it (see `docs/plans.md`).",
         (PAYOUT_KIND + PAYOUT_TABLE, PAYOUT_KIND + PAYOUT_SUMMARY_FILE),
+    ),
+    (
+        "Market folders",
+        "`mlmsim run` on a scenario with `[[companies]]` writes these into the market's "
+        "folder, and each company's own run folder into `companies/<name>/` (see "
+        "`docs/market.md`).",
+        tuple(MARKET + t for t in MARKET_TABLES),
     ),
 ]
 

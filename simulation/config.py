@@ -926,6 +926,11 @@ def load_scenario(
     """Read, override and validate a scenario file; returns it and its path."""
     path = resolve_scenario_path(name)
     data = read_toml(path, "scenario")
+    if "companies" in data:
+        raise ConfigError(
+            f"{path}: holds [[companies]], a market of several companies; `mlmsim run` runs "
+            "it, this command takes a scenario of one company"
+        )
     data = apply_overrides(data, overrides or [], str(path))
     set_by = override_sources(overrides or [])
     scen = scenario_from_dict(data, str(path), strict=True, sources=set_by)

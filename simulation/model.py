@@ -45,6 +45,9 @@ ALIASES = {
     "plan": "plan.file",
 }
 
+# Persons' traits a company in a market of several shares with the others (drawn once).
+SHARED_TRAITS = ("willingness", "effort", "spending", "skill", "autoship", "loader")
+
 # Cumulative money kept 12 months before the end for annual (income disclosure) figures.
 YEAR_FIELDS = MONEY_FIELDS
 
@@ -60,6 +63,12 @@ class MLMModel(mesa.Model):
         rules: replacement behaviour rules by phase name (see :mod:`simulation.behaviour`).
         agents: create a Mesa agent per joiner (default True; large runs may switch it off
             and use :meth:`distributor` for on-demand views).
+        shared: another company's model in the same market (:mod:`simulation.market`): this
+            one shares its social network, towns and persons' traits (willingness, effort,
+            spending, skill, autoship, loading) instead of drawing its own.
+        unavailable: bool[N] persons this company cannot recruit or sell to (members and
+            customers of other companies, towns it has not opened); the market updates
+            :attr:`unavailable` every month. ``None``: everyone is open (one company).
         **params: scenario overrides, either ``section__key=value`` or a short alias
             (``population``, ``join_prob``, ``pitches_per_month``, ``plan``, ...).
     """
@@ -72,6 +81,8 @@ class MLMModel(mesa.Model):
         plan: Plan | str | Path | None = None,
         rules: dict[str, Callable] | None = None,
         agents: bool = True,
+        shared: MLMModel | None = None,
+        unavailable: np.ndarray | None = None,
         **params: Any,
     ):
         if scenario is None:
@@ -105,21 +116,30 @@ class MLMModel(mesa.Model):
         self.pay_engine = self.plan.engine()
         m = scenario.market
         self.pop = Population(m.population)
-        self.network = build_network(
-            m.network,
-            m.population,
-            self.streams["network"],
-            **_network_params(scenario),
-        )
-        # Region (town) of each person: contiguous blocks of rows (all 0 with one region);
-        # the first row and the size of each region (None unless network = "regions").
-        self.region = np.zeros(m.population, np.int16)
-        self.region_start = self.region_size = None
-        if m.network == "regions":
-            self.region_size = region_sizes(m.population, m.region_shares, m.regions)
-            self.region_start = np.cumsum(self.region_size) - self.region_size
-            self.region = region_of(self.region_size)
-        self._init_persons()
+        self.unavailable = unavailable
+        if shared is not None:
+            self.network = shared.network
+            self.region, self.region_start = shared.region, shared.region_start
+            self.region_size = shared.region_size
+            for name in SHARED_TRAITS:
+                getattr(self.pop, name)[:] = getattr(shared.pop, name)
+        else:
+            self.network = build_network(
+                m.network,
+                m.population,
+                self.streams["network"],
+                **_network_params(scenario),
+            )
+            # Region (town) of each person: contiguous blocks of rows (all 0 with one
+            # region); the first row and the size of each region (None unless network =
+            # "regions").
+            self.region = np.zeros(m.population, np.int16)
+            self.region_start = self.region_size = None
+            if m.network == "regions":
+                self.region_size = region_sizes(m.population, m.region_shares, m.regions)
+                self.region_start = np.cumsum(self.region_size) - self.region_size
+                self.region = region_of(self.region_size)
+            self._init_persons()
         # Stock bought into inventory in each of the last buyback_window_months months
         # (a ring, row = month % window), for a buyback limited to recent stock.
         window = scenario.quit.buyback_window_months
@@ -184,6 +204,10 @@ class MLMModel(mesa.Model):
             if m.launch_region is not None
             else None
         )
+        if self.unavailable is not None:
+            # A company launched into a market with others: founders are not their members.
+            pool = home if home is not None else np.arange(m.population)
+            home = pool[~self.unavailable[pool]]
         if not people.leader_founders:
             if home is not None:
                 return np.sort(rng.choice(home, size=m.founders, replace=False)).astype(np.int64)
@@ -304,6 +328,21 @@ class MLMModel(mesa.Model):
         s = np.maximum(sponsors, 0)
         pop.level[joiners] = np.where(has, pop.level[s] + 1, 1)
         pop.depth[joiners] = np.where(has, pop.depth[s] + 1, 0)
+        if self.unavailable is not None:
+            # A leader moving from another company brings part of their downline in the
+            # same batch, sponsored by each other: pass down until every level is set.
+            inside = has & np.isin(sponsors, joiners)
+            for _ in range(joiners.size):
+                if not inside.any():
+                    break
+                lv = pop.level[s[inside]] + 1
+                dp = pop.depth[s[inside]] + 1
+                if (lv == pop.level[joiners[inside]]).all() and (
+                    dp == pop.depth[joiners[inside]]
+                ).all():
+                    break
+                pop.level[joiners[inside]] = lv
+                pop.depth[joiners[inside]] = dp
         pop.join_month[joiners] = self.month
         pop.months_idle[joiners] = 0
         self._decide_why(joiners, sponsors)
@@ -359,21 +398,42 @@ class MLMModel(mesa.Model):
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
         """One month: recruit, retail, buy, volume and pay, account, quit, collect."""
+        self.begin_month()
+        joiners, sponsors = self.propose_joins()
+        self.finish_month(joiners, sponsors)
+
+    def begin_month(self) -> None:
+        """Start the month: scheduled changes applied, this month's flows reset.
+
+        :meth:`step` is ``begin_month``, :meth:`propose_joins`, :meth:`finish_month`; a
+        market of several companies (:mod:`simulation.market`) calls the three itself so that
+        a person pitched by several companies chooses one.
+        """
         self.month = self.steps
         if self.changes:
             self._apply_changes()
         self._reset_flow()
         self._active = None
-        s = self.streams
-        clock = _PhaseClock(self.phase_seconds)
-        joiners, sponsors = self.rules["recruit"](self, s["recruit"])
+        self._clock = _PhaseClock(self.phase_seconds)
+
+    def propose_joins(self) -> tuple[np.ndarray, np.ndarray]:
+        """This month's joiners and their sponsors by the recruit rule, not yet booked."""
+        joiners, sponsors = self.rules["recruit"](self, self.streams["recruit"])
         cap = self.scenario.recruit.max_joins_per_month
         if cap and len(joiners) > cap:
             joiners, sponsors = joiners[:cap], sponsors[:cap]  # the first in join order
+        return joiners, sponsors
+
+    def finish_month(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
+        """Book the joins, then retail, buy, pay, account, quit and collect."""
+        s = self.streams
+        clock = self._clock
         self._validate_joins(joiners, sponsors)
-        self.recruits_by_level = np.bincount(
-            self.pop.level[sponsors[sponsors >= 0]], minlength=2
-        ).astype(np.float64)
+        sp = sponsors[sponsors >= 0]
+        if self.unavailable is not None:
+            # Movers from another company sponsored by each other are not recruiting here.
+            sp = sp[self.pop.status[sp] == Status.DISTRIBUTOR]
+        self.recruits_by_level = np.bincount(self.pop.level[sp], minlength=2).astype(np.float64)
         self._join(joiners, sponsors)
         clock.lap("recruit")
         self.rules["retail"](self, s["retail"])
@@ -402,13 +462,17 @@ class MLMModel(mesa.Model):
         if np.unique(joiners).size != joiners.size:
             raise ValueError("recruit rule: a person joins twice in one month")
         closed = pop.status[joiners] > Status.CUSTOMER
-        if self.scenario.rejoin.enabled:
+        if self.scenario.rejoin.enabled or self.unavailable is not None:
+            # With rejoining, or in a market of several companies (where someone who left
+            # may come back from another company).
             closed &= pop.status[joiners] != Status.QUIT
         if joiners.size and closed.any():
             raise ValueError("recruit rule: only prospects, customers and (with rejoining) "
                              "quitters can join")
         ok = sponsors < 0
         ok |= pop.status[np.maximum(sponsors, 0)] == Status.DISTRIBUTOR
+        if self.unavailable is not None:
+            ok |= np.isin(sponsors, joiners)  # a moving leader's downline (simulation.market)
         if not ok.all():
             raise ValueError("recruit rule: a sponsor is not an active distributor")
 

@@ -76,6 +76,24 @@ def _simulate_and_write(
         model.run()
     timings["simulate"] = time.perf_counter() - t
     timings.update({f"phase_{k}": v for k, v in model.phase_seconds.items()})
+    return write_run(model, run_dir, scenario_path, timings, figures, record)
+
+
+def write_run(
+    model: MLMModel,
+    run_dir: Path,
+    scenario_path: Path | None,
+    timings: dict[str, float],
+    figures: bool = True,
+    record: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write a finished model's results folder into the locked ``run_dir``.
+
+    Used for a single run and for each company of a market (:mod:`simulation.market`).
+
+    Returns:
+        ``{"run_dir": Path, "summary": dict, "model": MLMModel, "timings": dict}``.
+    """
     t = time.perf_counter()
     run = results.run_data(model, run_dir)
     files = ["monthly.csv", "levels.csv", "distributors.parquet"]

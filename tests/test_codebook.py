@@ -90,6 +90,7 @@ def test_every_entry_has_a_meaning_unit_and_population():
         *(codebook.SWEEP + t for t in codebook.SWEEP_TABLES),
         codebook.PAYOUT_KIND + codebook.PAYOUT_TABLE,
         codebook.PAYOUT_KIND + codebook.PAYOUT_SUMMARY_FILE,
+        *(codebook.MARKET + t for t in codebook.MARKET_TABLES),
     }
     for table, columns in book.items():
         assert columns, table

@@ -1,0 +1,247 @@
+"""Run a market of several companies and write its results folder (``docs/market.md``).
+
+The folder holds, besides ``manifest.json`` (written last):
+
+- ``companies/<name>/``: each company's own run folder, exactly what ``mlmsim run`` writes for
+  one company (monthly and per-level tables, distributors, income disclosure statement,
+  report);
+- ``companies.csv``: one row per company (and per holding, consolidated) per month: members,
+  joins, switches, revenue, market share, penetration;
+- ``monthly.csv`` and ``levels.csv``: the companies' tables stacked, with a ``company``
+  column (months counted from the market's start: ``month`` + the launch month);
+- ``flows.csv``: leaders who moved and how many followed (who left which company for which);
+- ``regions.csv``: saturation by town and company;
+- ``holdings/<holding>/income_disclosure.csv``: the statement over all of a holding's
+  companies (one row per membership: a person in two of its companies appears in each);
+- ``market.html``: market share over time, penetration by town, flows.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulation import codebook, results
+from simulation.htmlpage import escape, figure_html, page, png_bytes, table_html
+from simulation.market import Market, MarketSpec
+from simulation.metrics.disclosure import income_disclosure
+from simulation.runner import write_run
+
+MARKET_TABLES = codebook.MARKET_TABLES
+REPORT_FILE = "market.html"
+
+
+def run_market(
+    spec: MarketSpec,
+    *,
+    out: Path | None = None,
+    results_root: Path = Path("results"),
+    figures: bool = True,
+    overrides: list[str] | None = None,
+) -> dict[str, Any]:
+    """Simulate the market and write its folder (checked and locked before simulating).
+
+    Returns:
+        ``{"run_dir": Path, "market": Market, "summary": dict}``.
+    """
+    base = spec.base
+    folder = results.run_folder(
+        out, results_root, base.scenario.name, base.scenario.seed, overrides
+    )
+    with folder as run_dir:
+        t = time.perf_counter()
+        market = Market(spec).run()
+        timings = {"simulate": time.perf_counter() - t}
+        files: list[str] = []
+        for c in market.launched():
+            cdir = run_dir / "companies" / c.name
+            cdir.mkdir(parents=True)
+            write_run(c.model, cdir, spec.path, {}, figures, {"company": c.name})
+            files.append(f"companies/{c.name}/")
+        tables = market.tables()
+        launch = {c.name: c.spec.launch_month for c in market.companies}
+        stacked = {
+            "monthly.csv": _stack(market, results.monthly_table, launch),
+            "levels.csv": _stack(market, results.level_table, launch),
+        }
+        frames = {
+            "companies.csv": tables["companies"],
+            **stacked,
+            "flows.csv": tables["flows"],
+            "regions.csv": tables["regions"],
+        }
+        for name, frame in frames.items():
+            results.write_csv(frame, run_dir / name)
+            files.append(name)
+        files += _holdings(market, run_dir)
+        summary = market_summary(market)
+        results.write_json(summary, run_dir / "summary.json")
+        files.append("summary.json")
+        if figures:
+            (run_dir / REPORT_FILE).write_text(market_report(market, summary))
+            files.append(REPORT_FILE)
+        files.append(codebook.write_columns(run_dir, MARKET_TABLES, prefix=codebook.MARKET))
+        timings["total"] = time.perf_counter() - t
+        manifest = {
+            "kind": "market",
+            "scenario": base.to_dict(),
+            "scenario_file": str(spec.path) if spec.path else None,
+            "companies": [c.model_dump() for c in spec.companies],
+            "switching": spec.switching.model_dump(),
+            "choice": spec.choice.model_dump(),
+            "expansion": spec.expansion.model_dump(),
+            "seed": market.seed,
+            "months": market.month,
+            "overrides": list(overrides or []),
+            "versions": results.versions(),
+            "git_commit": results.git_commit(),
+            "timings_s": timings,
+            "files": files,
+            "summary": summary,
+        }
+        results.write_json(manifest, run_dir / "manifest.json")
+    return {"run_dir": run_dir, "market": market, "summary": summary}
+
+
+def _stack(market: Market, table, launch: dict[str, int]) -> pd.DataFrame:
+    parts = []
+    for c in market.launched():
+        df = table(c.model).copy()
+        df.insert(0, "company", c.name)
+        df["month"] = df["month"] + launch[c.name]
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _holdings(market: Market, run_dir: Path) -> list[str]:
+    """Consolidated income disclosure statement of each holding."""
+    files = []
+    groups: dict[str, list] = {}
+    for c in market.launched():
+        if c.spec.holding:
+            groups.setdefault(c.spec.holding, []).append(c)
+    for holding, members in groups.items():
+        dist = []
+        for c in members:
+            d = pd.DataFrame(results.distributor_columns(c.model))
+            # Join and quit months on the market's clock, so the year is the same for all.
+            for col in ("join_month", "quit_month"):
+                d[col] = d[col].where(d[col] < 0, d[col] + c.spec.launch_month)
+            d.insert(0, "company", c.name)
+            dist.append(d)
+        table = pd.concat(dist, ignore_index=True)
+        months = market.month
+        year = range(max(0, months - 11), months + 1)
+        hdir = run_dir / "holdings" / holding
+        hdir.mkdir(parents=True)
+        results.write_csv(income_disclosure(table, year), hdir / "income_disclosure.csv")
+        files.append(f"holdings/{holding}/income_disclosure.csv")
+    return files
+
+
+def market_summary(market: Market) -> dict[str, Any]:
+    """Headline figures per company: peak members and month, final share, ever joined."""
+    comp = market.tables()["companies"]
+    out: dict[str, Any] = {"population": market.n, "months": market.month, "companies": {}}
+    for name, g in comp.groupby("company", sort=False):
+        peak = int(g["members"].to_numpy().argmax())
+        last = g.iloc[-1]
+        out["companies"][str(name)] = {
+            "kind": str(last["kind"]),
+            "peak_members": float(g["members"].max()),
+            "peak_month": int(g["month"].iloc[peak]),
+            "members_end": float(last["members"]),
+            "market_share_end": float(last["market_share"]),
+            "ever_joined": float(last["ever_joined"]),
+            "penetration": float(last["penetration"]),
+            "switched_in": float(g["switched_in"].sum()),
+            "switched_out": float(g["switched_out"].sum()),
+        }
+    ever_any = set()
+    for c in market.launched():
+        ever_any.update(c.model.ever_ids.tolist())
+    out["ever_joined_any"] = len(ever_any)
+    out["penetration_any"] = len(ever_any) / market.n
+    return out
+
+
+def market_report(market: Market, summary: dict[str, Any]) -> str:
+    """The market's page: share over time, penetration by town, switching flows."""
+    # matplotlib is imported only when a report is drawn (0.7 s per process).
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    t = market.tables()
+    comp = t["companies"]
+    body = [f"<h1>Market of {len(market.companies)} companies</h1>"]
+    body.append(
+        f"<p>{market.n:,} persons, {market.month} months; "
+        f"{summary['ever_joined_any']:,} ({100 * summary['penetration_any']:.1f}%) ever joined "
+        "one of the companies.</p>"
+    )
+    rows = [
+        [
+            escape(name),
+            s["kind"],
+            f"{s['peak_members']:,.0f}",
+            s["peak_month"],
+            f"{100 * s['market_share_end']:.1f}%",
+            f"{100 * s['penetration']:.1f}%",
+            f"{s['switched_in']:,.0f}",
+            f"{s['switched_out']:,.0f}",
+        ]
+        for name, s in summary["companies"].items()
+    ]
+    body.append(
+        table_html(
+            ["company", "kind", "peak members", "peak month", "share at end", "ever joined",
+             "moved in", "moved out"],
+            rows,
+            numeric_from=2,
+        )
+    )
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    for name, g in comp.groupby("company", sort=False):
+        ax[0].plot(g["month"], g["members"], label=str(name))
+        ax[1].plot(g["month"], 100 * g["market_share"], label=str(name))
+    ax[0].set(xlabel="month", ylabel="active members", title="Members")
+    ax[1].set(xlabel="month", ylabel="% of all active members", title="Market share")
+    ax[0].legend()
+    fig.tight_layout()
+    body.append(figure_html(png_bytes(fig), "Members and market share by month", "share"))
+    plt.close(fig)
+    reg = t["regions"]
+    if reg["region"].nunique() > 1:
+        fig, ax = plt.subplots(figsize=(11, 4))
+        for (name, r), g in reg.groupby(["company", "region"], sort=False):
+            ax.plot(g["month"], 100 * g["penetration"], label=f"{name}, town {r}")
+        ax.set(xlabel="month", ylabel="% of the town ever joined", title="Penetration by town")
+        ax.legend(fontsize=8, ncol=2)
+        fig.tight_layout()
+        body.append(figure_html(png_bytes(fig), "Penetration by town", "regions"))
+        plt.close(fig)
+    flows = t["flows"]
+    if len(flows):
+        agg = flows.groupby(["from_company", "to_company"], sort=False)[
+            ["leaders", "followers"]
+        ].sum()
+        body.append("<h2>Leaders who moved</h2>")
+        body.append(
+            table_html(
+                ["from", "to", "leaders", "followers"],
+                [[escape(a), escape(b), int(r.leaders), int(r.followers)]
+                 for (a, b), r in agg.iterrows()],
+                numeric_from=2,
+            )
+        )
+    else:
+        body.append("<p>No leader moved between companies.</p>")
+    return page("Market", "\n".join(body))
+
+
+__all__ = ["MARKET_TABLES", "market_report", "market_summary", "run_market"]

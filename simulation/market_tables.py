@@ -1,0 +1,59 @@
+"""Columns of a market's tables (``companies.csv``, ``flows.csv``, ``regions.csv``).
+
+Meaning, unit and population of each column, read by :mod:`simulation.market` (which fills
+the tables) and by :mod:`simulation.codebook` (which documents them). No imports, so the
+codebook stays light.
+"""
+
+from __future__ import annotations
+
+COMPANY_ROW = "one company (or one holding, consolidated) in one month"
+FLOW_ROW = "one leader who moved, in the month of the move"
+REGION_ROW = "one company in one town, at the end of the month"
+
+# column -> (meaning, unit)
+COMPANY_COLUMNS: dict[str, tuple[str, str]] = {
+    "month": ("Month of the market (0 = the start).", "month index"),
+    "company": ("Company name, or the holding's name on its consolidated rows.", "text"),
+    "kind": ("'company', or 'holding' for a holding's consolidated row (sums of its "
+             "companies).", "text"),
+    "holding": ("Holding the company belongs to ('' if none).", "text"),
+    "members": ("Active distributors at the end of the month.", "persons"),
+    "customers": ("Retail customers at the end of the month.", "persons"),
+    "ever_joined": ("Persons who ever joined the company (a switcher counts in each "
+                    "company).", "persons"),
+    "joins": ("Joins this month: recruits, movers from other companies and appointed "
+              "founders (at launch: the founders).", "persons"),
+    "switched_in": ("Members who came from another company this month (leaders and "
+                    "followers).", "persons"),
+    "switched_out": ("Members who left for another company this month.", "persons"),
+    "quits": ("Members who quit this month (not counting those who switched).", "persons"),
+    "revenue": ("The company's revenue this month (kits and product, less refunds).", "USD"),
+    "paid": ("Commissions paid this month.", "USD"),
+    "market_share": ("Share of all the market's active distributors who are its members.",
+                     "share 0-1"),
+    "penetration": ("Share of the market's persons who ever joined it.", "share 0-1"),
+}  # fmt: skip
+# Columns summed over a holding's companies on its consolidated rows.
+ADDITIVE = (
+    "members", "customers", "ever_joined", "joins", "switched_in", "switched_out", "quits",
+    "revenue", "paid",
+)  # fmt: skip
+FLOW_COLUMNS: dict[str, tuple[str, str]] = {
+    "month": ("Month of the move.", "month index"),
+    "from_company": ("Company the leader left.", "text"),
+    "to_company": ("Company the leader joined.", "text"),
+    "leaders": ("Leaders who moved (one per row).", "persons"),
+    "followers": ("Members of the leader's downline who followed.", "persons"),
+}
+REGION_COLUMNS: dict[str, tuple[str, str]] = {
+    "month": ("Month of the market.", "month index"),
+    "region": ("Town (0-based).", "town index"),
+    "company": ("Company.", "text"),
+    "opened": ("Whether the company operates in the town (always true without "
+               "expansion).", "true/false"),
+    "population": ("Persons living in the town.", "persons"),
+    "members": ("The company's active distributors living in the town.", "persons"),
+    "ever_joined": ("Persons of the town who ever joined the company.", "persons"),
+    "penetration": ("ever_joined / population.", "share 0-1"),
+}  # fmt: skip
