@@ -31,6 +31,7 @@ def test_there_are_four_stories():
         "02_where_the_money_goes",
         "03_comparing_plans",
         "04_known_mathematics",
+        "06_several_companies",
     ]
 
 
