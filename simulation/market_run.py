@@ -207,8 +207,10 @@ def market_report(market: Market, summary: dict[str, Any]) -> str:
     )
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for name, g in comp.groupby("company", sort=False):
-        ax[0].plot(g["month"], g["members"], label=str(name))
-        ax[1].plot(g["month"], 100 * g["market_share"], label=str(name))
+        style = "--" if (g["kind"] == "holding").all() else "-"
+        label = f"{name} (holding)" if style == "--" else str(name)
+        ax[0].plot(g["month"], g["members"], style, label=label)
+        ax[1].plot(g["month"], 100 * g["market_share"], style, label=label)
     ax[0].set(xlabel="month", ylabel="active members", title="Members")
     ax[1].set(xlabel="month", ylabel="% of all active members", title="Market share")
     ax[0].legend()
@@ -217,13 +219,20 @@ def market_report(market: Market, summary: dict[str, Any]) -> str:
     plt.close(fig)
     reg = t["regions"]
     if reg["region"].nunique() > 1:
-        fig, ax = plt.subplots(figsize=(11, 4))
-        for (name, r), g in reg.groupby(["company", "region"], sort=False):
-            ax.plot(g["month"], 100 * g["penetration"], label=f"{name}, town {r}")
-        ax.set(xlabel="month", ylabel="% of the town ever joined", title="Penetration by town")
-        ax.legend(fontsize=8, ncol=2)
+        names = list(dict.fromkeys(reg["company"]))
+        fig, axes = plt.subplots(
+            1, len(names), figsize=(3.7 * len(names) + 0.5, 3.6), sharey=True, squeeze=False
+        )
+        for a, name in zip(axes[0], names, strict=True):
+            for r, g in reg[reg["company"] == name].groupby("region"):
+                a.plot(g["month"], 100 * g["penetration"], color=f"C{int(r) % 10}",
+                       label=f"town {r}")
+            a.set(xlabel="month", title=str(name))
+        axes[0][0].set_ylabel("% of the town ever joined")
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle("Penetration by town")
         fig.tight_layout()
-        body.append(figure_html(png_bytes(fig), "Penetration by town", "regions"))
+        body.append(figure_html(png_bytes(fig), "Penetration by town, per company", "regions"))
         plt.close(fig)
     flows = t["flows"]
     if len(flows):
