@@ -256,38 +256,42 @@ def returned_month(model: MLMModel) -> np.ndarray:
 
 
 def legal_row(model: MLMModel) -> dict[str, float]:
-    """The month's purchase classes and legal tests (:mod:`simulation.metrics.legal`)."""
+    """The month's purchase classes and legal tests (:mod:`simulation.metrics.legal`).
+
+    Everyone who bought this month was paid this month (the pay phase follows the buy phase,
+    quits come after), so the classes are summed over the pay forest's members; returns are
+    summed over everyone (a former member may return product).
+    """
     pop = model.pop
-    f = model.month_flow
     returned = returned_month(model)
-    bought = pop.pv
-    household = model.household_month
-    sold = pop.customer_pv
-    classes = legal.classify_purchases(bought, household, sold, returned)
-    row = {
-        "household_pv": float(classes["consumed"].sum()),
-        "returned_pv": float(classes["returned"].sum()),
-        "unconsumed_pv": float(classes["unconsumed"].sum()),
-        "qualify_pv": f["qualify_pv"],
-    }
+    row = dict.fromkeys(LEGAL_COLUMNS, 0.0)
+    row["qualify_pv"] = model.month_flow["qualify_pv"]
+    row["returned_pv"] = float(returned.sum())
     pay, forest = model.last_pay, model.pay_forest
-    if pay is None or forest is None:
-        row.update(dict.fromkeys(LEGAL_COLUMNS[4:], 0.0))
+    if pay is None or forest is None:  # month 0: the founders joined, nobody bought yet
         return row
-    plan = model.plan
-    recruiting = sum(
-        (pay.components[k] for k in paying_components(plan) if plan.spec(k).pays_for_recruiting),
-        np.zeros(pop.n),
+    rows = forest.members.astype(np.int64)
+    household = model.household_month
+    classes = legal.classify_purchases(
+        pop.pv[rows], household[rows], pop.customer_pv[rows], returned[rows]
     )
+    row["household_pv"] = float(classes["consumed"].sum())
+    outside = row["returned_pv"] - float(classes["returned"].sum())
+    row["unconsumed_pv"] = float(classes["unconsumed"].sum()) - outside
+    plan = model.plan
+    recruiting_parts = [
+        pay.components[k] for k in paying_components(plan) if plan.spec(k).pays_for_recruiting
+    ]
+    recruiting = sum(recruiting_parts[1:], recruiting_parts[0]) if recruiting_parts else None
     tests = legal.month_tests(
         forest,
-        bought=bought,
+        bought=pop.pv,
         household=household,
-        sold=sold,
+        sold=pop.customer_pv,
         returned=returned,
         customers=model.customers_month,
         commissions=pay.total,
-        recruiting=np.minimum(recruiting, pay.total),
+        recruiting=recruiting,
     )
     comm = pay.total[tests.paid_rows]
     for name, ok in (

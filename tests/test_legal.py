@@ -148,9 +148,11 @@ def test_qualifying_topup_counts_household_use_before_stock():
 
 
 def test_month_tests_cover_the_forest_members_only():
-    f = forest()
     n = 10  # rows 8 and 9 are not in the forest (prospects)
+    f = Forest.from_parent(np.concatenate((SPONSOR, [-1, -1])), member=np.arange(n) < 8)
     pad = np.zeros(2)
+    comm = np.array([50.0, 20, 30, 0, 0, 10, 0, 8, 0, 0])
+    recruiting = np.array([10.0] + [0.0] * 9)
     t = legal.month_tests(
         f,
         bought=np.concatenate((BOUGHT, pad)),
@@ -158,10 +160,19 @@ def test_month_tests_cover_the_forest_members_only():
         sold=np.concatenate((SOLD, pad)),
         returned=np.zeros(n),
         customers=np.array([12.0, 0, 0, 10, 0, 3, 0, 0, 0, 0]),
-        commissions=np.zeros(n),
-        recruiting=np.zeros(n),
+        commissions=comm,
+        recruiting=recruiting,
     )
     assert sorted(t.paid_rows.tolist()) == list(range(8))
+    # The same retail-backed rewards as the one-test function (worked out above): 816/13.
+    want = legal.retail_backed(forest(), comm[:8], recruiting[:8], BOUGHT, SOLD)
+    assert t.retail_backed == pytest.approx(want[t.paid_rows], rel=1e-12)
+    assert t.retail_backed.sum() == pytest.approx(816 / 13, rel=1e-12)
+    with pytest.raises(ValueError, match="bought must have shape"):
+        legal.month_tests(
+            f, bought=BOUGHT, household=BOUGHT, sold=SOLD, returned=BOUGHT,
+            customers=BOUGHT, commissions=BOUGHT, recruiting=BOUGHT,
+        )  # fmt: skip
     by_row = dict(zip(t.paid_rows.tolist(), t.vemma.tolist(), strict=True))
     assert [by_row[r] for r in range(8)] == [
         False, False, True, True, False, True, True, False,

@@ -283,18 +283,42 @@ def month_tests(
     returned: np.ndarray,
     customers: np.ndarray,
     commissions: np.ndarray,
-    recruiting: np.ndarray,
+    recruiting: np.ndarray | None,
 ) -> MonthTests:
     """Every per-member test of one period, over the forest's members (see each test).
 
-    All arrays are ``[n]`` over every row; only the forest's members are tested.
+    All arrays are ``[n]`` over every row (``recruiting`` None: no recruiting bonuses); only
+    the forest's members are tested. The same
+    rules as :func:`amway_70`, :func:`ten_customers`, :func:`vemma_share`,
+    :func:`end_use_share` and :func:`retail_backed`, computed on the members' rows with one
+    pair of subtree sums (the collect phase calls this every month on up to millions of rows).
     """
     rows = forest.members.astype(np.int64)
-    a70 = amway_70(bought, household, sold, returned)[rows] >= AMWAY_RESOLD_OR_USED
-    ten = ten_customers(customers)[rows]
-    vem = vemma_share(forest, bought, sold)[rows] > VEMMA_MAJORITY
-    end = end_use_share(bought, household, sold)[rows] >= HERBALIFE_END_USE
-    backed = retail_backed(forest, commissions, recruiting, bought, sold)[rows]
+    n = forest.n
+
+    def members(x: np.ndarray, name: str) -> np.ndarray:
+        a = np.asarray(x, dtype=np.float64)
+        if a.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},), got {a.shape}.")
+        return _nonneg(a[rows], name)  # only the members' rows are read
+
+    b, s = members(bought, "bought"), members(sold, "sold")
+    h, r = members(household, "household"), members(returned, "returned")
+    # Subtree sums read the members' rows only; the others are zeroed (never summed).
+    full_b, full_s = np.zeros(n), np.zeros(n)
+    full_b[rows], full_s[rows] = b, s
+    org_sold, org_bought = (forest.subtree_sum(v)[rows] for v in (full_s, full_b))
+    a70 = amway_70(b, h, s, r) >= AMWAY_RESOLD_OR_USED
+    ten = ten_customers(members(customers, "customers"))
+    vem = _share(org_sold, org_bought, 0.0) > VEMMA_MAJORITY
+    end = end_use_share(b, h, s) >= HERBALIFE_END_USE
+    comm = members(commissions, "commissions")
+    rec = np.zeros(rows.size) if recruiting is None else members(recruiting, "recruiting")
+    rec = np.minimum(rec, comm)
+    down_sold, down_bought = org_sold - s, org_bought - b
+    has_down = down_bought > 1e-9 * np.maximum(org_bought, 1.0)
+    frac = np.where(has_down, _share(down_sold, down_bought, 0.0), _share(s, b, 0.0))
+    backed = np.maximum(comm - rec, 0.0) * np.clip(frac, 0.0, 1.0)
     return MonthTests(rows, a70, ten, vem, end, backed)
 
 
