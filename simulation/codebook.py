@@ -318,6 +318,7 @@ OUTCOME_UNITS: dict[str, str] = {
     "vemma_paid_share": "share 0-1",
     "herbalife_end_user_share": "share 0-1",
     "end_use_pass_share": "share 0-1",
+    "end_use_paid_share": "share 0-1",
     "herbalife_retail_rewards_share": "share 0-1",
     "recruitment_reward_share": "share 0-1",
     "unconsumed_share": "share 0-1",

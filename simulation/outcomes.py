@@ -99,6 +99,8 @@ OUTCOMES: dict[str, str] = {
     "all sales, whole run (Herbalife order 2016: at least 80%).",
     "end_use_pass_share": "Share of member-months with at least 80% of their own purchases "
     "reaching an end user.",
+    "end_use_paid_share": "Share of commissions paid to members with at least 80% of their "
+    "own purchases reaching an end user that month.",
     "herbalife_retail_rewards_share": "Share of commissions traceable to sales to "
     "non-participants (Herbalife order 2016: at least two thirds of rewards on retail sales).",
     "recruitment_reward_share": "Recruitment-driven share of participants' rewards (Vander Nat "
@@ -223,6 +225,7 @@ def legal_outcomes(run: RunData) -> dict[str, float | None]:
         "vemma_paid_share": _ratio(total["vemma_paid"], comm),
         "herbalife_end_user_share": _ratio(min(end_use, pv), pv),
         "end_use_pass_share": _ratio(total["end_use_pass"], members),
+        "end_use_paid_share": _ratio(total["end_use_paid"], comm),
         "herbalife_retail_rewards_share": _ratio(backed, comm),
         "recruitment_reward_share": _f(legal.recruitment_reward_share(comm, backed, margin)),
         "unconsumed_share": _ratio(total["unconsumed_pv"], pv),

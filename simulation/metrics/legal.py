@@ -413,7 +413,7 @@ TESTS: tuple[LegalTest, ...] = (
         ">=",
         "herbalife_end_user_share",
         "end_use_pass_share",
-        None,
+        "end_use_paid_share",
     ),
     LegalTest(
         "herbalife_retail_rewards",
@@ -431,8 +431,8 @@ TESTS: tuple[LegalTest, ...] = (
         "vander_nat_keep",
         "recruitment-driven rewards",
         VANDER_NAT_KEEP_2002,
-        "Rewards traceable to participants' own purchases (and recruiting bonuses) are at "
-        "most half of all rewards (commissions + retail margin).",
+        "Rewards traceable to participants' own purchases (and recruiting bonuses) are less "
+        "than half of all rewards (commissions + retail margin).",
         RECRUITMENT_PRIMARILY,
         "<",
         "recruitment_reward_share",
