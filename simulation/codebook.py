@@ -46,6 +46,8 @@ SWEEP_RUN = "one run of the sweep (one row per point and replicate)"
 PAYOUT_ROW = "one distributor in one period of the genealogy"
 PAYOUT_ALL = "all periods and distributors of the genealogy"
 
+PAID_MEMBERS = "the month's paid members: distributors active in the pay phase"
+
 # -- monthly.csv: meanings from collect.MONTHLY_COLUMNS; unit and population here.
 MONTHLY_UNITS: dict[str, tuple[str, str]] = {
     "month": ("month index", "the month"),
@@ -83,6 +85,20 @@ MONTHLY_UNITS: dict[str, tuple[str, str]] = {
     "new_recruit_purchases": ("USD", THE_MONTH + ", recruits who joined in the last 3 months"),
     "reachable_per_active": ("persons per distributor", ACTIVE + " (at the month's end)"),
     "rejoined": ("persons", THE_MONTH + "; only when [rejoin] is enabled"),
+    "household_pv": ("PV", THE_MONTH + ", all active distributors"),
+    "returned_pv": ("PV", THE_MONTH + ", all active distributors"),
+    "unconsumed_pv": ("PV (negative when stock is drawn down)",
+                      THE_MONTH + ", distributors active in the pay phase"),
+    "qualify_pv": ("PV", THE_MONTH + ", all active distributors"),
+    "amway70_pass": ("persons", PAID_MEMBERS),
+    "amway70_paid": ("USD", PAID_MEMBERS),
+    "ten_customers_pass": ("persons", PAID_MEMBERS),
+    "ten_customers_paid": ("USD", PAID_MEMBERS),
+    "vemma_pass": ("persons", PAID_MEMBERS),
+    "vemma_paid": ("USD", PAID_MEMBERS),
+    "end_use_pass": ("persons", PAID_MEMBERS),
+    "end_use_paid": ("USD", PAID_MEMBERS),
+    "commissions_retail_backed": ("USD", PAID_MEMBERS),
 }
 
 LEVEL_UNITS: dict[str, tuple[str, str]] = {
@@ -282,6 +298,7 @@ OUTCOME_UNITS: dict[str, str] = {
     "share_net_loss": "share 0-1",
     "share_net_loss_strict": "share 0-1",
     "median_net_income": "USD",
+    "consumer_injury": "USD",
     "gini_net_income": "Gini index (>= 0)",
     "top1_commissions": "share 0-1",
     "top10_commissions": "share 0-1",
@@ -297,6 +314,20 @@ OUTCOME_UNITS: dict[str, str] = {
     "months_over_cap": "months",
     "recruitment_income_share": "share 0-1",
     "reachable_per_active_end": "persons per distributor",
+    "amway_70_company_share": "share 0-1",
+    "amway_70_pass_share": "share 0-1",
+    "amway_70_paid_share": "share 0-1",
+    "ten_customer_pass_share": "share 0-1",
+    "ten_customer_paid_share": "share 0-1",
+    "vemma_pass_share": "share 0-1",
+    "vemma_paid_share": "share 0-1",
+    "herbalife_end_user_share": "share 0-1",
+    "end_use_pass_share": "share 0-1",
+    "end_use_paid_share": "share 0-1",
+    "herbalife_retail_rewards_share": "share 0-1",
+    "recruitment_reward_share": "share 0-1",
+    "unconsumed_share": "share 0-1",
+    "qualify_share": "share 0-1",
 }
 SUMMARY_POPULATION = "the whole run; people: everyone who ever joined"
 
@@ -349,6 +380,11 @@ ANALYSIS: dict[str, tuple[str, str]] = {
                             "valued.", "share 0-1"),
     "indicators": ("Pyramid-scheme indicators, a list of {name, value, threshold, comparison, "
                    "passes, source, meaning}.", "list of objects"),
+    "consumer_injury": ("Sum of the net losses of everyone who joined (own use valued).",
+                        "USD"),
+    "legal": ("The legal tests of docs/legal.md, a list of {name, label, source, rule, "
+              "threshold, comparison, value (company-wide), passes, pass_share (member-months "
+              "passing), paid_share (commissions to those passing)}.", "list of objects"),
 }  # fmt: skip
 
 # -- sweep folders

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulation.metrics import gini, reachable_prospects, top_share
+from simulation.metrics import gini, legal, reachable_prospects, top_share
 from simulation.state import Status
 
 if TYPE_CHECKING:
@@ -63,6 +63,32 @@ MONTHLY_COLUMNS: dict[str, str] = {
     "reachable_per_active": "Mean still-reachable prospects per active distributor at the end "
     "of the month: contacts who never joined and are not refusing (NaN without a social "
     "network, or with observe.reachable = false).",
+    # Purchase classes and legal tests (simulation.metrics.legal, docs/legal.md). "Paid
+    # members" are the active distributors of the pay phase (this month's quitters included).
+    "household_pv": "Household use of the month by distributors, from stock or bought, PV.",
+    "returned_pv": "Volume returned to the company this month, PV (0 while the model has no "
+    "product returns).",
+    "unconsumed_pv": "Volume bought this month and neither used by the household, sold to "
+    "customers nor returned: pv - household_pv - customer_pv - returned_pv, the net addition "
+    "to unsold stock (negative when stock is drawn down), PV.",
+    "qualify_pv": "Top-ups bought only to reach the monthly minimum, measured against the "
+    "month's whole demand (household use counted before it is taken from stock), PV.",
+    "amway70_pass": "Paid members who sold, used or returned at least 70% of what they bought "
+    "this month (Amway 1979, 70% rule; nothing bought passes).",
+    "amway70_paid": "Commissions paid this month to members passing the 70% rule, USD.",
+    "ten_customers_pass": "Paid members with at least ten retail customers ordering this month "
+    "(Amway 1979, ten-customer rule).",
+    "ten_customers_paid": "Commissions paid this month to members passing the ten-customer "
+    "rule, USD.",
+    "vemma_pass": "Paid members whose own and downline's sales this month were more than half "
+    "to non-participants (Vemma order 2016).",
+    "vemma_paid": "Commissions paid this month to members passing the Vemma rule, USD.",
+    "end_use_pass": "Paid members of whose purchases this month at least 80% reached an end "
+    "user, own household or customer (Herbalife order 2016, per member).",
+    "end_use_paid": "Commissions paid this month to members passing the 80% end-use line, USD.",
+    "commissions_retail_backed": "Commissions traceable to sales to non-participants: each "
+    "member's non-recruiting commissions x the customer share of their organisation's volume "
+    "(Herbalife order 2016; Vander Nat & Keep 2002), USD.",
 }
 
 # A recruit's "early orders" are those of the month of joining and the two after: the
@@ -194,8 +220,89 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     row["kits_revenue"] = f["kits"]
     row["new_recruit_purchases"] = pv_new * units.usd_per_pv
     row["reachable_per_active"] = mean_reachable(model)
+    row.update(legal_row(model))
     if model.scenario.rejoin.enabled:
         row["rejoined"] = int(model.rejoined_this_month)
+    return row
+
+
+LEGAL_COLUMNS = (
+    "household_pv",
+    "returned_pv",
+    "unconsumed_pv",
+    "qualify_pv",
+    "amway70_pass",
+    "amway70_paid",
+    "ten_customers_pass",
+    "ten_customers_paid",
+    "vemma_pass",
+    "vemma_paid",
+    "end_use_pass",
+    "end_use_paid",
+    "commissions_retail_backed",
+)
+
+
+def returned_month(model: MLMModel) -> np.ndarray:
+    """float64[n] PV each person returned to the company this month.
+
+    Read from the state field ``returned`` when the model has product returns; zeros until
+    then (the model books no returns).
+    """
+    returned = getattr(model.pop, "returned", None)
+    if returned is None:
+        return np.zeros(model.pop.n)
+    return np.asarray(returned, dtype=np.float64)
+
+
+def legal_row(model: MLMModel) -> dict[str, float]:
+    """The month's purchase classes and legal tests (:mod:`simulation.metrics.legal`).
+
+    Everyone who bought this month was paid this month (the pay phase follows the buy phase,
+    quits come after), so the classes are summed over the pay forest's members; returns are
+    summed over everyone (a former member may return product).
+    """
+    pop = model.pop
+    returned = returned_month(model)
+    row = dict.fromkeys(LEGAL_COLUMNS, 0.0)
+    row["qualify_pv"] = model.month_flow["qualify_pv"]
+    row["returned_pv"] = float(returned.sum())
+    pay, forest = model.last_pay, model.pay_forest
+    if pay is None or forest is None:  # month 0: the founders joined, nobody bought yet
+        return row
+    rows = forest.members.astype(np.int64)
+    household = model.household_month
+    classes = legal.classify_purchases(
+        pop.pv[rows], household[rows], pop.customer_pv[rows], returned[rows]
+    )
+    row["household_pv"] = float(classes["consumed"].sum())
+    outside = row["returned_pv"] - float(classes["returned"].sum())
+    row["unconsumed_pv"] = float(classes["unconsumed"].sum()) - outside
+    plan = model.plan
+    recruiting_parts = [
+        pay.components[k] for k in paying_components(plan) if plan.spec(k).pays_for_recruiting
+    ]
+    recruiting = sum(recruiting_parts[1:], recruiting_parts[0]) if recruiting_parts else None
+    tests = legal.month_tests(
+        forest,
+        bought=pop.pv,
+        household=household,
+        sold=pop.customer_pv,
+        returned=returned,
+        customers=model.customers_month,
+        commissions=pay.total,
+        recruiting=recruiting,
+    )
+    comm = pay.total[tests.paid_rows]
+    for name, ok in (
+        ("amway70", tests.amway_70),
+        ("ten_customers", tests.ten_customers),
+        ("vemma", tests.vemma),
+        ("end_use", tests.end_use),
+    ):
+        row[f"{name}_pass"] = int(ok.sum())
+        row[f"{name}_paid"] = float(comm[ok].sum())
+    row["commissions_retail_backed"] = float(tests.retail_backed.sum())
     return row
 
 

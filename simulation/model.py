@@ -23,6 +23,7 @@ from simulation import behaviour, collect
 from simulation import state as money
 from simulation.agents import Distributor
 from simulation.config import Scenario, apply_values, check_live, scenario_from_dict
+from simulation.metrics import legal
 from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
 from simulation.regions import region_of, region_sizes
@@ -148,6 +149,9 @@ class MLMModel(mesa.Model):
         self._active: np.ndarray | None = None
         self.company = {"revenue": 0.0, "paid": 0.0, "refunds": 0.0}
         self.last_pay = None
+        self.pay_forest: Forest | None = None
+        self.household_month = np.zeros(m.population)
+        self.customers_month = np.zeros(m.population)
         self.year_start: dict[str, np.ndarray] | None = None
         # This month's company-wide flows (USD or PV), reset at the start of each month and
         # read by the collect phase (:mod:`simulation.collect`).
@@ -299,6 +303,7 @@ class MLMModel(mesa.Model):
                 "own_use_pv",
                 "topup_pv",
                 "loading_pv",
+                "qualify_pv",
                 "customer_pv",
                 "pv",
                 "bv",
@@ -511,6 +516,16 @@ class MLMModel(mesa.Model):
         f["pv"] += float(pv.sum())
         self._retail_sales_month = np.zeros(pop.n)
         self._retail_sales_month[who] = sales
+        # Household use of the month (from stock or bought), PV, for the purchase classes and
+        # the legal tests (simulation.metrics.legal); the top-up bought only to qualify is
+        # measured against the whole demand, household use counted before stock is drawn.
+        self.household_month = np.zeros(pop.n)
+        self.household_month[who] = p.own_use_pv
+        # Customers who ordered this month (a quitter's customers are dropped on quitting).
+        self.customers_month = pop.customers.astype(np.float64)
+        f["qualify_pv"] += float(
+            legal.qualifying_topup(p.topup_pv, p.own_use_pv, cust, self.plan.min_pv).sum()
+        )
 
     def _pay(self):
         pop = self.pop
@@ -530,6 +545,7 @@ class MLMModel(mesa.Model):
             retail_sales=self._retail_sales_month,
         )
         result = self.pay_engine.pay(inp)
+        self.pay_forest = forest  # the tree this month was paid on (legal tests, collect)
         if result.rank is not None:
             pop.rank[:] = result.rank
             # Ranks are paid before quitting, so this month's quitters keep the rank they held.

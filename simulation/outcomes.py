@@ -12,6 +12,7 @@ disagree. Renderers (the report, the sweep report, the page) only format what is
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulation.collect import EARLY_MONTHS
+from simulation.collect import EARLY_MONTHS, LEGAL_COLUMNS
 from simulation.config import Scenario
 from simulation.metrics import (
     BassFit,
@@ -30,6 +31,7 @@ from simulation.metrics import (
     concentration,
     gini,
     income_disclosure,
+    legal,
     level_saturation,
     monthly_quit_rate,
     months_to_half_peak,
@@ -57,6 +59,8 @@ OUTCOMES: dict[str, str] = {
     "use of the product valued at what it would have cost anyway).",
     "share_net_loss_strict": "The same with all purchases counted as a cost.",
     "median_net_income": "Median cumulative net income of joiners, USD.",
+    "consumer_injury": "Total consumer injury: the sum of the net losses of everyone who "
+    "joined, sum of max(-net income, 0) (own use valued, state.net_income), USD.",
     "gini_net_income": "Gini of cumulative net income (defined with losses).",
     "top1_commissions": "Share of all commissions received by the top 1% of joiners.",
     "top10_commissions": "Share of all commissions received by the top 10% of joiners.",
@@ -76,7 +80,40 @@ OUTCOMES: dict[str, str] = {
     "(outcomes.recruitment, as in the run report).",
     "reachable_per_active_end": "Still-reachable prospects per active distributor at the end "
     "(contacts who never joined and are not refusing): how saturated the market is.",
+    # The legal tests (docs/legal.md, simulation.metrics.legal), over the whole run; "member-
+    # months" are the months each member was paid in (active in the pay phase).
+    "amway_70_company_share": "Share of all volume bought that was sold, used by a household "
+    "or returned, whole run (Amway's 70% rule applied to the company total).",
+    "amway_70_pass_share": "Share of member-months passing Amway's 70% rule (at least 70% of "
+    "the month's purchases sold, used or returned).",
+    "amway_70_paid_share": "Share of commissions paid to members passing the 70% rule that "
+    "month.",
+    "ten_customer_pass_share": "Share of member-months passing Amway's ten-customer rule (ten "
+    "or more retail customers that month).",
+    "ten_customer_paid_share": "Share of commissions paid to members passing the ten-customer "
+    "rule that month.",
+    "vemma_pass_share": "Share of member-months whose own and downline's sales that month were "
+    "more than half to non-participants (Vemma order 2016).",
+    "vemma_paid_share": "Share of commissions paid to members passing the Vemma rule that month.",
+    "herbalife_end_user_share": "Sales to end users (customers, and members' household use) / "
+    "all sales, whole run (Herbalife order 2016: at least 80%).",
+    "end_use_pass_share": "Share of member-months with at least 80% of their own purchases "
+    "reaching an end user.",
+    "end_use_paid_share": "Share of commissions paid to members with at least 80% of their "
+    "own purchases reaching an end user that month.",
+    "herbalife_retail_rewards_share": "Share of commissions traceable to sales to "
+    "non-participants (Herbalife order 2016: at least two thirds of rewards on retail sales).",
+    "recruitment_reward_share": "Recruitment-driven share of participants' rewards (Vander Nat "
+    "& Keep 2002): commissions traceable to participants' own purchases and recruiting bonuses "
+    "/ (commissions + retail margin); a pyramid when above one half.",
+    "unconsumed_share": "Share of all volume bought that was never used by a household, sold "
+    "to a customer or returned (kept in stock or lost on quitting).",
+    "qualify_share": "Share of all volume bought only to reach the monthly minimum (top-up "
+    "beyond the month's household use and customer orders).",
 }
+
+# The legal outcomes (the last group above), None for a run folder written before the tests.
+LEGAL_OUTCOMES = tuple(list(OUTCOMES)[list(OUTCOMES).index("amway_70_company_share") :])
 
 
 @dataclass
@@ -143,6 +180,60 @@ def recruitment(monthly: pd.DataFrame) -> dict[str, float]:
     )
 
 
+def consumer_injury(net_income: np.ndarray) -> float:
+    """Total consumer injury, USD: the sum of participants' net losses, sum max(-net, 0).
+
+    ``net_income`` is each joiner's cumulative net income (:func:`simulation.state.net_income`,
+    own use valued: the ``net_income`` column of the distributors table). Gains of the
+    winners do not offset the losers' losses.
+    """
+    net = np.asarray(net_income, dtype=np.float64)
+    return float(np.maximum(-net, 0.0).sum())
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def legal_outcomes(run: RunData) -> dict[str, float | None]:
+    """The legal tests over the whole run (:data:`LEGAL_OUTCOMES`, ``docs/legal.md``).
+
+    From the monthly columns of :data:`simulation.collect.LEGAL_COLUMNS`: pass shares are
+    passing member-months / member-months paid (``distributors + quit_this_month`` of months
+    1..T); paid shares are commissions to those passing / all commissions; company figures are
+    sums over the run. All None for a run folder without those columns.
+    """
+    m = run.monthly
+    if any(c not in m.columns for c in LEGAL_COLUMNS):
+        return dict.fromkeys(LEGAL_OUTCOMES)
+    paid_months = m.iloc[1:]
+    members = float((paid_months["distributors"] + paid_months["quit_this_month"]).sum())
+    comm = float(m["commissions"].sum())
+    pv = float(m["pv"].sum())
+    total = {c: float(m[c].sum()) for c in LEGAL_COLUMNS}
+    markup = run.plan.retail.markup
+    margin = float(m["retail_sales"].sum()) * markup / (1.0 + markup)
+    backed = min(total["commissions_retail_backed"], comm)
+    end_use = total["household_pv"] + float(m["customer_pv"].sum())
+    out: dict[str, float | None] = {
+        "amway_70_company_share": _ratio(pv - total["unconsumed_pv"], pv),
+        "amway_70_pass_share": _ratio(total["amway70_pass"], members),
+        "amway_70_paid_share": _ratio(total["amway70_paid"], comm),
+        "ten_customer_pass_share": _ratio(total["ten_customers_pass"], members),
+        "ten_customer_paid_share": _ratio(total["ten_customers_paid"], comm),
+        "vemma_pass_share": _ratio(total["vemma_pass"], members),
+        "vemma_paid_share": _ratio(total["vemma_paid"], comm),
+        "herbalife_end_user_share": _ratio(min(end_use, pv), pv),
+        "end_use_pass_share": _ratio(total["end_use_pass"], members),
+        "end_use_paid_share": _ratio(total["end_use_paid"], comm),
+        "herbalife_retail_rewards_share": _ratio(backed, comm),
+        "recruitment_reward_share": _f(legal.recruitment_reward_share(comm, backed, margin)),
+        "unconsumed_share": _ratio(total["unconsumed_pv"], pv),
+        "qualify_share": _ratio(total["qualify_pv"], pv),
+    }
+    return out
+
+
 def summarise(run: RunData) -> dict[str, Any]:
     """Headline outcomes of a run: what the terminal, ``summary.json`` and the report show."""
     monthly, dist = run.monthly, run.dist
@@ -169,6 +260,7 @@ def summarise(run: RunData) -> dict[str, Any]:
         "share_net_loss": float((net < 0).mean()) if net.size else None,
         "share_net_loss_strict": float((strict < 0).mean()) if net.size else None,
         "median_net_income": float(np.median(net)) if net.size else None,
+        "consumer_injury": consumer_injury(net),
         "gini_net_income": float(gini(net)) if net.size else float("nan"),
         "top1_commissions": float(top_share(comm, 0.01)) if comm.sum() > 0 else None,
         "top10_commissions": float(top_share(comm, 0.1)) if comm.sum() > 0 else None,
@@ -183,7 +275,8 @@ def sweep_outcomes(run: RunData) -> dict[str, Any]:
     """The outcomes a sweep records per run: :func:`summarise` plus stress figures.
 
     The stress figures: worst month's payout ratio, breakage, months over the cap, income
-    from recruitment, reachable prospects at the end.
+    from recruitment, reachable prospects at the end; then the legal tests
+    (:func:`legal_outcomes`).
     """
     monthly = run.monthly
     out = summarise(run)
@@ -206,6 +299,36 @@ def sweep_outcomes(run: RunData) -> dict[str, Any]:
             "reachable_per_active_end": reach if math.isfinite(reach) else None,
         }
     )
+    out.update(legal_outcomes(run))
+    return out
+
+
+def legal_facts(values: dict[str, float | None]) -> list[dict[str, Any]]:
+    """Each legal test of :data:`simulation.metrics.legal.TESTS` with its figures.
+
+    Returns one JSON-ready dict per test: name, label, source, rule, threshold, comparison,
+    ``value`` (the company-wide figure), ``passes`` (the company figure on the safe side of
+    the line; None when not recorded), ``pass_share`` and ``paid_share`` (None when the rule
+    is not per member or not recorded).
+    """
+    compare = {">": operator.gt, ">=": operator.ge, "<": operator.lt}
+    out = []
+    for t in legal.TESTS:
+        value = _f(values.get(t.company))
+        out.append(
+            {
+                "name": t.name,
+                "label": t.label,
+                "source": t.source,
+                "rule": t.rule,
+                "threshold": t.threshold,
+                "comparison": t.comparison,
+                "value": value,
+                "passes": None if value is None else compare[t.comparison](value, t.threshold),
+                "pass_share": _f(values.get(t.pass_share)) if t.pass_share else None,
+                "paid_share": _f(values.get(t.paid_share)) if t.paid_share else None,
+            }
+        )
     return out
 
 
@@ -340,7 +463,12 @@ def analyse(run: RunData) -> Analysis:
     paid = float(monthly["commissions"].sum())
     breakage = float(monthly["breakage"].sum())
     pv = float(monthly["pv"].sum())
-    topup = float(monthly["topup_pv"].sum() + monthly["loading_pv"].sum())
+    legal_out = legal_outcomes(run)
+    if "unconsumed_pv" in monthly.columns:
+        # Bought and never used, sold or returned (the purchase classes, docs/legal.md).
+        topup = max(float(monthly["unconsumed_pv"].sum()), 0.0)
+    else:  # a run folder written before the purchase classes: top-ups and stock
+        topup = float(monthly["topup_pv"].sum() + monthly["loading_pv"].sum())
     customer_pv = float(monthly["customer_pv"].sum())
     cust_months = float(monthly["customers"].iloc[1:].sum())
     dist_months = float(monthly["distributors"].iloc[1:].sum())
@@ -440,6 +568,14 @@ def analyse(run: RunData) -> Analysis:
         "disclosure_year": [first, months],
         "early_months": EARLY_MONTHS,
         "own_use_value_share": _f(run.scenario.buy.own_use_value_share),
+        "consumer_injury": _f(summary.get("consumer_injury")),
+        "legal": legal_facts(
+            {
+                **legal_out,
+                "retail_share": summary.get("retail_share"),
+                "customers_per_distributor": cust_months / dist_months if dist_months else None,
+            }
+        ),
         "indicators": [
             {
                 "name": i.name,

@@ -280,6 +280,25 @@ def _reading(run: RunData, a: Analysis) -> str:
         f"{f['early_months']} months of orders). None of these lines is law; see the table "
         "for where each comes from."
     )
+    tests = [t for t in f.get("legal", []) if t["passes"] is not None]
+    if tests:
+        failed = [t["label"] for t in tests if not t["passes"]]
+        vnk = next((t for t in tests if t["name"] == "vander_nat_keep"), None)
+        text = (
+            f"<b>Legal tests.</b> {len(failed)} of {len(tests)} tests fail company-wide"
+            f"{': ' + ', '.join(failed) if failed else ''}."
+        )
+        if vnk is not None:
+            text += (
+                f" {pct(vnk['value'])} of what members earned is traceable to members' own "
+                "purchases and recruiting rather than to sales to people outside the scheme."
+            )
+        if f.get("consumer_injury") is not None:
+            text += (
+                f" The members who lost money lost {usd(f['consumer_injury'])} in total "
+                "(consumer injury)."
+            )
+        paras.append(text)
     paras.append(
         '<span class="note">These are simulated people following stated rules; the numbers '
         "show how the mechanisms play out, not what any real company pays.</span>"
@@ -592,7 +611,8 @@ def _company_section(a: Analysis) -> str:
         [
             "purchases made only to qualify",
             pct(c["qualifying_purchase_share"]),
-            "Top-ups to the monthly minimum and stock bought to reach a rank ÷ all volume.",
+            "Volume bought and never used by a household, sold to a customer or returned "
+            "(kept in stock, or lost on quitting) ÷ all volume.",
         ],
         [
             "income from recruitment",
@@ -651,6 +671,52 @@ def _indicator_section(a: Analysis) -> str:
     )
     return (
         '<div class="scroll"><table class="indicators"><thead><tr>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    ) + _legal_table(a)
+
+
+def _legal_table(a: Analysis) -> str:
+    """The legal tests (docs/legal.md): rule, source, line, company figure, members passing."""
+    tests = a.facts.get("legal", [])
+    if not tests:
+        return ""
+    rows = []
+    for t in tests:
+        count = t["name"] == "ten_customers"
+        fmt = (lambda x: num(x, 2)) if count else pct
+        line = f"{t['comparison']} {num(t['threshold'], 0) if count else pct(t['threshold'], 0)}"
+        if t["passes"] is None:
+            value, verdict, cls = "not recorded", "n/a", ""
+        else:
+            value = fmt(t["value"])
+            verdict, cls = ("passes", "ok") if t["passes"] else ("fails", "risk")
+        share = "—" if t["pass_share"] is None else pct(t["pass_share"])
+        paid = "—" if t["paid_share"] is None else pct(t["paid_share"])
+        rows.append(
+            "<tr>"
+            f"<td>{escape(t['label'])}</td><td>{escape(t['rule'])}</td>"
+            f'<td class="num">{escape(value)}</td><td class="num">{escape(line)}</td>'
+            f'<td class="{cls}">{escape(verdict)}</td>'
+            f'<td class="num">{escape(share)}</td><td class="num">{escape(paid)}</td>'
+            f"<td>{escape(t['source'])}</td></tr>"
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "legal test",
+            "rule as applied",
+            "company-wide",
+            "passes if",
+            "verdict",
+            "member-months passing",
+            "pay to those passing",
+            "source",
+        )
+    )
+    return (
+        "<p>Legal tests, each applied per member per month as its source applies it and "
+        "summed company-wide (definitions and simplifications: docs/legal.md).</p>"
+        '<div class="scroll"><table class="indicators legal"><thead><tr>'
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 

@@ -44,7 +44,9 @@ FLOAT_FORMAT = "%.10g"
 # Files every run folder must hold, and the columns the analysis reads from each.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "manifest.json": ("scenario", "plan", "months", "seed"),
-    "monthly.csv": tuple(collect.MONTHLY_COLUMNS),
+    # The legal columns are optional: folders written before them still load (their legal
+    # outcomes are None and the report says "not recorded").
+    "monthly.csv": tuple(c for c in collect.MONTHLY_COLUMNS if c not in collect.LEGAL_COLUMNS),
     "levels.csv": tuple(collect.LEVEL_COLUMNS),
     "distributors.parquet": (
         "id",

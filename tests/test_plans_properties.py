@@ -273,6 +273,7 @@ MINE = [
     "unilevel_7_dt",
     "stairstep_amway",
     "recruiting_heavy",
+    "retail_heavy",
     "hybrid_unilevel_stairstep_matching",
 ]
 

@@ -146,6 +146,28 @@ def test_indicator_table_gives_line_source_and_verdict(page):
     assert table.count("side</td>") == 4
 
 
+def test_legal_tests_table_gives_each_test_with_source_and_line(page, run_dir):
+    table = section(page, "indicators")
+    analysis = json.loads((run_dir / "analysis.json").read_text())
+    tests = analysis["legal"]
+    assert [t["name"] for t in tests] == [
+        "amway_70",
+        "ten_customers",
+        "vemma",
+        "herbalife_end_use",
+        "herbalife_retail_rewards",
+        "vander_nat_keep",
+    ]
+    for text in ("93 F.T.C. 618", "Vemma", "Herbalife", "Vander Nat", "&gt;= 70%", "&gt;= 67%"):
+        assert text in table
+    # One verdict per test, each matching its company figure against its line.
+    assert table.count("passes</td>") + table.count("fails</td>") == len(tests)
+    for t in tests:
+        below = t["value"] < t["threshold"]
+        assert t["passes"] == (below if t["comparison"] == "<" else not below)
+    assert "(consumer injury)" in section(page, "reading")
+
+
 def test_analysis_tables_agree_with_the_distributors_table(run_dir, summary):
     dist = pd.read_parquet(run_dir / "distributors.parquet")
     sat = pd.read_csv(run_dir / "level_saturation.csv")

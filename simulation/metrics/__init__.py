@@ -14,6 +14,9 @@ second:
   :func:`income_disclosure`.
 * :mod:`~simulation.metrics.indicators`: pyramid-risk indicators with their legal or
   conventional sources, :func:`pyramid_indicators`, and :func:`recruitment_income`.
+* :mod:`~simulation.metrics.legal`: the legal tests of Amway 1979, the Vemma and Herbalife
+  orders of 2016 and Vander Nat & Keep (2002), per member per period, and the purchase classes
+  (imported as a module: ``from simulation.metrics import legal``).
 * :mod:`~simulation.metrics.saturation`: :func:`reachable_prospects` (over the CSR social
   graph) and :func:`level_saturation`.
 

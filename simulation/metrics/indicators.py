@@ -98,8 +98,8 @@ def pyramid_indicators(
         total_income: all commissions and bonuses paid, USD.
         customers: retail customers (non-members), persons.
         distributors: active distributors, persons.
-        purchases_to_qualify: purchases made only to meet a qualification or rank minimum
-            (top-ups, inventory loading), USD.
+        purchases_to_qualify: purchases never used, sold or returned (kept in stock or lost
+            on quitting; :func:`simulation.metrics.legal.classify_purchases`), USD.
         total_purchases: all distributor purchases, USD.
 
     Returns:
@@ -180,9 +180,10 @@ def pyramid_indicators(
             0.3,
             "<=",
             f"{AMWAY} (70% rule); {FTC_GUIDANCE}",
-            "Share of distributor purchases bought only to qualify or reach a rank (not sold "
-            "or used). Amway required a distributor to sell (at wholesale to a downline or at "
-            "retail) at least 70% of the product bought in a month to be paid the "
+            "Share of distributor purchases never sold, used or returned (kept in stock or "
+            "lost on quitting: what was bought only to qualify or reach a rank). Amway "
+            "required a distributor to sell (at wholesale to a downline or at retail) at "
+            "least 70% of the product bought in a month to be paid the "
             "performance bonus, i.e. at most 30% left over; the Commission credited it, with "
             "the buy-back and ten-customer rules, as a guard against inventory loading. The "
             "2018 guidance treats purchases made to qualify for rewards as a sign that they "
