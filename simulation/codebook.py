@@ -83,6 +83,7 @@ MONTHLY_UNITS: dict[str, tuple[str, str]] = {
     "new_recruit_purchases": ("USD", THE_MONTH + ", recruits who joined in the last 3 months"),
     "reachable_per_active": ("persons per distributor", ACTIVE + " (at the month's end)"),
     "rejoined": ("persons", THE_MONTH + "; only when [rejoin] is enabled"),
+    "paid_chain": ("USD", THE_MONTH + "; only when [chain] is enabled"),
 }
 
 LEVEL_UNITS: dict[str, tuple[str, str]] = {
@@ -292,6 +293,8 @@ OUTCOME_UNITS: dict[str, str] = {
     "months_over_cap": "months",
     "recruitment_income_share": "share 0-1",
     "reachable_per_active_end": "persons per distributor",
+    "consumer_injury": "USD",
+    "members_net_income": "USD",
 }
 SUMMARY_POPULATION = "the whole run; people: everyone who ever joined"
 

@@ -76,6 +76,9 @@ OUTCOMES: dict[str, str] = {
     "(outcomes.recruitment, as in the run report).",
     "reachable_per_active_end": "Still-reachable prospects per active distributor at the end "
     "(contacts who never joined and are not refusing): how saturated the market is.",
+    "consumer_injury": "Sum of the net losses of everyone who joined (net income below zero, "
+    "own use valued), USD: the total consumer injury.",
+    "members_net_income": "Sum of the net income of everyone who joined (own use valued), USD.",
 }
 
 
@@ -179,11 +182,23 @@ def summarise(run: RunData) -> dict[str, Any]:
     }
 
 
+def consumer_injury(dist: pd.DataFrame) -> float:
+    """Total consumer injury, USD: the sum of participants' net losses.
+
+    Every person who joined with a negative cumulative net income (own use valued, the
+    :func:`simulation.state.net_income` of the run's per-distributor table) adds the loss;
+    gains do not offset losses.
+    """
+    net = dist["net_income"].to_numpy(dtype=np.float64)
+    return float(np.maximum(-net, 0.0).sum())
+
+
 def sweep_outcomes(run: RunData) -> dict[str, Any]:
     """The outcomes a sweep records per run: :func:`summarise` plus stress figures.
 
     The stress figures: worst month's payout ratio, breakage, months over the cap, income
-    from recruitment, reachable prospects at the end.
+    from recruitment, reachable prospects at the end; and the policy figures: consumer
+    injury and members' total net income.
     """
     monthly = run.monthly
     out = summarise(run)
@@ -204,6 +219,8 @@ def sweep_outcomes(run: RunData) -> dict[str, Any]:
             "months_over_cap": int(np.sum(pr[finite] > cap + 1e-9)) if cap is not None else 0,
             "recruitment_income_share": recruitment(monthly)["share"],
             "reachable_per_active_end": reach if math.isfinite(reach) else None,
+            "consumer_injury": consumer_injury(run.dist),
+            "members_net_income": float(run.dist["net_income"].to_numpy(np.float64).sum()),
         }
     )
     return out
