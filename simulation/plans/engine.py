@@ -560,14 +560,19 @@ def _need(inp: PeriodInput, name: str, key: str) -> np.ndarray:
 def household_capped(inp: PeriodInput, cap_pv: float) -> PeriodInput:
     """``inp`` with own purchases counted up to ``cap_pv`` PV per row (``max_household_pv``).
 
-    Counted PV = min(PV - customer PV, cap) + customer PV; BV is scaled by the same factor
-    (rows with no PV keep theirs). Returns a new input; ``inp`` is not changed.
+    Counted PV = min(PV - customer PV, cap) + customer PV; BV is scaled by the same factor.
+    Rows within the cap keep their PV and BV exactly, and an input where no row exceeds it is
+    returned as it is (a cap that never binds changes nothing, bit for bit). Returns a new
+    input otherwise; ``inp`` is not changed.
     """
     customer = _need(inp, "customer_pv", "qualification.max_household_pv").astype(np.float64)
     pv = inp.pv
-    counted = np.minimum(np.maximum(pv - customer, 0.0), cap_pv) + np.minimum(customer, pv)
-    factor = np.divide(counted, pv, out=np.ones_like(pv), where=pv > 0)
-    return replace(inp, pv=counted, bv=inp.bv * factor)
+    over = pv - customer > cap_pv
+    if not over.any():
+        return inp
+    counted = np.where(over, cap_pv + customer, pv)
+    bv = np.where(over, inp.bv * np.divide(counted, pv, out=np.ones_like(pv), where=over), inp.bv)
+    return replace(inp, pv=counted, bv=bv)
 
 
 def retail_conditions(inp: PeriodInput, q: Qualification) -> np.ndarray | None:
