@@ -793,11 +793,12 @@ SCHNEEBALL = [
         """
         ## 1. Where the money comes from
 
-        Every dollar members and customers paid, by what it bought: product **resold to
-        customers** (paid for, in the end, by people outside), product the members' own
-        households **used**, product bought only to qualify or to reach a rank and **kept in
-        stock**, **kits and joining fees**, and the members' other **costs** (fees, samples,
-        events). The first is money from outside; all the others come out of members' pockets.
+        Every dollar the members paid out, by what it bought: product they **resold to
+        customers** (which customers outside the business paid back, with the retail margin on
+        top), product their own households **used**, product bought only to qualify or to
+        reach a rank and **kept in stock**, **kits and joining fees**, and their other
+        **costs** (fees, samples, events). Only the first is, in the end, money from outside;
+        the rest comes out of members' pockets. The last column is the share from outside.
         """
     ),
     code(
@@ -823,7 +824,7 @@ SCHNEEBALL = [
         ax.set_xlabel("thousand USD over three years")
         ax.invert_yaxis()
         ax.legend(fontsize=8, loc="lower right")
-        ax.set_title("What the money paid in bought")
+        ax.set_title("What the members' money bought")
         plt.show()
         outside = share_outside.map("{:.0%}".format)
         display((money / 1000).round(1).assign(**{"from outside": outside}))
