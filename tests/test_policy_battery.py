@@ -65,6 +65,9 @@ def test_the_battery_writes_its_table_chart_and_page(battery):
     assert (battery / "figures" / "tradeoff.png").stat().st_size > 10_000
     page = (battery / "report.html").read_text(encoding="utf-8")
     assert "Policies compared" in page and "cooling_off_6" in page
+    # The folder's data dictionary (docs/codebook.md) describes every column of policy.csv.
+    described = json.loads((battery / "columns.json").read_text(encoding="utf-8"))["tables"]
+    assert list(described["policy.csv"]) == list(table.columns)
     data = json.loads((battery / "policy.json").read_text(encoding="utf-8"))
     assert data["policies"]["claims_20"]["changes"] == (
         "policy.claim_cap = usd, policy.claim_cap_usd = 20.0"
