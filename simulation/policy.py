@@ -431,10 +431,16 @@ def fmt_value(o: str, x: Any) -> str:
 
 
 def fmt_diff(o: str, r: dict[str, Any]) -> str:
-    """``+1.2% [0.3%, 2.1%]``: a paired difference and its interval."""
+    """``+$1,200 [$300, $2,100]`` or ``+1.2 pp [0.3 pp, 2.1 pp]``: a difference and its interval."""
     d, lo, hi = r[f"{o}_diff"], r[f"{o}_diff_low"], r[f"{o}_diff_high"]
     if d is None or (isinstance(d, float) and math.isnan(d)):
         return "n/a"
+    if OUTCOMES[o][1] == "share":  # a difference of shares is in percentage points
+
+        def pp(x: Any) -> str:
+            return "n/a" if x is None or math.isnan(x) else f"{100 * x:+.1f} pp"
+
+        return f"{pp(d)} [{pp(lo)}, {pp(hi)}]"
     sign = "+" if d >= 0 else ""
     return f"{sign}{fmt_value(o, d)} [{fmt_value(o, lo)}, {fmt_value(o, hi)}]"
 

@@ -443,8 +443,9 @@ def _policy_section(out: Path) -> str:
                 fig.read_bytes(),
                 "The trade-off: each marker is a policy at its mean over seeds, with bars from "
                 "the 5% to the 95% seed. Left: what the company takes in against what members "
-                "lose; right: what members make in total against what they lose. Down and "
-                "left protects members; the baseline is in red.",
+                "lose; right: what members make in total against what they lose. Further "
+                "left is less consumer injury; the baseline is in red. Differences of shares "
+                "are in percentage points (pp).",
             )
         )
     policies = data.get("policies", {})
