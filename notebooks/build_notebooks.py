@@ -728,6 +728,187 @@ MATHS = [
 ]
 
 # ------------------------------------------------------------------------------------------
+SCHNEEBALL = [
+    md(
+        """
+        # A shop, an MLM and a pyramid: where the money comes from, and who loses it
+
+        Three businesses in the **same town** (2,000 people on the same social network, the
+        same seed, three years):
+
+        1. **A retail business.** 60 salespeople buy product at wholesale and sell it to
+           customers at 24% above it. Nobody recruits, nobody pays a starter kit or buys to
+           qualify; they pitch customers more (10 a month) and pay $10 a month in costs.
+        2. **An MLM.** The `classroom` scenario: 10 founders recruit, a 5-level unilevel pays
+           commissions on everybody's purchases, a 100 PV monthly minimum, a $60 kit, $25 a
+           month in costs.
+        3. **A pure pyramid** (a chain letter, *Schneeballsystem*). No product at all. Every
+           member brings in new members in the month after joining (0, 1, 2 or 3, equally
+           likely: 1.5 on average, a Galton-Watson process). Each new member pays $100: half
+           to whoever brought them in, half to the member three levels above
+           (`recruit.mode = "branching"` with `[chain]`; `docs/policies.md`).
+
+        Money enters each business from two places: from **outside** (customers who are not
+        members pay for product) or from the **members themselves** (product for their own
+        household or stock, kits, joining fees, costs). Where it ends up decides who loses.
+        """
+    ),
+    code(
+        SETUP,
+        """
+        from simulation import outcomes, results
+        from simulation.config import load_scenario
+        from simulation.model import MLMModel
+        from simulation.plans import plan_from_dict
+
+        def run(sets, plan=None):
+            scenario, _ = load_scenario("classroom", sets)
+            model = MLMModel(scenario=scenario, plan=plan, agents=False).run()
+            return model, results.run_data(model)
+
+        shop_plan = plan_from_dict(
+            {"plan": {"name": "retail margin only"}, "qualification": {"min_pv": 0},
+             "retail": {"markup": 0.24}, "retail_margin": {}}
+        )
+        runs = {
+            "retail business": run(
+                ["market.founders=60", "recruit.pitches_per_month=0", "retail.pitches_per_month=10",
+                 "costs.starter_kit_usd=0", "costs.fixed_usd_monthly=10",
+                 "buy.autoship_share=0", "buy.loader_share=0"],
+                shop_plan,
+            ),
+            "MLM": run([]),
+            "pyramid": run(
+                ['recruit.mode="branching"', "chain.enabled=true", "chain.fee_usd=100",
+                 "chain.sponsor_share=0.5", "chain.upline_level=3", "retail.enabled=false",
+                 "buy.own_use_pv=0", "buy.autoship_share=0", "buy.loader_share=0",
+                 "costs.starter_kit_usd=0", "costs.fixed_usd_monthly=0", "quit.enabled=false"]
+            ),
+        }
+        for name, (model, r) in runs.items():
+            print(f"{name:>16}: {len(r.dist):,} people joined of {model.pop.n:,}")
+        """,
+    ),
+    md(
+        """
+        ## 1. Where the money comes from
+
+        Every dollar the members paid out, by what it bought: product they **resold to
+        customers** (which customers outside the business paid back, with the retail margin on
+        top), product their own households **used**, product bought only to qualify or to
+        reach a rank and **kept in stock**, **kits and joining fees**, and their other
+        **costs** (fees, samples, events). Only the first is, in the end, money from outside;
+        the rest comes out of members' pockets. The last column is the share from outside.
+        """
+    ),
+    code(
+        """
+        def sources(model, r):
+            m, d = r.monthly, r.dist
+            usd = model.scenario.units.usd_per_pv
+            resold = float(m["customer_pv"].sum()) * usd
+            stock = float((m["topup_pv"] + m["loading_pv"]).sum()) * usd
+            own = float(d["purchases"].sum()) - resold - stock
+            return {
+                "resold to customers": resold,
+                "household use": own,
+                "kept in stock": stock,
+                "kits and joining fees": float(d["kit_cost"].sum()),
+                "other costs": float(d["fixed_costs"].sum()),
+            }
+
+        money = pd.DataFrame({k: sources(*v) for k, v in runs.items()}).T
+        share_outside = money["resold to customers"] / money.sum(axis=1)
+        fig, ax = plt.subplots(figsize=(9, 4))
+        (money / 1000).plot.barh(stacked=True, ax=ax, colormap="tab20c")
+        ax.set_xlabel("thousand USD over three years")
+        ax.invert_yaxis()
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title("What the members' money bought")
+        plt.show()
+        outside = share_outside.map("{:.0%}".format)
+        display((money / 1000).round(1).assign(**{"from outside": outside}))
+        """
+    ),
+    md(
+        """
+        ## 2. Who gains and who loses
+
+        Net income of everyone who joined (commissions and retail sales, less purchases, kits,
+        fees and costs; household product valued at what it would have cost anyway), by the
+        level at which they joined: founders are level 1. **Consumer injury** is the sum of the
+        losses of those who lost; gains do not offset it.
+        """
+    ),
+    code(
+        """
+        rows = {}
+        fig, ax = plt.subplots(figsize=(9, 4))
+        for name, (model, r) in runs.items():
+            net = r.dist["net_income"]
+            by_level = r.dist.groupby("level")["net_income"].mean()
+            ax.plot(by_level.index, by_level.to_numpy(), marker="o", label=name)
+            rows[name] = {
+                "joined": len(net),
+                "lost money": (net < 0).mean(),
+                "consumer injury, USD": outcomes.consumer_injury(r.dist["net_income"]),
+                "members' total net income, USD": net.sum(),
+                "company revenue, USD": model.company["revenue"],
+                "paid to members, USD": model.company["paid"],
+            }
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel("level at joining (founders = 1)")
+        ax.set_ylabel("mean net income, USD")
+        ax.legend()
+        plt.show()
+        who = pd.DataFrame(rows).T
+        display(who.style.format({"lost money": "{:.0%}", "joined": "{:,.0f}"} | {
+            c: "{:,.0f}" for c in who.columns if "USD" in c}))
+        """
+    ),
+    md(
+        """
+        In the pyramid no product changes hands: every dollar one member receives another,
+        later member paid. Members as a whole end up exactly where the organiser's cut leaves
+        them, while the early levels gain and the last levels, who find nobody left to
+        recruit, lose their fee. The MLM sells real product, but most of it to its own members:
+        the founders gain, nearly everyone else loses. The retail business lives on customers'
+        money.
+
+        ### Questions for the class
+
+        1. In the pyramid, what would have to be true for the last level to get its money back?
+        2. The MLM's members bought the product and used much of it. Why do they still lose?
+        3. Which number on this page would you ask a company for before joining?
+
+        ### The key claims
+
+        The share of the money that comes from outside (customers) falls from the retail
+        business to the MLM to the pyramid, where it is zero; in the pyramid members' total
+        net income is minus what the organiser kept (money only moves between members), the
+        first levels gain and the last loses; the MLM's consumer injury is the largest and
+        nearly all its members lose.
+        """
+    ),
+    code(
+        """
+        pyr_model, pyr = runs["pyramid"]
+        kept = pyr_model.company["revenue"] - pyr_model.company["paid"]
+        shop, mlm, pyramid = share_outside[["retail business", "MLM", "pyramid"]]
+        assert shop > mlm > pyramid == 0
+        assert abs(who.loc["pyramid", "members' total net income, USD"] + kept) < 1e-6
+        by_level = pyr.dist.groupby("level")["net_income"].mean()
+        assert by_level.iloc[0] > 0 and by_level.iloc[-1] < 0
+        assert who["consumer injury, USD"].idxmax() == "MLM"
+        assert who.loc["MLM", "lost money"] > 0.9 > who.loc["retail business", "lost money"]
+        print(f"From outside: retail {share_outside['retail business']:.0%}, "
+              f"MLM {share_outside['MLM']:.0%}, pyramid 0%; the pyramid's members lost "
+              f"${kept:,.0f} together, the organiser's cut.")
+        """
+    ),
+]
+
+# ------------------------------------------------------------------------------------------
 COMPANIES = [
     md(
         """
@@ -896,9 +1077,9 @@ COMPANIES = [
         assert flows.leaders.sum() > 0
         assert half.loc[4, "months_to_half_peak"] < half.loc[1, "months_to_half_peak"], half
         assert all(len(v) >= 2 for v in opened.values()), opened
-        print("Checked: the first company peaks higher in every town; leaders moved; four "
-              "companies reach half their peak sooner than one; every company opened a "
-              "second town.")
+        display(Markdown("**Checked:** the first company peaks higher in every town; leaders "
+                         "moved; four companies reach half their peak sooner than one; every "
+                         "company opened a second town."))
         """
     ),
 ]
@@ -908,6 +1089,7 @@ NOTEBOOKS = {
     "02_where_the_money_goes.ipynb": MONEY,
     "03_comparing_plans.ipynb": PLANS,
     "04_known_mathematics.ipynb": MATHS,
+    "05_retail_mlm_pyramid.ipynb": SCHNEEBALL,
     "06_several_companies.ipynb": COMPANIES,
 }
 

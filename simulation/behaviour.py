@@ -60,13 +60,21 @@ def recruiter_claim(model: MLMModel, recruiter: np.ndarray) -> np.ndarray:
     """float64: what recruiters tell prospects they will earn a month, USD.
 
     ``optimism`` x the better of the recruiter's own expected monthly income and their
-    sponsor's: recruiters show their upline's success when it beats their own.
+    sponsor's: recruiters show their upline's success when it beats their own. A cap on
+    earnings claims (``policy.claim_cap``) holds it at a dollar amount or at the disclosed
+    median (:attr:`MLMModel.disclosed_median`).
     """
     pop = model.pop
     own = pop.expected_income[recruiter]
     up = pop.sponsor[recruiter]
     upline = np.where(up >= 0, pop.expected_income[np.maximum(up, 0)], 0.0)
-    return model.scenario.expectations.optimism * np.maximum(own, upline)
+    claim = model.scenario.expectations.optimism * np.maximum(own, upline)
+    policy = model.scenario.policy
+    if policy.claim_cap == "usd":
+        claim = np.minimum(claim, policy.claim_cap_usd)
+    elif policy.claim_cap == "median":
+        claim = np.minimum(claim, model.disclosed_median)
+    return claim
 
 
 def pitchers(model: MLMModel) -> np.ndarray:

@@ -37,6 +37,7 @@ PLUGINS = {
     "report": ("simulation.report", "write the HTML report of a run folder"),
     "sweep": ("simulation.sweep", "run a parameter sweep (local processes or Dask)"),
     "stress": ("simulation.stress", "stress-test a plan across a battery of futures"),
+    "policy": ("simulation.policy", "compare regulators' policies across seeds on a scenario"),
     "app": ("simulation.app_server", "start the classroom web page"),
     "validate": ("simulation.validation", "rerun the validation table"),
 }

@@ -99,6 +99,7 @@ MONTHLY_UNITS: dict[str, tuple[str, str]] = {
     "end_use_pass": ("persons", PAID_MEMBERS),
     "end_use_paid": ("USD", PAID_MEMBERS),
     "commissions_retail_backed": ("USD", PAID_MEMBERS),
+    "paid_chain": ("USD", THE_MONTH + "; only when [chain] is enabled"),
 }
 
 LEVEL_UNITS: dict[str, tuple[str, str]] = {
@@ -328,6 +329,7 @@ OUTCOME_UNITS: dict[str, str] = {
     "recruitment_reward_share": "share 0-1",
     "unconsumed_share": "share 0-1",
     "qualify_share": "share 0-1",
+    "members_net_income": "USD",
 }
 SUMMARY_POPULATION = "the whole run; people: everyone who ever joined"
 
@@ -433,6 +435,32 @@ STRESS: dict[str, tuple[str, str]] = {
     "penetration_median": ("Median ever_joined / N.", "share 0-1"),
 }  # fmt: skip
 STRESS_POPULATION = "the runs (seeds) of one future of the stress test"
+POLICY_POPULATION = "the runs (seeds) of one policy of the battery, paired with the baseline's"
+# policy.csv: the battery's outcomes (simulation.policy.OUTCOMES), six columns each.
+_POLICY_OUTCOMES = {
+    "consumer_injury": ("consumer injury (sum of members' net losses)", "USD"),
+    "retail_share": ("retail share of volume", "share 0-1"),
+    "revenue": ("company revenue", "USD"),
+    "members_net_income": ("members' total net income", "USD"),
+    "share_net_loss": ("share of members losing money", "share 0-1"),
+}
+POLICY: dict[str, tuple[str, str]] = {
+    "policy": ("The policy's name in the policy file.", "text"),
+    "runs_ok": ("Runs (seeds) of the policy that finished.", "runs"),
+    "runs_failed": ("Runs of the policy recorded with an error.", "runs"),
+    **{
+        f"{o}_{stat}": (f"{text.format(label)}", unit)
+        for o, (label, unit) in _POLICY_OUTCOMES.items()
+        for stat, text in (
+            ("mean", "Mean over seeds of the {}."),
+            ("p05", "5th percentile over seeds of the {}."),
+            ("p95", "95th percentile over seeds of the {}."),
+            ("diff", "Mean over seeds of the {} minus the baseline's in the same seed."),
+            ("diff_low", "Lower end of the 95% interval (Student's t) of that difference."),
+            ("diff_high", "Upper end of the 95% interval (Student's t) of that difference."),
+        )
+    },
+}
 FAN_POPULATION = "the ok runs of the row's group, in the row's month"
 FAN: dict[str, tuple[str, str]] = {
     "group": ("The fan: a design point's label, or a value of the first varied parameter "
@@ -528,6 +556,7 @@ SWEEP_TABLES = (
     "monthly.parquet",
     "design.parquet",
     "stress.csv",
+    "policy.csv",
     "fan.parquet",
     "sensitivity.csv",
 )
@@ -637,6 +666,7 @@ def codebook() -> dict[str, dict[str, Entry]]:
         SWEEP + "monthly.parquet": sweep_monthly,
         SWEEP + "design.parquet": design,
         SWEEP + "stress.csv": _pairs(STRESS, STRESS_POPULATION),
+        SWEEP + "policy.csv": _pairs(POLICY, POLICY_POPULATION),
         SWEEP + "fan.parquet": _pairs(FAN, FAN_POPULATION),
         SWEEP + "sensitivity.csv": _pairs(SENSITIVITY, SENSITIVITY_POPULATION),
         PAYOUT_KIND + PAYOUT_TABLE: _triples(PAYOUT),

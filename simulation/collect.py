@@ -109,6 +109,10 @@ def paying_components(plan) -> list[str]:
 # without them is unchanged): section -> {column: description}.
 MECHANISM_COLUMNS: dict[str, dict[str, str]] = {
     "rejoin": {"rejoined": "Of this month's joiners, people who had quit before (rejoining)."},
+    "chain": {
+        "paid_chain": "Chain-letter joining payments paid on to sponsors and uplines this "
+        "month ([chain]), USD; part of commissions and of paid_recruiting."
+    },
 }
 
 
@@ -211,6 +215,10 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
         (row[COMPONENT_COLUMN.format(k)] for k in components if plan.spec(k).pays_for_recruiting),
         0.0,
     )
+    if model.scenario.chain.enabled:
+        # Joining payments are pay for recruiting by definition.
+        chain = float(pay.components["chain"].sum()) if pay else 0.0
+        row["paid_recruiting"] += chain
     # Recruits only: founders (and spontaneous joiners) were not brought in by anyone.
     recent = ever[(pop.join_month[ever] > month - EARLY_MONTHS) & (pop.enroller[ever] >= 0)]
     pv_new = float(pop.pv[recent].sum()) if month > 0 else 0.0
@@ -223,6 +231,8 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     row.update(legal_row(model))
     if model.scenario.rejoin.enabled:
         row["rejoined"] = int(model.rejoined_this_month)
+    if model.scenario.chain.enabled:
+        row["paid_chain"] = chain
     return row
 
 

@@ -586,6 +586,63 @@ class People(Section):
     )
 
 
+class Policy(Section):
+    """``[policy]``: a regulator's rules that act on members, not on the plan's pay.
+
+    Off by default (every rule at a value that never binds). The rules of pay (pay
+    conditional on retail, a cap on household volume counted for pay, a cap on recruiting
+    rewards) are plan tables (``docs/plans.md``, Policies), set with ``plan.<table>.<key>``.
+    """
+
+    cooling_off_months: int = Field(
+        0,
+        ge=0,
+        le=120,
+        description="A member who quits within this many months of joining (the month of "
+        "joining counts as the first) gets a full refund from the company: the starter kit "
+        "and every purchase not resold to a customer (0: no cooling-off).",
+    )
+    claim_cap: Literal["none", "usd", "median"] = Field(
+        "none",
+        description="Cap on recruiters' earnings claims ([expectations]): none; usd, at "
+        "claim_cap_usd a month; median, at last month's median income from the business "
+        "(commissions + retail margin) of active members, what an income disclosure shows.",
+    )
+    claim_cap_usd: float = Field(
+        100.0,
+        ge=0,
+        le=1e9,
+        description="claim_cap = 'usd': the most a recruiter may claim a member earns a month.",
+    )
+
+
+class Chain(Section):
+    """``[chain]``: the chain letter's joining payment (recruit modes branching and pyramid).
+
+    Off by default. On: every recruit pays ``fee_usd`` on joining; ``sponsor_share`` of it
+    goes to their sponsor and the rest to the member ``upline_level`` levels up the sponsor
+    chain (the classic chain letter or "8-ball" model); a part with nobody to receive it
+    stays with the organiser (the company). Paid as commissions, booked as the recruit's
+    joining cost with the starter kit.
+    """
+
+    START_ONLY = frozenset({"enabled"})
+
+    enabled: bool = Field(False, description="Recruits pay the joining fee up the chain.")
+    fee_usd: float = Field(
+        100.0, ge=0, le=1e9, description="Joining payment of each recruit, USD."
+    )
+    sponsor_share: float = Field(
+        0.5, ge=0, le=1, description="Share of the fee paid to the recruit's sponsor."
+    )
+    upline_level: int = Field(
+        3,
+        ge=2,
+        le=100,
+        description="The rest goes to the member this many levels up (the sponsor is 1).",
+    )
+
+
 class Observe(Section):
     """``[observe]``: observations that cost time at scale and can be switched off."""
 
@@ -631,6 +688,8 @@ class Scenario(Section):
     expectations: Expectations = Field(default_factory=Expectations)
     rejoin: Rejoin = Field(default_factory=Rejoin)
     people: People = Field(default_factory=People)
+    policy: Policy = Field(default_factory=Policy)
+    chain: Chain = Field(default_factory=Chain)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -658,6 +717,11 @@ class Scenario(Section):
                 "gain is the member's expected income)"
             )
         _check_regions(m)
+        if self.chain.enabled and self.recruit.mode not in ("branching", "pyramid"):
+            raise ValueError(
+                f"chain.enabled = true needs recruit.mode = 'branching' or 'pyramid', not "
+                f"{self.recruit.mode!r} (the joining payment goes up a chain letter)"
+            )
         if m.mean_degree >= m.population:
             raise ValueError(
                 f"market.mean_degree ({m.mean_degree}) must be below market.population "

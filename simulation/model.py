@@ -163,6 +163,12 @@ class MLMModel(mesa.Model):
         self.quit_this_month = np.empty(0, np.int64)
         self.rejoined_this_month = 0
         self.recruits_by_level = np.zeros(1)
+        # [chain]: joining payments of this month (paid by joiners, received up the chain).
+        self._fee_paid = np.zeros(0)
+        self._chain_month = np.zeros(0)
+        # [policy] claim_cap = "median": last month's median income from the business of
+        # active members (nothing earned before the first month).
+        self.disclosed_median = 0.0
         self.phase_seconds: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={k: _reporter(k) for k in collect.monthly_columns(self.plan, scenario)},
@@ -357,12 +363,39 @@ class MLMModel(mesa.Model):
         self.month_flow["kits"] += kit * joiners.size
         self.month_flow["revenue"] += kit * joiners.size
         self.company["revenue"] += kit * joiners.size
+        if self.scenario.chain.enabled:
+            self._chain_payments(joiners, sponsors)
         self.joined_this_month = joiners
         self.ever_ids = np.concatenate((self.ever_ids, first_time))
         self._active = None
         if self.make_agents:
             for pid in first_time.tolist():
                 self.agent_of[pid] = Distributor(self, pid)
+
+    def _chain_payments(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
+        """Book the chain letter's joining payments of this month's joiners (``[chain]``).
+
+        Each recruit (a joiner with a sponsor) pays ``fee_usd`` to the company, booked with
+        the starter kit; ``sponsor_share`` of it is paid on to the sponsor and the rest to the
+        member ``upline_level`` levels up the sponsor chain, as commissions (in ``_pay``).
+        What nobody is there to receive stays with the company: money is conserved.
+        """
+        c = self.scenario.chain
+        pop = self.pop
+        has = sponsors >= 0
+        payers, up = joiners[has], sponsors[has].astype(np.int64)
+        fee = c.fee_usd
+        pop.kit_cost[payers] += fee
+        self._fee_paid = np.zeros(pop.n)
+        self._fee_paid[payers] = fee
+        self.month_flow["revenue"] += fee * payers.size
+        self.company["revenue"] += fee * payers.size
+        received = np.bincount(up, minlength=pop.n) * (c.sponsor_share * fee)
+        for _ in range(c.upline_level - 1):  # from the sponsor (level 1) up
+            up = pop.sponsor[up].astype(np.int64)
+            up = up[up >= 0]
+        received += np.bincount(up, minlength=pop.n) * ((1.0 - c.sponsor_share) * fee)
+        self._chain_month = received
 
     def _decide_why(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
         """Segment and first expectation of this month's joiners.
@@ -419,6 +452,7 @@ class MLMModel(mesa.Model):
             self._apply_changes()
         self._reset_flow()
         self._active = None
+        self._fee_paid = self._chain_month = np.zeros(0)
         self._clock = _PhaseClock(self.phase_seconds)
 
     def propose_joins(self) -> tuple[np.ndarray, np.ndarray]:
@@ -543,9 +577,16 @@ class MLMModel(mesa.Model):
             forest=forest,
             kit_bought=pop.join_month == self.month,
             retail_sales=self._retail_sales_month,
+            customers=pop.customers,
+            customer_pv=pop.customer_pv,
         )
         result = self.pay_engine.pay(inp)
         self.pay_forest = forest  # the tree this month was paid on (legal tests, collect)
+        if self.scenario.chain.enabled:
+            # The chain letter's joining payments are paid with the commissions.
+            chain = self._chain_month if self._chain_month.size else np.zeros(pop.n)
+            result.components["chain"] = chain
+            result.total = result.total + chain
         if result.rank is not None:
             pop.rank[:] = result.rank
             # Ranks are paid before quitting, so this month's quitters keep the rank they held.
@@ -575,6 +616,8 @@ class MLMModel(mesa.Model):
         pop.fixed_costs[who] += fixed
         usd = self.scenario.units.usd_per_pv
         kit = np.where(pop.join_month[who] == self.month, self.scenario.costs.starter_kit_usd, 0.0)
+        if self.scenario.chain.enabled and self._fee_paid.size:
+            kit = kit + self._fee_paid[who]
         # This month's money of the active distributors, through the one definition of net
         # income (own use valued); buyback refunds come after, at quitting.
         month = {
@@ -588,6 +631,11 @@ class MLMModel(mesa.Model):
         }
         pop.net_month[:] = 0
         pop.net_month[who] = money.net_income(month)
+        if self.scenario.policy.claim_cap == "median":
+            # What an income disclosure would show: the median member's income from the
+            # business (commissions and retail margin) this month.
+            income = commissions[who] + self._margin_month
+            self.disclosed_median = float(np.median(income)) if who.size else 0.0
         earned = commissions[who] > 0
         pop.months_idle[who] = np.where(earned, 0, pop.months_idle[who] + 1)
         exp = self.scenario.expectations
@@ -607,6 +655,12 @@ class MLMModel(mesa.Model):
             raise ValueError("quit rule: only active distributors can quit")
         usd = self.scenario.units.usd_per_pv
         q = self.scenario.quit
+        cooling = self.scenario.policy.cooling_off_months
+        if cooling:
+            # Cooling-off: quitters within the period get everything back instead.
+            cool = self.month - pop.join_month[quitters] < cooling
+            self._cooling_off_refund(quitters[cool])
+            claims = claims & ~cool
         claimers = quitters[claims]
         stock = pop.inventory_pv[claimers].astype(np.float64)
         if self._stock_bought is not None:
@@ -650,6 +704,25 @@ class MLMModel(mesa.Model):
                 )
                 np.add.at(pop.quit_contacts, self.network.indices[pos], 1)
         self._active = None
+
+    def _cooling_off_refund(self, who: np.ndarray) -> None:
+        """Refund quitters within the cooling-off period (``policy.cooling_off_months``).
+
+        The company pays back the starter kit (with any joining payment) and every purchase
+        not resold to a retail customer, less refunds already received; booked as a refund
+        on quitting (``buyback_refund``), so the money accounts keep their one definition.
+        """
+        if who.size == 0:
+            return
+        pop = self.pop
+        resold = pop.retail_sales[who] - pop.retail_margin[who]  # wholesale cost of sales
+        refund = pop.kit_cost[who] + pop.purchases[who] - resold - pop.buyback_refund[who]
+        refund = np.maximum(refund, 0.0)
+        pop.buyback_refund[who] += refund
+        total = float(refund.sum())
+        self.month_flow["refunds"] += total
+        self.month_flow["revenue"] -= total
+        self.company["revenue"] -= total
 
     def _collect(self) -> None:
         strict, net = collect.net_of_joiners(self)

@@ -110,6 +110,7 @@ OUTCOMES: dict[str, str] = {
     "to a customer or returned (kept in stock or lost on quitting).",
     "qualify_share": "Share of all volume bought only to reach the monthly minimum (top-up "
     "beyond the month's household use and customer orders).",
+    "members_net_income": "Sum of the net income of everyone who joined (own use valued), USD.",
 }
 
 # The legal outcomes (the last group above), None for a run folder written before the tests.
@@ -275,7 +276,8 @@ def sweep_outcomes(run: RunData) -> dict[str, Any]:
     """The outcomes a sweep records per run: :func:`summarise` plus stress figures.
 
     The stress figures: worst month's payout ratio, breakage, months over the cap, income
-    from recruitment, reachable prospects at the end; then the legal tests
+    from recruitment, reachable prospects at the end; members' total net income (a policy
+    figure, with consumer injury from :func:`summarise`); then the legal tests
     (:func:`legal_outcomes`).
     """
     monthly = run.monthly
@@ -297,6 +299,7 @@ def sweep_outcomes(run: RunData) -> dict[str, Any]:
             "months_over_cap": int(np.sum(pr[finite] > cap + 1e-9)) if cap is not None else 0,
             "recruitment_income_share": recruitment(monthly)["share"],
             "reachable_per_active_end": reach if math.isfinite(reach) else None,
+            "members_net_income": float(run.dist["net_income"].to_numpy(np.float64).sum()),
         }
     )
     out.update(legal_outcomes(run))

@@ -534,6 +534,38 @@ PROVENANCE: dict[str, Provenance] = {
         "probability per distributor-month",
         (0.0, 0.2),
     ),
+    # ---------------------------------------------------------------- [policy]
+    "policy.cooling_off_months": _set(
+        "Policy: 0, no cooling-off. Cooling-off rights with a full refund exist for "
+        "door-to-door and distance sales (FTC Cooling-Off Rule, 16 CFR 429: 3 days; EU "
+        "Directive 2011/83/EU: 14 days); a period of months is a policy to test.",
+        "months",
+    ),
+    "policy.claim_cap": _set(
+        "Policy: none, no cap on recruiters' earnings claims. The FTC's 2018 guidance on "
+        "multi-level marketing calls earnings claims misleading when they go beyond what "
+        "participants typically earn; 'median' caps a claim at the typical income."
+    ),
+    "policy.claim_cap_usd": _set(
+        "Policy: the dollar cap used when claim_cap = 'usd' (a what-if value, not a figure "
+        "from a rule).",
+        "usd per month",
+    ),
+    # ---------------------------------------------------------------- [chain]
+    "chain.enabled": _set("Switch: recruits pay a joining fee up the chain (chain letter)."),
+    "chain.fee_usd": _set(
+        "Illustrative joining payment of the chain-letter model (the '8-ball' schemes asked "
+        "for payments of a few hundred to a few thousand dollars).",
+        "usd",
+    ),
+    "chain.sponsor_share": _set(
+        "Illustrative split: half to the sponsor, half up the chain.", "share of the fee"
+    ),
+    "chain.upline_level": _set(
+        "Who gets the rest: the member this many levels up (the classic chain letter pays "
+        "the name at the top of a list of a few names).",
+        "levels",
+    ),
 }
 
 

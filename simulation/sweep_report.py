@@ -391,6 +391,78 @@ def _stress_section(out: Path) -> str:
     return "\n".join(parts)
 
 
+def _policy_section(out: Path) -> str:
+    """The policy battery's section (``policy.json``, ``figures/tradeoff.png``), if any."""
+    path = out / "policy.json"
+    if not path.is_file():
+        return ""
+    # The battery's formats, read only for a policy folder.
+    from simulation import policy  # noqa: PLC0415 - scipy through it: 0.3 s at CLI start
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    base = data.get("baseline", "baseline")
+    parts = [
+        '<h2 id="policy">Policies compared</h2>',
+        f"<p>{escape(data.get('intro', ''))}</p>",
+    ]
+    for note in data.get("notes", []):
+        parts.append(f'<div class="pass"><b>No effect</b>: {escape(note)}</div>')
+    table = data.get("table", [])
+    outcomes = list(policy.OUTCOMES)
+    if table:
+        head = ["policy", "runs ok", *[policy.OUTCOMES[o][0] for o in outcomes]]
+        rows = [
+            [
+                r["policy"],
+                fmt(r["runs_ok"]),
+                *[
+                    f"{policy.fmt_value(o, r[f'{o}_mean'])} [{policy.fmt_value(o, r[f'{o}_p05'])}"
+                    f", {policy.fmt_value(o, r[f'{o}_p95'])}]"
+                    for o in outcomes
+                ],
+            ]
+            for r in table
+        ]
+        parts.append("<h3>Each policy: mean over seeds [5%, 95%]</h3>" + table_html(head, rows))
+        rows = [
+            [r["policy"], *[policy.fmt_diff(o, r) for o in outcomes]]
+            for r in table
+            if r["policy"] != base
+        ]
+        parts.append(
+            f"<h3>Difference to the baseline ('{escape(base)}'): mean of paired differences "
+            "[95% interval]</h3>"
+            '<p class="note">An interval that does not include 0 means the policy changes the '
+            "outcome beyond what the luck of the seeds explains.</p>"
+            + table_html(["policy", *[policy.OUTCOMES[o][0] for o in outcomes]], rows)
+        )
+    fig = out / "figures" / "tradeoff.png"
+    if fig.is_file():
+        parts.append(
+            figure_html(
+                fig.read_bytes(),
+                "The trade-off: each marker is a policy at its mean over seeds, with bars from "
+                "the 5% to the 95% seed. Left: what the company takes in against what members "
+                "lose; right: what members make in total against what they lose. Further "
+                "left is less consumer injury; the baseline is in red. Differences of shares "
+                "are in percentage points (pp).",
+            )
+        )
+    policies = data.get("policies", {})
+    if policies:
+        rows = [
+            [k, v.get("title", ""), v.get("rule", ""), v.get("changes", "")]
+            for k, v in policies.items()
+        ]
+        parts.append(
+            "<h3>The policies</h3>"
+            + table_html(
+                ["policy", "what it does", "the rule it models", "changes"], rows, numeric_from=9
+            )
+        )
+    return "\n".join(parts)
+
+
 def _sensitivity_section(out: Path, pngs: dict[str, bytes]) -> str:
     path = out / "sensitivity.csv"
     if not path.is_file():
@@ -433,6 +505,8 @@ def render_html(
         nav.append(("sensitivity", "Sensitivity"))
     if (out / "stress.json").is_file():
         nav.insert(0, ("stress", "Stress test"))
+    if (out / "policy.json").is_file():
+        nav.insert(0, ("policy", "Policies compared"))
     nav.append(("runs", "Failed runs and files"))
     parts = [
         f"<h1>{escape(spec.get('name'))}</h1>",
@@ -440,6 +514,7 @@ def render_html(
         f'<p class="sub">{escape(sub)}</p>',
         nav_html(nav),
         _stress_section(out),
+        _policy_section(out),
         '<h2 id="outcomes">Outcomes by point</h2>',
         '<p class="note">Mean over seeds [5%, 95%]. Money in USD. "Lost money": net income '
         "below zero with the household's own use of the product valued at what it would "
@@ -521,7 +596,7 @@ def write_report(out: Path) -> list[str]:
     ok = runs[runs["status"] == "ok"]
     if len(ok):
         params = [k for k in spec.get("param_keys", []) if k in runs]
-        if spec.get("kind") == "stress":
+        if spec.get("kind") in ("stress", "policy"):
             params = ["label"]  # one fan and one column of dots per future
         fan = fan_table(monthly, fan_groups(runs, params))
         table = fan.copy()

@@ -25,12 +25,13 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 TIMEOUT_PER_CELL = 120  # seconds: a bound for a hung kernel, generous for a busy machine
 
 
-def test_there_are_four_stories():
+def test_there_are_five_stories():
     assert [p.stem for p in NOTEBOOKS] == [
         "01_saturation",
         "02_where_the_money_goes",
         "03_comparing_plans",
         "04_known_mathematics",
+        "05_retail_mlm_pyramid",
         "06_several_companies",
     ]
 

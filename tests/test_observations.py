@@ -174,6 +174,12 @@ LIVE = {
             "recruit.join_prob=0.9",
         ],
     ),
+    "policy.cooling_off_months": (6, []),
+    "policy.claim_cap": ("usd", ["expectations.enabled=true", "policy.claim_cap_usd=0"]),
+    "policy.claim_cap_usd": (0.0, ["expectations.enabled=true", 'policy.claim_cap="usd"']),
+    "chain.fee_usd": (500.0, ['recruit.mode="branching"', "chain.enabled=true"]),
+    "chain.sponsor_share": (1.0, ['recruit.mode="branching"', "chain.enabled=true"]),
+    "chain.upline_level": (2, ['recruit.mode="branching"', "chain.enabled=true"]),
 }
 SHOCK_MONTH = 5
 

@@ -57,6 +57,10 @@ class PeriodInput:
             of refunds (for the retail margin), or None.
         given_earnings: component name -> float64[n] earnings computed elsewhere, for the
             plan's components declared ``given = true`` (taken as they are), or None.
+        customers: int[n] retail customers of each row this period (for the plan's
+            ``qualification.min_retail_customers``), or None.
+        customer_pv: float64[n] the part of ``pv`` sold to retail customers (for
+            ``min_retail_share`` and ``max_household_pv``), or None.
     """
 
     period: int
@@ -73,6 +77,8 @@ class PeriodInput:
     leg: np.ndarray | None = None
     retail_sales: np.ndarray | None = None
     given_earnings: dict[str, np.ndarray] | None = None
+    customers: np.ndarray | None = None
+    customer_pv: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -139,6 +145,9 @@ class PeriodContext:
         count_inactive_volume: the volume of inactive rows counts for their uplines and the
             cap's revenue (the plan's ``qualification.inactive_volume = "counts"``, default).
         kinds: component name -> registered type, for named tables (``[[matching]]``).
+        retail_ok: bool[n] rows meeting the plan's retail conditions of pay
+            (``qualification.min_retail_customers`` / ``min_retail_share``), or None when the
+            plan sets none; :meth:`qualified` requires it.
     """
 
     inp: PeriodInput
@@ -151,6 +160,7 @@ class PeriodContext:
     unilevel_excluded: np.ndarray | None = None
     count_inactive_volume: bool = True
     kinds: dict[str, str] = field(default_factory=dict)
+    retail_ok: np.ndarray | None = None
 
     def kind(self, name: str) -> str:
         """Registered component type of a plan's component ``name`` (a named table's type)."""
@@ -168,9 +178,16 @@ class PeriodContext:
         return np.where(self.inp.active, values, 0.0)
 
     def qualified(self, min_pv: float | None = None) -> np.ndarray:
-        """bool[n]: active and PV >= min_pv (inclusive, docs/plans.md)."""
+        """bool[n]: active, PV >= min_pv (inclusive) and the retail conditions of pay.
+
+        The retail conditions (:attr:`retail_ok`) apply when the plan sets them
+        (``docs/plans.md``, Qualification).
+        """
         threshold = self.default_min_pv if min_pv is None else min_pv
-        return self.inp.active & (self.inp.pv >= threshold)
+        ok = self.inp.active & (self.inp.pv >= threshold)
+        if self.retail_ok is not None:
+            ok &= self.retail_ok
+        return ok
 
     def mark_unilevel_excluded(self, rows: np.ndarray) -> None:
         """Exclude ``rows`` (bool[n] mask) from the unilevel's volume, keeping earlier marks."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +53,61 @@ class Qualification(Params):
         "are company revenue: Young Living compression, InfoTrax pay leg) for unilevel, group "
         "volume, ranks, binary legs, matrix and fast-start sources and the cap's revenue; "
         "'excluded': their volume counts nowhere.",
+    )
+    # Policies (docs/plans.md, "Pay conditional on retail" and "Household volume cap"); the
+    # defaults never bind, so a plan without them pays exactly as before.
+    min_retail_customers: int = Field(
+        0,
+        ge=0,
+        le=1_000_000,
+        description="Retail customers a distributor must have this period to be paid (0: no "
+        "condition). Amway 1979 (FTC, 93 F.T.C. 618): the ten-customer rule, ten sales to "
+        "different retail customers a month to qualify for the performance bonus.",
+    )
+    min_retail_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of the distributor's own PV this period sold to retail customers "
+        "needed to be paid (0: no condition). Amway 1979's 70% rule read as a retail share "
+        "(a stricter reading than Amway's, where household use also counted).",
+    )
+    retail_rule: Literal["all", "any"] = Field(
+        "all",
+        description="With both retail conditions set: 'all' needs both, 'any' either one.",
+    )
+    max_household_pv: float | None = Field(
+        None,
+        ge=0,
+        description="Most PV a distributor's own purchases (household use, top-ups, stock: "
+        "everything not sold to a retail customer) count toward PV, group volume and "
+        "commissions this period; beyond it they still cost the buyer but pay nobody "
+        "(None: no cap). Models limits on self-consumption counted for pay, e.g. the 2016 "
+        "Herbalife order (FTC), which counts a member's own purchases toward rewards only up "
+        "to a monthly limit ('limited personal consumption').",
+    )
+
+
+class RecruitingCap(Params):
+    """The ``[recruiting_cap]`` table: a cap on what one member earns for recruiting.
+
+    Applies to the components that declare they pay for recruiting (fast start, enrolment
+    bonuses), per member and period, after the base components and before matching bonuses.
+    Both limits unset (the default): no cap.
+    """
+
+    usd_per_month: float | None = Field(
+        None,
+        ge=0,
+        description="Most a member is paid for recruiting in one period, USD (None: no limit).",
+    )
+    share_of_pay: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Recruiting pay at most this share of the member's pay this period "
+        "(recruiting plus other company-paid components; None: no limit). The Vemma 2016 "
+        "order's idea that rewards follow sales to non-participants, as a cap.",
     )
 
 
@@ -127,6 +182,7 @@ class Plan:
     kinds: dict[str, str] = field(default_factory=dict)
     given: frozenset[str] = frozenset()
     volume: VolumeRules = field(default_factory=VolumeRules)
+    recruiting_cap: RecruitingCap | None = None
 
     def kind(self, name: str) -> str:
         """The registered component type of the component ``name`` (a named table's type)."""
@@ -168,6 +224,7 @@ _FIXED = {
     "retail": Retail,
     "cap": Cap,
     "volume": VolumeRules,
+    "recruiting_cap": RecruitingCap,
 }
 # Components a plan may hold only once (one placement tree, one set of ranks).
 _SINGLE = {"ranks", "binary", "matrix", "retail_margin"}
@@ -268,6 +325,7 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>", strict: bool = 
         cap=cap,
         components=components,
         volume=parsed.get("volume", VolumeRules()),
+        recruiting_cap=parsed.get("recruiting_cap"),
         source=source,
         raw=data,
         kinds={k: v for k, v in kinds.items() if k != v},
@@ -304,7 +362,9 @@ def with_changes(data: dict[str, Any], changes: dict[str, Any], source: str) -> 
     """A copy of plan ``data`` with ``changes`` (``"table.key" -> value``) applied.
 
     The scenario's ``plan.set`` (``--set plan.unilevel.percentages=[0.1,0.05]``): a change
-    names a table the plan has and one of its keys; the result is validated like a plan file.
+    names a table the plan has (or a fixed table it leaves at its defaults: ``qualification``,
+    ``retail``, ``cap``, ``volume``, ``recruiting_cap``) and one of its keys; the result is
+    validated like a plan file.
 
     Raises:
         ConfigError: a change that names no table of the plan, or a malformed name.
@@ -319,6 +379,8 @@ def with_changes(data: dict[str, Any], changes: dict[str, Any], source: str) -> 
                 f"{source}: plan.{name}: expected plan.<table>.<key>, e.g. "
                 "plan.unilevel.percentages"
             )
+        if table in _FIXED and table != "plan" and table not in out:
+            out[table] = {}  # a fixed table the file leaves at its defaults
         if not isinstance(out.get(table), dict):
             tables = ", ".join(k for k, v in out.items() if isinstance(v, dict))
             raise ConfigError(
@@ -356,7 +418,15 @@ class PlanEngine:
         self._order = order
 
     def pay(self, inp: PeriodInput) -> PayResult:
-        """Pay one period. Components run by stage; the global cap applies last."""
+        """Pay one period. Components run by stage; the global cap applies last.
+
+        The plan's policies act around the components: ``qualification.max_household_pv``
+        lowers the volume every component sees, the retail conditions of pay narrow who is
+        qualified, and ``[recruiting_cap]`` cuts recruiting pay after the base components.
+        """
+        q = self.plan.qualification
+        if q.max_household_pv is not None:
+            inp = household_capped(inp, q.max_household_pv)
         n = inp.n
         forest = inp.forest
         if forest is None:
@@ -373,6 +443,7 @@ class PlanEngine:
             kinds=dict(self.plan.kinds),
         )
         ctx.rank = inp.rank
+        ctx.retail_ok = retail_conditions(inp, q)
         # Components may mark volume before anything runs (e.g. the fast start takes new
         # recruits' orders out of the unilevel): ``fn.prepare(ctx, params)``, in plan order.
         for name in self._order:
@@ -381,8 +452,12 @@ class PlanEngine:
                 prepare(ctx, self.plan.components[name])
         results: dict[str, ComponentResult] = {}
         extra: dict[str, np.ndarray] = {}
+        capped = self.plan.recruiting_cap is None
         for name in self._order:
             spec = self.plan.spec(name)
+            if not capped and spec.stage == MATCHING:
+                cap_recruiting(self.plan, ctx, results)
+                capped = True
             if name in self.plan.given:
                 res = ComponentResult(pay=self._given(inp, name))
             else:
@@ -395,6 +470,8 @@ class PlanEngine:
                 ctx.rank_names = list(getattr(self.plan.components[name], "names", []))
             elif spec.stage in (BASE, MATCHING):
                 ctx.earnings[name] = res.pay
+        if not capped:
+            cap_recruiting(self.plan, ctx, results)
         return self._apply_cap(ctx, results, extra, n)
 
     def _given(self, inp: PeriodInput, name: str) -> np.ndarray:
@@ -462,3 +539,94 @@ class PlanEngine:
             rank=ctx.rank,
             extra=extra,
         )
+
+
+# --------------------------------------------------------------------------------------------
+# policies (docs/plans.md, "Policies")
+
+
+def _need(inp: PeriodInput, name: str, key: str) -> np.ndarray:
+    """The optional input array ``name``, or a DataError naming the plan key that needs it."""
+    value = getattr(inp, name)
+    if value is None:
+        raise DataError(
+            f"the plan's {key} needs each distributor's {name.replace('_', ' ')} this period, "
+            "and the input does not give it (a genealogy would need a column for it); remove "
+            f"{key} from the plan or give the data"
+        )
+    return np.asarray(value)
+
+
+def household_capped(inp: PeriodInput, cap_pv: float) -> PeriodInput:
+    """``inp`` with own purchases counted up to ``cap_pv`` PV per row (``max_household_pv``).
+
+    Counted PV = min(PV - customer PV, cap) + customer PV; BV is scaled by the same factor.
+    Rows within the cap keep their PV and BV exactly, and an input where no row exceeds it is
+    returned as it is (a cap that never binds changes nothing, bit for bit). Returns a new
+    input otherwise; ``inp`` is not changed.
+    """
+    customer = _need(inp, "customer_pv", "qualification.max_household_pv").astype(np.float64)
+    pv = inp.pv
+    over = pv - customer > cap_pv
+    if not over.any():
+        return inp
+    counted = np.where(over, cap_pv + customer, pv)
+    bv = np.where(over, inp.bv * np.divide(counted, pv, out=np.ones_like(pv), where=over), inp.bv)
+    return replace(inp, pv=counted, bv=bv)
+
+
+def retail_conditions(inp: PeriodInput, q: Qualification) -> np.ndarray | None:
+    """bool[n]: rows meeting the plan's retail conditions of pay, or None when it sets none.
+
+    ``min_retail_customers`` N: at least N retail customers this period; ``min_retail_share``
+    x: customer PV >= x x PV (a row without PV fails). With both, ``retail_rule`` says
+    whether both ('all') or either ('any') must hold.
+    """
+    tests = []
+    if q.min_retail_customers > 0:
+        customers = _need(inp, "customers", "qualification.min_retail_customers")
+        tests.append(customers >= q.min_retail_customers)
+    if q.min_retail_share > 0:
+        customer = _need(inp, "customer_pv", "qualification.min_retail_share")
+        tests.append((inp.pv > 0) & (customer >= q.min_retail_share * inp.pv))
+    if not tests:
+        return None
+    if len(tests) == 1:
+        return tests[0]
+    return tests[0] & tests[1] if q.retail_rule == "all" else tests[0] | tests[1]
+
+
+def cap_recruiting(plan: Plan, ctx: PeriodContext, results: dict[str, ComponentResult]) -> None:
+    """Scale each member's recruiting pay down to the plan's ``[recruiting_cap]``, in place.
+
+    Recruiting pay is the sum of the components that declare ``pays_for_recruiting``; the
+    limit per member is ``usd_per_month`` and ``share_of_pay`` s of their pay this period,
+    i.e. recruiting <= s / (1 - s) x their other company-paid components. Every recruiting
+    component of a member is scaled by the same factor; what is cut becomes breakage.
+    """
+    cap = plan.recruiting_cap
+    if cap is None:
+        return
+    names = [k for k in results if plan.spec(k).pays_for_recruiting]
+    if not names:
+        return
+    n = ctx.inp.n
+    rec = np.zeros(n)
+    for k in names:
+        rec += results[k].pay
+    limit = np.full(n, np.inf)
+    if cap.usd_per_month is not None:
+        limit[:] = cap.usd_per_month
+    if cap.share_of_pay is not None and cap.share_of_pay < 1:
+        other = np.zeros(n)
+        for k, r in results.items():
+            spec = plan.spec(k)
+            if k not in names and spec.company_payout and spec.stage != RANKS:
+                other += r.pay
+        s = cap.share_of_pay
+        limit = np.minimum(limit, s / (1.0 - s) * other)
+    scale = np.divide(limit, rec, out=np.ones(n), where=rec > limit)
+    for k in names:
+        res = results[k]
+        res.pay = np.asarray(res.pay, dtype=np.float64) * scale
+        ctx.earnings[k] = res.pay
