@@ -86,13 +86,18 @@ def contact_results(model: MLMModel, who: np.ndarray) -> tuple[np.ndarray, np.nd
     if net is None or who.size == 0:
         return np.zeros(who.size), np.zeros(who.size)
     pop = model.pop
-    quit_ = pop.status == Status.QUIT
-    seen = quit_ | ((pop.status == Status.DISTRIBUTOR) & (pop.join_month < model.month))
-    seen &= pop.join_month >= 0
-    end = np.where(quit_, pop.quit_month + 1, model.month)
-    months = np.maximum(end - pop.join_month, 1).astype(np.float64)
-    income = np.where(seen, (pop.commissions + pop.retail_margin) / months, 0.0)
-    return net.neighbour_sum(who, income), net.neighbour_sum(who, seen.astype(np.float64))
+    # Only the contacts of ``who`` are looked at (the sum of their degrees), not the market.
+    row, c = net.neighbour_pairs(who)
+    status, joined = pop.status[c], pop.join_month[c]
+    quit_ = status == Status.QUIT
+    seen = quit_ | ((status == Status.DISTRIBUTOR) & (joined < model.month))
+    seen &= joined >= 0
+    row, c, quit_, joined = row[seen], c[seen], quit_[seen], joined[seen]
+    end = np.where(quit_, pop.quit_month[c] + 1, model.month)
+    months = np.maximum(end - joined, 1).astype(np.float64)
+    income = (pop.commissions[c] + pop.retail_margin[c]) / months
+    total = np.bincount(row, weights=income, minlength=who.size)
+    return total, np.bincount(row, minlength=who.size).astype(np.float64)
 
 
 def disclosure_figure(model: MLMModel) -> float | None:

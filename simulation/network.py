@@ -150,20 +150,31 @@ class Network:
             who: int[k] node ids in ``0..N-1`` (repeats allowed).
             values: float[N] one value per person.
         """
-        who = np.asarray(who, dtype=np.intp)
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (self.n,):
             raise ValueError(f"values must have shape ({self.n},), got {values.shape}")
+        row, nbr = self.neighbour_pairs(who)
+        return np.bincount(row, weights=values[nbr], minlength=np.size(who))
+
+    def neighbour_pairs(self, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (entry, neighbour) pair of ``who``, entry after entry.
+
+        Args:
+            who: int[k] node ids in ``0..N-1`` (repeats allowed).
+
+        Returns:
+            ``(row, neighbour)``: int64[m] index into ``who`` and int32[m] the neighbour's id,
+            m the sum of the degrees of ``who``.
+        """
+        who = np.asarray(who, dtype=np.intp)
         start = self.indptr[who]
         length = self.indptr[who + 1] - start
         total = int(length.sum())
-        if total == 0:
-            return np.zeros(who.size)
         # Positions of every neighbour of every entry, row after row.
         first = np.cumsum(length) - length
         pos = np.repeat(start - first, length) + np.arange(total)
         row = np.repeat(np.arange(who.size), length)
-        return np.bincount(row, weights=values[self.indices[pos]], minlength=who.size)
+        return row, self.indices[pos]
 
     def random_neighbour(self, who: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One uniformly random neighbour for each entry of ``who``, independently.
