@@ -686,6 +686,12 @@ class Scenario(Section):
                 "buy.qualify_rule = 'expected_gain' needs expectations.enabled = true (the "
                 "gain is the member's expected income)"
             )
+        if self.incentives.effort and self.recruit.mode not in ("network", "well_mixed"):
+            raise ValueError(
+                f"incentives.effort = true splits pitches between recruiting and selling, but "
+                f"recruit.mode = {self.recruit.mode!r} does not recruit by pitches; use "
+                "recruit.mode = 'network' or 'well_mixed', or incentives.effort = false"
+            )
         if m.mean_degree >= m.population:
             raise ValueError(
                 f"market.mean_degree ({m.mean_degree}) must be below market.population "
