@@ -160,7 +160,7 @@ def recruiting_share(model: MLMModel, who: np.ndarray) -> np.ndarray:
     """
     sc = model.scenario
     c_r, c_s = sc.recruit.pitches_per_month, sc.retail.pitches_per_month
-    if c_r + c_s <= 0:
+    if c_r <= 0:  # the scenario pitches no opportunity at all
         return np.zeros(who.size)
     if c_s <= 0:
         return np.ones(who.size)

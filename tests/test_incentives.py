@@ -121,6 +121,14 @@ def test_recruiting_share_at_the_limits():
     share = behaviour.recruiting_share(m, m.active_ids())
     odds = (4 / 1.5) * (40 / (0.5 * 35 * 12)) ** 0.8
     np.testing.assert_allclose(share, odds / (1 + odds))
+    # A scenario that pitches no opportunity recruits no one, whatever the plan pays.
+    m = classroom(
+        "incentives.effort=true",
+        "recruit.pitches_per_month=0",
+        "retail.enabled=false",
+        plan="pure_pyramid",
+    )
+    np.testing.assert_array_equal(behaviour.recruiting_share(m, m.active_ids()), 0.0)
     # A recruit who buys nothing pays nothing under a unilevel: every pitch sells.
     m = classroom(
         "incentives.effort=true",
