@@ -686,6 +686,11 @@ class Scenario(Section):
                 "buy.qualify_rule = 'expected_gain' needs expectations.enabled = true (the "
                 "gain is the member's expected income)"
             )
+        if self.expectations.disclosure_shown and not self.expectations.enabled:
+            raise ValueError(
+                "expectations.disclosure_shown = true needs expectations.enabled = true (the "
+                "statement enters the expected income prospects join on)"
+            )
         if self.incentives.effort and self.recruit.mode not in ("network", "well_mixed"):
             raise ValueError(
                 f"incentives.effort = true splits pitches between recruiting and selling, but "
