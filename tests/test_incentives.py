@@ -161,8 +161,8 @@ def test_effort_moves_pitches_from_recruiting_to_selling_under_a_retail_plan():
 
     base_pitched, base_customers = pitches("retail_heavy", "false")
     pitched, customers = pitches("retail_heavy", "true")
-    # retail_heavy: R = 0.03 x 100 x 12 = 36 against S = 0.5 x 35 x 12 = 210: the share
-    # falls from 0.727 to about 0.40, so far fewer opportunity pitches, more customers.
+    # retail_heavy: R = 0.03 x max(60, 50) x 12 = 21.6 against S = 0.5 x 35 x 12 = 210: the
+    # share falls from 0.727 to about 0.30, so far fewer opportunity pitches, more customers.
     assert pitched < 0.8 * base_pitched
     assert customers > base_customers
 
@@ -332,3 +332,48 @@ def test_switches_off_give_the_same_run_as_the_landed_expectations_model():
     np.testing.assert_array_equal(a.pop.expected_income, b.pop.expected_income)
     np.testing.assert_array_equal(a.pop.join_month, b.pop.join_month)
     assert math.isclose(a.company["revenue"], b.company["revenue"], rel_tol=0, abs_tol=0)
+
+
+class _Recorder:
+    """A random generator that records the means of its Poisson draws."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.poisson_means = []
+
+    def poisson(self, lam, *args, **kwargs):
+        self.poisson_means.append(np.asarray(lam, dtype=float).copy())
+        return self.rng.poisson(lam, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+
+def test_builders_sell_what_recruiting_leaves_and_retailers_keep_their_rate():
+    m = classroom(
+        "incentives.effort=true",
+        "market.heterogeneity=false",  # effort 1 for everyone: the means are the rates
+        "segments.enabled=true",
+        "segments.discount_share=0",
+        "segments.retailer_share=0.5",
+        "quit.enabled=false",
+        'plan.file="retail_heavy"',
+    )
+    for _ in range(3):
+        m.step()
+    from simulation.state import Segment
+
+    rec = _Recorder(np.random.default_rng(0))
+    behaviour.retail(m, rec)
+    sellers = behaviour.sellers(m)
+    mean = rec.poisson_means[0]
+    builder = m.pop.segment[sellers] == Segment.BUILDER
+    assert builder.any() and (~builder).any()
+    # retail_heavy: a recruit buys max(60 own use, 50 minimum) = 60 PV a month, so
+    # R = 0.03 x 60 x 12 = 21.6; S = 0.5 x 35 x 12 = 210; budget 4 + 1.5.
+    odds = (4 / 1.5) * (21.6 / 210) ** 0.8
+    np.testing.assert_allclose(mean[builder], 5.5 * (1 - odds / (1 + odds)))
+    np.testing.assert_allclose(mean[~builder], 1.5)
+    rec = _Recorder(np.random.default_rng(0))
+    behaviour._pitch_counts(m, rec, behaviour.pitchers(m), 4.0)
+    np.testing.assert_allclose(rec.poisson_means[0], 5.5 * odds / (1 + odds))
