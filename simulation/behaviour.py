@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulation.plans.incentives import next_rank
+from simulation.plans.incentives import next_rank, next_step
 from simulation.state import Segment, Status
 
 if TYPE_CHECKING:
@@ -582,27 +582,44 @@ def buy(model: MLMModel, rng: np.random.Generator) -> Purchase:
 def rank_loading(model: MLMModel, who: np.ndarray, pv: np.ndarray) -> np.ndarray:
     """float64[k] PV of stock each of ``who`` buys to reach the next rank (``incentives.loading``).
 
-    With ``pv`` what ``who`` buy this month before loading, a member's group volume is the
-    sum of ``pv`` over their downline and themselves. The plan (:func:`simulation.plans.
-    incentives.next_rank`) gives the gap g to the next rank and the share a of the downline's
-    volume that rank adds to their pay; the member buys g as stock when
-    ``0 < g <= max_loading_pv`` and the month's added pay, ``a x (group volume - pv) x
-    bv_per_pv``, covers the gap's net cost, ``g x usd_per_pv x (1 - own_use_value_share)``
-    (the stock is used at home later, as for the top-up of ``qualify_rule = expected_gain``).
-    Ranks are paid month by month, so the gain counted is one month's.
+    With ``pv`` what ``who`` buy this month before loading, a member's group volume GV is the
+    sum of ``pv`` over their downline and themselves. The plan gives the gap g to the next
+    rank (:func:`simulation.plans.incentives.next_rank`: the pay it adds is the share a of
+    the downline's volume, ``a x (GV - pv)``) and to the next stairstep percentage
+    (:func:`~simulation.plans.incentives.next_step`: ``(pct_next - pct_now) x (GV + g)``). The
+    member buys g as stock when ``0 < g <= max_loading_pv`` and the month's added pay x
+    ``bv_per_pv`` covers the gap's net cost, ``g x usd_per_pv x (1 - own_use_value_share)``
+    (the stock is used at home later, as for the top-up of ``qualify_rule = expected_gain``);
+    with both a rank and a step worth it, the one with the larger surplus. Ranks and steps are
+    paid month by month, so the gain counted is one month's.
     """
     sc = model.scenario
     pop = model.pop
-    if "ranks" not in model.plan.components or who.size == 0:
+    plan = model.plan
+    has_ranks = "ranks" in plan.components
+    has_steps = bool(plan.of_kind("stairstep"))
+    if not (has_ranks or has_steps) or who.size == 0:
         return np.zeros(who.size)
     own = np.zeros(pop.n)
     own[who] = pv
     gv = model.sponsor_forest().subtree_sum(own)[who]
-    gap, added = next_rank(model.plan, pop.rank[who], pv, gv)
-    gain = added * (gv - pv) * sc.units.bv_per_pv
-    cost = gap * sc.units.usd_per_pv * (1.0 - sc.buy.own_use_value_share)
-    buy = (gap > 0) & (gap <= sc.incentives.max_loading_pv) & (gain >= cost)
-    return np.where(buy, gap, 0.0)
+    unit_cost = sc.units.usd_per_pv * (1.0 - sc.buy.own_use_value_share)
+    load = np.zeros(who.size)
+    best = np.zeros(who.size)  # the best surplus (gain - cost) found so far
+    candidates = []
+    if has_ranks:
+        gap, added = next_rank(plan, pop.rank[who], pv, gv)
+        candidates.append((gap, added * (gv - pv)))
+    if has_steps:
+        candidates.append(next_step(plan, gv))
+    for gap, gain_bv in candidates:
+        with np.errstate(invalid="ignore"):  # inf gaps are never bought
+            surplus = gain_bv * sc.units.bv_per_pv - gap * unit_cost
+        ok = (gap > 0) & (gap <= sc.incentives.max_loading_pv) & (surplus >= 0)
+        better = ok & ((load == 0) | (surplus > best))
+        load = np.where(better, gap, load)
+        best = np.where(better, surplus, best)
+    return load
 
 
 def quit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from simulation.config import load_scenario
 from simulation.model import MLMModel
 from simulation.network import from_edges
 from simulation.plans import load_plan
-from simulation.plans.incentives import next_rank, recruit_pay
+from simulation.plans.incentives import next_rank, next_step, recruit_pay
 from simulation.state import Status
 from tests.helpers import check_invariants
 
@@ -89,6 +89,31 @@ def test_next_rank_gap_and_added_share_by_hand():
     assert added[5] == 0.0
     gap, added = next_rank(load_plan("unilevel_5"), rank, pv, gv)
     assert np.isinf(gap).all() and (added == 0).all()  # no ranks: nothing to load for
+
+
+def test_next_stairstep_gap_and_added_bonus_by_hand():
+    # Amway Europe: 200, 600, 1,200, 2,400, 4,000, 7,000, 10,000 PV -> 3, 6, ..., 21 %.
+    gv = np.array([180.0, 500.0, 200.0, 9000.0, 10000.0])
+    gap, added = next_step(load_plan("stairstep_amway"), gv)
+    np.testing.assert_allclose(gap[:4], [20.0, 100.0, 400.0, 1000.0])
+    np.testing.assert_allclose(added[:4], [0.03 * 200, 0.03 * 600, 0.03 * 600, 0.03 * 10000])
+    assert np.isinf(gap[4]) and added[4] == 0.0  # 21% is the top
+    gap, added = next_step(load_plan("unilevel_5"), gv)
+    assert np.isinf(gap).all() and (added == 0).all()
+
+
+def test_stairstep_loading_by_hand():
+    # Founders only (no downline): group volume = own volume. Net cost of stock: 1 USD/PV x
+    # (1 - 0.8 own-use value) = 0.2 a PV.
+    m = classroom("incentives.loading=true", plan="stairstep_amway")
+    who = m.active_ids()[:5]
+    pv = np.array([180.0, 500.0, 200.0, 9000.0, 10000.0])
+    got = behaviour.rank_loading(m, who, pv)
+    # 180: 20 to 3% for 0.03 x 200 = 6 >= 4, buys 20. 500: 100 to 6% for 18 < 20, no.
+    # 200: 400 to 6% for 18 < 80, no. 9,000: 1,000 to 21% for 300 >= 200, buys 1,000.
+    np.testing.assert_allclose(got, [20.0, 0.0, 0.0, 1000.0, 0.0])
+    m.scenario.incentives.max_loading_pv = 999.0  # the 1,000 PV gap is now too large
+    np.testing.assert_allclose(behaviour.rank_loading(m, who, pv), [20.0, 0, 0, 0, 0])
 
 
 # ------------------------------------------------------------------- effort

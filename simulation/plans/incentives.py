@@ -18,6 +18,8 @@ about, for behaviour rules that respond to the plan (``[incentives]``, ``docs/od
   next rank given this month's PV and group volume (``inf`` where volume alone cannot reach it:
   legs are required, or no higher rank exists), and the share of group volume that the rank
   adds to the member's unilevel pay (the percentages of the levels it unlocks).
+* :func:`next_step`: for plans with a ``[stairstep]``, the volume missing to the schedule's
+  next threshold and the performance bonus that step adds.
 
 Every result is an estimate a member can make from the plan document; it is not a payout.
 """
@@ -141,3 +143,33 @@ def next_rank(
         then = _levels(plan, name, idx)
         added += np.where(top, 0.0, pct[np.maximum(then, now)] - pct[now])
     return gap, added
+
+
+def next_step(plan: Plan, gv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The volume missing to the next stairstep percentage and the pay it adds.
+
+    Args:
+        plan: the compensation plan.
+        gv: float64[k] group volume this month, PV (the whole downline's and one's own: an
+            upper bound of the stairstep's group PV, which leaves broken-away legs out).
+
+    Returns:
+        ``(gap_pv, added_bv)``: float64[k] PV missing to the next threshold of the plan's
+        stairstep schedule (``inf`` above the last one, or without a ``[stairstep]``) and
+        float64[k] the month's added performance bonus per BV point, ``(pct_next - pct_now) x
+        (gv + gap)`` (a stairstep pays its percentage on the whole group volume, the stock
+        bought included; what it passes down to the group's members does not change).
+    """
+    gv = np.asarray(gv, dtype=np.float64)
+    names = plan.of_kind("stairstep")
+    if not names:
+        return np.full(gv.size, np.inf), np.zeros(gv.size)
+    p = plan.components[names[0]]
+    thr = np.asarray(p.thresholds, dtype=np.float64)
+    pct = np.concatenate(([0.0], np.asarray(p.percentages, dtype=np.float64)))
+    step = np.searchsorted(thr, gv, side="right")  # index into pct of the current step
+    top = step >= thr.size
+    nxt = np.minimum(step, thr.size - 1)
+    finite_gap = thr[nxt] - gv
+    added = np.where(top, 0.0, (pct[np.minimum(step + 1, thr.size)] - pct[step]) * thr[nxt])
+    return np.where(top, np.inf, finite_gap), added
