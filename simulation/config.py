@@ -519,8 +519,8 @@ class Incentives(Section):
     ``recruit share / sell share = (c_r / c_s) x (R / S)^sensitivity``, with ``c_r, c_s`` the
     scenario's pitch rates, R the plan's pay for a recruit and S its pay for a customer over
     ``horizon_months`` (the plan engine's :meth:`~simulation.plans.engine.PlanEngine.incentives`).
-    ``loading``: a business member short of the next rank's volume loads the gap as stock when
-    what the rank is expected to add over the horizon covers the gap's net cost.
+    ``loading``: a business member short of the next rank's (or stairstep percentage's)
+    volume loads the gap as stock when the month's pay it adds covers the gap's net cost.
     """
 
     effort: bool = Field(False, description="Builders split pitches by what the plan pays.")
@@ -535,11 +535,13 @@ class Incentives(Section):
         12,
         ge=1,
         le=120,
-        description="Months over which a recruit's and a customer's pay are counted, and a "
-        "rank's gain.",
+        description="Months over which a recruit's and a customer's pay are counted (the "
+        "effort split).",
     )
     loading: bool = Field(
-        False, description="Inventory loading follows the gap to the next rank (not loader_share)."
+        False,
+        description="Inventory loading follows the gap to the next rank or stairstep "
+        "percentage (not loader_share).",
     )
     max_loading_pv: float = Field(
         1000.0,

@@ -552,8 +552,8 @@ PROVENANCE: dict[str, Provenance] = {
         (3, 36),
     ),
     "incentives.loading": _set(
-        "Switch: inventory loading follows the gap to the next rank, not a fixed share of "
-        "loaders."
+        "Switch: inventory loading follows the gap to the next rank or stairstep "
+        "percentage, not a fixed share of loaders."
     ),
     "incentives.max_loading_pv": _asm(
         "a member closes at most 1,000 PV (about 1,000 USD at 1 USD/PV) by buying stock in "
