@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulation.plans.incentives import next_rank, next_step
 from simulation.state import Segment, Status
 
 if TYPE_CHECKING:
@@ -77,6 +78,114 @@ def recruiter_claim(model: MLMModel, recruiter: np.ndarray) -> np.ndarray:
     return claim
 
 
+def contact_results(model: MLMModel, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``who`` see of their social contacts' business: (sum of incomes, contacts seen).
+
+    A contact is seen once they have been in the business for a whole month: active members
+    who joined before this month, and quitters. Their income is their average monthly income
+    from the business (commissions + retail margin) over their months in it, up to quitting
+    for quitters; so a contact who quit having earned little counts with that little.
+
+    Returns:
+        float64[k] the sum of the seen contacts' average monthly incomes (USD) and float64[k]
+        how many contacts each of ``who`` sees (0 without a social network).
+    """
+    net = model.network
+    if net is None or who.size == 0:
+        return np.zeros(who.size), np.zeros(who.size)
+    pop = model.pop
+    # Only the contacts of ``who`` are looked at (the sum of their degrees), not the market.
+    row, c = net.neighbour_pairs(who)
+    status, joined = pop.status[c], pop.join_month[c]
+    quit_ = status == Status.QUIT
+    seen = quit_ | ((status == Status.DISTRIBUTOR) & (joined < model.month))
+    seen &= joined >= 0
+    row, c, quit_, joined = row[seen], c[seen], quit_[seen], joined[seen]
+    end = np.where(quit_, pop.quit_month[c] + 1, model.month)
+    months = np.maximum(end - joined, 1).astype(np.float64)
+    income = (pop.commissions[c] + pop.retail_margin[c]) / months
+    total = np.bincount(row, weights=income, minlength=who.size)
+    return total, np.bincount(row, minlength=who.size).astype(np.float64)
+
+
+def disclosure_figure(model: MLMModel) -> float | None:
+    """USD: the company's income disclosure figure, or None before any month was paid.
+
+    The mean monthly gross compensation per active distributor over the last 12 paid months
+    (commissions paid / distributor-months), computed from the model's own pay records.
+    """
+    history = model.pay_history[-12:]
+    members = sum(h[1] for h in history)
+    if not members:
+        return None
+    return sum(h[0] for h in history) / members
+
+
+def prospect_expectation(
+    model: MLMModel, recruiter: np.ndarray, prospect: np.ndarray
+) -> np.ndarray:
+    """float64: the monthly income (USD) each ``prospect`` expects when ``recruiter`` pitches.
+
+    The recruiter's claim (:func:`recruiter_claim`), blended with what the prospect sees
+    (``[expectations]``): with contact weight w, disclosure weight d and figure D (when
+    ``disclosure_shown`` and the company has paid a month),
+
+    ``E = (claim + w x sum of contacts' incomes + d x D) / (1 + w x contacts seen + d)``,
+
+    a weighted average in which the claim counts as one observation and each contact seen
+    and the statement as w and d observations (DeGroot 1974 weights; the claim is the prior
+    of Stivers, Smith and Jin's optimistic recruits). Without either it is the claim.
+    """
+    claim = recruiter_claim(model, recruiter)
+    e = model.scenario.expectations
+    figure = disclosure_figure(model) if e.disclosure_shown else None
+    use_contacts = e.contact_weight > 0 and model.network is not None
+    if not use_contacts and figure is None:
+        return claim
+    num = claim.copy()
+    den = np.ones(claim.size)
+    if use_contacts:
+        total, seen = contact_results(model, prospect)
+        num += e.contact_weight * total
+        den += e.contact_weight * seen
+    if figure is not None:
+        num += e.disclosure_weight * figure
+        den += e.disclosure_weight
+    return num / den
+
+
+def recruiting_share(model: MLMModel, who: np.ndarray) -> np.ndarray:
+    """float64[k]: the share of their pitches builders ``who`` give to recruiting.
+
+    The generalised matching law (Baum 1974): recruiting pitches / selling pitches =
+    ``(c_r / c_s) x (R / S)^sensitivity``, with ``c_r`` = ``recruit.pitches_per_month``,
+    ``c_s`` = ``retail.pitches_per_month``, R what the plan pays for one recruit and S what
+    retail margin one customer brings, both over ``incentives.horizon_months``
+    (:meth:`~simulation.plans.engine.PlanEngine.incentives`). A typical recruit buys
+    ``max(own_use_pv, the plan's minimum)`` a month; a customer orders ``retail.order_pv``.
+    When R = S (or both are 0) the share is ``c_r / (c_r + c_s)``, today's split; with
+    S = 0 (no retail margin, retail off) everything goes to recruiting.
+    """
+    sc = model.scenario
+    c_r, c_s = sc.recruit.pitches_per_month, sc.retail.pitches_per_month
+    if c_r <= 0:  # the scenario pitches no opportunity at all
+        return np.zeros(who.size)
+    if c_s <= 0:
+        return np.ones(who.size)
+    h = sc.incentives.horizon_months
+    recruit_bv = max(sc.buy.own_use_pv, model.plan.min_pv) * sc.units.bv_per_pv
+    per_recruit, per_retail = model.pay_engine.incentives(recruit_bv, h, model.pop.rank[who])
+    r = sc.retail
+    sells = r.enabled and r.accept_prob > 0 and r.max_customers > 0
+    per_customer = per_retail * sc.units.usd_per_pv * r.order_pv * h * sells
+    bias = c_r / c_s
+    s = sc.incentives.sensitivity
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        odds = bias * (per_recruit / per_customer) ** s
+        odds = np.where((per_recruit == per_customer) | (s == 0), bias, odds)
+        return np.where(np.isinf(odds), 1.0, odds / (1.0 + odds))
+
+
 def pitchers(model: MLMModel) -> np.ndarray:
     """Active distributors who pitch the opportunity: builders (everyone without segments)."""
     active = model.active_ids()
@@ -93,16 +202,17 @@ def sellers(model: MLMModel) -> np.ndarray:
     return active
 
 
-def join_appeal(model: MLMModel, recruiter: np.ndarray) -> np.ndarray:
+def join_appeal(model: MLMModel, recruiter: np.ndarray, prospect: np.ndarray) -> np.ndarray:
     """float64: the factor expectations and segments put on a pitch's chance to convert.
 
     Without expectations 1. With them, a prospect joins for the business with probability
-    :func:`business_appeal` of the recruiter's claim; with segments on, discount buyers join
-    for the product whatever the claim: ``discount_share + (1 - discount_share) x appeal``.
+    :func:`business_appeal` of what they expect (:func:`prospect_expectation`); with segments
+    on, discount buyers join for the product whatever the claim: ``discount_share + (1 -
+    discount_share) x appeal``.
     """
     if not model.scenario.expectations.enabled:
         return np.ones(recruiter.size)
-    appeal = business_appeal(model, recruiter_claim(model, recruiter))
+    appeal = business_appeal(model, prospect_expectation(model, recruiter, prospect))
     if model.scenario.segments.enabled:
         d = model.scenario.segments.discount_share
         return d + (1.0 - d) * appeal
@@ -136,7 +246,18 @@ def ability(model: MLMModel, who: np.ndarray) -> np.ndarray | None:
 
 
 def _pitch_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray, mean: float):
-    """int[k] pitches per distributor this month (Poisson(mean x effort), or fixed)."""
+    """int[k] pitches per distributor this month (Poisson(mean x effort), or fixed).
+
+    With ``incentives.effort`` the mean is each builder's share of the pitch budget
+    (``recruit.pitches_per_month + retail.pitches_per_month``) by :func:`recruiting_share`.
+    """
+    if model.scenario.incentives.effort:
+        budget = mean + model.scenario.retail.pitches_per_month
+        means = budget * recruiting_share(model, who)
+        if model.scenario.recruit.pitch_count == "fixed":
+            whole = np.floor(means)
+            return (whole + (rng.random(who.size) < means - whole)).astype(np.int64)
+        return rng.poisson(means * model.pop.effort[who].astype(np.float64))
     if model.scenario.recruit.pitch_count == "fixed":
         # A fixed count with a fractional mean is drawn, keeping the expected value exact.
         return _draw_count(rng, mean, who.size)
@@ -249,7 +370,7 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
         if cfg.bad_news > 0:
             p *= (1.0 - cfg.bad_news) ** pop.quit_contacts[target]
         if model.scenario.expectations.enabled:
-            p *= join_appeal(model, pitcher)
+            p *= join_appeal(model, pitcher, target)
         skill = ability(model, pitcher)
         if skill is not None:
             p = np.minimum(p * skill, 1.0)
@@ -398,7 +519,17 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
     model.drop_customers(churn)
     active = sellers(model)
     if active.size and cfg.pitches_per_month > 0 and cfg.max_customers > 0:
-        k = rng.poisson(cfg.pitches_per_month * pop.effort[active].astype(np.float64))
+        mean = np.full(active.size, cfg.pitches_per_month)
+        if model.scenario.incentives.effort:
+            # Builders give selling what recruiting leaves of their pitch budget; retailers
+            # (who never recruit) keep the retail rate.
+            builder = np.ones(active.size, dtype=bool)
+            if model.scenario.segments.enabled:
+                builder = pop.segment[active] == Segment.BUILDER
+            budget = model.scenario.recruit.pitches_per_month + cfg.pitches_per_month
+            share = recruiting_share(model, active)
+            mean = np.where(builder, budget * (1.0 - share), mean)
+        k = rng.poisson(mean * pop.effort[active].astype(np.float64))
         seller = np.repeat(active, k)
         target = _targets(model, rng, seller, model.scenario.recruit.warm_share)
         accept = cfg.accept_prob
@@ -459,14 +590,60 @@ def buy(model: MLMModel, rng: np.random.Generator) -> Purchase:
         topup = np.where(pop.expected_income[who] >= cost, gap, 0.0)
     else:
         topup = np.where(pop.autoship[who], gap, 0.0)
-    age = model.month - pop.join_month[who]
-    loading = np.where(pop.loader[who] & (age < cfg.loading_months), cfg.loading_pv, 0.0)
+    if model.scenario.incentives.loading:
+        loading = rank_loading(model, who, pv + topup)
+    else:
+        age = model.month - pop.join_month[who]
+        loading = np.where(pop.loader[who] & (age < cfg.loading_months), cfg.loading_pv, 0.0)
     if model.scenario.segments.enabled:
         # Discount buyers buy for the household: no top-up to qualify, no stock for a rank.
         business = pop.segment[who] != Segment.DISCOUNT
         topup = np.where(business, topup, 0.0)
         loading = np.where(business, loading, 0.0)
     return Purchase(who, need, from_stock, topup, loading)
+
+
+def rank_loading(model: MLMModel, who: np.ndarray, pv: np.ndarray) -> np.ndarray:
+    """float64[k] PV of stock each of ``who`` buys to reach the next rank (``incentives.loading``).
+
+    With ``pv`` what ``who`` buy this month before loading, a member's group volume GV is the
+    sum of ``pv`` over their downline and themselves. The plan gives the gap g to the next
+    rank (:func:`simulation.plans.incentives.next_rank`: the pay it adds is the share a of
+    the downline's volume, ``a x (GV - pv)``) and to the next stairstep percentage
+    (:func:`~simulation.plans.incentives.next_step`: ``(pct_next - pct_now) x (GV + g)``). The
+    member buys g as stock when ``0 < g <= max_loading_pv`` and the month's added pay x
+    ``bv_per_pv`` covers the gap's net cost, ``g x usd_per_pv x (1 - own_use_value_share)``
+    (the stock is used at home later, as for the top-up of ``qualify_rule = expected_gain``);
+    with both a rank and a step worth it, the one with the larger surplus. Ranks and steps are
+    paid month by month, so the gain counted is one month's.
+    """
+    sc = model.scenario
+    pop = model.pop
+    plan = model.plan
+    has_ranks = "ranks" in plan.components
+    has_steps = bool(plan.of_kind("stairstep"))
+    if not (has_ranks or has_steps) or who.size == 0:
+        return np.zeros(who.size)
+    own = np.zeros(pop.n)
+    own[who] = pv
+    gv = model.sponsor_forest().subtree_sum(own)[who]
+    unit_cost = sc.units.usd_per_pv * (1.0 - sc.buy.own_use_value_share)
+    load = np.zeros(who.size)
+    best = np.zeros(who.size)  # the best surplus (gain - cost) found so far
+    candidates = []
+    if has_ranks:
+        gap, added = next_rank(plan, pop.rank[who], pv, gv)
+        candidates.append((gap, added * (gv - pv)))
+    if has_steps:
+        candidates.append(next_step(plan, gv))
+    for gap, gain_bv in candidates:
+        with np.errstate(invalid="ignore"):  # inf gaps are never bought
+            surplus = gain_bv * sc.units.bv_per_pv - gap * unit_cost
+        ok = (gap > 0) & (gap <= sc.incentives.max_loading_pv) & (surplus >= 0)
+        better = ok & ((load == 0) | (surplus > best))
+        load = np.where(better, gap, load)
+        best = np.where(better, surplus, best)
+    return load
 
 
 def quit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

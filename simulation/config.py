@@ -519,6 +519,68 @@ class Expectations(Section):
         description="Added monthly quit hazard when expected income is far below costs "
         "(scaled by the logistic of the shortfall).",
     )
+    contact_weight: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Weight of each social contact who was in the business, relative to the "
+        "recruiter's claim, in the prospect's expected income: E = (claim + w x sum of the "
+        "contacts' average monthly incomes) / (1 + w x contacts); quitters count with what "
+        "they earned before quitting (0: the claim alone).",
+    )
+    disclosure_shown: bool = Field(
+        False,
+        description="The company's income disclosure figure (mean monthly gross compensation "
+        "per active distributor over the last 12 months) is shown at the pitch and enters "
+        "the prospect's expected income with disclosure_weight.",
+    )
+    disclosure_weight: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Weight of the disclosure figure, relative to the recruiter's claim, when "
+        "disclosure_shown.",
+    )
+
+
+class Incentives(Section):
+    """``[incentives]``: effort and stock respond to what the plan pays.
+
+    Off by default (pitches and loading as drawn at the start). ``effort``: a builder splits
+    their pitches between recruiting and selling by the generalised matching law (Baum 1974):
+    ``recruit share / sell share = (c_r / c_s) x (R / S)^sensitivity``, with ``c_r, c_s`` the
+    scenario's pitch rates, R the plan's pay for a recruit and S its pay for a customer over
+    ``horizon_months`` (the plan engine's :meth:`~simulation.plans.engine.PlanEngine.incentives`).
+    ``loading``: a business member short of the next rank's (or stairstep percentage's)
+    volume loads the gap as stock when the month's pay it adds covers the gap's net cost.
+    """
+
+    effort: bool = Field(False, description="Builders split pitches by what the plan pays.")
+    sensitivity: float = Field(
+        0.8,
+        ge=0,
+        le=5,
+        description="Exponent of the pay ratio in the generalised matching law (Baum 1974, "
+        "1979: fitted sensitivities average about 0.8, undermatching); 0: today's split.",
+    )
+    horizon_months: int = Field(
+        12,
+        ge=1,
+        le=120,
+        description="Months over which a recruit's and a customer's pay are counted (the "
+        "effort split).",
+    )
+    loading: bool = Field(
+        False,
+        description="Inventory loading follows the gap to the next rank or stairstep "
+        "percentage (not loader_share).",
+    )
+    max_loading_pv: float = Field(
+        1000.0,
+        ge=0,
+        le=1e7,
+        description="The largest gap to a rank a member closes by buying stock in one month, PV.",
+    )
 
 
 class Rejoin(Section):
@@ -690,6 +752,7 @@ class Scenario(Section):
     people: People = Field(default_factory=People)
     policy: Policy = Field(default_factory=Policy)
     chain: Chain = Field(default_factory=Chain)
+    incentives: Incentives = Field(default_factory=Incentives)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -721,6 +784,17 @@ class Scenario(Section):
             raise ValueError(
                 f"chain.enabled = true needs recruit.mode = 'branching' or 'pyramid', not "
                 f"{self.recruit.mode!r} (the joining payment goes up a chain letter)"
+            )
+        if self.expectations.disclosure_shown and not self.expectations.enabled:
+            raise ValueError(
+                "expectations.disclosure_shown = true needs expectations.enabled = true (the "
+                "statement enters the expected income prospects join on)"
+            )
+        if self.incentives.effort and self.recruit.mode not in ("network", "well_mixed"):
+            raise ValueError(
+                f"incentives.effort = true splits pitches between recruiting and selling, but "
+                f"recruit.mode = {self.recruit.mode!r} does not recruit by pitches; use "
+                "recruit.mode = 'network' or 'well_mixed', or incentives.effort = false"
             )
         if m.mean_degree >= m.population:
             raise ValueError(

@@ -152,6 +152,7 @@ class MLMModel(mesa.Model):
         self.pay_forest: Forest | None = None
         self.household_month = np.zeros(m.population)
         self.customers_month = np.zeros(m.population)
+        self.pay_history: list[tuple[float, int]] = []
         self.year_start: dict[str, np.ndarray] | None = None
         # This month's company-wide flows (USD or PV), reset at the start of each month and
         # read by the collect phase (:mod:`simulation.collect`).
@@ -412,7 +413,7 @@ class MLMModel(mesa.Model):
             # Recruits start from their recruiter's claim; founders from breaking even on
             # their costs and outside option.
             neutral = self.scenario.costs.fixed_usd_monthly + exp.outside_option_usd
-            claim = behaviour.recruiter_claim(self, recruiter)
+            claim = behaviour.prospect_expectation(self, recruiter, joiners)
             pop.expected_income[joiners] = np.where(has, claim, neutral)
         if not seg.enabled:
             return
@@ -593,6 +594,9 @@ class MLMModel(mesa.Model):
             pop.rank_last[active] = pop.rank[active]
             np.maximum(pop.rank_highest, pop.rank, out=pop.rank_highest)
         self.last_pay = result
+        # (commissions paid, active distributors) of each paid month: the disclosure figure
+        # shown at the pitch (behaviour.disclosure_figure).
+        self.pay_history.append((result.paid, int(active.sum())))
         f = self.month_flow
         f["bv"] = float(inp.bv.sum())
         f["paid"] = result.paid

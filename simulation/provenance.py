@@ -566,6 +566,50 @@ PROVENANCE: dict[str, Provenance] = {
         "the name at the top of a list of a few names).",
         "levels",
     ),
+    "expectations.contact_weight": _set(
+        "Weight of each contact seen in the business against the recruiter's claim (0: the "
+        "claim alone, the expectations model without social learning). No study measures it; "
+        "1 gives every source the same weight (DeGroot 1974 averaging; Golub and Jackson 2010 "
+        "naive learning), the value scenarios/plan_response.toml uses.",
+        "weight per contact",
+    ),
+    "expectations.disclosure_shown": _set(
+        "Switch (a policy): the company's income disclosure figure is shown at the pitch."
+    ),
+    "expectations.disclosure_weight": _asm(
+        "the statement counts as much as the recruiter's claim (DeGroot 1974 equal weights); "
+        "prospects may discount a statement or trust it more than a sales pitch",
+        "weight (claim = 1)",
+        (0.0, 5.0),
+    ),
+    # ---------------------------------------------------------------- [incentives]
+    "incentives.effort": _set(
+        "Switch: builders split their pitches between recruiting and selling by what the "
+        "plan pays (generalised matching law)."
+    ),
+    "incentives.sensitivity": _asm(
+        "the generalised matching law's sensitivity; laboratory choice experiments fit about "
+        "0.8 on average (undermatching: Baum 1974, 1979), taken over to members choosing "
+        "between recruiting and selling, which no study has measured",
+        "exponent",
+        (0.0, 1.5),
+    ),
+    "incentives.horizon_months": _asm(
+        "members judge a recruit and a customer over a year, the period income disclosure "
+        "statements report",
+        "months",
+        (3, 36),
+    ),
+    "incentives.loading": _set(
+        "Switch: inventory loading follows the gap to the next rank or stairstep "
+        "percentage, not a fixed share of loaders."
+    ),
+    "incentives.max_loading_pv": _asm(
+        "a member closes at most 1,000 PV (about 1,000 USD at 1 USD/PV) by buying stock in "
+        "one month, what a household can put on a credit card; no published figure",
+        "pv per month",
+        (100.0, 5000.0),
+    ),
 }
 
 

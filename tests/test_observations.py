@@ -160,6 +160,21 @@ LIVE = {
     "recruit.bass_q": (5.0, ["recruit.mode=bass"]),
     "recruit.branching_offspring": ([0.0, 0.0, 1.0], ["recruit.mode=branching"]),
     "recruit.max_joins_per_month": (1, ["recruit.pitches_per_month=8"]),
+    "expectations.contact_weight": (5.0, ["expectations.enabled=true"]),
+    "expectations.disclosure_shown": (True, ["expectations.enabled=true"]),
+    "expectations.disclosure_weight": (
+        50.0,
+        ["expectations.enabled=true", "expectations.disclosure_shown=true"],
+    ),
+    "incentives.effort": (True, []),
+    "incentives.sensitivity": (3.0, ["incentives.effort=true"]),
+    # A percent fast start (window 2 months) makes the pay ratio depend on the horizon.
+    "incentives.horizon_months": (1, ['plan.file="unilevel_7_dt"', "incentives.effort=true"]),
+    "incentives.loading": (True, ['plan.file="unilevel_7_dt"']),
+    "incentives.max_loading_pv": (
+        0.0,
+        ['plan.file="unilevel_7_dt"', "incentives.loading=true"],
+    ),
     "people.leader_quit_factor": (5.0, ["people.leader_founders=true"]),
     "people.overload_strength": (5.0, []),
     "rejoin.cooldown_months": (0, ["rejoin.enabled=true", "quit.base_monthly=0.2"]),

@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import Field, ValidationError
 
 from simulation.errors import ConfigError, DataError, format_validation_error
+from simulation.plans import incentives
 from simulation.plans.base import (
     BASE,
     MATCHING,
@@ -416,6 +417,25 @@ class PlanEngine:
         self.state: dict[str, Any] = {}
         order = sorted(plan.components, key=lambda name: plan.spec(name).stage)
         self._order = order
+
+    def incentives(
+        self, recruit_bv: float, horizon: int, rank: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What the plan pays each person for one more recruit and per USD of retail sale.
+
+        Args:
+            recruit_bv: a typical recruit's monthly BV (points).
+            horizon: months counted.
+            rank: int[k] the persons' paid-as ranks (-1 none: judged at the entry rank).
+
+        Returns:
+            ``(per_recruit, per_retail_usd)``: float64[k] USD paid over ``horizon`` months
+            for one new personally enrolled recruit, and float64[k] USD of retail margin per
+            USD of product sold to customers (see :mod:`simulation.plans.incentives`).
+        """
+        per_recruit = incentives.recruit_pay(self.plan, recruit_bv, horizon, rank)
+        per_retail = np.full(per_recruit.size, incentives.retail_margin_per_usd(self.plan))
+        return per_recruit, per_retail
 
     def pay(self, inp: PeriodInput) -> PayResult:
         """Pay one period. Components run by stage; the global cap applies last.
