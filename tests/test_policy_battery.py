@@ -113,3 +113,21 @@ def test_stricter_policies_lower_injury_and_revenue(battery, looser, stricter, o
     assert policy.paired_difference(strict, base)["diff_high"] < 0
     d = policy.paired_difference(strict, loose)
     assert d["pairs"] == SEEDS and d["diff_high"] < 0, d
+
+
+def test_showing_the_disclosure_statement_lowers_consumer_injury(tmp_path):
+    """The shipped information battery on policy_town: prospects who see the income
+    disclosure figure join less, and members lose less in total (paired over 6 seeds; at
+    1,000 people and 24 months the measured 95% interval was -$72k to -$38k)."""
+    out = tmp_path / "info"
+    code = main(
+        ["policy", "policy_town", "--policies", "information", "--seeds", "6",
+         "--set", "market.population=1000", "--set", "scenario.months=24",
+         "--workers", "1", "--quiet", "--no-report", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    base = by_policy(out, "baseline", "consumer_injury")
+    shown = by_policy(out, "disclosure_shown", "consumer_injury")
+    assert policy.paired_difference(shown, base)["diff_high"] < 0
+    joined = by_policy(out, "disclosure_shown", "ever_joined")
+    assert (joined <= by_policy(out, "baseline", "ever_joined")).all()
