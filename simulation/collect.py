@@ -31,7 +31,8 @@ MONTHLY_COLUMNS: dict[str, str] = {
     "quit_this_month": "Distributors who quit this month.",
     "ever_joined": "Persons who ever joined (cumulative).",
     "penetration": "ever_joined / N.",
-    "revenue": "Company revenue this month: purchases + starter kits - buyback refunds, USD.",
+    "revenue": "Company revenue this month: purchases + starter kits - buyback refunds (- "
+    "refunds for returns), USD.",
     "commissionable_revenue": "Commissionable revenue (sum of BV) the cap is measured on, USD.",
     "commissions": "Commissions and bonuses paid this month, USD.",
     "payout_ratio": "commissions / commissionable revenue this month.",
@@ -83,6 +84,16 @@ def paying_components(plan) -> list[str]:
 # without them is unchanged): section -> {column: description}.
 MECHANISM_COLUMNS: dict[str, dict[str, str]] = {
     "rejoin": {"rejoined": "Of this month's joiners, people who had quit before (rejoining)."},
+    "returns": {
+        "returned_pv": "Volume returned to the company this month (customers' orders and "
+        "members' stock), PV.",
+        "return_refunds": "Refunds the company paid for returned product this month, USD "
+        "(already taken out of revenue).",
+        "customer_refunds": "Retail price members paid back to customers who returned "
+        "orders this month, USD.",
+        "clawbacks": "Commissions clawed back from uplines this month, USD (only under the "
+        "plan's returns_timing = 'clawback'; not taken out of commissions).",
+    },
 }
 
 
@@ -196,6 +207,9 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     row["reachable_per_active"] = mean_reachable(model)
     if model.scenario.rejoin.enabled:
         row["rejoined"] = int(model.rejoined_this_month)
+    if model.scenario.returns.enabled:
+        for key in MECHANISM_COLUMNS["returns"]:
+            row[key] = f[key]
     return row
 
 

@@ -11,6 +11,7 @@ State is columnar (:class:`simulation.state.Population`); distributors are also 
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,12 +26,23 @@ from simulation.agents import Distributor
 from simulation.config import Scenario, apply_values, check_live, scenario_from_dict
 from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
+from simulation.returns import ReturnsBook
 from simulation.state import MONEY_FIELDS, Population, Segment, Status
 from simulation.tree import Forest, reattach_to_active, recompute_depth
 
 # Named random streams, one per concern. New streams go at the end: SeedSequence.spawn gives
 # the first ones the same children whatever follows, so earlier results do not move.
-STREAMS = ("network", "persons", "founders", "recruit", "retail", "buy", "quit", "segments")
+STREAMS = (
+    "network",
+    "persons",
+    "founders",
+    "recruit",
+    "retail",
+    "buy",
+    "quit",
+    "segments",
+    "returns",
+)
 
 # Short constructor keywords (for Mesa's batch_run and the web page) -> scenario key paths.
 ALIASES = {
@@ -115,9 +127,23 @@ class MLMModel(mesa.Model):
         # (a ring, row = month % window), for a buyback limited to recent stock.
         window = scenario.quit.buyback_window_months
         self._stock_bought = np.zeros((window, m.population)) if window else None
+        # [returns]: the returns and clawbacks due in the coming months, and this month's
+        # money of returns (per person) for the account phase.
+        self.returns_book = (
+            ReturnsBook(
+                m.population,
+                scenario.returns.window_months,
+                self.plan.volume.returns_timing == "clawback",
+            )
+            if scenario.returns.enabled
+            else None
+        )
+        self._returns_month: dict[str, np.ndarray] = {}
+        self.pay_input: PeriodInput | None = None
+        self.pay_state_before: dict[str, Any] | None = None
         self.agent_of: dict[int, Distributor] = {}
         self._active: np.ndarray | None = None
-        self.company = {"revenue": 0.0, "paid": 0.0, "refunds": 0.0}
+        self.company = {"revenue": 0.0, "paid": 0.0, "refunds": 0.0, "clawbacks": 0.0}
         self.last_pay = None
         self.year_start: dict[str, np.ndarray] | None = None
         # This month's company-wide flows (USD or PV), reset at the start of each month and
@@ -261,6 +287,10 @@ class MLMModel(mesa.Model):
                 "bv",
                 "breakage",
                 "commissions_revenue",
+                "returned_pv",
+                "return_refunds",
+                "customer_refunds",
+                "clawbacks",
             ),
             0.0,
         )
@@ -361,6 +391,10 @@ class MLMModel(mesa.Model):
         clock.lap("retail")
         purchase = self.rules["buy"](self, s["buy"])
         self._book_purchases(purchase)
+        if self.returns_book is not None:
+            self._returns_month = self.returns_book.schedule_and_take(
+                self, s["returns"], purchase
+            )
         clock.lap("buy")
         pay = self._pay()
         clock.lap("pay")
@@ -446,6 +480,12 @@ class MLMModel(mesa.Model):
             kit_bought=pop.join_month == self.month,
             retail_sales=self._retail_sales_month,
         )
+        book = self.returns_book
+        clawback = book is not None and book.clawback_due is not None
+        if clawback:
+            # This month may be paid again (the clawback's counterfactual), from here.
+            self.pay_state_before = copy.deepcopy(self.pay_engine.state)
+        self.pay_input = inp
         result = self.pay_engine.pay(inp)
         if result.rank is not None:
             pop.rank[:] = result.rank
@@ -460,7 +500,18 @@ class MLMModel(mesa.Model):
         f["commissions_revenue"] = result.revenue
         f["breakage"] = float(sum(result.breakage.values()))
         self.company["paid"] += result.paid
+        if clawback:
+            taken = book.clawback_for_month(self, inp, self.pay_state_before)
+            self._book_clawback(taken)
+            self._returns_month["clawback"] = taken
         return result
+
+    def _book_clawback(self, amount: np.ndarray) -> None:
+        """Book commissions clawed back (float64[n] USD; the company takes them back)."""
+        self.pop.clawback += amount
+        total = float(amount.sum())
+        self.month_flow["clawbacks"] += total
+        self.company["clawbacks"] += total
 
     def _account(self, pay, purchase: behaviour.Purchase) -> None:
         pop = self.pop
@@ -487,6 +538,13 @@ class MLMModel(mesa.Model):
             "fixed_costs": fixed,
             "own_use_value": purchase.own_use_pv * usd * self.scenario.buy.own_use_value_share,
         }
+        back = self._returns_month
+        if back:
+            # [returns]: this month's refunds, money paid back to customers and clawbacks.
+            zero = np.zeros(who.size)
+            month["returns_refund"] = back["refund"][who]
+            month["customer_refunds"] = back["customer_refunds"][who]
+            month["clawback"] = back["clawback"][who] if "clawback" in back else zero
         pop.net_month[:] = 0
         pop.net_month[who] = money.net_income(month)
         earned = commissions[who] > 0
@@ -496,6 +554,9 @@ class MLMModel(mesa.Model):
             # Adaptive expectations: move toward this month's income from the business
             # (commissions and retail margin).
             income = commissions[who] + self._margin_month
+            if back:
+                # Customers' returns take back margin, clawbacks take back commissions.
+                income = income - back["margin_lost"][who] - month["clawback"]
             e = pop.expected_income[who]
             pop.expected_income[who] = e + exp.adaptation * (income - e)
 
@@ -521,6 +582,10 @@ class MLMModel(mesa.Model):
             recent = (self.month - pop.join_month[claimers] < window) if window else True
             refund += np.where(recent, pop.kit_cost[claimers] * q.buyback_share, 0.0)
         pop.buyback_refund[claimers] += refund
+        book = self.returns_book
+        if book is not None and book.clawback_due is not None:
+            # The plan claws back what was paid on bought-back stock too.
+            self._book_clawback(book.buyback_clawback(self, claimers, stock))
         self.month_flow["refunds"] += float(refund.sum())
         self.month_flow["revenue"] -= float(refund.sum())
         self.company["revenue"] -= float(refund.sum())

@@ -174,6 +174,13 @@ LIVE = {
             "recruit.join_prob=0.9",
         ],
     ),
+    "returns.customer_prob": (1.0, ["returns.enabled=true"]),
+    "returns.member_prob": (1.0, ["returns.enabled=true"]),
+    "returns.customer_refund_share": (
+        0.0,
+        ["returns.enabled=true", "returns.customer_prob=0.5"],
+    ),
+    "returns.member_refund_share": (0.0, ["returns.enabled=true", "returns.member_prob=0.5"]),
 }
 SHOCK_MONTH = 5
 

@@ -169,6 +169,9 @@ _FIXED = {
     "cap": Cap,
     "volume": VolumeRules,
 }
+# Optional tables a scenario's plan.set may add to a plan without them: every key has a
+# default, so adding one changes nothing but the keys set (e.g. volume.returns_timing).
+_DEFAULTED = ("volume",)
 # Components a plan may hold only once (one placement tree, one set of ranks).
 _SINGLE = {"ranks", "binary", "matrix", "retail_margin"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -304,7 +307,8 @@ def with_changes(data: dict[str, Any], changes: dict[str, Any], source: str) -> 
     """A copy of plan ``data`` with ``changes`` (``"table.key" -> value``) applied.
 
     The scenario's ``plan.set`` (``--set plan.unilevel.percentages=[0.1,0.05]``): a change
-    names a table the plan has and one of its keys; the result is validated like a plan file.
+    names a table the plan has (or ``volume``, whose keys all have defaults) and one of its
+    keys; the result is validated like a plan file.
 
     Raises:
         ConfigError: a change that names no table of the plan, or a malformed name.
@@ -319,6 +323,8 @@ def with_changes(data: dict[str, Any], changes: dict[str, Any], source: str) -> 
                 f"{source}: plan.{name}: expected plan.<table>.<key>, e.g. "
                 "plan.unilevel.percentages"
             )
+        if table in _DEFAULTED and table not in out:
+            out[table] = {}  # an optional table whose every key has a default
         if not isinstance(out.get(table), dict):
             tables = ", ".join(k for k, v in out.items() if isinstance(v, dict))
             raise ConfigError(
