@@ -138,7 +138,6 @@ class MLMModel(mesa.Model):
             if scenario.returns.enabled
             else None
         )
-        self._returns_month: dict[str, np.ndarray] = {}
         self.pay_input: PeriodInput | None = None
         self.pay_state_before: dict[str, Any] | None = None
         self.agent_of: dict[int, Distributor] = {}
@@ -392,9 +391,7 @@ class MLMModel(mesa.Model):
         purchase = self.rules["buy"](self, s["buy"])
         self._book_purchases(purchase)
         if self.returns_book is not None:
-            self._returns_month = self.returns_book.schedule_and_take(
-                self, s["returns"], purchase
-            )
+            self.returns_book.schedule_and_take(self, s["returns"], purchase)
         clock.lap("buy")
         pay = self._pay()
         clock.lap("pay")
@@ -501,17 +498,8 @@ class MLMModel(mesa.Model):
         f["breakage"] = float(sum(result.breakage.values()))
         self.company["paid"] += result.paid
         if clawback:
-            taken = book.clawback_for_month(self, inp, self.pay_state_before)
-            self._book_clawback(taken)
-            self._returns_month["clawback"] = taken
+            book.clawback_for_month(self, inp, self.pay_state_before)
         return result
-
-    def _book_clawback(self, amount: np.ndarray) -> None:
-        """Book commissions clawed back (float64[n] USD; the company takes them back)."""
-        self.pop.clawback += amount
-        total = float(amount.sum())
-        self.month_flow["clawbacks"] += total
-        self.company["clawbacks"] += total
 
     def _account(self, pay, purchase: behaviour.Purchase) -> None:
         pop = self.pop
@@ -538,13 +526,12 @@ class MLMModel(mesa.Model):
             "fixed_costs": fixed,
             "own_use_value": purchase.own_use_pv * usd * self.scenario.buy.own_use_value_share,
         }
-        back = self._returns_month
-        if back:
+        back = self.returns_book.month if self.returns_book is not None else None
+        if back is not None:
             # [returns]: this month's refunds, money paid back to customers and clawbacks.
-            zero = np.zeros(who.size)
             month["returns_refund"] = back["refund"][who]
             month["customer_refunds"] = back["customer_refunds"][who]
-            month["clawback"] = back["clawback"][who] if "clawback" in back else zero
+            month["clawback"] = back["clawback"][who]
         pop.net_month[:] = 0
         pop.net_month[who] = money.net_income(month)
         earned = commissions[who] > 0
@@ -554,7 +541,7 @@ class MLMModel(mesa.Model):
             # Adaptive expectations: move toward this month's income from the business
             # (commissions and retail margin).
             income = commissions[who] + self._margin_month
-            if back:
+            if back is not None:
                 # Customers' returns take back margin, clawbacks take back commissions.
                 income = income - back["margin_lost"][who] - month["clawback"]
             e = pop.expected_income[who]
@@ -585,7 +572,7 @@ class MLMModel(mesa.Model):
         book = self.returns_book
         if book is not None and book.clawback_due is not None:
             # The plan claws back what was paid on bought-back stock too.
-            self._book_clawback(book.buyback_clawback(self, claimers, stock))
+            book.buyback_clawback(self, claimers, stock)
         self.month_flow["refunds"] += float(refund.sum())
         self.month_flow["revenue"] -= float(refund.sum())
         self.company["revenue"] -= float(refund.sum())

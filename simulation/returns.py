@@ -1,6 +1,7 @@
 """Returns, refunds and clawbacks (``[returns]``): what comes back, when, and who pays.
 
-The model calls three functions, each in its phase (``docs/model.md``, "Returns"):
+The model calls three methods of :class:`ReturnsBook`, each in its phase (``docs/model.md``,
+"Returns, refunds and clawbacks"):
 
 * :meth:`ReturnsBook.schedule_and_take` (buy phase, after the purchases are booked): draws
   which of this month's purchases will come back and when (age 0 to ``window_months`` - 1,
@@ -12,8 +13,9 @@ The model calls three functions, each in its phase (``docs/model.md``, "Returns"
 * :meth:`ReturnsBook.buyback_clawback` (quit phase): under ``clawback`` timing, what the
   uplines are paid this month on a volume as large as the stock bought back from quitters.
 
-The returns due are kept in rings indexed by the month they fall due modulo the window
-(like the buyback's stock ages), so the memory is ``3 x window_months x N`` floats.
+What falls due is kept per due month (modulo the window) as lists of (rows, amounts) chunks,
+so memory and time grow with the returns, not with the market: a million people with a few
+thousand returns a month cost a few thousand entries.
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation.plans import PayResult, PeriodInput
+from simulation.state import Status
 
 if TYPE_CHECKING:
     from simulation.behaviour import Purchase
     from simulation.model import MLMModel
 
+Chunk = tuple[np.ndarray, np.ndarray]  # (int64 rows, float64 amounts)
+_EMPTY: Chunk = (np.empty(0, np.int64), np.empty(0))
+
 
 class ReturnsBook:
-    """Returns and clawbacks falling due in the coming months, by due month.
+    """Returns and clawbacks falling due in the coming months, and this month's money.
 
     Args:
         n: persons in the market.
@@ -41,27 +47,35 @@ class ReturnsBook:
             returns_timing = "clawback"``).
 
     Attributes:
-        customer: float64[window, n] PV of customer orders each person's customers will
-            return, row = due month % window.
-        stock: float64[window, n] PV of stock each member will return, same rows.
-        clawback_due: float64[window, n] USD to be clawed back from each person, same rows
-            (None without the plan's clawback).
-        scheduled: float64[n] PV scheduled for return this month (all ages), per person.
-        scheduled_by_age: float64[window] the same summed over persons, by age in months.
+        customer, stock: per due month % window, chunks of (rows, PV) of customer orders and
+            of members' stock to come back.
+        clawback_due: per due month % window, chunks of (rows, USD) to claw back (None
+            without the plan's clawback).
+        scheduled: (rows, PV) scheduled for return this month, all ages together.
+        scheduled_by_age: float64[window] PV scheduled this month by age in months.
+        month: this month's money per person, float64[n] each: ``refund``,
+            ``customer_refunds``, ``margin_lost`` (USD), ``clawback`` (USD); zero outside
+            the rows touched this month.
     """
 
     def __init__(self, n: int, window: int, clawback: bool):
         self.window = int(window)
-        self.customer = np.zeros((self.window, n))
-        self.stock = np.zeros((self.window, n))
-        self.clawback_due = np.zeros((self.window, n)) if clawback else None
-        self.scheduled = np.zeros(n)
+        self.customer: list[list[Chunk]] = [[] for _ in range(self.window)]
+        self.stock: list[list[Chunk]] = [[] for _ in range(self.window)]
+        self.clawback_due: list[list[Chunk]] | None = (
+            [[] for _ in range(self.window)] if clawback else None
+        )
+        self.scheduled: Chunk = _EMPTY
         self.scheduled_by_age = np.zeros(self.window)
+        self.month = {k: np.zeros(n) for k in ("refund", "customer_refunds", "margin_lost",
+                                                "clawback")}
+        self._touched = np.empty(0, np.int64)  # rows of this month's money and ``returned``
+        self._clawed = np.empty(0, np.int64)
 
     # ------------------------------------------------------------------ buy phase
     def schedule_and_take(
         self, model: MLMModel, rng: np.random.Generator, purchase: Purchase
-    ) -> dict[str, np.ndarray]:
+    ) -> None:
         """Schedule this month's returns, take those due now and book their money.
 
         Draws, in this order from ``rng`` (the ``returns`` stream), for every active
@@ -70,15 +84,12 @@ class ReturnsBook:
         whether the member returns this month's stock (``member_prob``) and its age.
         Returned customer PV is the seller's customer PV x returning customers / customers
         (their mean order). Stock to be returned is set aside unopened (out of
-        ``inventory_pv``, so it is neither used at home nor bought back).
-
-        Returns:
-            This month's per-person arrays (float64[n]): ``refund``, ``customer_refunds``,
-            ``margin_lost`` (retail margin given back, USD) and ``returned`` (PV).
+        ``inventory_pv``, so it is neither used at home nor bought back). This month's money
+        is left in :attr:`month` for the account phase.
         """
         cfg = model.scenario.returns
         pop = model.pop
-        month = model.month
+        t = model.month
         w = self.window
         who = purchase.who
         usd = model.scenario.units.usd_per_pv
@@ -86,104 +97,112 @@ class ReturnsBook:
         # ---- what this month's purchases will send back, and when
         n_cust = pop.customers[who].astype(np.int64)
         back = rng.binomial(n_cust, cfg.customer_prob) if who.size else np.zeros(0, np.int64)
-        cust_pv = pop.customer_pv[who].astype(np.float64)
-        cust_back = np.where(n_cust > 0, cust_pv * back / np.maximum(n_cust, 1), 0.0)
+        cust_back = np.where(
+            back > 0, pop.customer_pv[who] * back / np.maximum(n_cust, 1), 0.0
+        )
         cust_age = rng.integers(0, w, who.size) if w > 1 else np.zeros(who.size, np.int64)
         stock_bought = purchase.topup_pv + purchase.loading_pv
         stock_back = np.where(rng.random(who.size) < cfg.member_prob, stock_bought, 0.0)
         stock_age = rng.integers(0, w, who.size) if w > 1 else np.zeros(who.size, np.int64)
-        np.add.at(self.customer, ((month + cust_age) % w, who), cust_back)
-        np.add.at(self.stock, ((month + stock_age) % w, who), stock_back)
-        pop.inventory_pv[who] -= stock_back
-        if model._stock_bought is not None:
-            model._stock_bought[month % model._stock_bought.shape[0], who] -= stock_back
-        self.scheduled[:] = 0.0
-        self.scheduled[who] = cust_back + stock_back
+        _schedule(self.customer, t, who, cust_back, cust_age)
+        _schedule(self.stock, t, who, stock_back, stock_age)
+        kept = stock_back > 0
+        if kept.any():
+            rows = who[kept]
+            pop.inventory_pv[rows] -= stock_back[kept]
+            if model._stock_bought is not None:
+                model._stock_bought[t % model._stock_bought.shape[0], rows] -= stock_back[kept]
+        total = cust_back + stock_back
+        some = total > 0
+        self.scheduled = (who[some], total[some])
         self.scheduled_by_age = np.bincount(cust_age, cust_back, minlength=w) + np.bincount(
             stock_age, stock_back, minlength=w
         )
         # ---- the returns due this month (this month's age-0 returns included)
-        slot = month % w
-        cust_due = self.customer[slot].copy()
-        stock_due = self.stock[slot].copy()
-        self.customer[slot] = 0.0
-        self.stock[slot] = 0.0
-        returned = cust_due + stock_due
-        refund = (cust_due * cfg.customer_refund_share + stock_due * cfg.member_refund_share) * usd
+        slot = t % w
+        c_rows, c_pv = _take(self.customer, slot)
+        s_rows, s_pv = _take(self.stock, slot)
+        for arr in (pop.returned, *(self.month[k] for k in ("refund", "customer_refunds",
+                                                               "margin_lost"))):
+            arr[self._touched] = 0.0
+        self._touched = np.concatenate((c_rows, s_rows))
+        np.add.at(pop.returned, c_rows, c_pv)
+        np.add.at(pop.returned, s_rows, s_pv)
         # The member pays the customer back the retail price and sends the goods on to the
-        # company, which refunds customer_refund_share of their wholesale cost.
-        cust_refund = cust_due * (usd * (1.0 + markup))
-        pop.returned[:] = returned
-        pop.returns_refund += refund
-        pop.customer_refunds += cust_refund
-        margin_lost = cust_refund - cust_due * usd * cfg.customer_refund_share
-        pop.retail_margin -= margin_lost
+        # company, which refunds customer_refund_share of their wholesale cost; returned
+        # stock is refunded at member_refund_share.
+        c_refund = c_pv * (usd * cfg.customer_refund_share)
+        s_refund = s_pv * (usd * cfg.member_refund_share)
+        c_paid_back = c_pv * (usd * (1.0 + markup))
+        m = self.month
+        np.add.at(m["refund"], c_rows, c_refund)
+        np.add.at(m["refund"], s_rows, s_refund)
+        np.add.at(m["customer_refunds"], c_rows, c_paid_back)
+        np.add.at(m["margin_lost"], c_rows, c_paid_back - c_refund)
+        rows = np.unique(self._touched)
+        pop.returns_refund[rows] += m["refund"][rows]
+        pop.customer_refunds[rows] += m["customer_refunds"][rows]
+        pop.retail_margin[rows] -= m["margin_lost"][rows]
         f = model.month_flow
-        total_refund = float(refund.sum())
-        f["returned_pv"] += float(returned.sum())
-        f["return_refunds"] += total_refund
-        f["customer_refunds"] += float(cust_refund.sum())
-        f["revenue"] -= total_refund
-        model.company["revenue"] -= total_refund
-        if model.plan.volume.returns_timing == "period_of_return":
+        refunds = float(c_refund.sum() + s_refund.sum())
+        f["returned_pv"] += float(c_pv.sum() + s_pv.sum())
+        f["return_refunds"] += refunds
+        f["customer_refunds"] += float(c_paid_back.sum())
+        f["revenue"] -= refunds
+        model.company["revenue"] -= refunds
+        if model.plan.volume.returns_timing == "period_of_return" and rows.size:
             # The return lowers the PV of the month it is made in (the member's, if active).
-            pv = pop.pv[who] - returned[who]
+            act = rows[pop.status[rows] == Status.DISTRIBUTOR]
+            pv = pop.pv[act] - pop.returned[act]
             if model.plan.volume.floor_at_zero:
                 pv = np.maximum(pv, 0.0)
-            drop = pop.pv[who] - pv
-            pop.pv[who] = pv
-            pop.pv_total[who] -= drop
+            drop = pop.pv[act] - pv
+            pop.pv[act] = pv
+            pop.pv_total[act] -= drop
             f["pv"] -= float(drop.sum())
-        return {
-            "refund": refund,
-            "customer_refunds": cust_refund,
-            "returned": returned,
-            "margin_lost": margin_lost,
-        }
 
     # ------------------------------------------------------------------ pay phase
-    def clawback_for_month(
-        self, model: MLMModel, inp: PeriodInput, state_before: dict
-    ) -> np.ndarray:
-        """Pay ``inp`` again without the volume scheduled to come back; book the clawback.
+    def clawback_for_month(self, model: MLMModel, inp: PeriodInput, state_before: dict) -> None:
+        """Pay ``inp`` again without the volume scheduled to come back; take this month's.
 
         The difference between what each person was paid this month and what they would
         have been paid had the goods never been sold (Nu Skin's rule: a return adjusts the
         bonus of the month of the sale) is the clawback for this month's returns. It falls
         due with the returns, split over their months pro rata to the volume returned at
         each age. The engine's carried state is restored, so the extra run changes nothing
-        else. Then the clawback due this month is taken.
+        else. Then the clawback due this month is booked (:meth:`book_clawback`).
 
         Args:
             model: the model (after this month's gross pay, ``model.last_pay``).
             inp: this month's pay input.
             state_before: a deep copy of the engine's carried state before this month's pay.
-
-        Returns:
-            float64[n] USD clawed back this month from each person.
         """
         due = self.clawback_due
         w = self.window
         total = float(self.scheduled_by_age.sum())
         if total > 0:
-            pv = inp.pv - self.scheduled
+            rows, pv_back = self.scheduled
+            pv = inp.pv.copy()
+            pv[rows] -= pv_back
             if model.plan.volume.floor_at_zero:
-                pv = np.maximum(pv, 0.0)
-            net = _pay_again(model, replace(inp, pv=pv, bv=pv * model.scenario.units.bv_per_pv),
-                             state_before)
+                pv[rows] = np.maximum(pv[rows], 0.0)
+            net = _pay_again(
+                model, replace(inp, pv=pv, bv=pv * model.scenario.units.bv_per_pv), state_before
+            )
             diff = model.last_pay.total - net.total
+            paid_rows = np.flatnonzero(diff)
+            amounts = diff[paid_rows]
             for age in np.flatnonzero(self.scheduled_by_age):
-                due[(model.month + age) % w] += diff * (self.scheduled_by_age[age] / total)
-        slot = model.month % w
-        taken = due[slot].copy()
-        due[slot] = 0.0
-        return taken
+                share = self.scheduled_by_age[age] / total
+                due[(model.month + age) % w].append((paid_rows, amounts * share))
+        self._clawed_reset()
+        self.book_clawback(model, *_take(due, model.month % w))
 
     # ------------------------------------------------------------------ quit phase
     def buyback_clawback(
         self, model: MLMModel, claimers: np.ndarray, stock_pv: np.ndarray
-    ) -> np.ndarray:
-        """float64[n] USD clawed back for the stock bought back from ``claimers``.
+    ) -> None:
+        """Claw back what was paid on the stock bought back from ``claimers`` (PV each).
 
         The rule: what the uplines are paid on a volume as large as the bought-back stock,
         at this month's positions, qualifications and ranks (this month's pay run again with
@@ -192,9 +211,8 @@ class ReturnsBook:
         months the stock was bought in are not kept with their pay, so this is the month of
         quitting's rate, not the month of purchase's (``docs/model.md``).
         """
-        out = np.zeros(model.pop.n)
         if not claimers.size or not (stock_pv > 0).any():
-            return out
+            return
         inp = model.pay_input
         pv = inp.pv.copy()
         pv[claimers] += stock_pv
@@ -203,9 +221,52 @@ class ReturnsBook:
             replace(inp, pv=pv, bv=pv * model.scenario.units.bv_per_pv),
             model.pay_state_before,
         )
-        out = more.total - model.last_pay.total
-        out[claimers] = 0.0
-        return out
+        diff = more.total - model.last_pay.total
+        diff[claimers] = 0.0
+        rows = np.flatnonzero(diff)
+        self.book_clawback(model, rows, diff[rows])
+
+    def book_clawback(self, model: MLMModel, rows: np.ndarray, amounts: np.ndarray) -> None:
+        """Book commissions clawed back from ``rows`` (USD each; repeated rows add up)."""
+        if not rows.size:
+            return
+        np.add.at(model.pop.clawback, rows, amounts)
+        np.add.at(self.month["clawback"], rows, amounts)
+        self._clawed = np.concatenate((self._clawed, rows))
+        total = float(amounts.sum())
+        model.month_flow["clawbacks"] += total
+        model.company["clawbacks"] += total
+
+    def _clawed_reset(self) -> None:
+        self.month["clawback"][self._clawed] = 0.0
+        self._clawed = np.empty(0, np.int64)
+
+
+def _schedule(
+    ring: list[list[Chunk]], month: int, who: np.ndarray, pv: np.ndarray, age: np.ndarray
+) -> None:
+    """Append the nonzero ``pv`` of ``who`` to the ring slot of their due month."""
+    w = len(ring)
+    some = pv > 0
+    if not some.any():
+        return
+    if w == 1:
+        ring[0].append((who[some], pv[some]))
+        return
+    for a in np.unique(age[some]):
+        sel = some & (age == a)
+        ring[(month + int(a)) % w].append((who[sel], pv[sel]))
+
+
+def _take(ring: list[list[Chunk]], slot: int) -> Chunk:
+    """The chunks of one slot, concatenated; the slot is emptied."""
+    chunks = ring[slot]
+    ring[slot] = []
+    if not chunks:
+        return _EMPTY
+    if len(chunks) == 1:
+        return chunks[0]
+    return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
 
 
 def _pay_again(model: MLMModel, inp: PeriodInput, state: dict) -> PayResult:

@@ -360,3 +360,37 @@ def test_returns_off_adds_no_column():
     m = make_model("market.population=300", "scenario.months=2", agents=False).run()
     cols = m.datacollector.get_model_vars_dataframe().columns
     assert not {"returned_pv", "return_refunds", "customer_refunds", "clawbacks"} & set(cols)
+
+
+def test_the_report_and_the_disclosure_statement_net_the_clawbacks(tmp_path):
+    from simulation import outcomes, results
+    from simulation.runner import run_scenario
+
+    scen, path = load_scenario(
+        "classroom",
+        [
+            "market.population=500",
+            "scenario.months=15",
+            "returns.enabled=true",
+            "returns.customer_prob=0.3",
+            "returns.member_prob=0.3",
+            "plan.volume.returns_timing=clawback",
+        ],
+    )
+    res = run_scenario(scen, scenario_path=path, out=tmp_path / "run", figures=True)
+    m = res["model"]
+    dist = results.distributor_columns(m)
+    start = m.year_start
+    ids = dist["id"]
+    year_comm = m.pop.commissions[ids] - start["commissions"][ids]
+    year_claw = m.pop.clawback[ids] - start["clawback"][ids]
+    assert year_claw.sum() > 0
+    np.testing.assert_allclose(dist["commissions_year"], year_comm - year_claw)
+    run = results.run_data(m)
+    c = outcomes.analyse(run).facts["company"]
+    assert c["clawbacks"] == pytest.approx(m.pop.clawback.sum())
+    assert c["commissions_net"] == pytest.approx(m.pop.commissions.sum() - m.pop.clawback.sum())
+    assert c["return_refunds"] == pytest.approx(m.pop.returns_refund.sum())
+    page = (res["run_dir"] / "report.html").read_text(encoding="utf-8")
+    assert "of commissions were clawed back" in page
+    assert "lost money as participants" in page
