@@ -49,8 +49,8 @@ class ReturnsBook:
     Attributes:
         customer, stock: per due month % window, chunks of (rows, PV) of customer orders and
             of members' stock to come back.
-        clawback_due: per due month % window, chunks of (rows, USD) to claw back (None
-            without the plan's clawback).
+        clawback_due: per due month % window, (rows, USD, share) to claw back: the share
+            of one sale month's differences due then (None without the plan's clawback).
         scheduled: (rows, PV) scheduled for return this month, all ages together.
         scheduled_by_age: float64[window] PV scheduled this month by age in months.
         month: this month's money per person, float64[n] each: ``refund``,
@@ -62,7 +62,7 @@ class ReturnsBook:
         self.window = int(window)
         self.customer: list[list[Chunk]] = [[] for _ in range(self.window)]
         self.stock: list[list[Chunk]] = [[] for _ in range(self.window)]
-        self.clawback_due: list[list[Chunk]] | None = (
+        self.clawback_due: list[list[tuple[np.ndarray, np.ndarray, float]]] | None = (
             [[] for _ in range(self.window)] if clawback else None
         )
         self.scheduled: Chunk = _EMPTY
@@ -192,11 +192,15 @@ class ReturnsBook:
             diff = model.last_pay.total - net.total
             paid_rows = np.flatnonzero(diff)
             amounts = diff[paid_rows]
+            # One copy of the month's differences, shared by the slots it falls due in.
             for age in np.flatnonzero(self.scheduled_by_age):
-                share = self.scheduled_by_age[age] / total
-                due[(model.month + age) % w].append((paid_rows, amounts * share))
+                share = float(self.scheduled_by_age[age] / total)
+                due[(model.month + age) % w].append((paid_rows, amounts, share))
         self._clawed_reset()
-        self.book_clawback(model, *_take(due, model.month % w))
+        slot = model.month % w
+        for rows, amounts, share in due[slot]:
+            self.book_clawback(model, rows, amounts * share if share != 1.0 else amounts)
+        due[slot] = []
 
     # ------------------------------------------------------------------ quit phase
     def buyback_clawback(
