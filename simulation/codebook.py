@@ -345,7 +345,9 @@ ANALYSIS: dict[str, tuple[str, str]] = {
                 "commissionable_revenue, commissions (USD), payout_ratio, cap_ratio, breakage, "
                 "breakage_share, retail_share, qualifying_purchase_share, recruitment_income, "
                 "recruitment_income_share, revenue_from_recruitment_share, "
-                "customers_per_distributor, customers_end}.", "object (USD, shares 0-1)"),
+                "customers_per_distributor, customers_end}; with [returns] on also "
+                "{returned_pv (PV), returned_usd, return_refunds, customer_refunds, clawbacks, "
+                "commissions_net (commissions - clawbacks)}.", "object (USD, shares 0-1)"),
     "attrition": ("Quitting: {annual_quit_rate, annual_quit_rate_last_year, "
                   "mean_monthly_quit_rate (shares 0-1), quit_total (persons)}.", "object"),
     "disclosure_year": ("First and last month of the income disclosure year.",
