@@ -623,6 +623,35 @@ def _company_section(a: Analysis) -> str:
             "distributor-months).",
         ],
     ]
+    if "clawbacks" in c:  # [returns] on
+        rows += [
+            [
+                "product returned",
+                usd(c["returned_usd"]),
+                "Customers' orders and members' stock sent back, at wholesale.",
+            ],
+            [
+                "refunds for returns",
+                usd(c["return_refunds"]),
+                "Paid back by the company for returned product (already out of revenue).",
+            ],
+            [
+                "paid back to customers",
+                usd(c["customer_refunds"]),
+                "Retail price members refunded to customers who returned an order.",
+            ],
+            [
+                "commissions clawed back",
+                usd(c["clawbacks"]),
+                "Taken back from uplines on returned and bought-back volume (the plan's "
+                "returns_timing = 'clawback').",
+            ],
+            [
+                "commissions net of clawbacks",
+                usd(c["commissions_net"]),
+                "Commissions paid − clawed back.",
+            ],
+        ]
     return table_html(["measure", "value", "definition"], rows, numeric_to=2, cls="company wide")
 
 

@@ -393,6 +393,7 @@ def test_the_report_and_the_disclosure_statement_net_the_clawbacks(tmp_path):
     assert c["return_refunds"] == pytest.approx(m.pop.returns_refund.sum())
     page = (res["run_dir"] / "report.html").read_text(encoding="utf-8")
     assert "of commissions were clawed back" in page
+    assert "commissions net of clawbacks" in page  # the company table's row
     assert "lost money as participants" in page
 
 
