@@ -65,6 +65,9 @@ class ReturnsBook:
         self.clawback_due: list[list[tuple[np.ndarray, np.ndarray, float]]] | None = (
             [[] for _ in range(self.window)] if clawback else None
         )
+        # Under the clawback: returns made too long after the sale (the plan's
+        # clawback_window_months) lower the PV of the month they are made in instead.
+        self.late: list[list[Chunk]] = [[] for _ in range(self.window)]
         self.scheduled: Chunk = _EMPTY
         self.scheduled_by_age = np.zeros(self.window)
         self.month = {k: np.zeros(n) for k in ("refund", "customer_refunds", "margin_lost",
@@ -104,14 +107,23 @@ class ReturnsBook:
         stock_bought = purchase.topup_pv + purchase.loading_pv
         stock_back = np.where(rng.random(who.size) < cfg.member_prob, stock_bought, 0.0)
         stock_age = rng.integers(0, w, who.size) if w > 1 else np.zeros(who.size, np.int64)
-        _schedule(self.customer, t, who, cust_back, cust_age)
-        _schedule(self.stock, t, who, stock_back, stock_age)
         kept = stock_back > 0
         if kept.any():
             rows = who[kept]
             pop.inventory_pv[rows] -= stock_back[kept]
             if model._stock_bought is not None:
                 model._stock_bought[t % model._stock_bought.shape[0], rows] -= stock_back[kept]
+        _schedule(self.customer, t, who, cust_back, cust_age)
+        _schedule(self.stock, t, who, stock_back, stock_age)
+        volume = model.plan.volume
+        clawing = volume.returns_timing == "clawback"
+        if clawing and volume.clawback_window_months > 0:
+            late_c = cust_age >= volume.clawback_window_months
+            late_s = stock_age >= volume.clawback_window_months
+            _schedule(self.late, t, who, np.where(late_c, cust_back, 0.0), cust_age)
+            _schedule(self.late, t, who, np.where(late_s, stock_back, 0.0), stock_age)
+            cust_back = np.where(late_c, 0.0, cust_back)  # not charged to this month
+            stock_back = np.where(late_s, 0.0, stock_back)
         total = cust_back + stock_back
         some = total > 0
         self.scheduled = (who[some], total[some])
@@ -150,16 +162,14 @@ class ReturnsBook:
         f["customer_refunds"] += float(c_paid_back.sum())
         f["revenue"] -= refunds
         model.company["revenue"] -= refunds
-        if model.plan.volume.returns_timing == "period_of_return" and rows.size:
+        if not clawing:
             # The return lowers the PV of the month it is made in (the member's, if active).
-            act = rows[pop.status[rows] == Status.DISTRIBUTOR]
-            pv = pop.pv[act] - pop.returned[act]
-            if model.plan.volume.floor_at_zero:
-                pv = np.maximum(pv, 0.0)
-            drop = pop.pv[act] - pv
-            pop.pv[act] = pv
-            pop.pv_total[act] -= drop
-            f["pv"] -= float(drop.sum())
+            _lower_pv(model, rows, pop.returned[rows])
+        else:
+            l_rows, l_pv = _take(self.late, slot)
+            if l_rows.size:
+                u, inv = np.unique(l_rows, return_inverse=True)
+                _lower_pv(model, u, np.bincount(inv, l_pv))
 
     # ------------------------------------------------------------------ pay phase
     def clawback_for_month(self, model: MLMModel, inp: PeriodInput, state_before: dict) -> None:
@@ -244,6 +254,22 @@ class ReturnsBook:
     def _clawed_reset(self) -> None:
         self.month["clawback"][self._clawed] = 0.0
         self._clawed = np.empty(0, np.int64)
+
+
+def _lower_pv(model: MLMModel, rows: np.ndarray, pv_back: np.ndarray) -> None:
+    """Lower this month's PV of ``rows`` (each once) by ``pv_back``, where they are active."""
+    pop = model.pop
+    act = pop.status[rows] == Status.DISTRIBUTOR
+    rows, pv_back = rows[act], pv_back[act]
+    if not rows.size:
+        return
+    pv = pop.pv[rows] - pv_back
+    if model.plan.volume.floor_at_zero:
+        pv = np.maximum(pv, 0.0)
+    drop = pop.pv[rows] - pv
+    pop.pv[rows] = pv
+    pop.pv_total[rows] -= drop
+    model.month_flow["pv"] -= float(drop.sum())
 
 
 def _schedule(

@@ -19,24 +19,25 @@ from tests.helpers import check_invariants, make_model
 USD_REFUND = 0.9  # returns.member_refund_share (the DSA's 90%)
 
 
-def _plan(timing: str = "period_of_return"):
+def _plan(timing: str = "period_of_return", **volume):
     return plan_from_dict(
         {
             "qualification": {"min_pv": 100},
             "retail": {"markup": 0.25},
             "unilevel": {"percentages": [0.10, 0.05], "compression": "none"},
-            "volume": {"returns_timing": timing},
+            "volume": {"returns_timing": timing, **volume},
         },
         "the test chain's plan",
     )
 
 
-def _chain(timing: str, buys, *sets: str, quit_at=None) -> MLMModel:
+def _chain(timing: str, buys, *sets: str, quit_at=None, volume=None) -> MLMModel:
     """F (the founder) <- X (joins in month 1) <- Y (joins in month 2).
 
     ``buys(model) -> dict row -> (own_use_pv, stock_pv)`` is what each active member buys
     this month (household use bought, not from stock; stock as a top-up). ``quit_at =
-    (month, row)`` makes that member quit and claim the buyback.
+    (month, row)`` makes that member quit and claim the buyback; ``volume``: more keys of
+    the plan's ``[volume]`` table.
     """
     scen, _ = load_scenario(
         "classroom",
@@ -80,7 +81,7 @@ def _chain(timing: str, buys, *sets: str, quit_at=None) -> MLMModel:
 
     m = MLMModel(
         scenario=scen,
-        plan=_plan(timing),
+        plan=_plan(timing, **(volume or {})),
         agents=False,
         rules={"recruit": recruit, "buy": buy, "quit": quit_rule},
     )
@@ -431,3 +432,34 @@ def test_paying_a_month_again_leaves_the_plan_engine_as_it_was(plan, monkeypatch
     for col in ("commissions", "pv", "qualified", "revenue", "distributors"):
         np.testing.assert_array_equal(a[col].to_numpy(), b[col].to_numpy(), err_msg=col)
     assert (b["clawbacks"] == 0).all()
+
+
+@pytest.mark.parametrize(("claw_window", "seed"), [(1, 42), (1, 43), (1, 45), (3, 45)])
+def test_a_return_after_the_plans_clawback_window_lowers_the_month_of_the_return(
+    claw_window, seed
+):
+    # Y's 100 PV of stock of month 2 comes back at an age of 0, 1 or 2 months. Within the
+    # plan's clawback window it is clawed back (X 10, F 5) and the PV of month 2 is kept;
+    # after it, nothing is clawed back and the PV of the month of the return drops by 100.
+    m = _chain(
+        "clawback",
+        _everyone_100_y_stock(100.0),
+        "returns.member_prob=1",
+        "returns.window_months=3",
+        f"scenario.seed={seed}",
+        volume={"clawback_window_months": claw_window},
+    )
+    returned = {}
+    for _ in range(5):
+        m.step()
+        returned[m.month] = m.stats["returned_pv"]
+    back = max(returned, key=returned.get)
+    assert returned[back] == pytest.approx(100.0) and 2 <= back <= 4
+    y = m.rows["Y"]
+    bought = 100.0 * 4 + 100.0  # months 2-5 for the household, 100 of stock in month 2
+    if back - 2 < claw_window:
+        assert m.pop.clawback[m.rows["X"]] == pytest.approx(10.0)
+        assert m.pop.pv_total[y] == pytest.approx(bought)
+    else:
+        assert m.pop.clawback.sum() == 0.0
+        assert m.pop.pv_total[y] == pytest.approx(bought - 100.0)

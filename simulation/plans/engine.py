@@ -88,6 +88,15 @@ class VolumeRules(Params):
         description="True (default): PV after returns is at least 0 (bought 50, returned 80 "
         "-> 0). False: negative PV is kept and lowers the uplines' group volumes.",
     )
+    clawback_window_months: int = Field(
+        0,
+        ge=0,
+        le=1200,
+        description="With returns_timing = 'clawback': only a return made less than this many "
+        "periods after the sale is charged to the period of the sale; a later one lowers the "
+        "PV of the period of the return (as 'period_of_return'). 0 (default): every return "
+        "is charged to the period of the sale.",
+    )
 
 
 class Cap(Params):
