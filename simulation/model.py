@@ -138,6 +138,8 @@ class MLMModel(mesa.Model):
             if scenario.returns.enabled
             else None
         )
+        # This month's pay input and the plan engine's state before it (kept only when the
+        # plan claws back, to pay the month again).
         self.pay_input: PeriodInput | None = None
         self.pay_state_before: dict[str, Any] | None = None
         self.agent_of: dict[int, Distributor] = {}
@@ -482,7 +484,7 @@ class MLMModel(mesa.Model):
         if clawback:
             # This month may be paid again (the clawback's counterfactual), from here.
             self.pay_state_before = copy.deepcopy(self.pay_engine.state)
-        self.pay_input = inp
+            self.pay_input = inp
         result = self.pay_engine.pay(inp)
         if result.rank is not None:
             pop.rank[:] = result.rank
