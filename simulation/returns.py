@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulation import behaviour
 from simulation.plans import PayResult, PeriodInput
 from simulation.state import Status
 
@@ -83,7 +84,8 @@ class ReturnsBook:
 
         Draws, in this order from ``rng`` (the ``returns`` stream), for every active
         distributor ``who``: the number of their customers returning this month's order
-        (binomial with ``customer_prob``), its age (if the window is longer than a month),
+        (binomial with ``customer_prob``, divided by the member's support from their upline
+        when ``people.overload_strength`` > 0), its age (if the window is longer than a month),
         whether the member returns this month's stock (``member_prob``) and its age.
         Returned customer PV is the seller's customer PV x returning customers / customers
         (their mean order). Stock to be returned is set aside unopened (out of
@@ -99,7 +101,11 @@ class ReturnsBook:
         markup = model.plan.retail.markup
         # ---- what this month's purchases will send back, and when
         n_cust = pop.customers[who].astype(np.int64)
-        back = rng.binomial(n_cust, cfg.customer_prob) if who.size else np.zeros(0, np.int64)
+        p_back = cfg.customer_prob
+        if model.scenario.people.overload_strength > 0 and who.size:
+            # Customers of an overstretched member return more, as they also stop sooner.
+            p_back = np.minimum(p_back / behaviour.support(model, who), 1.0)
+        back = rng.binomial(n_cust, p_back) if who.size else np.zeros(0, np.int64)
         cust_back = np.where(
             back > 0, pop.customer_pv[who] * back / np.maximum(n_cust, 1), 0.0
         )

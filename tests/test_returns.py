@@ -463,3 +463,25 @@ def test_a_return_after_the_plans_clawback_window_lowers_the_month_of_the_return
     else:
         assert m.pop.clawback.sum() == 0.0
         assert m.pop.pv_total[y] == pytest.approx(bought - 100.0)
+
+
+def test_customers_of_an_overstretched_member_return_more(monkeypatch):
+    # customer_prob / support: with every member's support at 1/4, a 25% chance becomes
+    # certain, so every customer order comes back the month it is bought.
+    from simulation import behaviour
+
+    monkeypatch.setattr(behaviour, "support", lambda model, who: np.full(who.size, 0.25))
+    m = make_model(
+        "market.population=400",
+        "returns.enabled=true",
+        "returns.customer_prob=0.25",
+        "returns.member_prob=0",
+        "people.overload_strength=1",
+        agents=False,
+    )
+    ordered = 0.0
+    for _ in range(6):
+        m.step()
+        assert m.stats["returned_pv"] == pytest.approx(m.stats["customer_pv"])
+        ordered += m.stats["customer_pv"]
+    assert ordered > 0
