@@ -35,6 +35,11 @@ BEHAVIOUR = [
     "people.skill_sigma=0.5",
     "people.leader_founders=true",
     "people.overload_strength=0.2",
+    # Returns within 3 months, and the plan clawing back commissions on them (the costlier
+    # timing: the month is paid a second time without the volume that comes back).
+    "returns.enabled=true",
+    "returns.window_months=3",
+    "plan.volume.returns_timing=clawback",
 ]
 
 SIZES = {

@@ -843,9 +843,13 @@ def story_lines(model: MLMModel, pid: int) -> list[str]:
         f"retail customers now: {s['customers']}",
         f"- money in: commissions {usd(s['commissions'])}, "
         f"retail sales {usd(s['retail_sales'])}"
-        + (f", buyback {usd(s['buyback_refund'])}" if s["buyback_refund"] else ""),
+        + (f", buyback {usd(s['buyback_refund'])}" if s["buyback_refund"] else "")
+        + (f", refunds for returns {usd(s['returns_refund'])}" if s["returns_refund"] else ""),
         f"- money out: product {usd(s['purchases'])}, starter kit {usd(s['kit_cost'])}, "
-        f"fees {usd(s['fixed_costs'])}",
+        f"fees {usd(s['fixed_costs'])}"
+        + (f", paid back to customers {usd(s['customer_refunds'])}" if s["customer_refunds"]
+           else "")
+        + (f", commissions clawed back {usd(s['clawback'])}" if s["clawback"] else ""),
         f"- product used at home, worth {usd(s['own_use_value'])}",
         f"**Net: {usd(s['net_income'])}** with home use valued "
         f"({usd(s['net_income_strict'])} without): {verdict}.",

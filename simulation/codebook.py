@@ -100,6 +100,9 @@ MONTHLY_UNITS: dict[str, tuple[str, str]] = {
     "end_use_paid": ("USD", PAID_MEMBERS),
     "commissions_retail_backed": ("USD", PAID_MEMBERS),
     "paid_chain": ("USD", THE_MONTH + "; only when [chain] is enabled"),
+    "return_refunds": ("USD", THE_MONTH + "; only when [returns] is enabled"),
+    "customer_refunds": ("USD", THE_MONTH + "; only when [returns] is enabled"),
+    "clawbacks": ("USD", THE_MONTH + "; only when [returns] is enabled"),
 }
 
 LEVEL_UNITS: dict[str, tuple[str, str]] = {
@@ -134,6 +137,9 @@ DISTRIBUTOR_STATE_UNITS: dict[str, str] = {
     "kit_cost": "USD",
     "fixed_costs": "USD",
     "buyback_refund": "USD",
+    "returns_refund": "USD",
+    "customer_refunds": "USD",
+    "clawback": "USD",
     "inventory_pv": "PV",
     "willingness": "probability 0-1",
     "effort": "multiplier (mean 1)",
@@ -156,6 +162,10 @@ DISTRIBUTOR_NOTES: dict[str, str] = {
     "kit_cost": " Cumulative, whole run.",
     "fixed_costs": " Cumulative, whole run.",
     "buyback_refund": " Cumulative, whole run.",
+    "returns_refund": " Cumulative, whole run; 0 unless [returns] is enabled.",
+    "customer_refunds": " Cumulative, whole run; 0 unless [returns] is enabled.",
+    "clawback": " Cumulative, whole run; 0 unless [returns] is enabled and the plan's "
+    "[volume] returns_timing is 'clawback'.",
     "willingness": " Drawn when the population is made.",
     "effort": " Drawn when the population is made.",
 }
@@ -166,13 +176,14 @@ DISTRIBUTOR_DERIVED: dict[str, Entry] = {
         "unit": "text",
     },
     "costs": {
-        "meaning": "Costs over the run: purchases + starter kit + fixed costs - buyback "
-        "refund (state.costs).",
+        "meaning": "Costs over the run: purchases + starter kit + fixed costs + customer "
+        "refunds - buyback refund - refunds for returns (state.costs).",
         "unit": "USD",
     },
     "net_income": {
-        "meaning": "Net income over the run: commissions + retail sales + buyback refund - "
-        "purchases - kit - fixed costs + value of own use (state.net_income).",
+        "meaning": "Net income over the run: commissions - clawback + retail sales + buyback "
+        "refund + refunds for returns - purchases - kit - fixed costs - customer refunds + "
+        "value of own use (state.net_income).",
         "unit": "USD",
     },
     "net_income_strict": {
@@ -181,8 +192,8 @@ DISTRIBUTOR_DERIVED: dict[str, Entry] = {
         "unit": "USD",
     },
     "commissions_year": {
-        "meaning": "Commissions in the last 12 months (the income disclosure year; the whole "
-        "run if it is shorter).",
+        "meaning": "Commissions net of clawbacks in the last 12 months (the income "
+        "disclosure year; the whole run if it is shorter).",
         "unit": "USD",
     },
     "costs_year": {"meaning": "Costs in the last 12 months (as costs).", "unit": "USD"},
@@ -205,9 +216,9 @@ DISTRIBUTOR_ORDER = (
     "id", "status", "enroller", "sponsor", "level", "join_month", "quit_month", "recruits",
     "customers", "rank", "rank_last", "rank_highest", "pv_total", "commissions",
     "retail_sales", "retail_margin", "purchases", "own_use_value", "kit_cost", "fixed_costs",
-    "buyback_refund", "inventory_pv", "costs", "net_income", "net_income_strict",
-    "commissions_year", "costs_year", "net_income_year", "willingness", "effort",
-    "reachable_prospects", "region",
+    "buyback_refund", "returns_refund", "customer_refunds", "clawback", "inventory_pv", "costs",
+    "net_income", "net_income_strict", "commissions_year", "costs_year", "net_income_year",
+    "willingness", "effort", "reachable_prospects", "region",
 )  # fmt: skip
 
 # -- income_disclosure.csv (metrics.disclosure); the means and shares are over the row.
@@ -371,7 +382,9 @@ ANALYSIS: dict[str, tuple[str, str]] = {
                 "commissionable_revenue, commissions (USD), payout_ratio, cap_ratio, breakage, "
                 "breakage_share, retail_share, qualifying_purchase_share, recruitment_income, "
                 "recruitment_income_share, revenue_from_recruitment_share, "
-                "customers_per_distributor, customers_end}.", "object (USD, shares 0-1)"),
+                "customers_per_distributor, customers_end}; with [returns] on also "
+                "{returned_pv (PV), returned_usd, return_refunds, customer_refunds, clawbacks, "
+                "commissions_net (commissions - clawbacks)}.", "object (USD, shares 0-1)"),
     "attrition": ("Quitting: {annual_quit_rate, annual_quit_rate_last_year, "
                   "mean_monthly_quit_rate (shares 0-1), quit_total (persons)}.", "object"),
     "disclosure_year": ("First and last month of the income disclosure year.",

@@ -31,7 +31,8 @@ MONTHLY_COLUMNS: dict[str, str] = {
     "quit_this_month": "Distributors who quit this month.",
     "ever_joined": "Persons who ever joined (cumulative).",
     "penetration": "ever_joined / N.",
-    "revenue": "Company revenue this month: purchases + starter kits - buyback refunds, USD.",
+    "revenue": "Company revenue this month: purchases + starter kits - buyback refunds (- "
+    "refunds for returns), USD.",
     "commissionable_revenue": "Commissionable revenue (sum of BV) the cap is measured on, USD.",
     "commissions": "Commissions and bonuses paid this month, USD.",
     "payout_ratio": "commissions / commissionable revenue this month.",
@@ -112,6 +113,14 @@ MECHANISM_COLUMNS: dict[str, dict[str, str]] = {
     "chain": {
         "paid_chain": "Chain-letter joining payments paid on to sponsors and uplines this "
         "month ([chain]), USD; part of commissions and of paid_recruiting."
+    },
+    "returns": {
+        "return_refunds": "Refunds the company paid for returned product this month, USD "
+        "(already taken out of revenue).",
+        "customer_refunds": "Retail price members paid back to customers who returned "
+        "orders this month, USD.",
+        "clawbacks": "Commissions clawed back from uplines this month, USD (only under the "
+        "plan's returns_timing = 'clawback'; not taken out of commissions).",
     },
 }
 
@@ -233,6 +242,9 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
         row["rejoined"] = int(model.rejoined_this_month)
     if model.scenario.chain.enabled:
         row["paid_chain"] = chain
+    if model.scenario.returns.enabled:
+        for key in MECHANISM_COLUMNS["returns"]:
+            row[key] = f[key]
     return row
 
 
@@ -282,8 +294,9 @@ def legal_row(model: MLMModel) -> dict[str, float]:
         return row
     rows = forest.members.astype(np.int64)
     household = model.household_month
+    bought = model.bought_month
     classes = legal.classify_purchases(
-        pop.pv[rows], household[rows], pop.customer_pv[rows], returned[rows]
+        bought[rows], household[rows], pop.customer_pv[rows], returned[rows]
     )
     row["household_pv"] = float(classes["consumed"].sum())
     outside = row["returned_pv"] - float(classes["returned"].sum())
@@ -295,7 +308,7 @@ def legal_row(model: MLMModel) -> dict[str, float]:
     recruiting = sum(recruiting_parts[1:], recruiting_parts[0]) if recruiting_parts else None
     tests = legal.month_tests(
         forest,
-        bought=pop.pv,
+        bought=bought,
         household=household,
         sold=pop.customer_pv,
         returned=returned,

@@ -702,6 +702,59 @@ class Chain(Section):
         ge=2,
         le=100,
         description="The rest goes to the member this many levels up (the sponsor is 1).",
+class Returns(Section):
+    """``[returns]``: customers and members send product back; refunds and clawbacks.
+
+    Off by default (nothing is returned; PV is every purchase). On: each month every
+    distributor's customers return some of their orders (each order with ``customer_prob``)
+    and every member who bought stock returns that month's stock unopened with
+    ``member_prob``; a return is made at an age of 0 to ``window_months`` - 1 months after
+    the purchase, each equally likely (the company's return window). The company refunds
+    ``customer_refund_share`` of the wholesale cost of goods customers return (the member
+    pays the customer back the retail price) and ``member_refund_share`` of the cost of
+    stock a member returns. The plan's ``[volume] returns_timing`` says what a return does
+    to commissions: ``period_of_return`` lowers the PV of the month of the return;
+    ``clawback`` claws back from the uplines what was paid on the returned volume in the
+    month it was bought (and, at quitting, on bought-back stock); ``docs/model.md``.
+    """
+
+    # The returns and clawbacks due are kept in rings sized for the window.
+    START_ONLY = frozenset({"enabled", "window_months"})
+
+    enabled: bool = Field(False, description="Customers and members return product.")
+    window_months: int = Field(
+        1,
+        ge=1,
+        le=24,
+        description="Returns are made within this many months of the purchase (the month of "
+        "purchase included; 1: the same month), each month of the window equally likely.",
+    )
+    customer_prob: float = Field(
+        0.03,
+        ge=0,
+        le=1,
+        description="Chance that a customer's monthly order is returned.",
+    )
+    member_prob: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Chance that a member returns the stock bought in a month (top-up and "
+        "loading; household use is not returned).",
+    )
+    customer_refund_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of the wholesale cost the company refunds for goods customers "
+        "return (satisfaction guarantees refund customers in full).",
+    )
+    member_refund_share: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="Share of the cost the company refunds for stock a member returns (the "
+        "DSA's 90% repurchase rule).",
     )
 
 
@@ -753,6 +806,7 @@ class Scenario(Section):
     policy: Policy = Field(default_factory=Policy)
     chain: Chain = Field(default_factory=Chain)
     incentives: Incentives = Field(default_factory=Incentives)
+    returns: Returns = Field(default_factory=Returns)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -453,7 +453,9 @@ def _net_volume(
 
     ``period_of_return``: each line's returns lower its own period's PV. ``clawback``: they
     lower the PV of the same id in the period of the sale (``sale`` column, -1 = the line's own
-    period), which must be a period of this file, not after the return.
+    period), which must be a period of this file, not after the return; with
+    ``clawback_window_months`` W > 0, a return made W or more periods after the sale lowers
+    its own period's PV instead.
     """
     net = gross.astype(np.float64).copy()
     if rules.returns_timing == "period_of_return":
@@ -462,6 +464,12 @@ def _net_volume(
         target_period = np.where(sale >= 0, sale, period)
         later = target_period > period
         problems.add("sale_period is after the period of the return", lines[later], sale[later])
+        window = rules.clawback_window_months
+        if window > 0:
+            # A return made too long after the sale lowers its own period's PV instead.
+            late = (returns > 0) & ~later & (period - target_period >= window)
+            net[late] -= returns[late]
+            returns = np.where(late, 0.0, returns)
         key = pd.MultiIndex.from_arrays([period, ids])
         if not key.is_unique:
             return net  # duplicate ids within a period are reported by the caller

@@ -11,6 +11,7 @@ State is columnar (:class:`simulation.state.Population`); distributors are also 
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,12 +28,23 @@ from simulation.metrics import legal
 from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
 from simulation.regions import region_of, region_sizes
+from simulation.returns import ReturnsBook
 from simulation.state import MONEY_FIELDS, Population, Segment, Status
 from simulation.tree import Forest, reattach_to_active, recompute_depth
 
 # Named random streams, one per concern. New streams go at the end: SeedSequence.spawn gives
 # the first ones the same children whatever follows, so earlier results do not move.
-STREAMS = ("network", "persons", "founders", "recruit", "retail", "buy", "quit", "segments")
+STREAMS = (
+    "network",
+    "persons",
+    "founders",
+    "recruit",
+    "retail",
+    "buy",
+    "quit",
+    "segments",
+    "returns",
+)
 
 # Short constructor keywords (for Mesa's batch_run and the web page) -> scenario key paths.
 ALIASES = {
@@ -145,13 +157,29 @@ class MLMModel(mesa.Model):
         # (a ring, row = month % window), for a buyback limited to recent stock.
         window = scenario.quit.buyback_window_months
         self._stock_bought = np.zeros((window, m.population)) if window else None
+        # [returns]: the returns and clawbacks due in the coming months, and this month's
+        # money of returns (per person) for the account phase.
+        self.returns_book = (
+            ReturnsBook(
+                m.population,
+                scenario.returns.window_months,
+                self.plan.volume.returns_timing == "clawback",
+            )
+            if scenario.returns.enabled
+            else None
+        )
+        # This month's pay input and the plan engine's state before it (kept only when the
+        # plan claws back, to pay the month again).
+        self.pay_input: PeriodInput | None = None
+        self.pay_state_before: dict[str, Any] | None = None
         self.agent_of: dict[int, Distributor] = {}
         self._active: np.ndarray | None = None
-        self.company = {"revenue": 0.0, "paid": 0.0, "refunds": 0.0}
+        self.company = {"revenue": 0.0, "paid": 0.0, "refunds": 0.0, "clawbacks": 0.0}
         self.last_pay = None
         self.pay_forest: Forest | None = None
         self.household_month = np.zeros(m.population)
         self.customers_month = np.zeros(m.population)
+        self.bought_month = np.zeros(m.population)
         self.pay_history: list[tuple[float, int]] = []
         self.year_start: dict[str, np.ndarray] | None = None
         # This month's company-wide flows (USD or PV), reset at the start of each month and
@@ -316,6 +344,10 @@ class MLMModel(mesa.Model):
                 "bv",
                 "breakage",
                 "commissions_revenue",
+                "returned_pv",
+                "return_refunds",
+                "customer_refunds",
+                "clawbacks",
             ),
             0.0,
         )
@@ -480,6 +512,8 @@ class MLMModel(mesa.Model):
         clock.lap("retail")
         purchase = self.rules["buy"](self, s["buy"])
         self._book_purchases(purchase)
+        if self.returns_book is not None:
+            self.returns_book.schedule_and_take(self, s["returns"], purchase)
         clock.lap("buy")
         pay = self._pay()
         clock.lap("pay")
@@ -558,6 +592,9 @@ class MLMModel(mesa.Model):
         self.household_month[who] = p.own_use_pv
         # Customers who ordered this month (a quitter's customers are dropped on quitting).
         self.customers_month = pop.customers.astype(np.float64)
+        # PV bought this month before any return lowers it ([returns]): what the purchase
+        # classes of the legal tests split (returns are a class of their own).
+        self.bought_month = pop.pv.copy() if self.returns_book is not None else pop.pv
         f["qualify_pv"] += float(
             legal.qualifying_topup(p.topup_pv, p.own_use_pv, cust, self.plan.min_pv).sum()
         )
@@ -581,6 +618,12 @@ class MLMModel(mesa.Model):
             customers=pop.customers,
             customer_pv=pop.customer_pv,
         )
+        book = self.returns_book
+        clawback = book is not None and book.clawback_due is not None
+        if clawback:
+            # This month may be paid again (the clawback's counterfactual), from here.
+            self.pay_state_before = copy.deepcopy(self.pay_engine.state)
+            self.pay_input = inp
         result = self.pay_engine.pay(inp)
         self.pay_forest = forest  # the tree this month was paid on (legal tests, collect)
         if self.scenario.chain.enabled:
@@ -604,6 +647,8 @@ class MLMModel(mesa.Model):
         f["commissions_revenue"] = result.revenue
         f["breakage"] = float(sum(result.breakage.values()))
         self.company["paid"] += result.paid
+        if clawback:
+            book.clawback_for_month(self, inp, self.pay_state_before)
         return result
 
     def _account(self, pay, purchase: behaviour.Purchase) -> None:
@@ -633,6 +678,12 @@ class MLMModel(mesa.Model):
             "fixed_costs": fixed,
             "own_use_value": purchase.own_use_pv * usd * self.scenario.buy.own_use_value_share,
         }
+        back = self.returns_book.month if self.returns_book is not None else None
+        if back is not None:
+            # [returns]: this month's refunds, money paid back to customers and clawbacks.
+            month["returns_refund"] = back["refund"][who]
+            month["customer_refunds"] = back["customer_refunds"][who]
+            month["clawback"] = back["clawback"][who]
         pop.net_month[:] = 0
         pop.net_month[who] = money.net_income(month)
         if self.scenario.policy.claim_cap == "median":
@@ -647,6 +698,9 @@ class MLMModel(mesa.Model):
             # Adaptive expectations: move toward this month's income from the business
             # (commissions and retail margin).
             income = commissions[who] + self._margin_month
+            if back is not None:
+                # Customers' returns take back margin, clawbacks take back commissions.
+                income = income - back["margin_lost"][who] - month["clawback"]
             e = pop.expected_income[who]
             pop.expected_income[who] = e + exp.adaptation * (income - e)
 
@@ -678,6 +732,10 @@ class MLMModel(mesa.Model):
             recent = (self.month - pop.join_month[claimers] < window) if window else True
             refund += np.where(recent, pop.kit_cost[claimers] * q.buyback_share, 0.0)
         pop.buyback_refund[claimers] += refund
+        book = self.returns_book
+        if book is not None and book.clawback_due is not None:
+            # The plan claws back what was paid on bought-back stock too.
+            book.buyback_clawback(self, claimers, stock)
         self.month_flow["refunds"] += float(refund.sum())
         self.month_flow["revenue"] -= float(refund.sum())
         self.company["revenue"] -= float(refund.sum())

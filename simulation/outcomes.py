@@ -392,6 +392,28 @@ def _survival_bands(table: pd.DataFrame, width: int, ages: list[int]) -> pd.Data
     return share.reset_index()
 
 
+def _returns_facts(monthly: pd.DataFrame, paid: float, usd_per_pv: float) -> dict[str, Any]:
+    """The whole run's returns, refunds and clawbacks (only with ``[returns]`` on).
+
+    ``returned_pv`` (PV) and ``returned_usd`` (at wholesale): product returned;
+    ``return_refunds``: what the company refunded for it; ``customer_refunds``: retail price
+    members paid back to customers; ``clawbacks``; ``commissions_net``: commissions paid
+    less clawed back. USD unless it says PV.
+    """
+    if "returned_pv" not in monthly.columns:
+        return {}
+    returned = float(monthly["returned_pv"].sum())
+    clawbacks = float(monthly["clawbacks"].sum())
+    return {
+        "returned_pv": returned,
+        "returned_usd": returned * usd_per_pv,
+        "return_refunds": float(monthly["return_refunds"].sum()),
+        "customer_refunds": float(monthly["customer_refunds"].sum()),
+        "clawbacks": clawbacks,
+        "commissions_net": paid - clawbacks,
+    }
+
+
 def analyse(run: RunData) -> Analysis:
     """Compute every table and number of the report from a run's tables."""
     summary = summarise(run)
@@ -561,6 +583,7 @@ def analyse(run: RunData) -> Analysis:
             "revenue_from_recruitment_share": _f((kits + early) / revenue) if revenue > 0 else None,
             "customers_per_distributor": _f(cust_months / dist_months) if dist_months else None,
             "customers_end": int(monthly["customers"].iloc[-1]),
+            **_returns_facts(monthly, paid, usd_per_pv),
         },
         "attrition": {
             "annual_quit_rate": _f(annual_all),

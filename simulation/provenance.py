@@ -501,6 +501,46 @@ PROVENANCE: dict[str, Provenance] = {
         "Strength of the overstretched-upline effect (0: off); no quantitative evidence was "
         "found on how support thins with the size of a frontline, so it is a what-if knob."
     ),
+    # ---------------------------------------------------------------- [returns]
+    "returns.enabled": _set("Switch: customers and members return product; refunds, clawbacks."),
+    "returns.window_months": _set(
+        "Policy: the return window. 1 month is the common 30-day satisfaction guarantee "
+        "(a distributor's customer guarantee of 30 days after the purchase, Parent Company "
+        "'Customer Guarantee'; Treventiad's 100% thirty-day money back guarantee; THREE "
+        "International, 30 days for members); the DSA buyback and Treventiad's member returns "
+        "allow 12 months.",
+        "months",
+    ),
+    "returns.customer_prob": _asm(
+        "3 in 100 customer orders come back; companies publish return policies, not return "
+        "rates (10-K filings report a liability for sales returns, not a rate per order)",
+        "probability per customer order",
+        (0.0, 0.15),
+    ),
+    "returns.member_prob": _asm(
+        "2 in 100 monthly stock purchases are sent back unopened; policies cap returns "
+        "(THREE International may terminate a member returning $500 a year) and no rate is "
+        "published",
+        "probability per member-month with stock bought",
+        (0.0, 0.1),
+    ),
+    "returns.customer_refund_share": _src(
+        "Customer satisfaction guarantees refund the full price: Treventiad, Customer Return "
+        "Policy ('one hundred percent (100%) thirty-day (30) money back guarantee'); Parent "
+        "Company Customer Guarantee ('a full refund of the purchase price'); NewYou, full "
+        "refund within 60 days (company pages, undated); a direct-selling lawyer's overview "
+        "(MLM Attorney, 'Differentiating customer satisfaction, right to cancel and "
+        "buy-back', 2012) finds that virtually every company offers such a guarantee.",
+        "share of wholesale cost",
+    ),
+    "returns.member_refund_share": _src(
+        "Direct Selling Association (US), Code of Ethics: repurchase at 90% of cost (the "
+        "'90% buyback provisions'; the FTC's Business Guidance Concerning Multi-Level "
+        "Marketing, 2018, weighs such policies); Treventiad, distributor returns within 12 "
+        "months refunded at 'ninety percent (90%) of the purchase price'; THREE "
+        "International, a 90% refund (10% restocking fee).",
+        "share of wholesale cost",
+    ),
     # ---------------------------------------------------------------- [expectations]
     "expectations.enabled": _set(
         "Switch: expected income drives joining, quitting and (with qualify_rule) buying."

@@ -162,8 +162,9 @@ def _answers(run: RunData, a: Analysis) -> str:
             "What share of everyone who joined lost money?",
             pct(f["share_net_loss"]),
             f"{num(f['lost_money'])} of the {num(f['ever_joined'])} people who ever joined "
-            f"lost money: net income after all costs below zero, with product used at home "
-            f"valued at {pct(own_use, 0)} of its price. Counting that product as a cost: "
+            f"lost money as participants' surveys count it: net income after all costs below "
+            f"zero, with product used at home valued at {pct(own_use, 0)} of its price. With "
+            f"all costs, that product counted as a cost too: "
             f"{pct(f['share_net_loss_strict'])}. " + loss_assumptions(run.scenario),
         ),
         (
@@ -248,6 +249,13 @@ def _reading(run: RunData, a: Analysis) -> str:
         + (f"ended {usd(-median)} down" if median < 0 else f"ended with {usd(median)}")
     )
     money += f", and {pct(f['share_net_loss'])} lost money."
+    if "clawbacks" in c:
+        money += (
+            f" Returns: {usd(c['returned_usd'])} of product came back; the company refunded "
+            f"{usd(c['return_refunds'])} (already out of its revenue), members paid "
+            f"{usd(c['customer_refunds'])} back to customers, and {usd(c['clawbacks'])} of "
+            f"commissions were clawed back ({usd(c['commissions_net'])} net of clawbacks)."
+        )
     if f["top1_commissions"] is not None:
         money += (
             f" The top 1% received {pct(f['top1_commissions'])} of all commissions (Gini of "
@@ -635,6 +643,35 @@ def _company_section(a: Analysis) -> str:
             "distributor-months).",
         ],
     ]
+    if "clawbacks" in c:  # [returns] on
+        rows += [
+            [
+                "product returned",
+                usd(c["returned_usd"]),
+                "Customers' orders and members' stock sent back, at wholesale.",
+            ],
+            [
+                "refunds for returns",
+                usd(c["return_refunds"]),
+                "Paid back by the company for returned product (already out of revenue).",
+            ],
+            [
+                "paid back to customers",
+                usd(c["customer_refunds"]),
+                "Retail price members refunded to customers who returned an order.",
+            ],
+            [
+                "commissions clawed back",
+                usd(c["clawbacks"]),
+                "Taken back from uplines on returned and bought-back volume (the plan's "
+                "returns_timing = 'clawback').",
+            ],
+            [
+                "commissions net of clawbacks",
+                usd(c["commissions_net"]),
+                "Commissions paid − clawed back.",
+            ],
+        ]
     return table_html(["measure", "value", "definition"], rows, numeric_to=2, cls="company wide")
 
 

@@ -34,7 +34,7 @@ from simulation.errors import ConfigError, UserError
 from simulation.outcomes import Analysis, RunData
 from simulation.plans import plan_from_dict
 from simulation.safepath import atomic_write, locked_folder, safe_name
-from simulation.state import STATUS_NAMES, costs, net_income
+from simulation.state import STATUS_NAMES, commissions_net, costs, net_income
 
 if TYPE_CHECKING:
     from simulation.model import MLMModel
@@ -242,6 +242,9 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
         "kit_cost": pop.kit_cost[ids],
         "fixed_costs": pop.fixed_costs[ids],
         "buyback_refund": pop.buyback_refund[ids],
+        "returns_refund": pop.returns_refund[ids],
+        "customer_refunds": pop.customer_refunds[ids],
+        "clawback": pop.clawback[ids],
         "inventory_pv": pop.inventory_pv[ids],
         "costs": costs(money),
         "net_income": net_income(money),
@@ -250,7 +253,7 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
     # Last 12 months (the income disclosure year): cumulative now minus 12 months ago.
     start = model.year_start
     year = {k: v - start[k][ids] for k, v in money.items()} if start is not None else money
-    cols["commissions_year"] = year["commissions"]
+    cols["commissions_year"] = commissions_net(year)
     cols["costs_year"] = costs(year)
     cols["net_income_year"] = net_income(year)
     cols["willingness"] = pop.willingness[ids]

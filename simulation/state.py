@@ -81,33 +81,55 @@ FIELDS: list[tuple[str, str, float, str]] = [
     ("fixed_costs", "float64", 0.0, "Fees, samples, events, USD."),
     ("buyback_refund", "float64", 0.0, "Refund for stock returned on quitting, USD."),
     ("pv_total", "float64", 0.0, "Personal volume, cumulative PV."),
+    # [returns] (zero when it is off)
+    ("returned", "float64", 0.0, "PV returned to the company this month (customers' and own)."),
+    ("returns_refund", "float64", 0.0, "Refunds from the company for returned product, USD."),
+    ("customer_refunds", "float64", 0.0, "Retail price paid back to customers who returned, USD."),
+    ("clawback", "float64", 0.0, "Commissions clawed back on returned volume, USD."),
 ]
 
 # The money accounts, one owner. Every person's net income is
-#     inflows  = commissions + retail_sales + buyback_refund (+ own_use_value when valued)
-#     outflows = purchases + kit_cost + fixed_costs
-# and costs are the outflows less the buyback refund (what staying in cost, net of the
-# stock sold back). ``net_income(...)`` and ``costs(...)`` below are the only definitions;
-# the agents, the tables, the report, the disclosure statement and the page call them.
-INFLOWS = ("commissions", "retail_sales", "buyback_refund")
-OUTFLOWS = ("purchases", "kit_cost", "fixed_costs")
+#     inflows  = commissions + retail_sales + buyback_refund + returns_refund
+#                (+ own_use_value when valued)
+#     outflows = purchases + kit_cost + fixed_costs + customer_refunds + clawback
+# and costs are purchases + kit + fixed costs + customer refunds less the buyback and
+# return refunds (what staying in cost, net of the stock sold or sent back); clawbacks are
+# commissions taken back, so net income = commissions - clawback + retail sales - costs.
+# ``net_income(...)``, ``costs(...)`` and ``commissions_net(...)`` below are the only
+# definitions; the agents, the tables, the report, the disclosure statement and the page
+# call them. The [returns] fields are zero when it is off.
+INFLOWS = ("commissions", "retail_sales", "buyback_refund", "returns_refund")
+OUTFLOWS = ("purchases", "kit_cost", "fixed_costs", "customer_refunds", "clawback")
 MONEY_FIELDS = (*INFLOWS, *OUTFLOWS, "own_use_value", "retail_margin")
+# The money fields only [returns] moves (columns of the per-person table when it is on).
+RETURNS_FIELDS = ("returns_refund", "customer_refunds", "clawback")
 
 
 def costs(cols: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Costs, USD: purchases + starter kit + fixed costs - buyback refund.
+    """Costs, USD: purchases + starter kit + fixed costs + customer refunds - refunds.
 
-    ``cols`` maps the money field names to arrays (a :class:`Population`, a snapshot, a
-    difference of snapshots or a table's columns), so one formula serves cumulative, yearly
-    and monthly figures.
+    The refunds are the buyback refund and the refunds for returned product. ``cols`` maps
+    the money field names to arrays (a :class:`Population`, a snapshot, a difference of
+    snapshots or a table's columns), so one formula serves cumulative, yearly and monthly
+    figures; the [returns] fields may be missing (older tables), and count as zero.
     """
-    return cols["purchases"] + cols["kit_cost"] + cols["fixed_costs"] - cols["buyback_refund"]
+    out = cols["purchases"] + cols["kit_cost"] + cols["fixed_costs"] - cols["buyback_refund"]
+    if "returns_refund" in cols:
+        out = out + cols["customer_refunds"] - cols["returns_refund"]
+    return out
+
+
+def commissions_net(cols: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Commissions net of clawbacks, USD (what the income disclosure statement reports)."""
+    if "clawback" not in cols:
+        return cols["commissions"]
+    return cols["commissions"] - cols["clawback"]
 
 
 def net_income(cols: Mapping[str, np.ndarray], own_use_as_cost: bool = False) -> np.ndarray:
     """Net income, USD: inflows - outflows (+ own use valued).
 
-    Equal to commissions + retail sales - :func:`costs` (+ own use valued).
+    Equal to :func:`commissions_net` + retail sales - :func:`costs` (+ own use valued).
 
     Args:
         cols: money field name -> array (see :func:`costs`).
@@ -120,6 +142,9 @@ def net_income(cols: Mapping[str, np.ndarray], own_use_as_cost: bool = False) ->
     net = net - cols["purchases"]
     net = net - cols["kit_cost"]
     net = net - cols["fixed_costs"]
+    if "returns_refund" in cols:
+        # Zero unless [returns] is on (x + 0.0 - 0.0 - 0.0 == x: stored results unchanged).
+        net = net + cols["returns_refund"] - cols["customer_refunds"] - cols["clawback"]
     if not own_use_as_cost:
         net = net + cols["own_use_value"]
     return net

@@ -37,10 +37,17 @@ def check_invariants(model: MLMModel) -> None:
     assert (pop.customer_of[pop.status != Status.CUSTOMER] == -1).all()
     per = np.bincount(pop.customer_of[cust], minlength=n)
     assert (per == pop.customers).all()
-    # Money: what distributors paid the company = company revenue (net of buyback refunds).
-    paid_in = pop.purchases.sum() + pop.kit_cost.sum() - pop.buyback_refund.sum()
+    # Money: what distributors paid the company = company revenue (net of buyback refunds
+    # and refunds for returns); commissions paid and clawed back agree with the company's.
+    paid_in = (
+        pop.purchases.sum()
+        + pop.kit_cost.sum()
+        - pop.buyback_refund.sum()
+        - pop.returns_refund.sum()
+    )
     assert np.isclose(paid_in, model.company["revenue"], rtol=1e-9, atol=1e-6)
     assert np.isclose(pop.commissions.sum(), model.company["paid"], rtol=1e-9, atol=1e-6)
+    assert np.isclose(pop.clawback.sum(), model.company["clawbacks"], rtol=1e-9, atol=1e-6)
     # Payouts never exceed the cap; nobody who is not a qualified distributor is paid.
     pay = model.last_pay
     if pay is not None:

@@ -195,6 +195,13 @@ LIVE = {
     "chain.fee_usd": (500.0, ['recruit.mode="branching"', "chain.enabled=true"]),
     "chain.sponsor_share": (1.0, ['recruit.mode="branching"', "chain.enabled=true"]),
     "chain.upline_level": (2, ['recruit.mode="branching"', "chain.enabled=true"]),
+    "returns.customer_prob": (1.0, ["returns.enabled=true"]),
+    "returns.member_prob": (1.0, ["returns.enabled=true"]),
+    "returns.customer_refund_share": (
+        0.0,
+        ["returns.enabled=true", "returns.customer_prob=0.5"],
+    ),
+    "returns.member_refund_share": (0.0, ["returns.enabled=true", "returns.member_prob=0.5"]),
 }
 SHOCK_MONTH = 5
 

@@ -144,6 +144,15 @@ class VolumeRules(Params):
         description="True (default): PV after returns is at least 0 (bought 50, returned 80 "
         "-> 0). False: negative PV is kept and lowers the uplines' group volumes.",
     )
+    clawback_window_months: int = Field(
+        0,
+        ge=0,
+        le=1200,
+        description="With returns_timing = 'clawback': only a return made less than this many "
+        "periods after the sale is charged to the period of the sale; a later one lowers the "
+        "PV of the period of the return (as 'period_of_return'). 0 (default): every return "
+        "is charged to the period of the sale.",
+    )
 
 
 class Cap(Params):
@@ -227,6 +236,9 @@ _FIXED = {
     "volume": VolumeRules,
     "recruiting_cap": RecruitingCap,
 }
+# Optional tables a scenario's plan.set may add to a plan without them: every key has a
+# default, so adding one changes nothing but the keys set (e.g. volume.returns_timing).
+_DEFAULTED = ("volume",)
 # Components a plan may hold only once (one placement tree, one set of ranks).
 _SINGLE = {"ranks", "binary", "matrix", "retail_margin"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -380,8 +392,9 @@ def with_changes(data: dict[str, Any], changes: dict[str, Any], source: str) -> 
                 f"{source}: plan.{name}: expected plan.<table>.<key>, e.g. "
                 "plan.unilevel.percentages"
             )
-        if table in _FIXED and table != "plan" and table not in out:
-            out[table] = {}  # a fixed table the file leaves at its defaults
+        if (table in _FIXED and table != "plan") or table in _DEFAULTED:
+            if table not in out:
+                out[table] = {}  # a fixed or optional table the file leaves at its defaults
         if not isinstance(out.get(table), dict):
             tables = ", ".join(k for k, v in out.items() if isinstance(v, dict))
             raise ConfigError(
