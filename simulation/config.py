@@ -702,6 +702,9 @@ class Chain(Section):
         ge=2,
         le=100,
         description="The rest goes to the member this many levels up (the sponsor is 1).",
+    )
+
+
 class Returns(Section):
     """``[returns]``: customers and members send product back; refunds and clawbacks.
 

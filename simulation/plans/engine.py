@@ -392,9 +392,9 @@ def with_changes(data: dict[str, Any], changes: dict[str, Any], source: str) -> 
                 f"{source}: plan.{name}: expected plan.<table>.<key>, e.g. "
                 "plan.unilevel.percentages"
             )
-        if (table in _FIXED and table != "plan") or table in _DEFAULTED:
-            if table not in out:
-                out[table] = {}  # a fixed or optional table the file leaves at its defaults
+        defaulted = (table in _FIXED and table != "plan") or table in _DEFAULTED
+        if defaulted and table not in out:
+            out[table] = {}  # a fixed or optional table the file leaves at its defaults
         if not isinstance(out.get(table), dict):
             tables = ", ".join(k for k, v in out.items() if isinstance(v, dict))
             raise ConfigError(
