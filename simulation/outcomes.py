@@ -400,7 +400,7 @@ def _returns_facts(monthly: pd.DataFrame, paid: float, usd_per_pv: float) -> dic
     members paid back to customers; ``clawbacks``; ``commissions_net``: commissions paid
     less clawed back. USD unless it says PV.
     """
-    if "returned_pv" not in monthly.columns:
+    if "clawbacks" not in monthly.columns:  # returns off (returned_pv is always there)
         return {}
     returned = float(monthly["returned_pv"].sum())
     clawbacks = float(monthly["clawbacks"].sum())
