@@ -66,6 +66,7 @@ CSS = """
 .mlm-card { display: flex; flex-direction: column; border: 1px solid #ddd; border-radius: 6px;
             padding: 8px 12px; height: max(520px, calc(50vh - 16px)); min-width: 0; }
 .mlm-card-title { font-size: 28px; font-weight: 700; display: block; }
+.mlm-chart-wrap { display: contents; }
 .mlm-chart-box { flex: 1 1 auto; width: 100%; min-height: 0; }
 .mlm-caption { font-size: 24px; color: #333; display: block; padding-top: 4px; }
 .mlm-story { font-size: 24px; overflow-y: auto; }
@@ -160,8 +161,12 @@ def ChartCard(  # noqa: N802
     spec = solara.use_memo(lambda: to_spec(build()), [m, month, pid, id(prev), colour_by])
     with solara.Column(gap="0px", classes=["mlm-card", f"mlm-{key}"]):
         CardTitle(key, colour if key == "tree" else None)
-        Chart(spec, css_class=f"mlm-chart-{key}")
-        solara.Text(page_captions(m)[key], classes=["mlm-caption", f"mlm-caption-{key}"])
+        Chart(
+            spec,
+            css_class=f"mlm-chart-{key}",
+            caption=page_captions(m)[key],
+            caption_class=f"mlm-caption mlm-caption-{key}",
+        )
 
 
 @solara.component

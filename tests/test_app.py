@@ -662,8 +662,13 @@ def page():
         return list(descendants(box))
 
     def text(cls: str) -> str:
-        (hit,) = [w for w in everything() if cls in (getattr(w, "class_", None) or "").split()]
-        return hit.children[0]
+        (hit,) = [
+            w
+            for w in everything()
+            if cls in (getattr(w, "class_", None) or getattr(w, "caption_class", "")).split()
+        ]
+        # A chart's caption is drawn by its chart widget (simulation/app_chart.vue).
+        return hit.caption if isinstance(hit, ChartWidget) else hit.children[0]
 
     def button(label: str):
         return rc.find(v.Btn, children=[label]).widget
