@@ -236,41 +236,66 @@ async def student(browser, url, months: int, gate, opened: list, ready: asyncio.
         await context.close()
 
 
+async def launch(browser) -> None:
+    """``mlmsim app`` started to its first page drawn in the browser (the browser already runs)."""
+    start = time.monotonic()
+    proc, url = start_server()
+    answered = time.monotonic() - start
+    try:
+        context, _page = await open_page(browser, url, {"width": 1920, "height": 1080})
+        drawn = time.monotonic() - start
+        await context.close()
+    finally:
+        stop_server(proc)
+    print(
+        f"launch to interactive: the server answers after {answered:.1f} s, the first page "
+        f"has all its charts drawn after {drawn:.1f} s"
+    )
+
+
 async def main_async(args) -> None:
     from playwright.async_api import async_playwright
 
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for _ in range(args.launch):
+            await launch(browser)
+        if args.sizes or args.sessions:
+            await pages(browser, args)
+        await browser.close()
+
+
+async def pages(browser, args) -> None:
+    """One session stepping and playing at each size, then N sessions at once (browsers)."""
     proc, url = start_server()
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            print("One session (1920x1080), click to charts drawn, timed in the page:")
-            for people in args.sizes:
-                await one_session(browser, url, people, args.months)
-            if args.sessions:
-                ready = asyncio.Event()
-                gate = asyncio.Semaphore(4)
-                opened: list = []
-                out: list[float] = []
-                tasks = [
-                    asyncio.create_task(
-                        student(browser, url, args.student_steps, gate, opened, ready, out)
-                    )
-                    for _ in range(args.sessions)
-                ]
-                # Open every page first: loading 30 pages is not what is measured.
-                while len(opened) < args.sessions:
-                    if any(t.done() for t in tasks):
-                        await asyncio.gather(*tasks)  # raises the failure
-                    await asyncio.sleep(0.2)
-                ready.set()
-                start = time.monotonic()
-                await asyncio.gather(*tasks)
-                wall = time.monotonic() - start
-                print(
-                    f"{args.sessions} sessions stepping at once (1280x720, 2,000 people, "
-                    f"{args.student_steps} steps each, {wall:.1f} s), per step: {summary(out)}"
+        print("One session (1920x1080), click to charts drawn, timed in the page:")
+        for people in args.sizes:
+            await one_session(browser, url, people, args.months)
+        if args.sessions:
+            ready = asyncio.Event()
+            gate = asyncio.Semaphore(4)
+            opened: list = []
+            out: list[float] = []
+            tasks = [
+                asyncio.create_task(
+                    student(browser, url, args.student_steps, gate, opened, ready, out)
                 )
-            await browser.close()
+                for _ in range(args.sessions)
+            ]
+            # Open every page first: loading 30 pages is not what is measured.
+            while len(opened) < args.sessions:
+                if any(t.done() for t in tasks):
+                    await asyncio.gather(*tasks)  # raises the failure
+                await asyncio.sleep(0.2)
+            ready.set()
+            start = time.monotonic()
+            await asyncio.gather(*tasks)
+            wall = time.monotonic() - start
+            print(
+                f"{args.sessions} sessions stepping at once (1280x720, 2,000 people, "
+                f"{args.student_steps} steps each, {wall:.1f} s), per step: {summary(out)}"
+            )
     finally:
         stop_server(proc)
 
@@ -499,6 +524,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[2000, 5000])
     parser.add_argument("--months", type=int, default=36, help="months stepped per size")
     parser.add_argument("--sessions", type=int, default=30, help="concurrent sessions (0: skip)")
+    parser.add_argument(
+        "--launch", type=int, default=1, help="times to start the server and time its first page"
+    )
     parser.add_argument("--student-steps", type=int, default=10, help="steps per session")
     parser.add_argument(
         "--ws-sessions",
@@ -517,7 +545,7 @@ def main() -> None:
         f"cores: {os.cpu_count()}, load average at start: "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    if args.sizes or args.sessions:
+    if args.launch or args.sizes or args.sessions:
         asyncio.run(main_async(args))
     if args.ws_sessions:
         asyncio.run(websocket_sessions(args.ws_sessions, args.student_steps))
