@@ -58,6 +58,8 @@ SPEEDS = {"slow": 0.6, "normal": 0.15, "fast": 0.0}
 
 CSS = """
 .mlm-page { font-size: 24px; }
+.mlm-numbers { display: flex; flex-wrap: wrap; column-gap: 40px; }
+.mlm-number { display: flex; flex-direction: column; }
 .mlm-label { font-size: 24px; color: #555; display: block; }
 .mlm-value { font-size: 44px; font-weight: 600; color: #1a1a1a; display: block; line-height: 1.1; }
 .mlm-setup { font-size: 24px; color: #444; display: block; }
@@ -169,13 +171,20 @@ def ChartCard(  # noqa: N802
         )
 
 
-@solara.component
-def BigNumber(label: str, value: str):  # noqa: N802
-    """One of the big numbers (re-rendered only when its value changes)."""
-    key = label.replace(" ", "-")
-    with solara.Column(gap="0px"):
-        solara.Text(label, classes=["mlm-label"])
-        solara.Text(value, classes=["mlm-value", f"mlm-value-{key}"])
+def headline_html(model) -> str:
+    """The big numbers (:func:`views.headline`) as one HTML block (escaped).
+
+    One widget for the five numbers: a Step sends the browser one message for them, not five.
+    Each value keeps its own class (``mlm-value-month``, ...).
+    """
+    cells = []
+    for label, value in views.headline(model):
+        key = label.replace(" ", "-")
+        cells.append(
+            f'<div class="mlm-number"><span class="mlm-label">{html.escape(label)}</span>'
+            f'<span class="mlm-value mlm-value-{key}">{html.escape(value)}</span></div>'
+        )
+    return f'<div class="mlm-numbers">{"".join(cells)}</div>'
 
 
 @solara.component
@@ -184,9 +193,7 @@ def Headline(model, tick):  # noqa: N802
     tick.value  # noqa: B018 (re-render every month)
     m = model.value
     with solara.Column(gap="4px", style={"padding": "6px 12px"}):
-        with solara.Row(gap="40px", style={"flex-wrap": "wrap"}):
-            for label, value in views.headline(m):
-                BigNumber(label, value)
+        solara.HTML(tag="div", unsafe_innerHTML=headline_html(m))
         solara.Text(f"{views.setup_line(m)}.", classes=["mlm-setup"])
 
 

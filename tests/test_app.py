@@ -7,8 +7,10 @@ widgets by rendering them with Solara's test renderer and clicking its buttons.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import time
 from types import SimpleNamespace
 
@@ -662,11 +664,24 @@ def page():
         return list(descendants(box))
 
     def text(cls: str) -> str:
-        (hit,) = [
+        hits = [
             w
             for w in everything()
             if cls in (getattr(w, "class_", None) or getattr(w, "caption_class", "")).split()
         ]
+        # The big numbers are spans in one HTML block (app.headline_html).
+        spans = [
+            html.unescape(t)
+            for w in everything()
+            for t in re.findall(
+                rf'<span class="[^"]*\b{re.escape(cls)}\b[^"]*">([^<]*)</span>',
+                getattr(w, "unsafe_innerHTML", "") or "",
+            )
+        ]
+        assert len(hits) + len(spans) == 1, (cls, hits, spans)
+        if spans:
+            return spans[0]
+        (hit,) = hits
         # A chart's caption is drawn by its chart widget (simulation/app_chart.vue).
         return hit.caption if isinstance(hit, ChartWidget) else hit.children[0]
 
