@@ -28,8 +28,10 @@ GAP = "-"  # ECharts: no value here (breaks a line)
 GREY = "#555555"
 # ECharts draws a scatter series of more than 3,000 points progressively, 400 points an
 # animation frame: at 5,000 people the ring of friends and the tree took a dozen frames to
-# finish. Drawn in one pass, a few thousand dots take a few milliseconds.
-SCATTER_AT_ONCE = {"progressive": 0}
+# finish. Drawn in one pass, a few thousand dots take a few milliseconds; "large" (ECharts'
+# mode for series of over 2,000 points: one path for all the dots, which look the same) takes
+# a Step at 5,000 people from 183 to 104 ms to the charts in view (bench_app.py, 12 Steps).
+SCATTER_AT_ONCE = {"progressive": 0, "large": True}
 
 # Colours of the who-is-left groups (views.POOL order).
 POOL_COLOURS = [views.ACTIVE, views.QUIT, views.LOSS, "#e6a0c4", "#d9d9d9", views.NEW]
