@@ -55,7 +55,10 @@ def _use_uvicorn_ws(ws: str) -> None:
     ``solara run`` has no option for it; it builds ``uvicorn.Config(**options)``.
     """
     import uvicorn  # noqa: PLC0415 (only the app server needs it; imported with solara anyway)
+    from uvicorn.config import WS_PROTOCOLS  # noqa: PLC0415
 
+    if WS_PROTOCOLS.get(ws) is None:
+        return  # this uvicorn has no such implementation: keep its default
     config = uvicorn.Config
     if getattr(config, "_mlmsim_ws", None) == ws:
         return

@@ -915,6 +915,25 @@ def test_app_command_binds_to_loopback_without_telemetry():
     assert app_server.SERVER_ENV["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
 
 
+def test_app_server_writes_websocket_frames_from_the_sessions_thread():
+    import uvicorn
+
+    from simulation import app_server
+
+    assert app_server.SERVER_ENV["SOLARA_SERVER_SYNC_WS_WRITE"] == "True"
+    before = uvicorn.Config
+    try:
+        app_server._use_uvicorn_ws("websockets")
+        app_server._use_uvicorn_ws("websockets")  # once is enough
+        assert uvicorn.Config.__mro__[1] is before
+        assert uvicorn.Config(app="simulation.app:Page").ws == "websockets"
+        assert uvicorn.Config(app="simulation.app:Page", ws="wsproto").ws == "wsproto"
+        app_server._use_uvicorn_ws("no-such-implementation")  # left as it was
+        assert uvicorn.Config.__mro__[1] is before
+    finally:
+        uvicorn.Config = before
+
+
 def test_app_command_rejects_a_bad_port(capsys):
     from simulation.cli import main
 
