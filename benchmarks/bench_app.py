@@ -29,7 +29,7 @@ Usage::
 
     python benchmarks/bench_app.py                 # 2,000 and 5,000 people, 30 sessions
     python benchmarks/bench_app.py --sessions 5 --months 12 --sizes 2000
-    python benchmarks/bench_app.py --sizes --sessions 0               # server only (websocket)
+    python benchmarks/bench_app.py --launch 0 --sizes --sessions 0    # server only (websocket)
 """
 
 from __future__ import annotations
@@ -449,10 +449,14 @@ async def websocket_sessions(sessions: int, steps: int) -> None:
     proc, url = start_server()
     try:
         clients = [WidgetClient(url) for _ in range(sessions)]
+        opening = []
         for c in clients:  # one at a time: opening 30 pages is not what is measured
+            start = time.perf_counter()
             await c.open()
+            opening.append(1000 * (time.perf_counter() - start))
             if not c.shows(0):
                 raise SystemExit(f"a new page shows {c.month_shown()!r}, not month 0")
+        print(f"opening a page over the websocket (one after the other): {summary(opening)}")
         out: list[float] = []
 
         async def student(c: WidgetClient) -> None:
