@@ -39,7 +39,8 @@ from typing import Any
 os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
 # Reacton's faster renderer (read at each render): it skips the components in which nothing
 # changed instead of walking the whole page. Measured at 2,000 people: a Step's server CPU
-# 28 -> 15 ms (benchmarks/bench_app.py); the page and its tests are the same with either.
+# 28 -> 15 ms (in one process: benchmarks/bench_app.py --server-sessions); the page and its
+# tests are the same with either.
 os.environ.setdefault("REACTON_FAST", "1")
 
 import numpy as np

@@ -28,7 +28,7 @@ SERVER_ENV = {
     "SOLARA_ASSETS_PROXY": "True",  # assets served by this server (from solara-assets)
     # The "This website runs on Solara" banner sits over the bottom-right chart.
     "SOLARA_THEME_SHOW_BANNER": "False",
-    # A Step sends about 20 messages to the browser. By default each one goes from the
+    # A Step sends a dozen messages to the browser. By default each one goes from the
     # session's thread to the server's event loop and back (a thread hand-off, a task and a
     # wake-up, under Python's lock shared by every session); Solara's synchronous frame writer
     # sends them from the session's thread. Needs uvicorn's "websockets" implementation (see
