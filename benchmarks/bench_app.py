@@ -2,6 +2,8 @@
 
 Starts ``mlmsim app`` on a free 127.0.0.1 port and drives Debian's chromium with Playwright:
 
+0. launch to interactive (``--launch N`` times, default 1): ``mlmsim app`` started until it
+   answers HTTP, and until a first page (1920x1080) has all its charts drawn;
 1. one session at 1920x1080, for each town size (default 2,000 and 5,000 people): Step through
    the whole run (36 months), timing in the page each click of Step until the charts show the
    new month: "in view" (the charts on screen, which the page draws first) and "all" (every
