@@ -2,6 +2,8 @@
 
 Starts ``mlmsim app`` on a free 127.0.0.1 port and drives Debian's chromium with Playwright:
 
+0. launch to interactive (``--launch N`` times, default 1): ``mlmsim app`` started until it
+   answers HTTP, and until a first page (1920x1080) has all its charts drawn;
 1. one session at 1920x1080, for each town size (default 2,000 and 5,000 people): Step through
    the whole run (36 months), timing in the page each click of Step until the charts show the
    new month: "in view" (the charts on screen, which the page draws first) and "all" (every
@@ -10,8 +12,15 @@ Starts ``mlmsim app`` on a free 127.0.0.1 port and drives Debian's chromium with
 2. N sessions (browser contexts, default 30) stepping at the same time, each its own town of
    2,000, timing each step click to all its charts drawn (the N browsers share this machine's
    cores with the server);
-3. the server alone: N sessions' pages rendered in this process (Solara's test renderer),
-   stepping at once from N threads: the server's side of 30 students on their own devices.
+3. the server alone, over its websocket: N clients in this process (default 30), each a
+   page session of ``mlmsim app`` spoken to as the browser does (Jupyter's widget messages
+   over the page's websocket), stepping at the same time: each clicks Step, then waits until
+   its widgets show the new month and all 9 charts carry that month's option. This is the
+   server's side of 30 students on their own devices (their browsers draw on their own
+   machines). It also reports the server process's CPU time per step (user + system,
+   from ``/proc``);
+4. optionally (``--server-sessions``), the same in this process without a server: N pages
+   rendered by Solara's test renderer, stepping at once from N threads (no websocket).
 
 Times are taken inside the page (``performance.now()``: from the Step button's click to the
 moment the chart widget marks itself drawn, see ``simulation/app_chart.vue``), so Playwright's
@@ -22,14 +31,16 @@ Usage::
 
     python benchmarks/bench_app.py                 # 2,000 and 5,000 people, 30 sessions
     python benchmarks/bench_app.py --sessions 5 --months 12 --sizes 2000
-    python benchmarks/bench_app.py --sizes --sessions 0 --server-sessions 30   # server only
+    python benchmarks/bench_app.py --launch 0 --sizes --sessions 0    # server only (websocket)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -37,6 +48,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,41 +238,243 @@ async def student(browser, url, months: int, gate, opened: list, ready: asyncio.
         await context.close()
 
 
+async def launch(browser) -> None:
+    """``mlmsim app`` started to its first page drawn in the browser (the browser already runs)."""
+    start = time.monotonic()
+    proc, url = start_server()
+    answered = time.monotonic() - start
+    try:
+        context, _page = await open_page(browser, url, {"width": 1920, "height": 1080})
+        drawn = time.monotonic() - start
+        await context.close()
+    finally:
+        stop_server(proc)
+    print(
+        f"launch to interactive: the server answers after {answered:.1f} s, the first page "
+        f"has all its charts drawn after {drawn:.1f} s"
+    )
+
+
 async def main_async(args) -> None:
     from playwright.async_api import async_playwright
 
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for _ in range(args.launch):
+            await launch(browser)
+        if args.sizes or args.sessions:
+            await pages(browser, args)
+        await browser.close()
+
+
+async def pages(browser, args) -> None:
+    """One session stepping and playing at each size, then N sessions at once (browsers)."""
     proc, url = start_server()
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            print("One session (1920x1080), click to charts drawn, timed in the page:")
-            for people in args.sizes:
-                await one_session(browser, url, people, args.months)
-            if args.sessions:
-                ready = asyncio.Event()
-                gate = asyncio.Semaphore(4)
-                opened: list = []
-                out: list[float] = []
-                tasks = [
-                    asyncio.create_task(
-                        student(browser, url, args.student_steps, gate, opened, ready, out)
-                    )
-                    for _ in range(args.sessions)
-                ]
-                # Open every page first: loading 30 pages is not what is measured.
-                while len(opened) < args.sessions:
-                    if any(t.done() for t in tasks):
-                        await asyncio.gather(*tasks)  # raises the failure
-                    await asyncio.sleep(0.2)
-                ready.set()
-                start = time.monotonic()
-                await asyncio.gather(*tasks)
-                wall = time.monotonic() - start
-                print(
-                    f"{args.sessions} sessions stepping at once (1280x720, 2,000 people, "
-                    f"{args.student_steps} steps each, {wall:.1f} s), per step: {summary(out)}"
+        print("One session (1920x1080), click to charts drawn, timed in the page:")
+        for people in args.sizes:
+            await one_session(browser, url, people, args.months)
+        if args.sessions:
+            ready = asyncio.Event()
+            gate = asyncio.Semaphore(4)
+            opened: list = []
+            out: list[float] = []
+            tasks = [
+                asyncio.create_task(
+                    student(browser, url, args.student_steps, gate, opened, ready, out)
                 )
-            await browser.close()
+                for _ in range(args.sessions)
+            ]
+            # Open every page first: loading 30 pages is not what is measured.
+            while len(opened) < args.sessions:
+                if any(t.done() for t in tasks):
+                    await asyncio.gather(*tasks)  # raises the failure
+                await asyncio.sleep(0.2)
+            ready.set()
+            start = time.monotonic()
+            await asyncio.gather(*tasks)
+            wall = time.monotonic() - start
+            print(
+                f"{args.sessions} sessions stepping at once (1280x720, 2,000 people, "
+                f"{args.student_steps} steps each, {wall:.1f} s), per step: {summary(out)}"
+            )
+    finally:
+        stop_server(proc)
+
+
+# A chart widget's option starts with its stamp (see simulation.app_charts.stamp).
+SPEC_MONTH = re.compile(r'^\{"mlmStamp":"[^:"]*:(\d+)')
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class WidgetClient:
+    """One page session over the page's websocket, as Solara's browser client opens it.
+
+    It keeps every widget's state from the server's messages (``comm_open`` and ``update``)
+    and clicks a button by sending the button's click event, as ipyvue does in the browser.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self.state: dict[str, dict] = {}  # comm id -> widget state
+        self.changed = asyncio.Event()
+        self.started = asyncio.Event()
+        self.session = uuid.uuid4().hex
+
+    def _message(self, msg_type: str, content: dict) -> str:
+        header = {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": msg_type,
+            "username": "bench",
+            "session": self.session,
+            "date": "",
+            "version": "5.3",
+        }
+        return json.dumps(
+            {
+                "header": header,
+                "parent_header": {},
+                "metadata": {},
+                "content": content,
+                "channel": "shell",
+                "buffers": [],
+            }
+        )
+
+    async def open(self) -> None:
+        import websockets
+
+        def cookie() -> str:  # the page's session cookie, as the browser gets it
+            with urllib.request.urlopen(self.url, timeout=120) as r:
+                r.read()
+                return r.headers.get("Set-Cookie", "").split(";")[0]
+
+        jar = await asyncio.to_thread(cookie)
+        ws_url = self.url.replace("http://", "ws://", 1)
+        kernel = uuid.uuid4()
+        self.ws = await websockets.connect(
+            f"{ws_url}jupyter/api/kernels/{kernel}/channels?session_id={self.session}",
+            additional_headers={"Cookie": jar},
+            max_size=None,
+        )
+        self.reader = asyncio.create_task(self._read())
+        control = uuid.uuid4().hex
+        await self.ws.send(
+            self._message(
+                "comm_open", {"comm_id": control, "target_name": "solara.control", "data": {}}
+            )
+        )
+        run = {"path": "", "appName": "__default__", "dark": False, "themes": None}
+        await self.ws.send(
+            self._message(
+                "comm_msg", {"comm_id": control, "data": {"method": "run", "args": run}}
+            )
+        )
+        await asyncio.wait_for(self.started.wait(), 600)
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            msg = json.loads(raw)
+            kind, content = msg["header"]["msg_type"], msg["content"]
+            if kind == "comm_open":
+                self.state[content["comm_id"]] = dict(content["data"].get("state", {}))
+            elif kind == "comm_msg":
+                data = content["data"]
+                if data.get("method") == "update":
+                    self.state.setdefault(content["comm_id"], {}).update(data["state"])
+                elif data.get("method") == "finished":
+                    self.started.set()
+            self.changed.set()
+
+    def month_shown(self) -> str:
+        (text,) = [
+            s["children"][0]
+            for s in self.state.values()
+            if "mlm-month-status" in (s.get("class_") or "").split()
+        ]
+        return text
+
+    def chart_months(self) -> list[int]:
+        """The month of each chart widget's option (-1: none yet)."""
+        out = []
+        for s in self.state.values():
+            if "spec" in s and "mlm-chart-box" in str(s.get("attributes", "")):
+                hit = SPEC_MONTH.match(s["spec"])
+                out.append(int(hit.group(1)) if hit else -1)
+        return out
+
+    def shows(self, month: int) -> bool:
+        """The month status and all the charts show ``month``."""
+        text = self.month_shown()
+        charts = self.chart_months()
+        return (
+            text.startswith((f"Month {month} of", f"Month {month}:"))
+            and len(charts) == CHARTS
+            and all(c == month for c in charts)
+        )
+
+    async def click(self, label: str) -> None:
+        (button,) = [
+            k
+            for k, s in self.state.items()
+            if s.get("_model_name") == "BtnModel" and s.get("children") == [label]
+        ]
+        content = {"event": "click", "data": {}}
+        await self.ws.send(
+            self._message(
+                "comm_msg", {"comm_id": button, "data": {"method": "custom", "content": content}}
+            )
+        )
+
+    async def step(self, month: int) -> float:
+        """Click Step; ms until the page shows ``month`` in its status and every chart."""
+        start = time.perf_counter()
+        await self.click("Step")
+        while not self.shows(month):
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), 600)
+        return 1000 * (time.perf_counter() - start)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.reader.cancel()
+
+
+async def websocket_sessions(sessions: int, steps: int) -> None:
+    """N page sessions of a real ``mlmsim app`` over its websocket, stepping at the same time."""
+    proc, url = start_server()
+    try:
+        clients = [WidgetClient(url) for _ in range(sessions)]
+        opening = []
+        for c in clients:  # one at a time: opening 30 pages is not what is measured
+            start = time.perf_counter()
+            await c.open()
+            opening.append(1000 * (time.perf_counter() - start))
+            if not c.shows(0):
+                raise SystemExit(f"a new page shows {c.month_shown()!r}, not month 0")
+        print(f"opening a page over the websocket (one after the other): {summary(opening)}")
+        out: list[float] = []
+
+        async def student(c: WidgetClient) -> None:
+            for month in range(1, steps + 1):
+                out.append(await c.step(month))
+
+        cpu0, start = cpu_seconds(proc.pid), time.monotonic()
+        await asyncio.gather(*(student(c) for c in clients))
+        wall, cpu = time.monotonic() - start, cpu_seconds(proc.pid) - cpu0
+        print(
+            f"{sessions} sessions stepping at once, server over its websocket (2,000 people, "
+            f"{steps} steps each, {wall:.1f} s; server CPU {1000 * cpu / (sessions * steps):.1f} "
+            f"ms a step), per step: {summary(out)}"
+        )
+        for c in clients:
+            await c.close()
     finally:
         stop_server(proc)
 
@@ -316,20 +530,31 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[2000, 5000])
     parser.add_argument("--months", type=int, default=36, help="months stepped per size")
     parser.add_argument("--sessions", type=int, default=30, help="concurrent sessions (0: skip)")
+    parser.add_argument(
+        "--launch", type=int, default=1, help="times to start the server and time its first page"
+    )
     parser.add_argument("--student-steps", type=int, default=10, help="steps per session")
+    parser.add_argument(
+        "--ws-sessions",
+        type=int,
+        default=30,
+        help="sessions stepping at once over the server's websocket, no browsers (0: skip)",
+    )
     parser.add_argument(
         "--server-sessions",
         type=int,
-        default=30,
-        help="sessions stepping at once in this process, without browsers (0: skip)",
+        default=0,
+        help="sessions stepping at once in this process, no server or browsers (0: skip)",
     )
     args = parser.parse_args()
     print(
         f"cores: {os.cpu_count()}, load average at start: "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    if args.sizes or args.sessions:
+    if args.launch or args.sizes or args.sessions:
         asyncio.run(main_async(args))
+    if args.ws_sessions:
+        asyncio.run(websocket_sessions(args.ws_sessions, args.student_steps))
     if args.server_sessions:
         server_only(args.server_sessions, args.student_steps)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

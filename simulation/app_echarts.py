@@ -25,6 +25,10 @@ class ChartWidget(EchartsWidget):
 
     template_file = (__file__, "app_chart.vue")
     spec = traitlets.Unicode("{}").tag(sync=True)
+    # The text under the chart and its CSS classes (none: no caption). Part of the chart's
+    # widget so that a month's option and caption reach the browser in one message.
+    caption = traitlets.Unicode("").tag(sync=True)
+    caption_class = traitlets.Unicode("").tag(sync=True)
 
 
 def to_spec(option: dict) -> str:
@@ -33,9 +37,17 @@ def to_spec(option: dict) -> str:
 
 
 @solara.component
-def Chart(spec: str, css_class: str = ""):  # noqa: N802 (Solara components are CamelCase)
-    """An ECharts chart of ``spec`` (:func:`to_spec` of an option) that fills its container."""
+def Chart(  # noqa: N802 (Solara components are CamelCase)
+    spec: str, css_class: str = "", caption: str = "", caption_class: str = ""
+):
+    """An ECharts chart of ``spec`` (:func:`to_spec` of an option) that fills its container.
+
+    ``caption`` is drawn under the chart in a ``span`` with the classes ``caption_class``
+    (nothing if that is empty).
+    """
     return ChartWidget.element(
         spec=spec,
         attributes={"class": f"mlm-chart-box {css_class}".strip()},
+        caption=caption,
+        caption_class=caption_class,
     )

@@ -18,20 +18,42 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from simulation.config import load_scenario
 from simulation.metrics import lorenz, top_share
 from simulation.model import MLMModel
 from simulation.plans.engine import load_plan, shipped_plans
 from simulation.state import INFLOWS, OUTFLOWS, Status
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _mpl() -> SimpleNamespace:
+    """The matplotlib pieces the ``*_figure`` functions use, imported on their first call.
+
+    The classroom page draws its charts in the browser and never calls them (the notebooks
+    do): importing matplotlib here cost every start of the page's server 0.4-1.0 s
+    (``python -X importtime -c "import simulation.app"``, 2 cores).
+    """
+    import matplotlib  # noqa: PLC0415 (start-up time: see above)
+    from matplotlib.collections import LineCollection  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.lines import Line2D  # noqa: PLC0415
+    from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: PLC0415
+
+    return SimpleNamespace(
+        rc_context=matplotlib.rc_context,
+        LineCollection=LineCollection,
+        Figure=Figure,
+        Line2D=Line2D,
+        MaxNLocator=MaxNLocator,
+        PercentFormatter=PercentFormatter,
+    )
 
 # Colours shared by the tree and the charts (colour-blind safe: blue / orange / grey).
 ACTIVE = "#2166ac"
@@ -539,7 +561,8 @@ def tree_figure(model: MLMModel, highlight: int | None = None, max_nodes: int = 
     row) is ringed in red with the line up to their founder.
     """
     lay = tree_layout(model, max_nodes)
-    with matplotlib.rc_context(STYLE):
+    mpl = _mpl()
+    with mpl.rc_context(STYLE):
         fig, ax = _figure(4.4)
         fig.subplots_adjust(bottom=0.03)  # no x axis: levels are rows
         has = lay.parent >= 0
@@ -549,7 +572,7 @@ def tree_figure(model: MLMModel, highlight: int | None = None, max_nodes: int = 
                 [np.column_stack([lay.x[p], lay.y[p]]), np.column_stack([lay.x[has], lay.y[has]])],
                 axis=1,
             )
-            ax.add_collection(LineCollection(seg, colors=EDGE, linewidths=0.4, alpha=0.5))
+            ax.add_collection(mpl.LineCollection(seg, colors=EDGE, linewidths=0.4, alpha=0.5))
         size = 16.0 if lay.ids.size < 600 else 7.0
         groups = (
             ((lay.status == Status.DISTRIBUTOR) & ~lay.new, ACTIVE, "active"),
@@ -582,12 +605,12 @@ def tree_figure(model: MLMModel, highlight: int | None = None, max_nodes: int = 
         ax.spines["bottom"].set_visible(False)
         # Legend markers larger than the (many, small) dots they stand for.
         handles = [
-            Line2D([], [], ls="", marker="o", ms=8, color=color, label=label)
+            mpl.Line2D([], [], ls="", marker="o", ms=8, color=color, label=label)
             for _, color, label in groups
         ]
         if highlight is not None:
             handles.append(
-                Line2D(
+                mpl.Line2D(
                     [],
                     [],
                     ls="",
@@ -620,7 +643,7 @@ def _figure(height: float = FIG_SIZE[1], *, twin: bool = False, legend_row: bool
 
     Leaves room for a right-hand axis (``twin``) and a legend row under the title.
     """
-    fig = Figure(figsize=(FIG_SIZE[0], height), dpi=DPI)
+    fig = _mpl().Figure(figsize=(FIG_SIZE[0], height), dpi=DPI)
     ax = fig.subplots()
     top = 1 - (0.62 if legend_row else 0.42) / height
     fig.subplots_adjust(left=0.12, right=0.87 if twin else 0.96, bottom=0.55 / height, top=top)
@@ -662,7 +685,7 @@ def penetration_figure(model: MLMModel) -> Figure:
     month = monthly(model, "month")
     joined = monthly(model, "joined")
     pen = 100 * monthly(model, "penetration")
-    with matplotlib.rc_context(STYLE):
+    with _mpl().rc_context(STYLE):
         fig, ax = _figure(twin=True)
         ax.bar(month[1:], joined[1:], color=ACTIVE, alpha=0.6, label="joined that month")
         ax.set_xlim(-0.5, _months(model) + 0.5)
@@ -672,7 +695,7 @@ def penetration_figure(model: MLMModel) -> Figure:
         ax2 = ax.twinx()
         ax2.plot(month, pen, color=LOSS, lw=3, label="ever joined, % of market")
         ax2.set_ylim(0, 100)
-        ax2.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+        ax2.yaxis.set_major_formatter(_mpl().PercentFormatter(decimals=0))
         ax2.spines["right"].set_visible(True)
         _legend_row(fig, [ax, ax2], ncol=2)
         fig.suptitle("Joins per month and penetration", fontweight="bold", y=0.985)
@@ -703,14 +726,14 @@ def levels_figure(model: MLMModel) -> Figure:
     lv, active, fresh, quit_ = members_by_status_and_level(model)
     size = lv.size + 1
     levels, rpm = recruits_per_member(model)
-    with matplotlib.rc_context(STYLE):
+    with _mpl().rc_context(STYLE):
         fig, ax = _figure(twin=True)
         ax.bar(lv, active, color=ACTIVE, label="active")
         ax.bar(lv, fresh, bottom=active, color=NEW, label="joined this month")
         ax.bar(lv, quit_, bottom=active + fresh, color=QUIT, label="quit")
         ax.set_xlabel("level (1 = founders)")
         ax.set_ylabel("persons who joined")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(_mpl().MaxNLocator(integer=True))
         ax.set_xlim(0.4, max(size - 1, 5) + 0.6)
         ax2 = ax.twinx()
         ax2.plot(levels, rpm, color="black", marker="o", lw=2, label="recruits per member")
@@ -725,7 +748,7 @@ def lorenz_figure(model: MLMModel) -> Figure:
     """Lorenz curve of commissions received so far by everyone who joined."""
     pop = model.pop
     comm = pop.commissions[pop.join_month >= 0]
-    with matplotlib.rc_context(STYLE):
+    with _mpl().rc_context(STYLE):
         fig, ax = _figure(legend_row=False)
         ax.plot([0, 100], [0, 100], color="grey", lw=1.5, ls=":", label="if everyone got the same")
         if comm.size and comm.sum() > 0:
@@ -734,8 +757,8 @@ def lorenz_figure(model: MLMModel) -> Figure:
             ax.fill_between(x, y, color=LOSS, alpha=0.12)
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 100)
-        ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
-        ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+        ax.xaxis.set_major_formatter(_mpl().PercentFormatter(decimals=0))
+        ax.yaxis.set_major_formatter(_mpl().PercentFormatter(decimals=0))
         ax.set_xlabel("members who joined, lowest paid first")
         ax.set_ylabel("share of all commissions")
         ax.legend(loc="upper left", frameon=False)
@@ -748,14 +771,14 @@ def lost_money_figure(model: MLMModel) -> Figure:
     month = monthly(model, "month")
     loss = 100 * monthly(model, "share_net_loss")
     strict = 100 * monthly(model, "share_net_loss_strict")
-    with matplotlib.rc_context(STYLE):
+    with _mpl().rc_context(STYLE):
         fig, ax = _figure()
         ax.plot(month, loss, color=LOSS, lw=3, label="home use valued")
         ax.plot(month, strict, color=STRICT, lw=2, ls="--", label="home use counted as a cost")
         ax.axhline(50, color="grey", lw=1, ls=":")
         ax.set_xlim(0, _months(model))
         ax.set_ylim(0, 102)
-        ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+        ax.yaxis.set_major_formatter(_mpl().PercentFormatter(decimals=0))
         ax.set_xlabel("month")
         ax.set_ylabel("members with net income < 0")
         _legend_row(fig, [ax], ncol=2)

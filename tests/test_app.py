@@ -7,8 +7,10 @@ widgets by rendering them with Solara's test renderer and clicking its buttons.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import time
 from types import SimpleNamespace
 
@@ -662,8 +664,26 @@ def page():
         return list(descendants(box))
 
     def text(cls: str) -> str:
-        (hit,) = [w for w in everything() if cls in (getattr(w, "class_", None) or "").split()]
-        return hit.children[0]
+        hits = [
+            w
+            for w in everything()
+            if cls in (getattr(w, "class_", None) or getattr(w, "caption_class", "")).split()
+        ]
+        # The big numbers are spans in one HTML block (app.headline_html).
+        spans = [
+            html.unescape(t)
+            for w in everything()
+            for t in re.findall(
+                rf'<span class="[^"]*\b{re.escape(cls)}\b[^"]*">([^<]*)</span>',
+                getattr(w, "unsafe_innerHTML", "") or "",
+            )
+        ]
+        assert len(hits) + len(spans) == 1, (cls, hits, spans)
+        if spans:
+            return spans[0]
+        (hit,) = hits
+        # A chart's caption is drawn by its chart widget (simulation/app_chart.vue).
+        return hit.caption if isinstance(hit, ChartWidget) else hit.children[0]
 
     def button(label: str):
         return rc.find(v.Btn, children=[label]).widget
@@ -893,6 +913,25 @@ def test_app_command_binds_to_loopback_without_telemetry():
     assert cmd[:2] == ["run", "simulation.app"]
     assert "--no-check-version" in cmd and "--no-open" in cmd and "--production" in cmd
     assert app_server.SERVER_ENV["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+
+
+def test_app_server_writes_websocket_frames_from_the_sessions_thread():
+    import uvicorn
+
+    from simulation import app_server
+
+    assert app_server.SERVER_ENV["SOLARA_SERVER_SYNC_WS_WRITE"] == "True"
+    before = uvicorn.Config
+    try:
+        app_server._use_uvicorn_ws("websockets")
+        app_server._use_uvicorn_ws("websockets")  # once is enough
+        assert uvicorn.Config.__mro__[1] is before
+        assert uvicorn.Config(app="simulation.app:Page").ws == "websockets"
+        assert uvicorn.Config(app="simulation.app:Page", ws="wsproto").ws == "wsproto"
+        app_server._use_uvicorn_ws("no-such-implementation")  # left as it was
+        assert uvicorn.Config.__mro__[1] is before
+    finally:
+        uvicorn.Config = before
 
 
 def test_app_command_rejects_a_bad_port(capsys):
