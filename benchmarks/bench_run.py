@@ -40,6 +40,12 @@ BEHAVIOUR = [
     "returns.enabled=true",
     "returns.window_months=3",
     "plan.volume.returns_timing=clawback",
+    # The plan drives effort and loading; contacts' results and the disclosure statement
+    # enter the expectation.
+    "incentives.effort=true",
+    "incentives.loading=true",
+    "expectations.contact_weight=1",
+    "expectations.disclosure_shown=true",
 ]
 
 SIZES = {
