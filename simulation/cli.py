@@ -38,6 +38,10 @@ PLUGINS = {
     "stress": ("simulation.stress", "stress-test a plan across a battery of futures"),
     "app": ("simulation.app_server", "start the classroom web page"),
     "validate": ("simulation.validation", "rerun the validation table"),
+    "calibrate": (
+        "simulation.calibrate",
+        "fit parameters to a published income disclosure statement (ABC-SMC)",
+    ),
 }
 
 

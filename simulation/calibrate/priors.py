@@ -104,8 +104,12 @@ class Prior:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (manifest, report)."""
-        return {"key": self.key, "distribution": self.distribution, **self.args,
-                "reason": self.reason}  # fmt: skip
+        return {
+            "key": self.key,
+            "distribution": self.distribution,
+            **self.args,
+            "reason": self.reason,
+        }
 
 
 def valid_range(key: str, where: str) -> tuple[float, float]:

@@ -119,12 +119,13 @@ def income_stat(usd: float) -> float:
     return math.log10(1.0 + max(usd, 0.0))
 
 
-def load_targets(path: Path | str, rank_names: list[str]) -> Targets:
+def load_targets(path: Path | str, rank_names: list[str], plan: str | None = None) -> Targets:
     """Read and check a target file against the plan's rank names.
 
     Args:
         path: the target file (TOML).
         rank_names: the plan's ranks, lowest first (``"no rank"`` is added).
+        plan: the scenario's plan file name (stem), checked against ``statement.plan``.
 
     Raises:
         ConfigError: naming the file and the row or key: a share outside 0-1, shares that do
@@ -139,6 +140,12 @@ def load_targets(path: Path | str, rank_names: list[str]) -> Targets:
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, where)) from None
     rows = tf.statement.rows
+    if plan is not None and tf.statement.plan is not None and tf.statement.plan != plan:
+        raise ConfigError(
+            f"{where}: statement.plan = {tf.statement.plan!r}: the statement's ranks are those "
+            f"of that plan, but the scenario is paid under {plan!r} (calibrate with --set "
+            f"plan.file={tf.statement.plan})"
+        )
     total = sum(r.share for r in rows)
     if abs(total - 1.0) > SHARE_SUM_TOLERANCE:
         raise ConfigError(
