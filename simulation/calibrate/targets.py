@@ -135,6 +135,15 @@ def load_targets(path: Path | str, rank_names: list[str], plan: str | None = Non
     p = Path(path)
     where = f"--targets {p}"
     data = read_toml(p, "targets")
+    chosen = data.get("targets")
+    if isinstance(chosen, dict):
+        for key in chosen:
+            if key not in Extra.model_fields:
+                raise ConfigError(
+                    f"{where}: targets.{key}: not a statistic the model produces; the "
+                    f"statistics are {', '.join(k for k in Extra.model_fields if k != 'weights')}"
+                    " (and targets.weights)"
+                )
     try:
         tf = TargetFile.model_validate(data, strict=False)
     except ValidationError as err:
