@@ -255,3 +255,27 @@ def test_another_calibration_is_refused_in_the_same_folder(synthetic, tmp_path, 
     assert code == 2
     assert "holds another calibration" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_posterior_as_this_process(tmp_path):
+    from distributed import LocalCluster
+
+    priors = ROOT / "tests" / "data" / "bad_inputs" / "calibrate" / "priors_ok.toml"
+    tiny = {
+        "sets": ["plan.file=unilevel_7_dt", "market.population=300", "scenario.months=12"],
+        "population": 6,
+        "generations": 1,
+        "seed": 5,
+    }
+    run_calibration(prepare(_args(DOTERRA, priors, **tiny)), tmp_path / "one", workers=1,
+                    progress=False, report=False)  # fmt: skip
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        res = run_calibration(
+            prepare(_args(DOTERRA, priors, **tiny)), tmp_path / "dask", workers=2,
+            scheduler=cluster.scheduler_address, progress=False, report=False,
+        )  # fmt: skip
+    assert res["simulations"] > 6
+    assert (tmp_path / "one" / "posterior.parquet").read_bytes() == (
+        tmp_path / "dask" / "posterior.parquet"
+    ).read_bytes()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,10 @@ from simulation.sweep.executors import run_dask, run_pool
 MAX_EVALS_PER_PARTICLE = 2000
 
 _CACHE: dict[str, Callable[[], Any]] = {}
+# pyabc draws from numpy's global generator, shared by the threads of a process: particle
+# tasks in threads of one process (a Dask worker with several threads) take turns, so each
+# particle's draws stay its own. Use one thread per worker process to simulate in parallel.
+_GLOBAL_RNG = threading.Lock()
 
 
 def _simulate_one(blob: bytes, key: str) -> Callable[[], Any]:
@@ -54,6 +59,11 @@ def particle_task(task: dict[str, Any]) -> dict[str, Any]:
     Returns:
         ``{"results": [(index, pyabc Sample, evaluations), ...]}``.
     """
+    with _GLOBAL_RNG:
+        return _particles(task)
+
+
+def _particles(task: dict[str, Any]) -> dict[str, Any]:
     fn = _simulate_one(task["blob"], task["key"])
     out = []
     for i in task["indices"]:
