@@ -279,3 +279,24 @@ def test_a_dask_cluster_gives_the_same_posterior_as_this_process(tmp_path):
     assert (tmp_path / "one" / "posterior.parquet").read_bytes() == (
         tmp_path / "dask" / "posterior.parquet"
     ).read_bytes()
+
+
+def test_prior_draws_stay_inside_each_prior_and_the_valid_range():
+    from simulation.calibrate.driver import prior_draws
+    from simulation.calibrate.priors import Prior
+
+    priors = [
+        Prior("quit.base_monthly", "normal", {"mean": 0.01, "sd": 0.05}, "r", (0.0, 1.0)),
+        Prior("recruit.pitches_per_month", "loguniform", {"low": 0.5, "high": 8.0}, "r",
+              (0.0, 1000.0)),
+    ]
+    draws = prior_draws(priors, 2000, np.random.default_rng(1))
+    q = np.array([d["quit.base_monthly"] for d in draws])
+    p = np.array([d["recruit.pitches_per_month"] for d in draws])
+    assert q.min() >= 0.0 and q.max() <= 1.0
+    # Truncated at 0 = 0.2 sd below the mean: P(q < mean) = (0.5 - Phi(-0.2)) / (1 - Phi(-0.2))
+    # = (0.5 - 0.42074) / 0.57926 = 0.1368.
+    assert (q < 0.01).mean() == pytest.approx(0.1368, abs=0.025)
+    assert p.min() >= 0.5 and p.max() <= 8.0
+    # log-uniform: half the draws below the geometric mean of the bounds, sqrt(0.5 * 8) = 2
+    assert (p < 2.0).mean() == pytest.approx(0.5, abs=0.05)

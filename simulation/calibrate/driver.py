@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from simulation import results, safepath
 from simulation.calibrate.priors import Prior
@@ -137,6 +136,9 @@ def prior_draws(priors: list[Prior], n: int, rng: np.random.Generator) -> list[d
         elif p.distribution == "loguniform":
             cols[p.key] = np.exp(rng.uniform(np.log(a["low"]), np.log(a["high"]), n))
         else:
+            # scipy.stats: 1.3 s more at every CLI start (python -X importtime), only here.
+            from scipy import stats as sps  # noqa: PLC0415
+
             lo, hi = p.valid
             mu, sd = a["mean"], a["sd"]
             dist = sps.truncnorm((lo - mu) / sd, (hi - mu) / sd, loc=mu, scale=sd)
@@ -179,7 +181,7 @@ def _predictive(
     scheduler: str | None,
     outcomes: bool,
 ) -> pd.DataFrame:
-    from simulation.calibrate.abc import run_particles  # noqa: PLC0415 - pyabc: 2-8 s import
+    from simulation.calibrate.abc import run_particles  # noqa: PLC0415 - pyabc: 4 s import
     from simulation.calibrate.simulate import predictive_task  # noqa: PLC0415 - mesa: 0.9 s
 
     tasks = [
@@ -222,7 +224,7 @@ def run_calibration(
     Raises:
         UserError: the folder holds another calibration, or runs were lost.
     """
-    from simulation.calibrate import abc  # noqa: PLC0415 - pyabc: 2-8 s at import
+    from simulation.calibrate import abc  # noqa: PLC0415 - pyabc: 4 s at import
 
     t_start = time.perf_counter()
     fp = cal.fingerprint()

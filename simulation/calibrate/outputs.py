@@ -219,7 +219,11 @@ def write_report(
         ),
     ]
     for kind, cap in (
-        ("share", "Share of members per rank bucket: published (red) and model (blue, 90% band)."),
+        (
+            "share",
+            "Share of members per rank bucket: published (red) and model (blue, 90% band; on "
+            "the log scale a bucket the model leaves empty has no point).",
+        ),
         ("income", "Average annual income per rank bucket (USD): published and model."),
     ):
         png = _figure_buckets(cal.targets, predictive, kind)
