@@ -97,7 +97,7 @@ def part_cost(ns: argparse.Namespace) -> dict:
     proj = ns.simulations * per_sim / 2
     print(f"projection: {ns.simulations} simulations / 2 cores = {proj / 60:.1f} min + overhead")
     out["projection_min"] = proj / 60
-    runs = [("local 2 processes", None)]
+    runs = [] if ns.no_local else [("local 2 processes", None)]
     if not ns.no_dask:
         runs.append(("dask LocalCluster 2 workers", "dask"))
     for label, kind in runs:
@@ -220,6 +220,7 @@ def main() -> None:
     p.add_argument("--simulations", type=int, default=5000)
     p.add_argument("--single", type=int, default=10, help="(a) single runs timed in-process")
     p.add_argument("--no-dask", action="store_true")
+    p.add_argument("--no-local", action="store_true", help="(a) only the Dask calibration")
     p.add_argument("--no-report", action="store_true")
     p.add_argument("--fresh", action="store_true", help="start again instead of resuming")
     p.add_argument(
