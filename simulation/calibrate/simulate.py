@@ -16,6 +16,8 @@ from simulation import outcomes, results
 from simulation.calibrate.targets import model_statistics
 from simulation.sweep.task import build_model
 
+# Entries of the run's summary that are settings, not outcomes (left out of the report).
+SETTINGS = frozenset({"seed", "population", "months", "cap_ratio"})
 # The largest seed drawn for a simulation (the model's master seed is any int >= 0).
 SEED_MAX = 2**31 - 1
 
@@ -54,7 +56,10 @@ def run_once(
         out = {
             k: float(v)
             for k, v in outcomes.sweep_outcomes(run).items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            if k not in SETTINGS
+            and isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and math.isfinite(v)
         }
     return {"stats": stats, "outcomes": out}
 
