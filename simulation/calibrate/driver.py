@@ -307,7 +307,10 @@ def run_calibration(
         # 3. Posterior predictive, for the report.
         files = [CALIBRATION_FILE, PILOT_FILE, HISTORY_FILE, POSTERIOR_FILE]
         predictive = None
-        if report:
+        if not report:  # a page of an earlier, shorter run would no longer match
+            (out / PREDICTIVE_FILE).unlink(missing_ok=True)
+            (out / REPORT_FILE).unlink(missing_ok=True)
+        else:
             k = min(PREDICTIVE_RUNS, len(post))
             rng = np.random.default_rng(np.random.SeedSequence([cal.seed, 1]))
             idx = rng.choice(len(post), size=k, p=w)
