@@ -156,7 +156,7 @@ def _rank_png(ranks: np.ndarray, L: int, key: str, n_sets: int, path: Path) -> N
 def part_recovery(ns: argparse.Namespace) -> dict:
     import pandas as pd
 
-    work = OUT / "calibrate_recovery"
+    work = OUT / f"calibrate_recovery{ns.tag}"
     work.mkdir(parents=True, exist_ok=True)
     priors = work / "priors.toml"
     priors.write_text(RECOVERY_PRIORS, encoding="utf-8")
@@ -200,7 +200,7 @@ def part_recovery(ns: argparse.Namespace) -> dict:
             f"[{res['interval90'][k][0]:.4g}, {res['interval90'][k][1]:.4g}]" for k in truth
         ) + f" ({row['seconds']:.0f} s)", flush=True)  # fmt: skip
     table = pd.DataFrame(rows)
-    table.to_csv(OUT / "bench_calibrate_recovery.csv", index=False)
+    table.to_csv(OUT / f"bench_calibrate_recovery{ns.tag}.csv", index=False)
     out = {"cpu_count": os.cpu_count(), "sets": len(table), "population": ns.population,
            "months": ns.months, "particles": ns.particles, "generations": ns.generations,
            "draws": L, "wall_s": time.perf_counter() - t_all, "coverage90": {}}  # fmt: skip
@@ -208,7 +208,7 @@ def part_recovery(ns: argparse.Namespace) -> dict:
     for k in truths[0]:
         cov = float(table[f"{k} inside"].mean())
         out["coverage90"][k] = cov
-        png = IMG / f"calibration_sbc_{k.replace('.', '_')}.png"
+        png = IMG / f"calibration_sbc_{k.replace('.', '_')}{ns.tag}.png"
         _rank_png(table[f"{k} rank"].to_numpy(), L, k, len(table), png)
         print(f"{k}: 90% intervals hold the truth in {cov:.0%} of {len(table)} sets; ranks: {png}")
     return out
@@ -236,11 +236,12 @@ def main() -> None:
     p.add_argument("--draws", type=int, default=19, help="(b) posterior draws for SBC ranks")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--seed", type=int, default=20261202)
+    p.add_argument("--tag", default="", help="suffix of the output files (e.g. _1500)")
     ns = p.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores")
     res = part_cost(ns) if ns.part == "cost" else part_recovery(ns)
-    path = OUT / f"bench_calibrate_{ns.part}.json"
+    path = OUT / f"bench_calibrate_{ns.part}{ns.tag}.json"
     path.write_text(json.dumps(res, indent=2, default=str), encoding="utf-8")
     print(f"written: {path}")
 
