@@ -40,6 +40,10 @@ PLUGINS = {
     "policy": ("simulation.policy", "compare regulators' policies across seeds on a scenario"),
     "app": ("simulation.app_server", "start the classroom web page"),
     "validate": ("simulation.validation", "rerun the validation table"),
+    "calibrate": (
+        "simulation.calibrate",
+        "fit parameters to a published income disclosure statement (ABC-SMC)",
+    ),
 }
 
 

@@ -761,6 +761,34 @@ class Returns(Section):
     )
 
 
+class Posterior(Section):
+    """``[posterior]``: the posterior a calibration recorded (``mlmsim calibrate``).
+
+    The model never reads it: a calibrated scenario file carries its posterior so that it
+    stays one file. ``median`` values are also set in their sections (the file runs the
+    median); a command drawing from the posterior reads ``samples`` (a Parquet file of
+    weighted particles, relative to the scenario file). See ``docs/calibration.md``.
+    """
+
+    START_ONLY = frozenset({"parameters", "samples", "median", "method", "provenance"})
+
+    parameters: list[str] = Field(
+        default_factory=list, description="The calibrated scenario keys (section.key)."
+    )
+    samples: str = Field(
+        "", description="Parquet file of posterior particles, relative to the scenario file."
+    )
+    median: dict[str, float] = Field(
+        default_factory=dict, description="Weighted posterior median of each parameter."
+    )
+    method: str = Field("", description="The inference method and library that fitted it.")
+    provenance: dict[str, str | int | float] = Field(
+        default_factory=dict,
+        description="Where the posterior comes from: targets and their citation, priors, "
+        "seed, simulations, creation time, code version.",
+    )
+
+
 class Observe(Section):
     """``[observe]``: observations that cost time at scale and can be switched off."""
 
@@ -810,6 +838,7 @@ class Scenario(Section):
     chain: Chain = Field(default_factory=Chain)
     incentives: Incentives = Field(default_factory=Incentives)
     returns: Returns = Field(default_factory=Returns)
+    posterior: Posterior = Field(default_factory=Posterior)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -171,7 +171,12 @@ def check_scheduler_address(address: str) -> None:
         raise UserError(f"{where}: port 0 is not a port a scheduler listens on")
 
 
-def run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) -> int:
+def run_dask(
+    tasks: list[dict[str, Any]],
+    address: str,
+    on_result: OnResult,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = run_task,
+) -> int:
     """On a Dask cluster through ``distributed.Client``. Returns runs lost.
 
     Dask reschedules the runs of a worker that dies; a run lost anyway (its workers kept
@@ -185,7 +190,7 @@ def run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) -> 
         raise UserError(f"--scheduler {address}: cannot reach the Dask scheduler: {err}") from None
     lost = 0
     try:
-        futures = client.map(run_task, tasks, pure=False)
+        futures = client.map(fn, tasks, pure=False)
         ac = as_completed(futures, loop=client.loop)
         del futures
         for fut in ac:

@@ -32,6 +32,22 @@ def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     the outcomes are :func:`simulation.outcomes.sweep_outcomes` of the model's tables, so a
     sweep run and ``mlmsim run`` of the same scenario and seed agree exactly.
     """
+    model = build_model(task)
+    for s in task["shocks"]:
+        for key, value in s["set"].items():
+            model.schedule_change(int(s["month"]), key, value)
+    model.run()
+    run = results.run_data(model)
+    return run.monthly, outcomes.sweep_outcomes(run)
+
+
+def build_model(task: dict[str, Any]) -> Any:
+    """The model of one task (not run): scenario data with the task's values, plan, seed.
+
+    ``task`` holds ``"scenario"`` (resolved scenario data), ``"plan"`` (``{"path", "data"}``),
+    ``"values"`` (``{"section.key": value}``), ``"seed"``, ``"run_id"`` and ``"label"``.
+    Returns an ``MLMModel`` (built with ``agents=False``).
+    """
     # mesa (through the model): 0.9 s at every CLI start; only the runs need it.
     from simulation.model import MLMModel  # noqa: PLC0415
 
@@ -44,13 +60,7 @@ def simulate(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     scenario = scenario_from_dict(apply_values(task["scenario"], values, src), src)
     data = with_changes(plan_info["data"], scenario.plan.set, plan_info["path"])
     plan = plan_from_dict(data, source=plan_info["path"])
-    model = MLMModel(scenario=scenario, plan=plan, agents=False)
-    for s in task["shocks"]:
-        for key, value in s["set"].items():
-            model.schedule_change(int(s["month"]), key, value)
-    model.run()
-    run = results.run_data(model)
-    return run.monthly, outcomes.sweep_outcomes(run)
+    return MLMModel(scenario=scenario, plan=plan, agents=False)
 
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:

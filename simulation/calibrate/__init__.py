@@ -1,0 +1,176 @@
+"""``mlmsim calibrate``: fit scenario parameters to a published income disclosure statement.
+
+Likelihood-free Bayesian inference (ABC-SMC with pyabc) whose simulations run on the sweep
+executors (this process, local processes, or a Dask cluster); see ``docs/calibration.md``.
+Every input is checked before anything is written: a bad prior, target or option exits with
+status 2 and one message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from simulation import safepath
+from simulation.calibrate.driver import Calibration, run_calibration
+from simulation.calibrate.priors import load_priors
+from simulation.calibrate.targets import load_targets
+from simulation.config import apply_overrides, load_scenario
+from simulation.errors import UserError
+from simulation.plans.engine import load_plan
+from simulation.safepath import path_arg
+from simulation.sweep.executors import check_scheduler_address
+from simulation.sweep.spec import read_plan
+from simulation.userfile import read_toml
+
+DEFAULT_ROOT = Path("results") / "calibrations"
+DEFAULT_POPULATION = 100
+DEFAULT_GENERATIONS = 8
+
+__all__ = ["Calibration", "configure_parser", "prepare", "run", "run_calibration"]
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """``mlmsim calibrate SCENARIO --targets T --priors P [options]``."""
+    parser.add_argument("scenario", help="scenario file or a shipped scenario's name")
+    parser.add_argument("--targets", type=path_arg, required=True, help="target file (TOML)")
+    parser.add_argument("--priors", type=path_arg, required=True, help="prior file (TOML)")
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the scenario before calibrating, e.g. --set plan.file=unilevel_7_dt",
+    )
+    parser.add_argument(
+        "--population",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"particles per generation (default {DEFAULT_POPULATION})",
+    )
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--generations",
+        type=int,
+        default=None,
+        metavar="G",
+        help=f"generations to run (default {DEFAULT_GENERATIONS})",
+    )
+    budget.add_argument(
+        "--simulations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run generations until this many simulations (the pilot included) are done",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="calibration seed (default 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="K",
+        help="local worker processes (default: every core; 1 runs in this process); the "
+        "result does not depend on it",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need mlmsim)",
+    )
+    parser.add_argument("--out", type=path_arg, default=None, help="output folder")
+    parser.add_argument(
+        "--no-report", action="store_true", help="skip the predictive runs and page"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _positive(value: int | None, option: str, least: int) -> None:
+    if value is not None and value < least:
+        raise UserError(f"{option} {value}: need at least {least}")
+
+
+def prepare(args: argparse.Namespace) -> Calibration:
+    """Check every input (scenario, --set, plan, priors, targets, options); nothing written.
+
+    Raises:
+        UserError: naming the file or option, the key or row, and what was expected.
+    """
+    _positive(args.population, "--population", 5)
+    _positive(args.generations, "--generations", 1)
+    _positive(args.simulations, "--simulations", 10)
+    _positive(args.workers, "--workers", 1)
+    if args.seed < 0:
+        raise UserError(f"--seed {args.seed}: expected a number >= 0")
+    if args.scheduler:
+        check_scheduler_address(args.scheduler)
+    scen, path = load_scenario(args.scenario, list(args.sets))
+    plan = load_plan(Path(scen.plan.file), changes=scen.plan.set)
+    ranks = plan.components.get("ranks")
+    rank_names = list(ranks.names) if ranks is not None else []
+    priors = load_priors(args.priors)
+    plan_name = Path(scen.plan.file).stem
+    targets = load_targets(args.targets, rank_names, plan_name)
+    population = args.population or DEFAULT_POPULATION
+    generations = args.generations
+    if args.simulations is None and generations is None:
+        generations = DEFAULT_GENERATIONS
+    if args.simulations is not None and args.simulations <= population:
+        raise UserError(
+            f"--simulations {args.simulations}: must exceed --population {population} (the "
+            "pilot alone runs that many)"
+        )
+    raw = apply_overrides(read_toml(path, "scenario"), list(args.sets), str(path))
+    context = {
+        "scenario": scen.to_dict(),
+        "plan": read_plan(scen.plan.file, path.parent, str(path)),
+        "spec": targets.spec(),
+    }
+    return Calibration(
+        name=f"{scen.scenario.name} ({plan_name}) to {Path(args.targets).stem}",
+        scenario_data=raw,
+        context=context,
+        priors=priors,
+        targets=targets,
+        population=population,
+        generations=generations,
+        simulations=args.simulations,
+        seed=args.seed,
+        sources={
+            "scenario": path.name,
+            "targets": Path(args.targets).name,
+            "priors": Path(args.priors).name,
+        },
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """``mlmsim calibrate``: run or resume a calibration, print the posterior."""
+    cal = prepare(args)
+    out = args.out
+    if out is None:
+        out = DEFAULT_ROOT / safepath.safe_name(
+            f"{cal.context['scenario']['scenario']['name']}-{Path(args.targets).stem}"
+        )
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    res = run_calibration(
+        cal,
+        Path(out),
+        workers=workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+        report=not args.no_report,
+    )
+    print(
+        f"\n  {res['simulations']:,} simulations, {res['generations']} generations, "
+        f"{res['wall_s']:.1f} s; final epsilon {res['final_epsilon']:.4g}"
+    )
+    width = max(len(k) for k in res["parameters"])
+    for k in res["parameters"]:
+        lo, hi = res["interval90"][k]
+        print(f"  {k:<{width}}  median {res['median'][k]:.4g}  90% interval {lo:.4g} to {hi:.4g}")
+    print(f"\n  results: {res['out']}")
+    return 0

@@ -1,0 +1,368 @@
+"""Running a calibration: inputs checked, pilot, ABC-SMC (resumable), posterior and outputs.
+
+The output folder (``results/calibrations/<scenario>-<targets>`` by default):
+
+- ``calibration.json``: the inputs that determine the result and their fingerprint (a rerun
+  into the same folder resumes only the same calibration);
+- ``pilot.parquet``: the prior-predictive pilot (parameters and statistics), which fixes the
+  distance's scales and the first threshold;
+- ``history.db``: pyabc's history (SQLite), one entry per finished generation;
+- ``posterior.parquet``: the last generation's particles (parameters, ``weight``,
+  ``distance``);
+- ``predictive.parquet``: posterior-predictive runs (parameters, seed, statistics, outcomes);
+- ``calibrated.toml``: the scenario with the posterior medians and its ``[posterior]`` table;
+- ``report.html``: the posterior-predictive report page; ``manifest.json``: versions, timings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulation import results, safepath
+from simulation.calibrate.priors import Prior
+from simulation.calibrate.targets import Targets
+from simulation.errors import UserError
+
+CALIBRATION_FILE = "calibration.json"
+PILOT_FILE = "pilot.parquet"
+HISTORY_FILE = "history.db"
+POSTERIOR_FILE = "posterior.parquet"
+PREDICTIVE_FILE = "predictive.parquet"
+CALIBRATED_FILE = "calibrated.toml"
+REPORT_FILE = "report.html"
+MANIFEST_FILE = "manifest.json"
+
+# Posterior-predictive runs drawn from the posterior for the report (at most the population).
+PREDICTIVE_RUNS = 100
+# MAD -> standard deviation of a normal distribution.
+MAD_TO_SD = 1.4826
+
+
+@dataclass
+class Calibration:
+    """A checked calibration: what to fit, how, and with which budget.
+
+    Attributes:
+        name: the calibration's name (scenario and target file).
+        scenario_data: the raw scenario file's data with ``--set`` applied (written back).
+        context: what a worker needs (:func:`simulation.calibrate.simulate.run_once`).
+        priors: the priors, in the file's order.
+        targets: the targets.
+        population: particles per generation.
+        generations: most generations (None: until the simulations' budget is spent).
+        simulations: most simulations, pilot included (None: until ``generations``).
+        seed: the calibration seed.
+        sources: file names of the scenario, targets and priors (for the provenance).
+    """
+
+    name: str
+    scenario_data: dict[str, Any]
+    context: dict[str, Any]
+    priors: list[Prior]
+    targets: Targets
+    population: int
+    generations: int | None
+    simulations: int | None
+    seed: int
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[str]:
+        """The calibrated parameters."""
+        return [p.key for p in self.priors]
+
+    def spec(self) -> dict[str, Any]:
+        """Everything the result depends on (not the executor: it does not change it)."""
+        return {
+            "scenario": self.context["scenario"],
+            "plan": self.context["plan"]["data"],
+            "priors": [p.as_dict() for p in self.priors],
+            "observed": self.targets.observed,
+            "weights": self.targets.weights,
+            "buckets": self.targets.spec()["buckets"],
+            "population": self.population,
+            "generations": self.generations,
+            "simulations": self.simulations,
+            "seed": self.seed,
+        }
+
+    def fingerprint(self) -> str:
+        """A hash of :meth:`spec` without the budget (a longer run continues a shorter one)."""
+        spec = {k: v for k, v in self.spec().items() if k not in ("generations", "simulations")}
+        blob = json.dumps(spec, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _check_folder(fingerprint: str) -> Any:
+    def check(folder: Path) -> None:
+        f = folder / CALIBRATION_FILE
+        if f.is_file():
+            try:
+                have = json.loads(f.read_text(encoding="utf-8")).get("fingerprint")
+            except (OSError, ValueError, AttributeError):
+                have = None
+            if have != fingerprint:
+                raise UserError(
+                    f"--out {folder}: holds another calibration (other scenario, targets, "
+                    "priors, seed or population); choose another folder to start this one"
+                )
+        elif any(not p.name.startswith(".") for p in folder.iterdir()):
+            raise UserError(
+                f"--out {folder}: is not empty and holds no calibration; choose another folder"
+            )
+
+    return check
+
+
+def prior_draws(priors: list[Prior], n: int, rng: np.random.Generator) -> list[dict[str, float]]:
+    """``n`` parameter sets drawn from the priors with ``rng``."""
+    cols = {}
+    for p in priors:
+        a = p.args
+        if p.distribution == "uniform":
+            cols[p.key] = rng.uniform(a["low"], a["high"], n)
+        elif p.distribution == "loguniform":
+            cols[p.key] = np.exp(rng.uniform(np.log(a["low"]), np.log(a["high"]), n))
+        else:
+            # scipy.stats: 1.3 s more at every CLI start (python -X importtime), only here.
+            from scipy import stats as sps  # noqa: PLC0415
+
+            lo, hi = p.valid
+            mu, sd = a["mean"], a["sd"]
+            dist = sps.truncnorm((lo - mu) / sd, (hi - mu) / sd, loc=mu, scale=sd)
+            cols[p.key] = dist.ppf(rng.uniform(0, 1, n))
+    return [{k: float(cols[k][i]) for k in cols} for i in range(n)]
+
+
+def scales(table: pd.DataFrame, names: list[str]) -> dict[str, float]:
+    """Each statistic's spread over the prior predictive: MAD x 1.4826, else SD, else 1."""
+    out = {}
+    for k in names:
+        x = table[k].to_numpy(dtype=np.float64)
+        s = MAD_TO_SD * float(np.median(np.abs(x - np.median(x))))
+        if not s > 0:
+            s = float(np.std(x))
+        out[k] = s if s > 0 else 1.0
+    return out
+
+
+def distance(stats: pd.DataFrame, observed: dict[str, float], w: dict[str, float]) -> np.ndarray:
+    """The weighted L2 distance of each row of ``stats`` (``w`` = weight / scale)."""
+    d = np.zeros(len(stats))
+    for k, o in observed.items():
+        d += (w[k] * (stats[k].to_numpy(dtype=np.float64) - o)) ** 2
+    return np.sqrt(d)
+
+
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``x`` with weights ``w`` (the smallest x with weight share >= q)."""
+    order = np.argsort(x, kind="stable")
+    cw = np.cumsum(w[order]) / np.sum(w)
+    return float(x[order][min(int(np.searchsorted(cw, q)), len(x) - 1)])
+
+
+def _predictive(
+    cal: Calibration,
+    draws: list[dict[str, float]],
+    seeds: np.ndarray,
+    workers: int,
+    scheduler: str | None,
+    outcomes: bool,
+) -> pd.DataFrame:
+    from simulation.calibrate.abc import run_particles  # noqa: PLC0415 - pyabc: 4 s import
+    from simulation.calibrate.simulate import predictive_task  # noqa: PLC0415 - mesa: 0.9 s
+
+    tasks = [
+        {"index": i, "values": v, "seed": int(s), "context": cal.context, "outcomes": outcomes}
+        for i, (v, s) in enumerate(zip(draws, seeds, strict=True))
+    ]
+    got: dict[int, dict[str, Any]] = {}
+
+    def on_result(res: dict[str, Any]) -> None:
+        got[res["index"]] = res
+
+    lost = run_particles(tasks, workers, scheduler, on_result, fn=predictive_task)
+    if lost:
+        raise UserError(f"{lost} predictive run(s) were lost (a worker died); run again")
+    rows = []
+    for i in range(len(tasks)):
+        r = got[i]
+        row = {"index": i, "seed": r["seed"], **r["values"], **r["stats"]}
+        if outcomes:
+            row.update({f"outcome: {k}": v for k, v in (r["outcomes"] or {}).items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    safepath.atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+
+
+def run_calibration(
+    cal: Calibration,
+    out: Path,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) ``cal`` into ``out``; returns a summary (see the module doc for files).
+
+    Raises:
+        UserError: the folder holds another calibration, or runs were lost.
+    """
+    from simulation.calibrate import abc  # noqa: PLC0415 - pyabc: 4 s at import
+
+    t_start = time.perf_counter()
+    fp = cal.fingerprint()
+    say = print if progress else (lambda *a, **k: None)
+    with safepath.locked_folder(out, check=_check_folder(fp)) as out:
+        results.write_json({"fingerprint": fp, **cal.spec()}, out / CALIBRATION_FILE)
+        names = list(cal.targets.observed)
+        # 1. The prior-predictive pilot: scales of the distance and the first threshold.
+        pilot_path = out / PILOT_FILE
+        if pilot_path.is_file():
+            pilot = pd.read_parquet(pilot_path)
+            say(f"pilot: {len(pilot)} prior-predictive runs (stored)")
+        else:
+            rng = np.random.default_rng(np.random.SeedSequence([cal.seed, 0]))
+            draws = prior_draws(cal.priors, cal.population, rng)
+            seeds = rng.integers(0, 2**31 - 1, cal.population)
+            say(f"pilot: {cal.population} prior-predictive runs")
+            pilot = _predictive(cal, draws, seeds, workers, scheduler, outcomes=False)
+            _write_parquet(pilot, pilot_path)
+        sc = scales(pilot, names)
+        fixed = {k: cal.targets.weights[k] / sc[k] for k in names}
+        pilot_d = distance(pilot, cal.targets.observed, fixed)
+        # 2. ABC-SMC, resumed from the history if there is one.
+        db = f"sqlite:///{(out / HISTORY_FILE).resolve()}"
+        sampler = abc.ExecutorSampler(cal.seed, workers, scheduler, progress)
+        model = partial(abc_model_ref(), cal.context)
+        resumed = 0
+        if (out / HISTORY_FILE).is_file():
+            smc = abc.build_abc(model, cal.priors, fixed, cal.population, sampler, None)
+            history = smc.load(db, 1)
+            resumed = history.n_populations
+            if resumed == 0:  # interrupted in its first generation: start again
+                (out / HISTORY_FILE).unlink()
+        if resumed == 0:
+            eps0 = float(np.median(pilot_d))
+            smc = abc.build_abc(model, cal.priors, fixed, cal.population, sampler, eps0)
+            smc.new(db, dict(cal.targets.observed))
+        else:
+            say(f"resuming after generation {resumed - 1} ({HISTORY_FILE})")
+        budget = None if cal.simulations is None else cal.simulations - len(pilot)
+        gens = (cal.generations if cal.generations is not None else 10**6) - resumed
+        done_sims = int(smc.history.total_nr_simulations)
+        if gens > 0 and (budget is None or done_sims < budget):
+            sampler.report = say
+            smc.run(
+                minimum_epsilon=0.0,
+                max_nr_populations=gens,
+                max_total_nr_simulations=np.inf if budget is None else budget,
+            )
+        history = smc.history
+        pops = history.get_all_populations()
+        pops = pops[pops["t"] >= 0]
+        t_max = int(history.max_t)
+        pop = history.get_population(t_max)
+        post = pd.DataFrame(
+            [{**{k: float(p.parameter[k]) for k in cal.keys}} for p in pop.particles]
+        )
+        post["weight"] = np.array([p.weight for p in pop.particles], dtype=np.float64)
+        post["weight"] /= post["weight"].sum()
+        post["distance"] = np.array([p.distance for p in pop.particles], dtype=np.float64)
+        _write_parquet(post, out / POSTERIOR_FILE)
+        sims = int(history.total_nr_simulations) + len(pilot)
+        gen_table = pd.DataFrame(
+            {
+                "generation": pops["t"].to_numpy(dtype=np.int64),
+                "epsilon": pops["epsilon"].to_numpy(dtype=np.float64),
+                "simulations": pops["samples"].to_numpy(dtype=np.int64),
+                "particles": pops["particles"].to_numpy(dtype=np.int64),
+            }
+        )
+        w = post["weight"].to_numpy()
+        median = {k: weighted_quantile(post[k].to_numpy(), w, 0.5) for k in cal.keys}
+        interval = {
+            k: (
+                weighted_quantile(post[k].to_numpy(), w, 0.05),
+                weighted_quantile(post[k].to_numpy(), w, 0.95),
+            )
+            for k in cal.keys
+        }
+        # 3. Posterior predictive, for the report.
+        files = [CALIBRATION_FILE, PILOT_FILE, HISTORY_FILE, POSTERIOR_FILE]
+        predictive = None
+        if not report:  # a page of an earlier, shorter run would no longer match
+            (out / PREDICTIVE_FILE).unlink(missing_ok=True)
+            (out / REPORT_FILE).unlink(missing_ok=True)
+        else:
+            k = min(PREDICTIVE_RUNS, len(post))
+            rng = np.random.default_rng(np.random.SeedSequence([cal.seed, 1]))
+            idx = rng.choice(len(post), size=k, p=w)
+            draws = [{c: float(post[c].iloc[i]) for c in cal.keys} for i in idx]
+            seeds = rng.integers(0, 2**31 - 1, k)
+            say(f"posterior predictive: {k} runs")
+            predictive = _predictive(cal, draws, seeds, workers, scheduler, outcomes=True)
+            _write_parquet(predictive, out / PREDICTIVE_FILE)
+            files.append(PREDICTIVE_FILE)
+        summary = {
+            "name": cal.name,
+            "parameters": cal.keys,
+            "median": median,
+            "interval90": interval,
+            "generations": len(gen_table),
+            "simulations": sims,
+            "pilot": len(pilot),
+            "final_epsilon": float(gen_table["epsilon"].iloc[-1]),
+            "resumed_after": resumed,
+            "scales": sc,
+            "method": f"ABC-SMC (pyabc {abc.version()})",
+            "seed": cal.seed,
+        }
+        from simulation.calibrate import outputs  # noqa: PLC0415 - matplotlib: 0.7 s
+
+        outputs.write_calibrated(out, cal, summary)
+        files.append(CALIBRATED_FILE)
+        if report and predictive is not None:
+            outputs.write_report(out, cal, summary, post, pilot, predictive, gen_table)
+            files.append(REPORT_FILE)
+        wall = time.perf_counter() - t_start
+        manifest = {
+            "calibration": summary,
+            "fingerprint": fp,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "versions": {**results.versions(), "pyabc": abc.version()},
+            "git_commit": results.git_commit(),
+            "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+            "executor": f"dask:{scheduler}" if scheduler else f"workers={workers}",
+            "timings_s": {"wall": wall, "per_simulation": wall / max(sims, 1)},
+            "generations": gen_table.to_dict(orient="records"),
+            "files": [*files, MANIFEST_FILE],
+        }
+        results.write_json(manifest, out / MANIFEST_FILE)
+        summary["wall_s"] = wall
+        summary["out"] = out
+        summary["files"] = manifest["files"]
+        return summary
+
+
+def abc_model_ref() -> Any:
+    """The worker-side model function (imported here so pickles refer to it by name)."""
+    from simulation.calibrate.simulate import abc_model  # noqa: PLC0415 - mesa: 0.9 s
+
+    return abc_model

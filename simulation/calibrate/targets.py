@@ -1,0 +1,275 @@
+"""Calibration targets: a published income disclosure statement and the model's same figures.
+
+A target file (``scenarios/targets/*.toml``, format in ``docs/calibration.md``) holds the
+statement as published (one row per published rank: share of members, average annual
+income) with the plan rank(s) each row is counted in, and the summary statistics to fit.
+:func:`load_targets` checks it against the scenario's plan; :func:`model_statistics` measures
+the same statistics on a finished run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from simulation.errors import ConfigError, format_validation_error
+from simulation.metrics import annual_quit_rate, at_risk
+from simulation.outcomes import retail_share
+from simulation.userfile import read_toml
+
+NO_RANK = "no rank"
+# Published shares are rounded (doTERRA: 4 decimals over 13 rows); they must sum to 1 within
+# this (assumption: 13 rows rounded to 1e-4 err by at most 6.5e-4).
+SHARE_SUM_TOLERANCE = 0.002
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Row(_Strict):
+    """One published rank: its share of members, average annual income and model rank(s)."""
+
+    rank: str = Field(min_length=1, description="The rank as the statement names it.")
+    share: float = Field(ge=0, le=1, description="Share of all members (0-1).")
+    avg_annual_income_usd: float = Field(ge=0, description="Average annual income, USD.")
+    model: list[str] = Field(min_length=1, description="Plan rank(s) counted in this row.")
+    paid: bool | None = Field(
+        None, description="Only members paid something (true) or nothing (false) in the year."
+    )
+
+
+class Statement(_Strict):
+    """``[statement]``: the plan the statement is mapped to, and its rows."""
+
+    plan: str | None = Field(None, description="The plan whose ranks the rows name.")
+    rows: list[Row] = Field(min_length=1)
+
+
+class Source(_Strict):
+    """``[source]``: where the figures come from."""
+
+    name: str = Field(min_length=1)
+    citation: str = Field(min_length=1)
+    population: str = ""
+    income: str = ""
+
+
+class Extra(_Strict):
+    """``[targets]``: which summary statistics enter the distance, and their weights."""
+
+    share_per_rank: bool = True
+    income_per_rank: bool = True
+    share_paid_nothing: float | None = Field(None, ge=0, le=1)
+    attrition: float | None = Field(None, ge=0, le=1, description="Annual quit rate, last year.")
+    retail_share: float | None = Field(None, ge=0, le=1, description="Customer PV / all PV.")
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="Weight per statistic name (default 1)."
+    )
+
+
+class TargetFile(_Strict):
+    """A whole target file."""
+
+    source: Source
+    statement: Statement
+    targets: Extra = Field(default_factory=Extra)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Members the model counts together: plan ranks, optionally split by paid / not paid."""
+
+    label: str
+    ranks: tuple[str, ...]
+    paid: bool | None
+    share: float
+    income: float  # share-weighted average annual income of the published rows, USD
+
+
+@dataclass
+class Targets:
+    """A checked target file: the buckets, the observed statistics and their weights."""
+
+    path: Path
+    source: dict[str, str]
+    buckets: list[Bucket]
+    observed: dict[str, float]  # statistic name -> published value
+    weights: dict[str, float]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def spec(self) -> dict[str, Any]:
+        """Plain data the workers need (picklable, JSON-ready)."""
+        return {
+            "buckets": [
+                {"label": b.label, "ranks": list(b.ranks), "paid": b.paid} for b in self.buckets
+            ],
+            "stats": list(self.observed),
+        }
+
+
+def income_stat(usd: float) -> float:
+    """The income statistic: ``log10(1 + usd)`` (incomes span five orders of magnitude)."""
+    return math.log10(1.0 + max(usd, 0.0))
+
+
+def load_targets(path: Path | str, rank_names: list[str], plan: str | None = None) -> Targets:
+    """Read and check a target file against the plan's rank names.
+
+    Args:
+        path: the target file (TOML).
+        rank_names: the plan's ranks, lowest first (``"no rank"`` is added).
+        plan: the scenario's plan file name (stem), checked against ``statement.plan``.
+
+    Raises:
+        ConfigError: naming the file and the row or key: a share outside 0-1, shares that do
+            not sum to 1, a rank the plan does not have (a target the model does not
+            produce), rows that overlap or leave a plan rank out, an unknown key.
+    """
+    p = Path(path)
+    where = f"--targets {p}"
+    data = read_toml(p, "targets")
+    chosen = data.get("targets")
+    if isinstance(chosen, dict):
+        for key in chosen:
+            if key not in Extra.model_fields:
+                raise ConfigError(
+                    f"{where}: targets.{key}: not a statistic the model produces; the "
+                    f"statistics are {', '.join(k for k in Extra.model_fields if k != 'weights')}"
+                    " (and targets.weights)"
+                )
+    try:
+        tf = TargetFile.model_validate(data, strict=False)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, where)) from None
+    rows = tf.statement.rows
+    if plan is not None and tf.statement.plan is not None and tf.statement.plan != plan:
+        raise ConfigError(
+            f"{where}: statement.plan = {tf.statement.plan!r}: the statement's ranks are those "
+            f"of that plan, but the scenario is paid under {plan!r} (calibrate with --set "
+            f"plan.file={tf.statement.plan})"
+        )
+    total = sum(r.share for r in rows)
+    if abs(total - 1.0) > SHARE_SUM_TOLERANCE:
+        raise ConfigError(
+            f"{where}: statement.rows: the shares sum to {total:.4f}, expected 1 (within "
+            f"{SHARE_SUM_TOLERANCE}): every member is in exactly one published rank"
+        )
+    known = [NO_RANK, *rank_names]
+    groups: dict[tuple[tuple[str, ...], bool | None], list[Row]] = {}
+    for i, r in enumerate(rows):
+        bad = [m for m in r.model if m not in known]
+        if bad:
+            raise ConfigError(
+                f"{where}: statement.rows[{i}] ({r.rank!r}): model rank {bad[0]!r} is not a "
+                f"rank of the plan, so the model does not produce this target (plan ranks: "
+                f"{', '.join(known)})"
+            )
+        if r.paid is False and r.avg_annual_income_usd > 0:
+            raise ConfigError(
+                f"{where}: statement.rows[{i}] ({r.rank!r}): paid = false with an average "
+                f"income of {r.avg_annual_income_usd}; members paid nothing average 0"
+            )
+        groups.setdefault((tuple(sorted(r.model, key=known.index)), r.paid), []).append(r)
+    # Every plan rank in exactly one bucket, or in two split by paid = false / true.
+    for name in known:
+        flags = sorted(
+            ("none" if paid is None else str(paid)) for ranks, paid in groups if name in ranks
+        )
+        if flags not in (["none"], ["False", "True"]):
+            what = "in no row" if not flags else f"in rows with paid = {flags}"
+            raise ConfigError(
+                f"{where}: plan rank {name!r} is {what}; each plan rank must be counted in "
+                "exactly one row's model ranks, or in two rows with paid = false and true"
+            )
+    buckets = []
+    for (ranks, paid), part in groups.items():
+        share = sum(r.share for r in part)
+        income = (
+            sum(r.share * r.avg_annual_income_usd for r in part) / share
+            if share > 0
+            else float(np.mean([r.avg_annual_income_usd for r in part]))
+        )
+        label = part[0].rank if len(part) == 1 else f"{part[0].rank} to {part[-1].rank}"
+        buckets.append(Bucket(label, ranks, paid, share, income))
+    ex = tf.targets
+    observed: dict[str, float] = {}
+    if ex.share_per_rank:
+        observed.update({f"share: {b.label}": b.share for b in buckets})
+    if ex.income_per_rank:
+        observed.update(
+            {f"income: {b.label}": income_stat(b.income) for b in buckets if b.paid is not False}
+        )
+    for key in ("share_paid_nothing", "attrition", "retail_share"):
+        value = getattr(ex, key)
+        if value is not None:
+            observed[key] = float(value)
+    if not observed:
+        raise ConfigError(f"{where}: [targets] selects no statistic to fit")
+    for key, w in ex.weights.items():
+        if key not in observed:
+            raise ConfigError(
+                f"{where}: targets.weights: {key!r} is not a statistic of this file (these "
+                f"are: {', '.join(observed)})"
+            )
+        if not (w >= 0 and math.isfinite(w)):
+            raise ConfigError(f"{where}: targets.weights.{key} = {w}: expected a number >= 0")
+    weights = {k: float(ex.weights.get(k, 1.0)) for k in observed}
+    return Targets(p, tf.source.model_dump(), buckets, observed, weights, ex.model_dump())
+
+
+def model_statistics(
+    dist: pd.DataFrame, monthly: pd.DataFrame, names: dict[int, str], spec: dict[str, Any]
+) -> dict[str, float]:
+    """The target statistics of one finished run.
+
+    The statement year is the run's last 12 months; its members are everyone who was a
+    distributor in at least one of them (``all_participants`` of
+    :func:`simulation.metrics.income_disclosure`); a member's rank is their rank at the end
+    (for quitters the rank they last held); income is commissions over the year.
+
+    Args:
+        dist: the per-distributor table (``results.distributor_columns``).
+        monthly: the monthly table.
+        names: rank index -> plan rank name (-1 = ``"no rank"``).
+        spec: :meth:`Targets.spec`.
+
+    Returns:
+        ``{statistic name: value}`` for every statistic in ``spec["stats"]``; a bucket with no
+        member has share 0 and income statistic 0.
+    """
+    last = int(monthly["month"].iloc[-1])
+    first = last - 11
+    status = dist["status"].to_numpy()
+    join = dist["join_month"].to_numpy()
+    quit_m = dist["quit_month"].to_numpy()
+    active = status == "distributor"
+    members = (active & (join <= last)) | ((status == "quit") & (quit_m >= first))
+    comm = dist["commissions_year"].to_numpy(dtype=np.float64)[members]
+    rank = np.array([names.get(int(r), NO_RANK) for r in dist["rank"].to_numpy()[members]])
+    n = max(int(members.sum()), 1)
+    out: dict[str, float] = {}
+    for b in spec["buckets"]:
+        mask = np.isin(rank, b["ranks"])
+        if b["paid"] is True:
+            mask &= comm > 0
+        elif b["paid"] is False:
+            mask &= comm <= 0
+        out[f"share: {b['label']}"] = float(mask.sum() / n)
+        out[f"income: {b['label']}"] = income_stat(float(comm[mask].mean())) if mask.any() else 0.0
+    out["share_paid_nothing"] = float((comm <= 0).sum() / n)
+    quits = monthly["quit_this_month"].to_numpy(dtype=np.float64)
+    act = monthly["distributors"].to_numpy(dtype=np.float64)
+    joins = monthly["joined"].to_numpy(dtype=np.float64)
+    year = slice(max(len(act) - 12, 1), len(act))
+    rate = float(annual_quit_rate(quits[year], at_risk(act, joins)[year]))
+    out["attrition"] = rate if math.isfinite(rate) else 0.0  # nobody at risk: nobody quit
+    rs = retail_share(monthly)
+    out["retail_share"] = 0.0 if rs is None else float(rs)
+    return {k: out[k] for k in spec["stats"]}

@@ -1,0 +1,302 @@
+"""mlmsim calibrate: targets and statistics by hand, parameter recovery, determinism, resume.
+
+Bad inputs (unknown parameter, prior outside its range, shares above 1 or not summing to 1,
+targets the model does not produce) are in tests/data/bad_inputs/cases.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulation.calibrate import prepare, run_calibration, tomlout
+from simulation.calibrate.driver import distance, scales, weighted_quantile
+from simulation.calibrate.synthetic import synthetic_statement, write_statement
+from simulation.calibrate.targets import load_targets, model_statistics
+from simulation.config import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+DOTERRA = ROOT / "scenarios" / "targets" / "doterra_us_2017.toml"
+PLAN_RANKS = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier", "Silver"]
+
+
+def test_doterra_targets_merge_the_ranks_above_silver_by_hand():
+    t = load_targets(DOTERRA, PLAN_RANKS, "unilevel_7_dt")
+    labels = [b.label for b in t.buckets]
+    assert labels[:2] == ["entry level (no profit)", "entry level (profitable)"]
+    assert len(t.buckets) == 8
+    top = t.buckets[-1]
+    assert top.ranks == ("Silver",)
+    # Silver .. Presidential Diamond as published: share and share-weighted income.
+    shares = [0.0062, 0.0021, 0.0007, 0.0007, 0.0002, 0.0001]
+    incomes = [27557, 58509, 112965, 201764, 463555, 1259587]
+    assert top.share == pytest.approx(0.0100, abs=1e-12)
+    weighted = sum(s * i for s, i in zip(shares, incomes, strict=True))
+    assert top.income == pytest.approx(weighted / 0.01)
+    assert t.observed["share: Manager"] == 0.0966
+    assert t.observed["income: Manager"] == pytest.approx(math.log10(753))
+    assert "income: entry level (no profit)" not in t.observed  # zero by definition
+    assert t.observed["share_paid_nothing"] == 0.6384
+    assert sum(b.share for b in t.buckets) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_model_statistics_of_a_hand_made_year():
+    # Month 24 is the last; the year is months 13-24. Five members of the year, one quitter
+    # from before it (left out).
+    dist = pd.DataFrame(
+        {
+            "status": ["distributor", "distributor", "distributor", "quit", "quit", "distributor"],
+            "join_month": [1, 5, 20, 3, 2, 10],
+            "quit_month": [-1, -1, -1, 15, 8, -1],
+            "rank": [-1, 0, 1, 0, 1, 2],
+            "commissions_year": [0.0, 99.0, 500.0, 0.0, 900.0, 1000.0],
+        }
+    )
+    monthly = pd.DataFrame(
+        {
+            "month": np.arange(25),
+            "quit_this_month": np.zeros(25),
+            "distributors": np.full(25, 10.0),
+            "joined": np.zeros(25),
+            "pv": np.full(25, 100.0),
+            "customer_pv": np.full(25, 25.0),
+        }
+    )
+    names = {-1: "no rank", 0: "Consultant", 1: "Manager", 2: "Director"}
+    spec = {
+        "buckets": [
+            {"label": "entry unpaid", "ranks": ["no rank", "Consultant"], "paid": False},
+            {"label": "entry paid", "ranks": ["no rank", "Consultant"], "paid": True},
+            {"label": "Manager", "ranks": ["Manager"], "paid": None},
+            {"label": "Director+", "ranks": ["Director"], "paid": None},
+        ],
+        "stats": [
+            "share: entry unpaid",
+            "share: entry paid",
+            "share: Manager",
+            "income: entry paid",
+            "income: Manager",
+            "share: Director+",
+            "share_paid_nothing",
+            "attrition",
+            "retail_share",
+        ],
+    }
+    s = model_statistics(dist, monthly, names, spec)
+    assert s["share: entry unpaid"] == pytest.approx(2 / 5)  # ids 0 and 3
+    assert s["share: entry paid"] == pytest.approx(1 / 5)  # id 1
+    assert s["share: Manager"] == pytest.approx(1 / 5)  # id 2 (id 4 quit before the year)
+    assert s["share: Director+"] == pytest.approx(1 / 5)
+    assert s["income: entry paid"] == pytest.approx(math.log10(100.0))
+    assert s["income: Manager"] == pytest.approx(math.log10(501.0))
+    assert s["share_paid_nothing"] == pytest.approx(2 / 5)
+    assert s["attrition"] == 0.0
+    assert s["retail_share"] == pytest.approx(0.25)
+
+
+def test_distance_scales_and_weighted_quantile_by_hand():
+    table = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0], "b": [5.0, 5.0, 5.0, 5.0, 5.0]})
+    sc = scales(table, ["a", "b"])
+    assert sc["a"] == pytest.approx(1.4826 * 1.0)  # median 2, |x - 2| = 2,1,0,1,2 -> MAD 1
+    assert sc["b"] == 1.0  # no spread at all: unit scale
+    d = distance(table, {"a": 2.0, "b": 5.0}, {"a": 2.0, "b": 1.0})
+    assert d.tolist() == pytest.approx([4.0, 2.0, 0.0, 2.0, 4.0])
+    x = np.array([3.0, 1.0, 2.0])
+    assert weighted_quantile(x, np.array([0.2, 0.5, 0.3]), 0.5) == 1.0
+    assert weighted_quantile(x, np.array([0.2, 0.3, 0.5]), 0.5) == 2.0
+
+
+def test_toml_writer_round_trips():
+    data = {
+        "scenario": {"name": "x \"q\"", "seed": 3, "on": True},
+        "posterior": {"parameters": ["a.b"], "median": {"a.b": 0.25}, "n": None},
+    }
+    back = tomllib.loads(tomlout.dumps(data, header="h"))
+    assert back == {
+        "scenario": {"name": 'x "q"', "seed": 3, "on": True},
+        "posterior": {"parameters": ["a.b"], "median": {"a.b": 0.25}},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# whole calibrations on a small town (in this process: a few hundred runs of ~0.05 s)
+
+SETS = ["plan.file=unilevel_7_dt", "market.population=600", "scenario.months=24"]
+TRUTH = {"quit.base_monthly": 0.03}
+PRIORS = """
+[priors."quit.base_monthly"]
+distribution = "uniform"
+low = 0.005
+high = 0.08
+reason = "test"
+"""
+
+
+def _args(targets: Path, priors: Path, **kw) -> argparse.Namespace:
+    a = {
+        "scenario": "realistic",
+        "targets": targets,
+        "priors": priors,
+        "sets": SETS,
+        "population": 30,
+        "generations": 3,
+        "simulations": None,
+        "seed": 3,
+        "workers": 1,
+        "scheduler": None,
+        "out": None,
+        "no_report": True,
+        "quiet": True,
+    }
+    a.update(kw)
+    return argparse.Namespace(**a)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> tuple[Path, Path]:
+    """A statement the model produced from TRUTH (seed 7), and the priors."""
+    tmp = tmp_path_factory.mktemp("synthetic")
+    priors = tmp / "priors.toml"
+    priors.write_text(PRIORS, encoding="utf-8")
+    cal = prepare(_args(DOTERRA, priors))
+    data = synthetic_statement(cal.context, TRUTH, 7, "unilevel_7_dt")
+    # Shares per rank, the share paid nothing and attrition: the incomes of a town's few
+    # ranked members are mostly noise.
+    data["targets"]["income_per_rank"] = False
+    return write_statement(data, tmp / "targets.toml"), priors
+
+
+@pytest.mark.slow
+def test_parameter_recovery_on_a_synthetic_statement(synthetic, tmp_path):
+    targets, priors = synthetic
+    cal = prepare(_args(targets, priors))
+    res = run_calibration(cal, tmp_path / "out", workers=1, progress=False, report=True)
+    for key, true in TRUTH.items():
+        lo, hi = res["interval90"][key]
+        assert lo <= true <= hi, (key, true, lo, hi)
+    # The data inform the hazard: its 90% interval is well inside the prior's range.
+    lo, hi = res["interval90"]["quit.base_monthly"]
+    assert hi - lo < 0.6 * (0.08 - 0.005)
+    post = pd.read_parquet(tmp_path / "out" / "posterior.parquet")
+    assert list(post.columns) == ["quit.base_monthly", "weight", "distance"]
+    assert len(post) == 30 and post["weight"].sum() == pytest.approx(1.0)
+    assert (post["quit.base_monthly"].between(0.005, 0.08)).all()
+    # The calibrated scenario runs as a scenario and records its posterior.
+    scen, _ = load_scenario(tmp_path / "out" / "calibrated.toml")
+    assert scen.quit.base_monthly == pytest.approx(res["median"]["quit.base_monthly"])
+    assert scen.posterior.parameters == list(TRUTH)
+    assert (tmp_path / "out" / scen.posterior.samples).is_file()
+    assert scen.posterior.provenance["seed"] == 3
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "share: Manager" in page and "90% band" in page
+
+
+@pytest.mark.slow
+def test_same_seed_same_posterior_bytes_and_a_resume_continues_exactly(synthetic, tmp_path):
+    targets, priors = synthetic
+    small = {"population": 12}
+    a = run_calibration(
+        prepare(_args(targets, priors, generations=2, **small)), tmp_path / "a", progress=False,
+        report=False,
+    )  # fmt: skip
+    # The same calibration stopped after one generation, then continued to two.
+    run_calibration(
+        prepare(_args(targets, priors, generations=1, **small)), tmp_path / "b", progress=False,
+        report=False,
+    )  # fmt: skip
+    b = run_calibration(
+        prepare(_args(targets, priors, generations=2, **small)), tmp_path / "b", progress=False,
+        report=False,
+    )  # fmt: skip
+    assert b["resumed_after"] == 1
+    bytes_a = (tmp_path / "a" / "posterior.parquet").read_bytes()
+    assert bytes_a == (tmp_path / "b" / "posterior.parquet").read_bytes()
+    assert a["median"] == b["median"]
+    # Another seed gives another posterior.
+    c = run_calibration(
+        prepare(_args(targets, priors, generations=2, seed=4, **small)), tmp_path / "c",
+        progress=False, report=False,
+    )  # fmt: skip
+    assert (tmp_path / "c" / "posterior.parquet").read_bytes() != bytes_a
+    assert c["median"] != a["median"]
+
+
+@pytest.mark.slow
+def test_two_local_processes_give_the_same_posterior_as_one(synthetic, tmp_path):
+    targets, priors = synthetic
+    args = {"population": 10, "generations": 1}
+    one = prepare(_args(targets, priors, **args))
+    run_calibration(one, tmp_path / "one", workers=1, progress=False, report=False)
+    two = prepare(_args(targets, priors, **args))
+    run_calibration(two, tmp_path / "two", workers=2, progress=False, report=False)
+    assert (tmp_path / "one" / "posterior.parquet").read_bytes() == (
+        tmp_path / "two" / "posterior.parquet"
+    ).read_bytes()
+
+
+def test_another_calibration_is_refused_in_the_same_folder(synthetic, tmp_path, capsys):
+    from simulation.cli import main
+
+    targets, priors = synthetic
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "calibration.json").write_text('{"fingerprint": "0000"}', encoding="utf-8")
+    before = sorted(p.name for p in out.iterdir())
+    sets = [part for s in SETS for part in ("--set", s)]
+    code = main(["calibrate", "realistic", *sets,
+                 "--targets", str(targets), "--priors", str(priors), "--out", str(out),
+                 "--population", "10", "--generations", "1"])  # fmt: skip
+    assert code == 2
+    assert "holds another calibration" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_posterior_as_this_process(tmp_path):
+    from distributed import LocalCluster
+
+    priors = ROOT / "tests" / "data" / "bad_inputs" / "calibrate" / "priors_ok.toml"
+    tiny = {
+        "sets": ["plan.file=unilevel_7_dt", "market.population=300", "scenario.months=12"],
+        "population": 6,
+        "generations": 1,
+        "seed": 5,
+    }
+    run_calibration(prepare(_args(DOTERRA, priors, **tiny)), tmp_path / "one", workers=1,
+                    progress=False, report=False)  # fmt: skip
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        res = run_calibration(
+            prepare(_args(DOTERRA, priors, **tiny)), tmp_path / "dask", workers=2,
+            scheduler=cluster.scheduler_address, progress=False, report=False,
+        )  # fmt: skip
+    assert res["simulations"] > 6
+    assert (tmp_path / "one" / "posterior.parquet").read_bytes() == (
+        tmp_path / "dask" / "posterior.parquet"
+    ).read_bytes()
+
+
+def test_prior_draws_stay_inside_each_prior_and_the_valid_range():
+    from simulation.calibrate.driver import prior_draws
+    from simulation.calibrate.priors import Prior
+
+    priors = [
+        Prior("quit.base_monthly", "normal", {"mean": 0.01, "sd": 0.05}, "r", (0.0, 1.0)),
+        Prior("recruit.pitches_per_month", "loguniform", {"low": 0.5, "high": 8.0}, "r",
+              (0.0, 1000.0)),
+    ]
+    draws = prior_draws(priors, 2000, np.random.default_rng(1))
+    q = np.array([d["quit.base_monthly"] for d in draws])
+    p = np.array([d["recruit.pitches_per_month"] for d in draws])
+    assert q.min() >= 0.0 and q.max() <= 1.0
+    # Truncated at 0 = 0.2 sd below the mean: P(q < mean) = (0.5 - Phi(-0.2)) / (1 - Phi(-0.2))
+    # = (0.5 - 0.42074) / 0.57926 = 0.1368.
+    assert (q < 0.01).mean() == pytest.approx(0.1368, abs=0.025)
+    assert p.min() >= 0.5 and p.max() <= 8.0
+    # log-uniform: half the draws below the geometric mean of the bounds, sqrt(0.5 * 8) = 2
+    assert (p < 2.0).mean() == pytest.approx(0.5, abs=0.05)
