@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from simulation.errors import ConfigError, UserError, format_validation_error
 from simulation.memory import check_fits
 from simulation.plans.engine import load_plan, resolve_plan_path
+from simulation.posterior import TABLE as POSTERIOR_TABLE
+from simulation.posterior import check_record as check_posterior_record
 from simulation.provenance import for_key
 from simulation.userfile import check_input_file, read_toml
 
@@ -836,6 +838,11 @@ def load_scenario(
     """Read, override and validate a scenario file; returns it and its path."""
     path = resolve_scenario_path(name)
     data = read_toml(path, "scenario")
+    if POSTERIOR_TABLE in data:
+        # A calibrated file's record of its posterior (simulation.posterior), not a model
+        # parameter: checked here, its samples read by `mlmsim run --posterior`.
+        table = data.pop(POSTERIOR_TABLE)
+        check_posterior_record(table, str(path), scenario_keys(), key_hint)
     data = apply_overrides(data, overrides or [], str(path))
     set_by = override_sources(overrides or [])
     scen = scenario_from_dict(data, str(path), strict=True, sources=set_by)

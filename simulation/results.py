@@ -425,20 +425,23 @@ def versions() -> dict[str, str]:
 
 
 def build_manifest(
-    model: MLMModel,
+    run: RunData,
     scenario_path: Path | None,
     timings: dict[str, float],
     files: list[str],
     summary: dict[str, Any],
 ) -> dict[str, Any]:
-    """The manifest as a dict (the report reads it before ``manifest.json`` is written)."""
+    """The manifest as a dict (the report reads it before ``manifest.json`` is written).
+
+    ``run`` is the run's tables with its scenario, plan and seed (:func:`run_data`).
+    """
     return {
-        "scenario": model.scenario.to_dict(),
+        "scenario": run.scenario.to_dict(),
         "scenario_file": str(scenario_path) if scenario_path else None,
-        "plan": model.plan.raw,
-        "plan_file": model.plan.source,
-        "seed": model.seed,
-        "months": model.month,
+        "plan": run.plan.raw,
+        "plan_file": run.plan.source,
+        "seed": run.seed,
+        "months": run.months,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": versions(),
         "git_commit": git_commit(),

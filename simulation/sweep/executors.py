@@ -30,10 +30,17 @@ CONNECT_TIMEOUT = "20s"
 OnResult = Callable[[dict[str, Any]], None]
 
 
-def run_inprocess(tasks: list[dict[str, Any]], on_result: OnResult) -> int:
-    """Run every task in this process, one after another; returns the runs lost (none)."""
+Task = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def run_inprocess(tasks: list[dict[str, Any]], on_result: OnResult, fn: Task = run_task) -> int:
+    """Run every task in this process, one after another; returns the runs lost (none).
+
+    ``fn`` is the task function (default :func:`run_task`, a sweep's run; ``mlmsim run
+    --seeds`` passes its own), as in :func:`run_pool` and :func:`run_dask`.
+    """
     for t in tasks:
-        on_result(run_task(t))
+        on_result(fn(t))
     return 0
 
 
@@ -52,7 +59,7 @@ def run_pool(
     tasks: list[dict[str, Any]],
     workers: int,
     on_result: OnResult,
-    fn: Callable[[dict[str, Any]], dict[str, Any]] = run_task,
+    fn: Task = run_task,
 ) -> int:
     """Local processes; at most a few tasks per worker in flight. Returns runs lost.
 
@@ -171,7 +178,9 @@ def check_scheduler_address(address: str) -> None:
         raise UserError(f"{where}: port 0 is not a port a scheduler listens on")
 
 
-def run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) -> int:
+def run_dask(
+    tasks: list[dict[str, Any]], address: str, on_result: OnResult, fn: Task = run_task
+) -> int:
     """On a Dask cluster through ``distributed.Client``. Returns runs lost.
 
     Dask reschedules the runs of a worker that dies; a run lost anyway (its workers kept
@@ -185,7 +194,7 @@ def run_dask(tasks: list[dict[str, Any]], address: str, on_result: OnResult) -> 
         raise UserError(f"--scheduler {address}: cannot reach the Dask scheduler: {err}") from None
     lost = 0
     try:
-        futures = client.map(run_task, tasks, pure=False)
+        futures = client.map(fn, tasks, pure=False)
         ac = as_completed(futures, loop=client.loop)
         del futures
         for fut in ac:
