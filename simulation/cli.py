@@ -221,13 +221,12 @@ def _run_ensemble(
     """``mlmsim run --seeds N`` / ``--posterior``: the ensemble, its folder and summary."""
     # mesa (through the model and the runner): 0.9 s, as run_scenario above.
     from simulation import ensemble, posterior  # noqa: PLC0415
-    from simulation.config import key_hint, scenario_keys  # noqa: PLC0415 - with the above
     from simulation.plans import load_plan  # noqa: PLC0415 - with the above
 
     post = None
     if args.posterior:
         assert path is not None
-        post = posterior.from_scenario_file(path, scenario_keys(), key_hint)
+        post = posterior.from_scenario(scenario, path)
     plan = (model_kwargs or {}).get("plan") or load_plan(
         scenario.plan.file, changes=scenario.plan.set
     )

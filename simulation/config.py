@@ -19,8 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from simulation.errors import ConfigError, UserError, format_validation_error
 from simulation.memory import check_fits
 from simulation.plans.engine import load_plan, resolve_plan_path
-from simulation.posterior import TABLE as POSTERIOR_TABLE
-from simulation.posterior import check_record as check_posterior_record
 from simulation.provenance import for_key
 from simulation.userfile import check_input_file, read_toml
 
@@ -556,6 +554,34 @@ class People(Section):
     )
 
 
+class Posterior(Section):
+    """``[posterior]``: the posterior a calibration recorded (``mlmsim calibrate``).
+
+    The model never reads it: a calibrated scenario file carries its posterior so that it
+    stays one file. ``median`` values are also set in their sections (the file runs the
+    median); a command drawing from the posterior reads ``samples`` (a Parquet file of
+    weighted particles, relative to the scenario file). See ``docs/calibration.md``.
+    """
+
+    START_ONLY = frozenset({"parameters", "samples", "median", "method", "provenance"})
+
+    parameters: list[str] = Field(
+        default_factory=list, description="The calibrated scenario keys (section.key)."
+    )
+    samples: str = Field(
+        "", description="Parquet file of posterior particles, relative to the scenario file."
+    )
+    median: dict[str, float] = Field(
+        default_factory=dict, description="Weighted posterior median of each parameter."
+    )
+    method: str = Field("", description="The inference method and library that fitted it.")
+    provenance: dict[str, str | int | float] = Field(
+        default_factory=dict,
+        description="Where the posterior comes from: targets and their citation, priors, "
+        "seed, simulations, creation time, code version.",
+    )
+
+
 class Observe(Section):
     """``[observe]``: observations that cost time at scale and can be switched off."""
 
@@ -601,6 +627,7 @@ class Scenario(Section):
     expectations: Expectations = Field(default_factory=Expectations)
     rejoin: Rejoin = Field(default_factory=Rejoin)
     people: People = Field(default_factory=People)
+    posterior: Posterior = Field(default_factory=Posterior)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -838,11 +865,6 @@ def load_scenario(
     """Read, override and validate a scenario file; returns it and its path."""
     path = resolve_scenario_path(name)
     data = read_toml(path, "scenario")
-    if POSTERIOR_TABLE in data:
-        # A calibrated file's record of its posterior (simulation.posterior), not a model
-        # parameter: checked here, its samples read by `mlmsim run --posterior`.
-        table = data.pop(POSTERIOR_TABLE)
-        check_posterior_record(table, str(path), scenario_keys(), key_hint)
     data = apply_overrides(data, overrides or [], str(path))
     set_by = override_sources(overrides or [])
     scen = scenario_from_dict(data, str(path), strict=True, sources=set_by)

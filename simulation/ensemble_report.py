@@ -91,8 +91,8 @@ def _posterior_section(ens: Ensemble, runs: pd.DataFrame) -> str:
         ]
         for r in drawn.itertuples(index=False)
     ]
-    prov = post.record.provenance
-    made = "; ".join(f"{k}: {v}" for k, v in prov.items()) or "not recorded"
+    prov = {"method": post.record.method, **post.record.provenance}
+    made = "; ".join(f"{k}: {v}" for k, v in prov.items() if v != "") or "not recorded"
     return "".join(
         [
             f"<p>Every run's parameters are a draw from the posterior of "

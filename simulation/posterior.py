@@ -1,32 +1,32 @@
-"""The posterior of a calibrated scenario: its ``[posterior]`` record, samples and draws.
+"""Drawing from the posterior of a calibrated scenario (``mlmsim run --posterior``).
 
-A calibrated scenario file holds the posterior median in its ordinary sections (so ``mlmsim
-run`` of it runs the median) and records the whole posterior in a ``[posterior]`` table::
+A calibrated scenario file (written by ``mlmsim calibrate``; the format is defined in
+``docs/calibration.md``, "The calibrated scenario file") holds the posterior median in its
+ordinary sections, so ``mlmsim run`` of it runs the median, and records the posterior in its
+``[posterior]`` section (:class:`simulation.config.Posterior`)::
 
     [posterior]
-    parameters = ["recruit.join_prob", "quit.base_rate"]     # section.key of the scenario
-    samples = "realistic_posterior.parquet"                  # relative to this file
-    median = { "recruit.join_prob" = 0.31, "quit.base_rate" = 0.045 }
-    provenance = { method = "ABC-SMC (pyabc)", targets = "...", simulations = 5000 }
+    parameters = ["recruit.join_prob", "quit.base_monthly"]   # scenario keys, section.key
+    samples = "posterior.parquet"                              # relative to this file
+    median = { "recruit.join_prob" = 0.41, "quit.base_monthly" = 0.023 }
+    method = "ABC-SMC (pyabc 0.13.0)"
+    [posterior.provenance]
+    targets = "doterra_us_2017.toml"
 
-The samples file is Parquet with one row per posterior sample, one numeric column per
-parameter (named exactly as in ``parameters``) and optionally a ``weight`` column (importance
-weights of ABC-SMC particles: finite, >= 0, not all 0; without it every sample weighs the
-same). The format is defined in ``docs/calibration.md`` ("Calibrated scenario files").
+The samples file is Parquet with one row per posterior sample (particle), one numeric column
+per parameter (named exactly as in ``parameters``) and a ``weight`` column (importance
+weights of ABC-SMC particles: finite, >= 0, not all 0; normalised here; a file without it
+weighs every sample the same). Other columns (``distance``) are not read.
 
 ``mlmsim run --posterior`` draws parameter sets from the samples: draw ``d`` takes the sample
 row chosen by ``numpy.random.default_rng(SeedSequence(seed, spawn_key=(3, d)))`` with the
 weights, so a draw depends only on the scenario's seed and ``d``, never on how many draws,
 seeds or workers there are. (Spawn keys 0, 1 and 2 are the sweep's seeds and designs.)
-
-This module knows nothing of the scenario's sections; the caller checks the parameter names
-(:func:`check_record` gets the valid keys) and validates each drawn scenario.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,72 +34,51 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pyarrow.types as pat
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from simulation.errors import ConfigError, UserError, format_validation_error
-from simulation.userfile import check_input_file, read_toml
+from simulation.config import Posterior as PosteriorRecord
+from simulation.config import Scenario, key_hint, scenario_keys
+from simulation.errors import ConfigError, UserError
+from simulation.userfile import check_input_file
 
-TABLE = "posterior"
 WEIGHT = "weight"
 # Spawn key of the posterior draws under the scenario's seed (sweeps use 0, 1 and 2).
 DRAW_KEY = 3
 # assumption: ABC-SMC and neural posteriors keep at most some 10^5-10^6 samples of a few
 # parameters (a few megabytes of Parquet); 256 MiB bounds the read of a wrong file.
 MAX_SAMPLES_BYTES = 256 * 1024 * 1024
+# Keys a posterior cannot set: what identifies the run, the plan, the posterior itself.
+FIXED = ("scenario.", "plan.", "posterior.")
 
 
-class PosteriorRecord(BaseModel):
-    """``[posterior]``: the calibrated parameters, their samples file and median."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    parameters: list[str] = Field(
-        min_length=1, description="The calibrated parameters, section.key of the scenario."
-    )
-    samples: str = Field(
-        min_length=1,
-        description="Parquet file of posterior samples (one column per parameter, optional "
-        "'weight'), relative to the scenario file.",
-    )
-    median: dict[str, float] = Field(
-        description="Posterior median of each parameter (the values the file's sections hold)."
-    )
-    provenance: dict[str, Any] = Field(
-        default_factory=dict,
-        description="How the posterior was made: method, targets, simulations, seed, date.",
-    )
-
-
-def check_record(
-    table: Any, source: str, valid_keys: Iterable[str], key_hint: Callable[[str], str]
-) -> PosteriorRecord:
-    """Validate a scenario file's ``[posterior]`` table (its shape and names, not the samples).
+def check_record(record: PosteriorRecord, source: str) -> None:
+    """Check a scenario's ``[posterior]`` before drawing from it (not the samples yet).
 
     Args:
-        table: the parsed ``[posterior]`` table.
+        record: the scenario's ``posterior`` section.
         source: the scenario file, for messages.
-        valid_keys: every ``section.key`` of the scenario format.
-        key_hint: the closest valid keys to a name (:func:`simulation.config.key_hint`).
 
     Raises:
-        ConfigError: not a table, an unknown or missing key, a parameter that is not a
-            scenario parameter (naming the closest valid ones) or is listed twice, a median
-            whose names differ from the parameters.
+        UserError: no posterior recorded (not a calibrated scenario); a parameter that is
+            not a scenario key (naming the closest valid ones), is fixed (seed, months, plan)
+            or is listed twice; a median whose names differ from the parameters.
     """
-    if not isinstance(table, dict):
-        raise ConfigError(f"{source}: [posterior] must be a table, got {table!r}")
-    try:
-        record = PosteriorRecord.model_validate(table, strict=True)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source, prefix=TABLE)) from None
-    keys = set(valid_keys)
+    if not record.parameters or not record.samples:
+        raise UserError(
+            f"{source}: --posterior needs a calibrated scenario, whose [posterior] names its "
+            "parameters and samples file (mlmsim calibrate writes one; docs/calibration.md); "
+            + (
+                "this file has none"
+                if not record.parameters and not record.samples
+                else f"posterior.{'parameters' if not record.parameters else 'samples'} is empty"
+            )
+        )
+    keys = set(scenario_keys())
     for name in record.parameters:
-        if name in ("scenario.seed", "scenario.months", "scenario.name") or name.startswith(
-            "plan."
-        ):
+        if name.startswith(FIXED):
             raise ConfigError(
-                f"{source}: posterior.parameters: {name!r} cannot be calibrated (seeds, months, "
-                "names and the plan are fixed; calibrate scenario parameters)"
+                f"{source}: posterior.parameters: {name!r} cannot be drawn from a posterior "
+                "(the seed, months, name, plan and posterior are fixed; calibrate behavioural "
+                "and market parameters)"
             )
         if name not in keys:
             # The same wording as a mistyped --set or scenario key: the closest valid keys.
@@ -121,7 +100,6 @@ def check_record(
             if part
         )
         raise ConfigError(f"{source}: posterior.median: {what}")
-    return record
 
 
 @dataclass
@@ -166,7 +144,8 @@ class Posterior:
             "median": dict(self.record.median),
             "samples": len(self.weights),
             "weighted": bool(not np.allclose(self.weights, self.weights[0])),
-            "provenance": self.record.provenance,
+            "method": self.record.method,
+            "provenance": dict(self.record.provenance),
             "draw_rule": f"row of draw d = numpy.random.default_rng(SeedSequence(seed, "
             f"spawn_key=({DRAW_KEY}, d))).choice(samples, p=weights)",
         }
@@ -237,20 +216,11 @@ def load(record: PosteriorRecord, scenario_file: Path) -> Posterior:
     return Posterior(record, scenario_file, path, values, weights)
 
 
-def from_scenario_file(
-    scenario_file: Path, valid_keys: Iterable[str], key_hint: Callable[[str], str]
-) -> Posterior:
-    """The posterior recorded in a calibrated scenario file, samples read and checked.
+def from_scenario(scenario: Scenario, scenario_file: Path) -> Posterior:
+    """The posterior a calibrated scenario records, checked and its samples read.
 
     Raises:
-        UserError: the file has no ``[posterior]`` table (it is not a calibrated scenario),
-            the table is malformed, or its samples file is (see :func:`load`).
+        UserError: see :func:`check_record` and :func:`load`.
     """
-    data = read_toml(scenario_file, "scenario")
-    if TABLE not in data:
-        raise UserError(
-            f"{scenario_file}: --posterior needs a calibrated scenario, with a [posterior] "
-            "table naming its parameters and samples (docs/calibration.md); this file has none"
-        )
-    record = check_record(data[TABLE], str(scenario_file), valid_keys, key_hint)
-    return load(record, Path(scenario_file))
+    check_record(scenario.posterior, str(scenario_file))
+    return load(scenario.posterior, Path(scenario_file))

@@ -459,6 +459,12 @@ PROVENANCE: dict[str, Provenance] = {
         "relative chance per pitch",
         (0.0, 0.7),
     ),
+    # ---------------------------------------------------------------- [posterior]
+    "posterior.parameters": _set("Written by mlmsim calibrate: the calibrated keys."),
+    "posterior.samples": _set("Written by mlmsim calibrate: the posterior particles' file."),
+    "posterior.median": _set("Written by mlmsim calibrate: posterior medians (not read)."),
+    "posterior.method": _set("Written by mlmsim calibrate: the inference method."),
+    "posterior.provenance": _set("Written by mlmsim calibrate: targets, priors, seed, run."),
     # ---------------------------------------------------------------- [people]
     "people.skill_sigma": _set(
         "Switch and spread of skill differences (0: everyone equal); no published "

@@ -220,7 +220,8 @@ def calibrated(tmp_path_factory) -> Path:
     samples = {
         "recruit.join_prob": [0.2, 0.35, 0.5, 0.65, 0.8],
         "quit.base_monthly": [0.02, 0.03, 0.04, 0.05, 0.06],
-        "weight": [1.0, 0.0, 2.0, 0.0, 1.0],  # rows 1 and 3 can never be drawn
+        "weight": [0.25, 0.0, 0.5, 0.0, 0.25],  # rows 1 and 3 can never be drawn
+        "distance": [0.1, 0.9, 0.2, 0.8, 0.3],  # written by mlmsim calibrate, not read
     }
     pq.write_table(pa.table(samples), folder / "tiny_posterior.parquet")
     text = SCENARIO.replace("join_prob = 0.5", "join_prob = 0.5\n\n[quit]\nbase_monthly = 0.04")
@@ -229,7 +230,10 @@ def calibrated(tmp_path_factory) -> Path:
 parameters = ["recruit.join_prob", "quit.base_monthly"]
 samples = "tiny_posterior.parquet"
 median = { "recruit.join_prob" = 0.5, "quit.base_monthly" = 0.04 }
-provenance = { method = "written by hand for this test" }
+method = "written by hand for this test"
+
+[posterior.provenance]
+targets = "none: a test"
 """
     path = folder / "tiny_calibrated.toml"
     path.write_text(text, encoding="utf-8")
@@ -268,7 +272,7 @@ def test_posterior_draws_follow_the_rule_and_widen_the_bands(calibrated, tmp_pat
     assert (bands["penetration"]["p05"], bands["penetration"]["p95"]) == pytest.approx((p05, p95))
     html = (out / "report.html").read_text()
     assert "The posterior draws" in html and "parameter uncertainty" in html
-    assert "written by hand for this test" in html
+    assert "written by hand for this test" in html and "none: a test" in html
 
 
 def test_posterior_draws_do_not_depend_on_how_many(calibrated, tmp_path):

@@ -30,10 +30,11 @@ CONNECT_TIMEOUT = "20s"
 OnResult = Callable[[dict[str, Any]], None]
 
 
-Task = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def run_inprocess(tasks: list[dict[str, Any]], on_result: OnResult, fn: Task = run_task) -> int:
+def run_inprocess(
+    tasks: list[dict[str, Any]],
+    on_result: OnResult,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = run_task,
+) -> int:
     """Run every task in this process, one after another; returns the runs lost (none).
 
     ``fn`` is the task function (default :func:`run_task`, a sweep's run; ``mlmsim run
@@ -59,7 +60,7 @@ def run_pool(
     tasks: list[dict[str, Any]],
     workers: int,
     on_result: OnResult,
-    fn: Task = run_task,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = run_task,
 ) -> int:
     """Local processes; at most a few tasks per worker in flight. Returns runs lost.
 
@@ -179,7 +180,10 @@ def check_scheduler_address(address: str) -> None:
 
 
 def run_dask(
-    tasks: list[dict[str, Any]], address: str, on_result: OnResult, fn: Task = run_task
+    tasks: list[dict[str, Any]],
+    address: str,
+    on_result: OnResult,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = run_task,
 ) -> int:
     """On a Dask cluster through ``distributed.Client``. Returns runs lost.
 
