@@ -312,6 +312,12 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run folder")
+    if (run_dir / "ensemble.csv").is_file() and (run_dir / "runs").is_dir():
+        raise UserError(
+            f"{run_dir}: an ensemble's folder (mlmsim run --seeds/--posterior), not one run; "
+            f"its page is {run_dir / 'report.html'}, and each run's folder is under "
+            f"{run_dir / 'runs'}"
+        )
     missing = [name for name in REQUIRED if not (run_dir / name).is_file()]
     if missing:
         hint = (

@@ -167,6 +167,8 @@ def test_terminal_and_cards_show_intervals(ensemble):
     payout, retail = b["payout_ratio"], b["retail_share"]
     assert f"{pct(payout['median'])} · {pct(retail['median'])}" in cards
     assert "fig-fans" in html and "One run in detail" in html
+    # `mlmsim report` of the ensemble's folder points to its page and its runs.
+    assert main(["report", str(out)]) == 2
     # The fan table: per month, the band holds the median, over the 5 runs.
     fan = pd.read_parquet(out / "fan.parquet")
     d = fan[fan["metric"] == "distributors"]
@@ -181,7 +183,7 @@ def test_single_run_output_has_no_intervals(scenario, tmp_path):
     assert not (tmp_path / "one" / "runs").exists()
 
 
-def test_member_is_the_single_run_of_its_seed_and_workers_do_not_matter(scenario, tmp_path):
+def test_member_is_the_single_run_of_its_seed_and_executors_do_not_matter(scenario, tmp_path):
     one = tmp_path / "w1"
     two = tmp_path / "w2"
     base = ["run", str(scenario), "--seeds", "3", "--quiet", "--no-figures"]
@@ -200,6 +202,22 @@ def test_member_is_the_single_run_of_its_seed_and_workers_do_not_matter(scenario
     for name in names:
         for table in TABLES:
             a, b = one / "runs" / name / table, two / "runs" / name / table
+            assert a.read_bytes() == b.read_bytes(), (name, table)
+    # On a Dask cluster (in this process: no worker start-up), the same bytes again.
+    from distributed import LocalCluster
+
+    dask = tmp_path / "dask"
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        _run([*base, "--scheduler", cluster.scheduler_address, "--out", str(dask)])
+    md = json.loads((dask / "manifest.json").read_text())
+    assert md["executor"].startswith("dask:")
+    for name in ("ensemble.csv", "intervals.csv", "summary.json", "fan.parquet"):
+        assert (one / name).read_bytes() == (dask / name).read_bytes(), name
+    for name in names:
+        for table in TABLES:
+            a, b = one / "runs" / name / table, dask / "runs" / name / table
             assert a.read_bytes() == b.read_bytes(), (name, table)
     # A run of the ensemble is exactly `mlmsim run --seed S` of its seed.
     seed = int(names[0].removeprefix("seed-"))
