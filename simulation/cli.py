@@ -25,7 +25,7 @@ import simulation
 from simulation import rerun
 from simulation.config import load_scenario, schema
 from simulation.errors import UserError
-from simulation.intervals import band_text
+from simulation.intervals import band_text, whole
 from simulation.safepath import path_arg
 
 DEFAULT_RESULTS = Path("results")
@@ -249,7 +249,14 @@ def _run_ensemble(
         progress=not args.quiet,
         figures=not args.no_figures,
     )
-    print_summary(res.summary["outcomes"], res.out, bands=True)
+    if post is not None:
+        label = (
+            f"{len(ens.members)}: {ens.draws} posterior draws x {ens.seeds} "
+            f"seed{'s' if ens.seeds > 1 else ''} (parameter uncertainty included)"
+        )
+    else:
+        label = f"{len(ens.members)} seeds derived from seed {ens.master_seed}"
+    print_summary(res.summary["outcomes"], res.out, bands=True, runs_label=label)
     return 0
 
 
@@ -260,7 +267,9 @@ def _is_run(path: Path) -> bool:
     )
 
 
-def print_summary(summary: dict[str, Any], run_dir: Path, bands: bool = False) -> None:
+def print_summary(
+    summary: dict[str, Any], run_dir: Path, bands: bool = False, runs_label: str = ""
+) -> None:
     """The terminal summary table of a run, or of an ensemble.
 
     Args:
@@ -269,6 +278,7 @@ def print_summary(summary: dict[str, Any], run_dir: Path, bands: bool = False) -
             ``outcomes``), shown as ``median (90% interval p05–p95, N runs)``.
         run_dir: the folder written.
         bands: ``summary`` holds intervals.
+        runs_label: with ``bands``, what the runs are (``"8 posterior draws x 1 seed"``).
     """
 
     def show(key: str, fmt: Any, ends: Any = None) -> str:
@@ -282,11 +292,8 @@ def print_summary(summary: dict[str, Any], run_dir: Path, bands: bool = False) -
     def usd(x: float | None) -> str:
         return "n/a" if x is None else f"${x:,.0f}"
 
-    def count(x: float | None) -> str:
-        return "n/a" if x is None else f"{x:,.0f}"
-
     def month(x: float | None) -> str:
-        return "never" if x is None else f"month {x:.0f}"
+        return "never" if x is None else f"month {whole(x)}"
 
     def gini(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.3f}"
@@ -298,17 +305,18 @@ def print_summary(summary: dict[str, Any], run_dir: Path, bands: bool = False) -
         months = s["months"]["median"]
         half = s.get("half_peak_month") or {"n": 0}
         rows = [
-            ("market", f"{population:,.0f} persons, {months:.0f} months; {runs} runs"),
-            ("ever joined", show("ever_joined", count)),
+            ("market", f"{population:,.0f} persons, {months:.0f} months"),
+            ("runs", runs_label or f"{runs} seeds"),
+            ("ever joined", show("ever_joined", whole)),
             ("penetration", show("penetration", pct)),
-            ("active at the end", show("active_end", count)),
-            ("peak recruiting (joins)", show("peak_joins", count)),
-            ("peak recruiting (month)", show("peak_month", month, count)),
+            ("active at the end", show("active_end", whole)),
+            ("peak recruiting (joins)", show("peak_joins", whole)),
+            ("peak recruiting (month)", show("peak_month", month, whole)),
             (
                 "recruiting below half its peak",
-                "never" if not half["n"] else show("half_peak_month", month, count),
+                "never" if not half["n"] else show("half_peak_month", month, whole),
             ),
-            ("deepest level reached", show("max_level", count)),
+            ("deepest level reached", show("max_level", whole)),
         ]
     else:
         rows = [

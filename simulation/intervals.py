@@ -84,3 +84,16 @@ def range_text(band: Band, fmt: Callable[[Any], str]) -> str:
     n, total = band["n"], band["runs"]
     runs = f"{n} runs" if n == total else f"{n} of {total} runs"
     return f"90% interval {fmt(band['p05'])}–{fmt(band['p95'])}, {runs}"
+
+
+def whole(x: Any) -> str:
+    """A count, month or level that may be a median of runs: ``230``, ``230.5``, ``13.7``.
+
+    Medians and percentiles of whole numbers fall between them; one decimal shows that
+    instead of rounding it away (``"n/a"`` for None or NaN).
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    x = float(x)
+    return f"{x:,.0f}" if x.is_integer() else f"{x:,.1f}"
+

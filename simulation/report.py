@@ -20,7 +20,7 @@ import pandas as pd
 
 from simulation.errors import UserError
 from simulation.htmlpage import escape, figure_html, nav_html, page, table_html
-from simulation.intervals import band_text, range_text
+from simulation.intervals import band_text, range_text, whole
 from simulation.outcomes import Analysis, RunData, analyse
 from simulation.parameters import loss_assumptions
 from simulation.results import REQUIRED, atomic_write, load_run
@@ -215,20 +215,21 @@ def ensemble_answers(run: RunData, bands: dict[str, dict[str, Any]]) -> str:
         return "" if b is None or b["median"] is None else range_text(b, fmt)
 
     def level(x: Any) -> str:
-        return f"level {float(x):.0f}"
+        return f"level {whole(x)}"
 
     def month(x: Any) -> str:
-        return f"month {float(x):.0f}"
+        return f"month {whole(x)}"
 
     runs = next(iter(bands.values()))["runs"] if bands else 0
     own_use = run.scenario.buy.own_use_value_share
     half = bands.get("half_peak_month") or {"n": 0, "runs": runs, "median": None}
     never = runs - half["n"]
     stop = (
-        f"The deepest level anyone reached, over {runs} runs: {band_text(bands['max_level'], num)}"
-        f". Recruiting peaked in {band_text(bands['peak_month'], month, num)}"
+        f"The deepest level anyone reached, over {runs} runs: "
+        f"{band_text(bands['max_level'], whole)}. Recruiting peaked in "
+        f"{band_text(bands['peak_month'], month, whole)}"
         + (
-            f" and fell below half its peak from {band_text(half, month, num)}"
+            f" and fell below half its peak from {band_text(half, month, whole)}"
             if half["n"]
             else " and never fell below half its peak"
         )
@@ -264,7 +265,7 @@ def ensemble_answers(run: RunData, bands: dict[str, dict[str, Any]]) -> str:
         (
             "At which level did recruiting stop?",
             big("max_level", level),
-            rng("max_level", num),
+            rng("max_level", whole),
             stop,
         ),
         (

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from simulation.cli import main
-from simulation.intervals import band_text, interval_table
+from simulation.intervals import band_text, interval_table, whole
 from simulation.outcomes import OUTCOMES, sweep_outcomes
 from simulation.report import pct
 from simulation.results import load_run
@@ -96,6 +96,8 @@ def test_interval_table_by_hand():
     band = {"median": 0.5, "p05": 0.25, "p95": 0.75, "n": 3, "runs": 5}
     assert band_text(band, pct) == "50.0% (90% interval 25.0%–75.0%, 3 of 5 runs)"
     assert band_text({**band, "runs": 1, "n": 1}, pct) == "50.0%"
+    # Medians of counts fall between whole numbers: shown, not rounded away.
+    assert [whole(x) for x in (1234.0, 230.5, 13.75, None)] == ["1,234", "230.5", "13.8", "n/a"]
 
 
 def test_seeds_follow_the_documented_rule(ensemble):
@@ -154,9 +156,7 @@ def test_terminal_and_cards_show_intervals(ensemble):
     out, printed = ensemble
     b = json.loads((out / "summary.json").read_text())["outcomes"]
     loss = b["share_net_loss"]
-    text = (
-        f"{pct(loss['median'])} (90% interval {pct(loss['p05'])}–{pct(loss['p95'])}, 5 runs)"
-    )
+    text = f"{pct(loss['median'])} (90% interval {pct(loss['p05'])}–{pct(loss['p95'])}, 5 runs)"
     assert re.search(rf"lost money \(own use valued\)\s+{re.escape(text)}", printed)
     top1 = b["top1_commissions"]
     assert f"{pct(top1['median'])} (90% interval {pct(top1['p05'])}–" in printed
@@ -262,7 +262,7 @@ def test_posterior_draws_follow_the_rule_and_widen_the_bands(calibrated, tmp_pat
     out = tmp_path / "post"
     args = ["run", str(calibrated), "--posterior", "--draws", "6", "--seeds", "2"]
     printed = _run([*args, "--workers", "1", "--out", str(out), "--quiet"])
-    assert "12 runs" in printed
+    assert re.search(r"runs\s+12: 6 posterior draws x 2 seeds \(parameter uncertainty", printed)
     manifest = json.loads((out / "manifest.json").read_text())
     samples = pq.read_table(calibrated.parent / "tiny_posterior.parquet").to_pandas()
     w = samples["weight"].to_numpy() / samples["weight"].sum()
