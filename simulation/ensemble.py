@@ -52,7 +52,7 @@ from simulation.plans import Plan, plan_from_dict
 from simulation.posterior import Posterior
 from simulation.runner import write_run_folder
 from simulation.sweep.executors import check_scheduler_address, run_dask, run_inprocess, run_pool
-from simulation.sweep.spec import MAX_RUNS, replicate_seed
+from simulation.sweep.spec import replicate_seed
 
 RUNS_DIR = "runs"
 RUNS_FILE = "ensemble.csv"
@@ -68,6 +68,9 @@ POSTERIOR_SEED_RULE = (
     "run r of draw d: numpy.random.SeedSequence(scenario seed, spawn_key=(1, d, r))"
     ".generate_state(1, uint64)[0] >> 1 (a sweep's independent seeds, point = draw)"
 )
+# assumption: every run keeps its own folder (about ten files, its distributors' table
+# included); beyond 100,000 runs a sweep (one summary row per run, no folders) is the tool.
+MAX_RUNS = 100_000
 # Outcomes that are numbers of a run (OUTCOMES), in their documented order.
 OUTCOME_KEYS = tuple(outcomes.OUTCOMES)
 
@@ -182,7 +185,8 @@ def check_counts(seeds: int, draws: int | None, posterior: bool) -> None:
     if total > MAX_RUNS:
         raise UserError(
             f"--seeds {seeds}" + (f" x --draws {draws}" if draws else "") + f" = {total:,} "
-            f"runs, more than the limit of {MAX_RUNS:,}"
+            f"runs, more than the limit of {MAX_RUNS:,} (each run keeps its folder; for more "
+            "runs, a sweep file keeps one row per run: docs/sweeps.md)"
         )
 
 
@@ -240,14 +244,14 @@ def plan_ensemble(
     for m in ens.members:
         if m.row is not None and m.row not in checked:
             checked[m.row] = _drawn_scenario(base, m, posterior)
-        data = json_copy(checked[m.row] if m.row is not None else base)
+        data = _sections_copied(checked[m.row] if m.row is not None else base)
         data["scenario"]["seed"] = m.seed
         ens._scenarios[m.index] = data
     return ens
 
 
-def json_copy(data: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of plain scenario data."""
+def _sections_copied(data: dict[str, Any]) -> dict[str, Any]:
+    """Scenario data with new section dicts (their values shared): a run's seed can be set."""
     return {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
@@ -388,7 +392,10 @@ def run_ensemble(
         check_scheduler_address(scheduler)
     name = ens.scenario.scenario.name
     labels = [*ens.label(), *ens.overrides]
-    folder = results.run_folder(out, results_root, name, ens.master_seed, labels)
+    if out is not None:
+        folder = safepath.locked_folder(out, check=_fresh_folder)
+    else:
+        folder = results.run_folder(None, results_root, name, ens.master_seed, labels)
     with folder as run_dir:
         runs_dir = safepath.make_folder(run_dir / RUNS_DIR, root=run_dir)
         tasks = ens.tasks()
@@ -490,6 +497,23 @@ def run_ensemble(
         }
         results.write_json(manifest, run_dir / MANIFEST_FILE)
         return EnsembleResult(run_dir, runs, intervals, summary, executor, wall)
+
+
+def _fresh_folder(folder: Path) -> None:
+    """Refuse an ``--out`` holding a finished run, a sweep or the runs of another ensemble.
+
+    Runs of an unfinished ensemble are not reused or mixed with this one's: its runs would
+    sit next to runs the summary does not count.
+    """
+    if (folder / MANIFEST_FILE).exists():
+        raise UserError(f"{folder} already holds a finished run; choose another --out")
+    if (folder / "sweep.json").exists():
+        raise UserError(f"{folder} holds a sweep; choose another --out")
+    if (folder / RUNS_DIR).exists():
+        raise UserError(
+            f"{folder} holds {RUNS_DIR}/ of an unfinished ensemble; choose another --out, or "
+            "delete that folder to start again"
+        )
 
 
 def _write_member(
