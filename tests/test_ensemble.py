@@ -306,3 +306,26 @@ def test_posterior_draws_do_not_depend_on_how_many(calibrated, tmp_path):
         for table in TABLES:
             x = few / "runs" / run["name"] / table
             assert x.read_bytes() == (many / "runs" / run["name"] / table).read_bytes()
+
+
+def test_a_failed_run_leaves_no_summary_and_exit_status_1(scenario, tmp_path, monkeypatch, capsys):
+    from simulation import ensemble
+
+    real = ensemble.run_member
+
+    def failing(task):
+        if task["index"] == 1:
+            return {**real({**task}), "status": "error", "error": "RuntimeError: injected"}
+        return real(task)
+
+    monkeypatch.setattr(ensemble, "run_member", failing)
+    out = tmp_path / "failed"
+    code = main(["run", str(scenario), "--seeds", "3", "--workers", "1", "--out", str(out),
+                 "--quiet", "--no-figures"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "1 of 3 runs failed and 0 were lost (first: RuntimeError: injected)" in err
+    assert not (out / "manifest.json").exists() and not (out / "summary.json").exists()
+    # The two runs that finished keep their complete folders.
+    finished = [p for p in (out / "runs").iterdir() if (p / "manifest.json").is_file()]
+    assert len(finished) == 2
