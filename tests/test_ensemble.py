@@ -329,3 +329,29 @@ def test_a_failed_run_leaves_no_summary_and_exit_status_1(scenario, tmp_path, mo
     # The two runs that finished keep their complete folders.
     finished = [p for p in (out / "runs").iterdir() if (p / "manifest.json").is_file()]
     assert len(finished) == 2
+
+
+def test_posterior_written_by_mlmsim_calibrate(tmp_path):
+    """The calibrated file `mlmsim calibrate` writes, drawn from as it is (with that command)."""
+    pytest.importorskip("simulation.calibrate", reason="mlmsim calibrate is not in this tree")
+    root = Path(__file__).resolve().parents[1]
+    cal = tmp_path / "cal"
+    code = main(["calibrate", "realistic",
+                 "--targets", str(root / "scenarios" / "targets" / "doterra_us_2017.toml"),
+                 "--priors", str(root / "scenarios" / "priors" / "doterra_us_2017.toml"),
+                 "--set", "plan.file=unilevel_7_dt", "--set", "market.population=600",
+                 "--set", "scenario.months=24", "--population", "20", "--generations", "2",
+                 "--workers", "1", "--out", str(cal), "--no-report", "--quiet"])  # fmt: skip
+    assert code == 0
+    out = tmp_path / "post"
+    _run(["run", str(cal / "calibrated.toml"), "--posterior", "--draws", "4", "--workers", "1",
+          "--out", str(out), "--quiet", "--no-figures"])  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text())
+    samples = pd.read_parquet(cal / "posterior.parquet")
+    params = manifest["posterior"]["parameters"]
+    assert params and set(params) <= set(samples.columns)
+    for run in manifest["runs"]:
+        member = json.loads((out / "runs" / run["name"] / "manifest.json").read_text())
+        for key in params:
+            section, _, name = key.partition(".")
+            assert member["scenario"][section][name] == samples[key][run["sample_row"]]
