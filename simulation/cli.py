@@ -25,6 +25,7 @@ import simulation
 from simulation import rerun
 from simulation.config import load_scenario, resolve_scenario_path, schema
 from simulation.errors import UserError
+from simulation.intervals import band_text, whole
 from simulation.safepath import path_arg
 from simulation.userfile import read_toml
 
@@ -84,6 +85,45 @@ def _add_run(sub) -> None:
     )
     p.add_argument("--no-figures", action="store_true", help="skip PNG figures and the report")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    e = p.add_argument_group(
+        "ensembles",
+        "more than one run: the summary and the report show each figure as its median and "
+        "90%% interval over the runs (docs/report.md, 'Ensembles')",
+    )
+    e.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N seeds derived from the scenario's seed (default 1: a single run); each "
+        "run's folder is kept under runs/",
+    )
+    e.add_argument(
+        "--posterior",
+        action="store_true",
+        help="a calibrated scenario: each parameter set is a draw from its [posterior] "
+        "(docs/calibration.md); the intervals include parameter uncertainty",
+    )
+    e.add_argument(
+        "--draws",
+        type=int,
+        default=None,
+        metavar="M",
+        help="with --posterior: posterior draws (default 20), each run with --seeds seeds",
+    )
+    e.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="K",
+        help="local worker processes for the runs (default: every core; 1 runs in this process)",
+    )
+    e.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the runs on a Dask cluster, e.g. tcp://10.0.0.5:8786 (as mlmsim sweep)",
+    )
 
 
 def version() -> str:
@@ -124,6 +164,18 @@ def run_command(args: argparse.Namespace) -> int:
     # (measured with benchmarks/bench_startup.py, as every lazy import's figure).
     from simulation.runner import run_scenario  # noqa: PLC0415
 
+    ensemble = args.seeds != 1 or args.posterior or args.draws is not None
+    if ensemble:
+        # Checked before anything is read: a bad count is refused at once.
+        from simulation.ensemble import check_counts  # noqa: PLC0415 - as run_scenario
+
+        check_counts(args.seeds, args.draws, args.posterior)
+    elif args.workers is not None or args.scheduler is not None:
+        flag = "--workers" if args.workers is not None else "--scheduler"
+        raise UserError(
+            f"{flag}: workers run the runs of an ensemble; add --seeds N (N > 1) or "
+            "--posterior, or leave it out for a single run"
+        )
     sets = list(args.sets)
     if args.seed is not None:
         sets.append(f"scenario.seed={args.seed}")
@@ -137,13 +189,25 @@ def run_command(args: argparse.Namespace) -> int:
             f"--from {source} and scenario {args.scenario!r}: give one (--from repeats the "
             "run's own scenario)"
         )
+    if source is not None and args.posterior:
+        raise UserError(
+            f"--from {source} --posterior: the posterior is read from the calibrated scenario "
+            "file; give that file instead of a run folder"
+        )
     if source is None and _is_market(args.scenario):
+        if ensemble:
+            raise UserError(
+                f"{args.scenario}: --seeds and --posterior run one-company scenarios; a market "
+                "of several companies runs one seed at a time (--seed)"
+            )
         return _run_market(args, sets)
     if source is not None:
         scenario, path, model_kwargs, overrides, provenance = rerun.prepare(source, sets)
     else:
         scenario, path = load_scenario(args.scenario, sets)
         model_kwargs, overrides, provenance = None, sets, None
+    if ensemble:
+        return _run_ensemble(args, scenario, path, model_kwargs, overrides, provenance)
     result = run_scenario(
         scenario,
         scenario_path=path,
@@ -195,6 +259,56 @@ def _run_market(args: argparse.Namespace, sets: list[str]) -> int:
     return 0
 
 
+def _run_ensemble(
+    args: argparse.Namespace,
+    scenario: Any,
+    path: Path | None,
+    model_kwargs: dict[str, Any] | None,
+    overrides: list[str],
+    provenance: dict[str, Any] | None,
+) -> int:
+    """``mlmsim run --seeds N`` / ``--posterior``: the ensemble, its folder and summary."""
+    # mesa (through the model and the runner): 0.9 s, as run_scenario above.
+    from simulation import ensemble, posterior  # noqa: PLC0415
+    from simulation.plans import load_plan  # noqa: PLC0415 - with the above
+
+    post = None
+    if args.posterior:
+        assert path is not None
+        post = posterior.from_scenario(scenario, path)
+    plan = (model_kwargs or {}).get("plan") or load_plan(
+        scenario.plan.file, changes=scenario.plan.set
+    )
+    ens = ensemble.plan_ensemble(
+        scenario,
+        plan,
+        seeds=args.seeds,
+        scenario_path=path,
+        posterior=post,
+        draws=args.draws,
+        overrides=overrides,
+        provenance=provenance,
+    )
+    res = ensemble.run_ensemble(
+        ens,
+        out=args.out,
+        results_root=DEFAULT_RESULTS,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+        figures=not args.no_figures,
+    )
+    if post is not None:
+        label = (
+            f"{len(ens.members)}: {ens.draws} posterior draws x {ens.seeds} "
+            f"seed{'s' if ens.seeds > 1 else ''} (parameter uncertainty included)"
+        )
+    else:
+        label = f"{len(ens.members)} seeds derived from seed {ens.master_seed}"
+    print_summary(res.summary["outcomes"], res.out, bands=True, runs_label=label)
+    return 0
+
+
 def _is_run(path: Path) -> bool:
     """A run folder (holding ``manifest.json``) or a run's ``manifest.json``."""
     return (path.is_dir() and (path / "manifest.json").is_file()) or (
@@ -202,8 +316,24 @@ def _is_run(path: Path) -> bool:
     )
 
 
-def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
-    """The terminal summary table of a run."""
+def print_summary(
+    summary: dict[str, Any], run_dir: Path, bands: bool = False, runs_label: str = ""
+) -> None:
+    """The terminal summary table of a run, or of an ensemble.
+
+    Args:
+        summary: a run's ``summary.json``; with ``bands``, an ensemble's
+            ``{outcome: {"median", "p05", "p95", "n", "runs"}}`` (summary.json's
+            ``outcomes``), shown as ``median (90% interval p05–p95, N runs)``.
+        run_dir: the folder written.
+        bands: ``summary`` holds intervals.
+        runs_label: with ``bands``, what the runs are (``"8 posterior draws x 1 seed"``).
+    """
+
+    def show(key: str, fmt: Any, ends: Any = None) -> str:
+        if bands:
+            return band_text(summary.get(key), fmt, ends)
+        return fmt(summary[key])
 
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{100 * x:.1f}%"
@@ -211,24 +341,56 @@ def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
     def usd(x: float | None) -> str:
         return "n/a" if x is None else f"${x:,.0f}"
 
+    def month(x: float | None) -> str:
+        return "never" if x is None else f"month {whole(x)}"
+
+    def gini(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
     s = summary
-    rows = [
-        ("market", f"{s['population']:,} persons, {s['months']} months"),
-        ("ever joined (penetration)", f"{s['ever_joined']:,} ({pct(s['penetration'])})"),
-        ("active at the end", f"{s['active_end']:,}"),
-        ("peak recruiting", f"{s['peak_joins']:,} joins in month {s['peak_month']}"),
-        (
-            "recruiting below half its peak",
-            "never" if s["half_peak_month"] is None else f"from month {s['half_peak_month']}",
-        ),
-        ("deepest level reached", str(s["max_level"])),
-        ("lost money (own use valued)", pct(s["share_net_loss"])),
-        ("lost money (own use as cost)", pct(s["share_net_loss_strict"])),
-        ("median net income of joiners", usd(s["median_net_income"])),
-        ("Gini of net income", f"{s['gini_net_income']:.3f}"),
-        ("top 1% share of commissions", pct(s["top1_commissions"])),
-        ("payout ratio (commissions/BV)", pct(s["payout_ratio"])),
-        ("retail share of volume", pct(s["retail_share"])),
+    if bands:
+        runs = next(iter(s.values()))["runs"] if s else 0
+        population = s["population"]["median"]
+        months = s["months"]["median"]
+        half = s.get("half_peak_month") or {"n": 0}
+        rows = [
+            ("market", f"{population:,.0f} persons, {months:.0f} months"),
+            ("runs", runs_label or f"{runs} seeds"),
+            ("ever joined", show("ever_joined", whole)),
+            ("penetration", show("penetration", pct)),
+            ("active at the end", show("active_end", whole)),
+            ("peak recruiting (joins)", show("peak_joins", whole)),
+            ("peak recruiting (month)", show("peak_month", month, whole)),
+            (
+                "recruiting below half its peak",
+                "never" if not half["n"] else show("half_peak_month", month, whole),
+            ),
+            ("deepest level reached", show("max_level", whole)),
+        ]
+    else:
+        rows = [
+            ("market", f"{s['population']:,} persons, {s['months']} months"),
+            ("ever joined (penetration)", f"{s['ever_joined']:,} ({pct(s['penetration'])})"),
+            ("active at the end", f"{s['active_end']:,}"),
+            ("peak recruiting", f"{s['peak_joins']:,} joins in month {s['peak_month']}"),
+            (
+                "recruiting below half its peak",
+                "never" if s["half_peak_month"] is None else f"from month {s['half_peak_month']}",
+            ),
+            ("deepest level reached", str(s["max_level"])),
+        ]
+    rows += [
+        ("lost money (own use valued)", show("share_net_loss", pct)),
+        ("lost money (own use as cost)", show("share_net_loss_strict", pct)),
+        ("median net income of joiners", show("median_net_income", usd)),
+        ("Gini of net income", show("gini_net_income", gini)),
+        ("top 1% share of commissions", show("top1_commissions", pct)),
+    ]
+    if bands:
+        rows.append(("top 10% share of commissions", show("top10_commissions", pct)))
+    rows += [
+        ("payout ratio (commissions/BV)", show("payout_ratio", pct)),
+        ("retail share of volume", show("retail_share", pct)),
     ]
     width = max(len(k) for k, _ in rows)
     print()

@@ -486,6 +486,40 @@ FAN: dict[str, tuple[str, str]] = {
     "p50": ("Median over those runs.", "the metric's unit (see monthly.csv)"),
     "p95": ("95th percentile over those runs.", "the metric's unit (see monthly.csv)"),
 }  # fmt: skip
+# -- ensemble folders (mlmsim run --seeds N / --posterior)
+ENSEMBLE_RUN = "one run of the ensemble (one row per seed and posterior draw)"
+ENSEMBLE_ALL = "all runs of the ensemble (one row per outcome)"
+ENSEMBLE_IDS: dict[str, tuple[str, str]] = {
+    "index": ("Position of the run in the ensemble (draw 0's seeds first).", "index"),
+    "name": ("The run's folder under runs/: seed-<seed>, or draw-<draw>-seed-<seed>.", "text"),
+    "draw": ("The posterior draw (empty without --posterior).", "index"),
+    "replicate": ("Index of the run's seed within its draw.", "index"),
+    "seed": ("Seed of the run, derived from the scenario's seed (docs/report.md, "
+             "'Ensembles').", "integer"),
+    "sample_row": ("Row of the posterior samples file the draw took, from 0 (empty without "
+                   "--posterior).", "index"),
+    "<parameter>": ("The value of the calibrated parameter <parameter> (section.key) drawn "
+                    "from the posterior for this run.",
+                    "that parameter's unit (docs/parameters.md)"),
+}  # fmt: skip
+_ITS_UNIT = "the outcome's unit (its column in ensemble.csv)"
+INTERVALS: dict[str, tuple[str, str]] = {
+    "outcome": ("An outcome (a column of ensemble.csv; outcomes.OUTCOMES).", "text"),
+    "n": ("Runs with a value of the outcome.", "runs"),
+    "median": ("Median over those runs (numpy.percentile 50, linear).", _ITS_UNIT),
+    "p05": ("5th percentile over those runs: the 90% interval's low end.", _ITS_UNIT),
+    "p95": ("95th percentile over those runs: the 90% interval's high end.", _ITS_UNIT),
+}
+ENSEMBLE_SUMMARY: dict[str, tuple[str, str]] = {
+    "scenario": ("Name of the scenario.", "text"),
+    "seed": ("The scenario's seed, from which every run's seed and draw derive.", "integer"),
+    "runs": ("Runs in the ensemble.", "runs"),
+    "seeds_per_draw": ("Seeds per parameter set (--seeds).", "runs"),
+    "posterior_draws": ("Posterior draws (--draws); null without --posterior.", "draws"),
+    "percentiles": ("The percentiles of the intervals: 5, 50 and 95.", "percent"),
+    "outcomes": ("Per outcome, {median, p05, p95, n, runs}: the rows of intervals.csv with the "
+                 "ensemble's number of runs.", "object"),
+}  # fmt: skip
 SENSITIVITY_POPULATION = "all design points of the sweep (one row per outcome and parameter)"
 _EFFECT = "the outcome's unit per full range of the parameter"
 SENSITIVITY: dict[str, tuple[str, str]] = {
@@ -574,8 +608,11 @@ SWEEP_TABLES = (
     "sensitivity.csv",
 )
 
+ENSEMBLE_TABLES = ("ensemble.csv", "intervals.csv", "summary.json", "fan.parquet")
+
 # Folder kinds: a sweep's monthly.parquet is not a run's monthly.csv, hence prefixes.
 SWEEP = "sweep/"
+ENSEMBLE = "ensemble/"
 PAYOUT_KIND = "payout/"
 MARKET = "market/"
 MARKET_TABLES = ("companies.csv", "monthly.csv", "levels.csv", "flows.csv", "regions.csv")
@@ -663,6 +700,8 @@ def codebook() -> dict[str, dict[str, Entry]]:
             + (extra if k == "paid_<component>" else "")
             + ", of one run",
         }
+    ensemble = _pairs(ENSEMBLE_IDS, ENSEMBLE_RUN)
+    ensemble.update(_outcomes(outcomes.OUTCOMES, ENSEMBLE_RUN + " (outcome over the whole run)"))
     design = _pairs(SWEEP_IDS, "one run of the sweep design (point and replicate)")
     design.update(_pairs(DESIGN_EXTRA, "one run of the sweep design (point and replicate)"))
     return {
@@ -682,6 +721,10 @@ def codebook() -> dict[str, dict[str, Entry]]:
         SWEEP + "policy.csv": _pairs(POLICY, POLICY_POPULATION),
         SWEEP + "fan.parquet": _pairs(FAN, FAN_POPULATION),
         SWEEP + "sensitivity.csv": _pairs(SENSITIVITY, SENSITIVITY_POPULATION),
+        ENSEMBLE + "ensemble.csv": ensemble,
+        ENSEMBLE + "intervals.csv": _pairs(INTERVALS, ENSEMBLE_ALL),
+        ENSEMBLE + "summary.json": _pairs(ENSEMBLE_SUMMARY, ENSEMBLE_ALL),
+        ENSEMBLE + "fan.parquet": _pairs(FAN, FAN_POPULATION),
         PAYOUT_KIND + PAYOUT_TABLE: _triples(PAYOUT),
         PAYOUT_KIND + PAYOUT_SUMMARY_FILE: _pairs(PAYOUT_SUMMARY, PAYOUT_ALL),
         MARKET + "companies.csv": _pairs(market_tables.COMPANY_COLUMNS, market_tables.COMPANY_ROW),
@@ -716,7 +759,7 @@ def pattern_of(table: str, column: str, components: Iterable[str] = ()) -> str:
         return "<age>"
     if name == PAYOUT_TABLE and column in set(components):
         return "<component>"
-    if name in ("runs.parquet", "design.parquet"):
+    if name in ("runs.parquet", "design.parquet", "ensemble.csv"):
         if column.startswith("unit:") and _PARAMETER.fullmatch(column[5:]):
             return "unit:<parameter>"
         if _PARAMETER.fullmatch(column):
@@ -835,6 +878,14 @@ SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
         "`sensitivity.csv` with a `[sensitivity]` section. A sweep's `monthly.parquet` holds "
         "the columns of `monthly.csv` for every run, after the run's identifiers.",
         tuple(SWEEP + t for t in SWEEP_TABLES),
+    ),
+    (
+        "Ensemble folders",
+        "`mlmsim run --seeds N` (N > 1) and `mlmsim run --posterior` write these into the "
+        "ensemble's folder, next to `runs/` (one run folder per run, with the tables above; "
+        "see `docs/report.md`, 'Ensembles'). `fan.parquet` has the columns of a sweep's, with "
+        "one group, `ensemble`.",
+        tuple(ENSEMBLE + t for t in ENSEMBLE_TABLES),
     ),
     (
         "Payout tables",

@@ -28,7 +28,7 @@ from simulation import codebook, results
 from simulation.htmlpage import escape, figure_html, page, png_bytes, table_html
 from simulation.market import Market, MarketSpec
 from simulation.metrics.disclosure import income_disclosure
-from simulation.runner import write_run
+from simulation.runner import write_run_folder
 
 MARKET_TABLES = codebook.MARKET_TABLES
 REPORT_FILE = "market.html"
@@ -59,7 +59,8 @@ def run_market(
         for c in market.launched():
             cdir = run_dir / "companies" / c.name
             cdir.mkdir(parents=True)
-            write_run(c.model, cdir, spec.path, {}, figures, {"company": c.name})
+            run = results.run_data(c.model, cdir)
+            write_run_folder(cdir, run, spec.path, {}, figures, {"company": c.name})
             files.append(f"companies/{c.name}/")
         tables = market.tables()
         launch = {c.name: c.spec.launch_month for c in market.companies}

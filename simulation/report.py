@@ -20,6 +20,7 @@ import pandas as pd
 
 from simulation.errors import UserError
 from simulation.htmlpage import escape, figure_html, nav_html, page, table_html
+from simulation.intervals import band_text, range_text, whole
 from simulation.outcomes import Analysis, RunData, analyse
 from simulation.parameters import loss_assumptions
 from simulation.results import REQUIRED, atomic_write, load_run
@@ -115,6 +116,7 @@ PAGE_CSS = """
   padding: 12px 14px; background: #fff; }
 .answer .q { font-weight: 600; color: #444; font-size: 15px; }
 .answer .big { font-size: 34px; font-weight: 700; color: #b2182b; margin: 4px 0; }
+.answer .band { font-size: 14px; color: #444; margin: -2px 0 6px; }
 .answer p { margin: 0; font-size: 15px; }
 .reading p { margin: 10px 0; }
 table.wide td:last-child { min-width: 320px; }
@@ -182,12 +184,99 @@ def _answers(run: RunData, a: Analysis) -> str:
             "outside the network (the Vemma order's line is more than 50%).",
         ),
     ]
+    return _cards_html([(q, big, "", text) for q, big, text in cards])
+
+
+def _cards_html(cards: list[tuple[str, str, str, str]]) -> str:
+    """The four cards: question, big number, its interval line (or ""), the text."""
     body = "".join(
         f'<div class="answer"><div class="q">{escape(q)}</div><div class="big">{escape(big)}</div>'
-        f"<p>{escape(text)}</p></div>"
-        for q, big, text in cards
+        + (f'<div class="band">({escape(band)})</div>' if band else "")
+        + f"<p>{escape(text)}</p></div>"
+        for q, big, band, text in cards
     )
     return f'<div class="answers" id="answers">{body}</div>'
+
+
+def ensemble_answers(run: RunData, bands: dict[str, dict[str, Any]]) -> str:
+    """The four cards of an ensemble: each number the median over the runs, with its interval.
+
+    Args:
+        run: one run of the ensemble (for the scenario's cost assumptions).
+        bands: ``{outcome: {"median", "p05", "p95", "n", "runs"}}``
+            (:func:`simulation.intervals.bands`).
+    """
+
+    def big(key: str, fmt: Any) -> str:
+        b = bands.get(key)
+        return "n/a" if b is None or b["median"] is None else fmt(b["median"])
+
+    def rng(key: str, fmt: Any) -> str:
+        b = bands.get(key)
+        return "" if b is None or b["median"] is None else range_text(b, fmt)
+
+    def level(x: Any) -> str:
+        return f"level {whole(x)}"
+
+    def month(x: Any) -> str:
+        return f"month {whole(x)}"
+
+    runs = next(iter(bands.values()))["runs"] if bands else 0
+    own_use = run.scenario.buy.own_use_value_share
+    half = bands.get("half_peak_month") or {"n": 0, "runs": runs, "median": None}
+    never = runs - half["n"]
+    stop = (
+        f"The deepest level anyone reached, over {runs} runs: "
+        f"{band_text(bands['max_level'], whole)}. Recruiting peaked in "
+        f"{band_text(bands['peak_month'], month, whole)}"
+        + (
+            f" and fell below half its peak from {band_text(half, month, whole)}"
+            if half["n"]
+            else " and never fell below half its peak"
+        )
+        + (f"; in {never} of the {runs} runs it never did." if half["n"] and never else ".")
+    )
+    top = (
+        f"of all commissions went to the top 1% of joiners (the median over {runs} runs); the "
+        f"top 10% took {band_text(bands['top10_commissions'], pct)}."
+    )
+    c = (
+        f"Payout ratio {band_text(bands['payout_ratio'], pct)}: the share of commissionable "
+        "revenue the company paid back as commissions. Retail share "
+        f"{band_text(bands['retail_share'], pct)}: the share of all product volume bought for "
+        "customers outside the network (the Vemma order's line is more than 50%)."
+    )
+    pair = " · ".join(r for r in (rng("payout_ratio", pct), rng("retail_share", pct)) if r)
+    cards = [
+        (
+            "What share of everyone who joined lost money?",
+            big("share_net_loss", pct),
+            rng("share_net_loss", pct),
+            f"The median over {runs} runs of the share of people who ever joined whose net "
+            f"income after all costs was below zero, with product used at home valued at "
+            f"{pct(own_use, 0)} of its price. Counting that product as a cost: "
+            f"{band_text(bands['share_net_loss_strict'], pct)}. " + loss_assumptions(run.scenario),
+        ),
+        (
+            "What did the top 1% take?",
+            big("top1_commissions", pct),
+            rng("top1_commissions", pct),
+            top,
+        ),
+        (
+            "At which level did recruiting stop?",
+            big("max_level", level),
+            rng("max_level", whole),
+            stop,
+        ),
+        (
+            "What were the payout ratio and the retail share?",
+            f"{big('payout_ratio', pct)} · {big('retail_share', pct)}",
+            pair,
+            c,
+        ),
+    ]
+    return _cards_html(cards)
 
 
 def _cap_text(c: dict[str, Any]) -> str:
@@ -866,6 +955,24 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
     scen = man["scenario"].get("scenario", {})
     f = a.facts
     title = f"mlmsim report: {scen.get('name', 'run')}"
+    sections = render_sections(run, a, pngs)
+    body = "".join(
+        f'<section id="{k}"><h2>{escape(v)}</h2>{sections[k]}</section>'
+        if k != "answers"
+        else f'<section id="{k}">{sections[k]}</section>'
+        for k, v in SECTIONS
+    )
+    head = (
+        f"<h1>{escape(title)}</h1>"
+        f'<p class="sub">{escape(scen.get("description", ""))} Seed {escape(man.get("seed", ""))}, '
+        f"{f['months']} months, {num(f['population'])} people.</p>"
+    )
+    return page(title, head + nav_html(SECTIONS) + body, PAGE_CSS)
+
+
+def render_sections(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> dict[str, str]:
+    """The HTML of each section of :data:`SECTIONS` (the ensemble's page reuses them)."""
+    f = a.facts
     b = f["bass"]
     bass_rows = (
         [
@@ -879,7 +986,7 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
         if b["ok"]
         else [["Bass fit", f"not possible: {b['message']}"]]
     )
-    sections = {
+    return {
         "answers": _answers(run, a),
         "reading": _reading(run, a),
         "saturation": "".join(
@@ -918,18 +1025,6 @@ def render_html(run: RunData, a: Analysis, pngs: dict[str, bytes]) -> str:
         "scenario": _scenario_section(run) + "<h3>Run</h3>" + _run_info(run),
         "definitions": DEFINITIONS,
     }
-    body = "".join(
-        f'<section id="{k}"><h2>{escape(v)}</h2>{sections[k]}</section>'
-        if k != "answers"
-        else f'<section id="{k}">{sections[k]}</section>'
-        for k, v in SECTIONS
-    )
-    head = (
-        f"<h1>{escape(title)}</h1>"
-        f'<p class="sub">{escape(scen.get("description", ""))} Seed {escape(man.get("seed", ""))}, '
-        f"{f['months']} months, {num(f['population'])} people.</p>"
-    )
-    return page(title, head + nav_html(SECTIONS) + body, PAGE_CSS)
 
 
 DEFINITIONS = """

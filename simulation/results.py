@@ -318,6 +318,12 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run folder")
+    if (run_dir / "ensemble.csv").is_file() and (run_dir / "runs").is_dir():
+        raise UserError(
+            f"{run_dir}: an ensemble's folder (mlmsim run --seeds/--posterior), not one run; "
+            f"its page is {run_dir / 'report.html'}, and each run's folder is under "
+            f"{run_dir / 'runs'}"
+        )
     missing = [name for name in REQUIRED if not (run_dir / name).is_file()]
     if missing:
         hint = (
@@ -431,20 +437,23 @@ def versions() -> dict[str, str]:
 
 
 def build_manifest(
-    model: MLMModel,
+    run: RunData,
     scenario_path: Path | None,
     timings: dict[str, float],
     files: list[str],
     summary: dict[str, Any],
 ) -> dict[str, Any]:
-    """The manifest as a dict (the report reads it before ``manifest.json`` is written)."""
+    """The manifest as a dict (the report reads it before ``manifest.json`` is written).
+
+    ``run`` is the run's tables with its scenario, plan and seed (:func:`run_data`).
+    """
     return {
-        "scenario": model.scenario.to_dict(),
+        "scenario": run.scenario.to_dict(),
         "scenario_file": str(scenario_path) if scenario_path else None,
-        "plan": model.plan.raw,
-        "plan_file": model.plan.source,
-        "seed": model.seed,
-        "months": model.month,
+        "plan": run.plan.raw,
+        "plan_file": run.plan.source,
+        "seed": run.seed,
+        "months": run.months,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": versions(),
         "git_commit": git_commit(),

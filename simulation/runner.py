@@ -76,26 +76,38 @@ def _simulate_and_write(
         model.run()
     timings["simulate"] = time.perf_counter() - t
     timings.update({f"phase_{k}": v for k, v in model.phase_seconds.items()})
-    return write_run(model, run_dir, scenario_path, timings, figures, record)
+    run = results.run_data(model, run_dir)
+    summary = write_run_folder(run_dir, run, scenario_path, timings, figures, record)
+    return {"run_dir": run_dir, "summary": summary, "model": model, "timings": timings}
 
 
-def write_run(
-    model: MLMModel,
+def write_run_folder(
     run_dir: Path,
+    run: outcomes.RunData,
     scenario_path: Path | None,
     timings: dict[str, float],
-    figures: bool = True,
+    figures: bool,
     record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write a finished model's results folder into the locked ``run_dir``.
+    """Write a finished run's files into ``run_dir``; ``manifest.json`` last.
 
-    Used for a single run and for each company of a market (:mod:`simulation.market`).
+    The one writer of a run folder: ``mlmsim run`` calls it with the model's tables, an
+    ensemble (``mlmsim run --seeds N``) with each member's tables sent back by its worker.
+
+    Args:
+        run_dir: the (locked) folder.
+        run: the run's tables, scenario, plan and seed.
+        scenario_path: the scenario file, for the manifest.
+        timings: seconds spent so far (build, simulate, phases); this adds its own and
+            stores them in the manifest.
+        figures: also the PNG figures and ``report.html``.
+        record: added to the manifest (overrides, ``repeated_from``, an ensemble member's
+            place).
 
     Returns:
-        ``{"run_dir": Path, "summary": dict, "model": MLMModel, "timings": dict}``.
+        The run's summary (:func:`simulation.outcomes.summarise`).
     """
     t = time.perf_counter()
-    run = results.run_data(model, run_dir)
     files = ["monthly.csv", "levels.csv", "distributors.parquet"]
     results.write_csv(run.monthly, run_dir / "monthly.csv")
     results.write_csv(run.levels, run_dir / "levels.csv")
@@ -109,7 +121,7 @@ def write_run(
     results.write_json(summary, run_dir / "summary.json")
     files.append("summary.json")
     files += results.write_tables(run_dir, analysis)
-    run.manifest = results.build_manifest(model, scenario_path, timings, files, summary)
+    run.manifest = results.build_manifest(run, scenario_path, timings, files, summary)
     run.manifest.update(record or {})
     timings["analysis"] = time.perf_counter() - t
     if figures:
@@ -131,4 +143,4 @@ def write_run(
     manifest["timings_s"] = timings
     manifest["files"] = files
     results.write_json(manifest, run_dir / "manifest.json")
-    return {"run_dir": run_dir, "summary": summary, "model": model, "timings": timings}
+    return summary

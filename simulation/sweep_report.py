@@ -185,8 +185,18 @@ def _title(metric: str) -> str:
     return metric.replace("_", " ")
 
 
-def fan_figure(fan: pd.DataFrame, metrics: list[str], *, ncols: int = 4, big: bool = False):
-    """Small multiples: each metric's mean (line) and 5-95% band (shaded) over months."""
+def fan_figure(
+    fan: pd.DataFrame,
+    metrics: list[str],
+    *,
+    ncols: int = 4,
+    big: bool = False,
+    centre: str = "mean",
+):
+    """Small multiples: each metric's mean (line) and 5-95% band (shaded) over months.
+
+    ``centre="p50"`` draws the median instead of the mean (an ensemble's report).
+    """
     groups = list(dict.fromkeys(fan["group"]))
     nrows = max(1, math.ceil(len(metrics) / ncols))
     w, h = (7.5, 4.2) if big else (4.6, 3.0)
@@ -198,7 +208,7 @@ def fan_figure(fan: pd.DataFrame, metrics: list[str], *, ncols: int = 4, big: bo
             s = sub[sub["group"] == g]
             c = COLOURS[i % len(COLOURS)]
             ax.fill_between(s["month"], s["p05"], s["p95"], color=c, alpha=0.18, linewidth=0)
-            ax.plot(s["month"], s["mean"], color=c, linewidth=2 if big else 1.5, label=g)
+            ax.plot(s["month"], s[centre], color=c, linewidth=2 if big else 1.5, label=g)
         ax.set_title(_title(metric), fontsize=15 if big else 11)
         ax.tick_params(labelsize=12 if big else 9)
         ax.spines[["top", "right"]].set_visible(False)

@@ -88,6 +88,7 @@ def test_every_entry_has_a_meaning_unit_and_population():
     assert set(book) == {
         *codebook.RUN_TABLES,
         *(codebook.SWEEP + t for t in codebook.SWEEP_TABLES),
+        *(codebook.ENSEMBLE + t for t in codebook.ENSEMBLE_TABLES),
         codebook.PAYOUT_KIND + codebook.PAYOUT_TABLE,
         codebook.PAYOUT_KIND + codebook.PAYOUT_SUMMARY_FILE,
         *(codebook.MARKET + t for t in codebook.MARKET_TABLES),

@@ -73,6 +73,7 @@ from simulation.sweep.spec import (
     load_base,
     load_sweep,
     read_plan,
+    replicate_seed,
     resolve_sweep_path,
     run_id,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "print_result",
     "read_plan",
     "read_run",
+    "replicate_seed",
     "resolve_sweep_path",
     "run",
     "run_dask",

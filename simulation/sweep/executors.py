@@ -30,10 +30,18 @@ CONNECT_TIMEOUT = "20s"
 OnResult = Callable[[dict[str, Any]], None]
 
 
-def run_inprocess(tasks: list[dict[str, Any]], on_result: OnResult) -> int:
-    """Run every task in this process, one after another; returns the runs lost (none)."""
+def run_inprocess(
+    tasks: list[dict[str, Any]],
+    on_result: OnResult,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] = run_task,
+) -> int:
+    """Run every task in this process, one after another; returns the runs lost (none).
+
+    ``fn`` is the task function (default :func:`run_task`, a sweep's run; ``mlmsim run
+    --seeds`` passes its own), as in :func:`run_pool` and :func:`run_dask`.
+    """
     for t in tasks:
-        on_result(run_task(t))
+        on_result(fn(t))
     return 0
 
 

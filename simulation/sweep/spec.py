@@ -222,9 +222,7 @@ class Sweep:
 
     def seed(self, point: int, replicate: int) -> int:
         """The seed of replicate ``replicate`` of point ``point`` (63-bit, from the master)."""
-        key = (_COMMON, replicate) if self.seeding == "common" else (_INDEPENDENT, point, replicate)
-        state = np.random.SeedSequence(self.master_seed, spawn_key=key).generate_state(1, np.uint64)
-        return int(state[0] >> np.uint64(1))
+        return replicate_seed(self.master_seed, point, replicate, self.seeding)
 
     def design_rows(self) -> list[dict[str, Any]]:
         """One row per (point, replicate): point, replicate, label, seed, run id, values."""
@@ -314,6 +312,18 @@ class Sweep:
             "base_scenario": self.base,
             "plans": {k: v["path"] for k, v in self.plans.items()},
         }
+
+
+def replicate_seed(master_seed: int, point: int, replicate: int, seeding: str = "common") -> int:
+    """The seed of replicate ``replicate`` of point ``point``: 63 bits derived from the master.
+
+    ``SeedSequence(master_seed, spawn_key=(0, replicate))`` with ``seeding = "common"`` (the
+    same seeds at every point), ``spawn_key=(1, point, replicate)`` with ``"independent"``.
+    Sweeps and ``mlmsim run --seeds N`` (docs/sweeps.md, docs/report.md) use this one rule.
+    """
+    key = (_COMMON, replicate) if seeding == "common" else (_INDEPENDENT, point, replicate)
+    state = np.random.SeedSequence(master_seed, spawn_key=key).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))
 
 
 def _canonical(x: Any) -> str:
