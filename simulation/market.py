@@ -318,12 +318,13 @@ def _company_scenario(
     d.setdefault("scenario", {})
     d["scenario"]["months"] = base.scenario.months - c.launch_month
     d["scenario"]["name"] = c.name
-    fixed = {"market.", "scenario."}
+    fixed = ("market.", "scenario.", "people.skill_sigma")
     for key in c.set:
-        if any(key.startswith(p) for p in fixed):
+        if key.startswith(fixed):
             raise ConfigError(
-                f"{at}: set.{key}: the market and the run are shared by all companies; a "
-                "company may change its plan, prices, costs and behaviour, not these"
+                f"{at}: set.{key}: the market, the run and the persons' traits are shared by "
+                "all companies; a company may change its plan, prices, costs and behaviour, "
+                "not these"
             )
     d = apply_values(d, dict(c.set), f"{at}: set")
     scen = scenario_from_dict(d, f"{at}: set")

@@ -58,8 +58,9 @@ ALIASES = {
     "plan": "plan.file",
 }
 
-# Persons' traits a company in a market of several shares with the others (drawn once).
-SHARED_TRAITS = ("willingness", "effort", "spending", "skill", "autoship", "loader")
+# Persons' traits a company in a market of several shares with the others (drawn once);
+# autoship and loading are drawn per company (they follow its buy settings).
+SHARED_TRAITS = ("willingness", "effort", "spending", "skill")
 
 # Cumulative money kept 12 months before the end for annual (income disclosure) figures.
 YEAR_FIELDS = MONEY_FIELDS
@@ -78,7 +79,8 @@ class MLMModel(mesa.Model):
             and use :meth:`distributor` for on-demand views).
         shared: another company's model in the same market (:mod:`simulation.market`): this
             one shares its social network, towns and persons' traits (willingness, effort,
-            spending, skill, autoship, loading) instead of drawing its own.
+            spending, skill) instead of drawing its own; who is on autoship or loads stock
+            is drawn for this company, from its own buy settings.
         unavailable: bool[N] persons this company cannot recruit or sell to (members and
             customers of other companies, towns it has not opened); the market updates
             :attr:`unavailable` every month. ``None``: everyone is open (one company).
@@ -136,6 +138,10 @@ class MLMModel(mesa.Model):
             self.region_size = shared.region_size
             for name in SHARED_TRAITS:
                 getattr(self.pop, name)[:] = getattr(shared.pop, name)
+            # Who orders on autoship or loads stock depends on this company's programme.
+            rng, b = self.streams["persons"], scenario.buy
+            self.pop.autoship[:] = rng.random(m.population) < b.autoship_share
+            self.pop.loader[:] = rng.random(m.population) < b.loader_share
         else:
             self.network = build_network(
                 m.network,

@@ -41,8 +41,13 @@ def market_file(tmp_path: Path, companies: list[dict], *, seed=1, months=36, pop
                 extra: str = "") -> Path:
     """A market scenario file: the town above and ``companies`` (dicts of their keys)."""
     text = TOWN.format(seed=seed, months=months, population=population)
+    def toml(v):
+        if isinstance(v, dict):  # an inline table
+            return "{" + ", ".join(f"{json.dumps(k)} = {toml(x)}" for k, x in v.items()) + "}"
+        return json.dumps(v)
+
     for c in companies:
-        text += "[[companies]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in c.items())
+        text += "[[companies]]\n" + "".join(f"{k} = {toml(v)}\n" for k, v in c.items())
     path = tmp_path / f"market_{seed}_{len(companies)}.toml"
     path.write_text(text + extra)
     return path
@@ -294,3 +299,20 @@ def test_every_market_parameter_is_documented_with_its_default():
                 assert f"| {f.default:g}" in text or f"| {f.default:g} " in text, (
                     f"{prefix}{name}: default {f.default} not in the table"
                 )
+
+
+def test_a_company_draws_its_own_autoship_members_from_its_own_settings(tmp_path):
+    """Persons' traits are shared; who orders on autoship follows each company's buy
+    settings (a company without an autoship programme has nobody on it)."""
+    path = market_file(
+        tmp_path,
+        [{"name": "a"}, {"name": "b", "set": {"buy.autoship_share": 0.0}}],
+        population=1000, months=3,
+    )
+    market = Market(load_market(path)).run()
+    a, b = (c.model.pop for c in market.companies)
+    assert np.array_equal(a.willingness, b.willingness) and np.array_equal(a.effort, b.effort)
+    assert a.autoship.mean() > 0.5 and not b.autoship.any()
+    bad = market_file(tmp_path, [{"name": "a", "set": {"people.skill_sigma": 0.5}}], seed=9)
+    with pytest.raises(Exception, match="persons' traits are shared"):
+        load_market(bad)
