@@ -45,7 +45,8 @@ from simulation.safepath import safe_name
 from simulation.sweep import (
     Point,
     Sweep,
-    add_executor_options,
+    add_battery_options,
+    check_battery_seeds,
     executor_options,
     print_result,
     read_plan,
@@ -493,27 +494,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"policy file (TOML) or a shipped battery's name (default: {DEFAULT_POLICIES})",
     )
-    parser.add_argument("--seeds", type=int, default=20, help="seeds per policy (default 20)")
-    parser.add_argument(
-        "--master-seed", type=int, default=0, help="the seeds derive from it (default 0)"
+    add_battery_options(
+        parser,
+        "policy",
+        "override a scenario value for every policy, e.g. --set market.population=5000",
     )
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a scenario value for every policy, e.g. --set market.population=5000",
-    )
-    add_executor_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """``mlmsim policy``: run (or resume) the battery, print the table, write the page."""
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds {args.seeds}: need at least 1")
-    if args.master_seed < 0:
-        raise ConfigError(f"--master-seed {args.master_seed}: need 0 or more")
+    check_battery_seeds(args)
     sweep = build(args.scenario, args.policies, args.sets, args.seeds, args.master_seed)
     meta, specs = load_policies(resolve_policy_path(args.policies))
     info = {p.name: {"title": p.title, "rule": p.rule} for p in specs}

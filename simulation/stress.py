@@ -44,7 +44,8 @@ from simulation.safepath import safe_name
 from simulation.sweep import (
     Point,
     Sweep,
-    add_executor_options,
+    add_battery_options,
+    check_battery_seeds,
     executor_options,
     print_result,
     read_plan,
@@ -475,27 +476,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenario", default=None, help="base scenario file or shipped name (default: classroom)"
     )
-    parser.add_argument("--seeds", type=int, default=20, help="seeds per future (default 20)")
-    parser.add_argument(
-        "--master-seed", type=int, default=0, help="the seeds derive from it (default 0)"
+    add_battery_options(
+        parser,
+        "future",
+        "override a base scenario value, e.g. --set market.population=5000 (repeatable)",
     )
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a base scenario value, e.g. --set market.population=5000 (repeatable)",
-    )
-    add_executor_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """``mlmsim stress``: run (or resume) the battery, print the table and the flags."""
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds {args.seeds}: need at least 1")
-    if args.master_seed < 0:
-        raise ConfigError(f"--master-seed {args.master_seed}: need 0 or more")
+    check_battery_seeds(args)
     sweep = build(args.plan, args.scenario, args.sets, args.seeds, args.master_seed)
     # The settings are part of the default folder's name, as for `mlmsim run`: a second
     # stress test of the same plan with other settings gets its own folder instead of being

@@ -41,7 +41,9 @@ design), :mod:`~simulation.sweep.task` (one run, picklable for pools and Dask),
 """
 
 from simulation.sweep.command import (
+    add_battery_options,
     add_executor_options,
+    check_battery_seeds,
     configure_parser,
     executor_options,
     print_result,
@@ -100,7 +102,9 @@ __all__ = [
     "SweepFile",
     "SweepMeta",
     "SweepResult",
+    "add_battery_options",
     "add_executor_options",
+    "check_battery_seeds",
     "check_scheduler_address",
     "configure_parser",
     "design_size",

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from simulation import safepath
+from simulation.errors import ConfigError
 from simulation.safepath import path_arg
 from simulation.sweep.driver import SweepResult, run_sweep
 from simulation.sweep.spec import DEFAULT_ROOT, load_sweep
@@ -36,6 +37,31 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="skip the figures and report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_battery_options(parser: argparse.ArgumentParser, per: str, set_help: str) -> None:
+    """Options of a battery over common seeds (``mlmsim stress``, ``mlmsim policy``).
+
+    ``--seeds`` (per ``per``: future, policy), ``--master-seed``, ``--set`` (``set_help``)
+    and the executor options (:func:`add_executor_options`); check them with
+    :func:`check_battery_seeds`.
+    """
+    parser.add_argument("--seeds", type=int, default=20, help=f"seeds per {per} (default 20)")
+    parser.add_argument(
+        "--master-seed", type=int, default=0, help="the seeds derive from it (default 0)"
+    )
+    parser.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=set_help
+    )
+    add_executor_options(parser)
+
+
+def check_battery_seeds(args: argparse.Namespace) -> None:
+    """Refuse ``--seeds`` below 1 and a negative ``--master-seed`` (exit 2)."""
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds {args.seeds}: need at least 1")
+    if args.master_seed < 0:
+        raise ConfigError(f"--master-seed {args.master_seed}: need 0 or more")
 
 
 def executor_options(args: argparse.Namespace) -> dict[str, Any]:
