@@ -619,14 +619,8 @@ class Market(mesa.Model):
         net = self.host.network
         u = np.zeros((persons.size, len(companies)))
         if net is not None:
-            idx = net.indptr
-            lengths = (idx[persons + 1] - idx[persons]).astype(np.int64)
-            pos = np.repeat(idx[persons] - np.cumsum(lengths) + lengths, lengths) + np.arange(
-                lengths.sum()
-            )
-            who = np.repeat(np.arange(persons.size), lengths)
-            contacts = net.indices[pos]
-            deg = np.maximum(lengths, 1)
+            who, contacts = net.neighbour_pairs(persons)
+            deg = np.maximum(np.bincount(who, minlength=persons.size), 1)
         for k, c in enumerate(companies):
             age = self.month - c.spec.launch_month
             u[:, k] += ch.age_weight * np.log1p(max(age, 0))
@@ -698,13 +692,9 @@ class Market(mesa.Model):
             net = self.host.network
             reach = np.zeros(c.opened.size)
             if net is not None and active.size:
-                idx = net.indptr
-                lengths = (idx[active + 1] - idx[active]).astype(np.int64)
-                pos = np.repeat(idx[active] - np.cumsum(lengths) + lengths, lengths)
-                pos += np.arange(lengths.sum())
-                reach = np.bincount(
-                    model.region[net.indices[pos]], minlength=c.opened.size
-                ).astype(np.float64)
+                contacts = net.neighbour_pairs(active)[1]
+                reach = np.bincount(model.region[contacts], minlength=c.opened.size)
+                reach = reach.astype(np.float64)
             # A holding's subsidiaries do not open a town a sibling already works, while
             # the holding has towns left that none of them works.
             sibling = np.zeros(c.opened.size, dtype=bool)

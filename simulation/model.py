@@ -763,14 +763,8 @@ class MLMModel(mesa.Model):
         pop.depth[:] = recompute_depth(np.where(active_before & ~leaving, parent, -1), old_depth)
         pop.depth[quitters] = -1
         if self.network is not None:
-            idx = self.network.indptr
-            starts, ends = idx[quitters], idx[quitters + 1]
-            lengths = ends - starts
-            if lengths.sum():
-                pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
-                    lengths.sum()
-                )
-                np.add.at(pop.quit_contacts, self.network.indices[pos], 1)
+            # Each quitter's contacts count one more quitter (bad news).
+            np.add.at(pop.quit_contacts, self.network.neighbour_pairs(quitters)[1], 1)
         self._active = None
 
     def _cooling_off_refund(self, who: np.ndarray) -> None:
