@@ -21,7 +21,7 @@ from simulation.memory import check_fits
 from simulation.plans.engine import load_plan, resolve_plan_path
 from simulation.provenance import for_key
 from simulation.regions import region_sizes
-from simulation.userfile import check_input_file, read_toml
+from simulation.userfile import check_input_file, read_toml, resolve_shipped
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_SCENARIO = "classroom"
@@ -994,13 +994,7 @@ def schema() -> dict[str, Any]:
 
 def resolve_scenario_path(name: str | Path | None) -> Path:
     """A scenario path, or the name of a shipped scenario (``classroom``)."""
-    name = DEFAULT_SCENARIO if name is None else name
-    p = Path(name)
-    for cand in (p, SCENARIO_DIR / p, SCENARIO_DIR / f"{p}.toml"):
-        if cand.is_file():
-            return cand
-    shipped = ", ".join(sorted(s.stem for s in SCENARIO_DIR.glob("*.toml")))
-    raise ConfigError(f"scenario '{name}' not found (a file path, or one of: {shipped})")
+    return resolve_shipped(DEFAULT_SCENARIO if name is None else name, SCENARIO_DIR, "scenario")
 
 
 def _parse_value(text: str) -> Any:

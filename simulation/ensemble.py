@@ -51,7 +51,13 @@ from simulation.outcomes import RunData
 from simulation.plans import Plan, plan_from_dict
 from simulation.posterior import Posterior
 from simulation.runner import write_run_folder
-from simulation.sweep.executors import check_scheduler_address, run_dask, run_inprocess, run_pool
+from simulation.sweep.executors import (
+    check_scheduler_address,
+    executor_label,
+    run_dask,
+    run_inprocess,
+    run_pool,
+)
 from simulation.sweep.spec import replicate_seed
 
 RUNS_DIR = "runs"
@@ -403,12 +409,7 @@ def run_ensemble(
         monthly: dict[int, pd.DataFrame] = {}
         failed: list[dict[str, Any]] = []
         elapsed: list[float] = []
-        if scheduler:
-            executor = f"dask:{scheduler}"
-        elif workers == 1 or len(tasks) <= 1:
-            executor = "in-process"
-        else:
-            executor = f"local processes ({min(workers, len(tasks))})"
+        executor = executor_label(scheduler, workers, len(tasks))
         bar = tqdm(total=len(tasks), unit="run", desc=name, disable=not progress, leave=False)
 
         def on_result(res: dict[str, Any]) -> None:

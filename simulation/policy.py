@@ -52,7 +52,7 @@ from simulation.sweep import (
     read_plan,
     run_sweep,
 )
-from simulation.userfile import read_toml
+from simulation.userfile import read_toml, resolve_shipped
 
 POLICY_DIR = SCENARIO_DIR / "policies"
 DEFAULT_POLICIES = "default"
@@ -115,13 +115,7 @@ class PolicyFile(_Strict):
 
 def resolve_policy_path(name: str | Path | None) -> Path:
     """A policy file path, or the name of a shipped battery (``default``)."""
-    name = DEFAULT_POLICIES if name is None else name
-    p = Path(name)
-    for cand in (p, POLICY_DIR / p, POLICY_DIR / f"{p}.toml"):
-        if cand.is_file():
-            return cand
-    shipped = ", ".join(sorted(s.stem for s in POLICY_DIR.glob("*.toml")))
-    raise ConfigError(f"policy file '{name}' not found (a file path, or one of: {shipped})")
+    return resolve_shipped(DEFAULT_POLICIES if name is None else name, POLICY_DIR, "policy file")
 
 
 def _flat(table: dict[str, Any]) -> dict[str, Any]:

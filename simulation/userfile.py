@@ -96,3 +96,19 @@ def read_toml(path: Path | str, what: str = "file") -> dict[str, Any]:
         raise ConfigError(
             f"{p}: not valid here: tables or arrays nested too deeply to read"
         ) from None
+
+
+def resolve_shipped(name: str | Path, folder: Path, what: str) -> Path:
+    """A file path, or the name of a shipped file ``folder/<name>.toml``.
+
+    Raises:
+        ConfigError: ``"<what> '<name>' not found (a file path, or one of: ...)"``, listing
+            the shipped names.
+    """
+    p = Path(name)
+    for cand in (p, folder / p, folder / f"{p}.toml"):
+        if cand.is_file():
+            return cand
+    shipped = ", ".join(sorted(s.stem for s in folder.glob("*.toml")))
+    raise ConfigError(f"{what} '{name}' not found (a file path, or one of: {shipped})")
+

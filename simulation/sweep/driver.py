@@ -17,7 +17,13 @@ from tqdm import tqdm
 
 from simulation import codebook, results, safepath
 from simulation.errors import UserError
-from simulation.sweep.executors import check_scheduler_address, run_dask, run_inprocess, run_pool
+from simulation.sweep.executors import (
+    check_scheduler_address,
+    executor_label,
+    run_dask,
+    run_inprocess,
+    run_pool,
+)
 from simulation.sweep.spec import (
     DESIGN_FILE,
     MANIFEST_FILE,
@@ -101,12 +107,7 @@ def run_sweep(
         skipped = len(tasks) - len(todo)
         counts = {"ok": 0, "failed": 0 if retry_failed else failed_before}
         elapsed: list[float] = []
-        if scheduler:
-            executor = f"dask:{scheduler}"
-        elif workers == 1 or len(todo) <= 1:
-            executor = "in-process"
-        else:
-            executor = f"local processes ({min(workers, len(todo))})"
+        executor = executor_label(scheduler, workers, len(todo))
         bar = tqdm(
             total=len(tasks),
             initial=skipped,

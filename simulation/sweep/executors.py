@@ -216,3 +216,15 @@ def run_dask(
     return lost
 
 
+def executor_label(scheduler: str | None, workers: int, runs: int) -> str:
+    """How ``runs`` runs are executed, as reported: Dask, in-process or local processes.
+
+    One worker, or at most one run, runs in this process; otherwise up to ``workers`` local
+    processes (never more than there are runs).
+    """
+    if scheduler:
+        return f"dask:{scheduler}"
+    if workers == 1 or runs <= 1:
+        return "in-process"
+    return f"local processes ({min(workers, runs)})"
+

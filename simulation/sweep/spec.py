@@ -30,7 +30,7 @@ from simulation.config import (
 from simulation.errors import ConfigError, format_validation_error
 from simulation.plans import plan_from_dict
 from simulation.plans.engine import resolve_plan_path, with_changes
-from simulation.userfile import read_toml
+from simulation.userfile import read_toml, resolve_shipped
 
 SWEEP_DIR = SCENARIO_DIR / "sweeps"
 DEFAULT_ROOT = Path("results") / "sweeps"
@@ -342,12 +342,7 @@ def run_id(
 
 def resolve_sweep_path(name: str | Path) -> Path:
     """A sweep file path, or the name of a shipped sweep (``classroom_grid``)."""
-    p = Path(name)
-    for cand in (p, SWEEP_DIR / p, SWEEP_DIR / f"{p}.toml"):
-        if cand.is_file():
-            return cand
-    shipped = ", ".join(sorted(s.stem for s in SWEEP_DIR.glob("*.toml")))
-    raise ConfigError(f"sweep file '{name}' not found (a file path, or one of: {shipped})")
+    return resolve_shipped(name, SWEEP_DIR, "sweep file")
 
 
 def _flatten(table: dict[str, Any], src: str, where: str) -> dict[str, Any]:
