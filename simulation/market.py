@@ -649,21 +649,20 @@ class Market(mesa.Model):
         first = np.r_[True, sw[1:] != sw[:-1]]
         counts = np.diff(np.r_[np.flatnonzero(first), sw.size])
         keep = np.ones(who.size, dtype=bool)
-        multi = np.flatnonzero(counts > 1)
-        if multi.size:
-            persons = sw[first][multi]
+        group = np.cumsum(first) - 1  # the person of each sorted proposal
+        several = counts > 1
+        if several.any():
+            persons = sw[first][several]
+            # Row of each person proposed by several companies, for their sorted proposals.
+            row = (np.cumsum(several) - 1)[group]
+            mine = several[group]
             u = self._utility(persons, running)
             offered = np.zeros((persons.size, len(running)), dtype=bool)
-            starts = np.flatnonzero(first)[multi]
-            for s0, n0, row in zip(starts, counts[multi], range(persons.size), strict=True):
-                offered[row, sc[s0 : s0 + n0]] = True
+            offered[row[mine], sc[mine]] = True
             p = np.where(offered, choice_probability(np.where(offered, u, -np.inf)), 0.0)
             cum = p.cumsum(axis=1)
             pick = (self.streams["choice"].random(persons.size)[:, None] < cum).argmax(axis=1)
-            drop = np.zeros(who.size, dtype=bool)
-            for s0, n0, row in zip(starts, counts[multi], range(persons.size), strict=True):
-                drop[order[s0 : s0 + n0]] = sc[s0 : s0 + n0] != pick[row]
-            keep &= ~drop
+            keep[order[mine]] = sc[mine] == pick[row[mine]]
         out = {}
         at = 0
         for c in running:
