@@ -52,7 +52,7 @@ from simulation.plans import Plan, plan_from_dict
 from simulation.posterior import Posterior
 from simulation.runner import write_run_folder
 from simulation.sweep.executors import (
-    check_scheduler_address,
+    check_workers,
     executor_label,
     run_dask,
     run_inprocess,
@@ -391,11 +391,7 @@ def run_ensemble(
             has no manifest).
     """
     t_start = time.perf_counter()
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    if workers < 1:
-        raise UserError(f"--workers {workers}: need at least 1")
-    if scheduler:
-        check_scheduler_address(scheduler)
+    workers = check_workers(workers, scheduler)
     name = ens.scenario.scenario.name
     labels = [*ens.label(), *ens.overrides]
     if out is not None:

@@ -16,9 +16,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from simulation import codebook, results, safepath
-from simulation.errors import UserError
 from simulation.sweep.executors import (
-    check_scheduler_address,
+    check_workers,
     executor_label,
     run_dask,
     run_inprocess,
@@ -84,11 +83,7 @@ def run_sweep(
             before the report and the manifest (sensitivity, stress tables).
     """
     t_start = time.perf_counter()
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    if workers < 1:
-        raise UserError(f"--workers {workers}: need at least 1")
-    if scheduler:
-        check_scheduler_address(scheduler)
+    workers = check_workers(workers, scheduler)
     # Checked, created and locked before anything runs; temporary files of a killed
     # earlier sweep are removed (safepath.locked_folder).
     with safepath.locked_folder(out, check=check_sweep_folder) as out:

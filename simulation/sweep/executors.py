@@ -228,3 +228,17 @@ def executor_label(scheduler: str | None, workers: int, runs: int) -> str:
         return "in-process"
     return f"local processes ({min(workers, runs)})"
 
+
+def check_workers(workers: int | None, scheduler: str | None) -> int:
+    """Local worker processes to use (default: every core); the scheduler address checked.
+
+    Raises:
+        UserError: fewer than one worker, or a malformed scheduler address.
+    """
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers < 1:
+        raise UserError(f"--workers {workers}: need at least 1")
+    if scheduler:
+        check_scheduler_address(scheduler)
+    return workers
+
