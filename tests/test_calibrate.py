@@ -20,6 +20,7 @@ from simulation.calibrate.driver import distance, scales, weighted_quantile
 from simulation.calibrate.synthetic import synthetic_statement, write_statement
 from simulation.calibrate.targets import load_targets, model_statistics
 from simulation.config import load_scenario
+from simulation.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 DOTERRA = ROOT / "scenarios" / "targets" / "doterra_us_2017.toml"
@@ -100,6 +101,45 @@ def test_model_statistics_of_a_hand_made_year():
     assert s["retail_share"] == pytest.approx(0.25)
 
 
+def test_growth_targets_fit_the_shape_of_published_size(tmp_path):
+    # Published 2,000, 8,000, 5,000 members at months 12, 24, 36: the shape is each over the
+    # largest (0.25, 1, 0.625); the model's is its active distributors over their largest.
+    text = DOTERRA.read_text(encoding="utf-8") + (
+        "\n[targets.growth]\nmonths = [12, 24, 36]\nmembers = [2000, 8000, 5000]\n"
+    )
+    path = tmp_path / "growth.toml"
+    path.write_text(text, encoding="utf-8")
+    t = load_targets(path, PLAN_RANKS, "unilevel_7_dt", months=36)
+    assert {k: t.observed[k] for k in t.observed if k.startswith("growth")} == {
+        "growth: month 12": 0.25,
+        "growth: month 24": 1.0,
+        "growth: month 36": 0.625,
+    }
+    assert t.spec()["growth_months"] == [12, 24, 36]
+    monthly = pd.DataFrame(
+        {
+            "month": np.arange(37),
+            "distributors": np.arange(37, dtype=np.float64) * 10.0,  # 10 per month
+            "quit_this_month": np.zeros(37),
+            "joined": np.full(37, 10.0),
+            "pv": np.full(37, 100.0),
+            "customer_pv": np.zeros(37),
+        }
+    )
+    dist = pd.DataFrame(
+        {"status": ["distributor"], "join_month": [1], "quit_month": [-1], "rank": [-1],
+         "commissions_year": [0.0]}
+    )  # fmt: skip
+    spec = {"buckets": [], "stats": ["growth: month 12", "growth: month 24", "growth: month 36"],
+            "growth_months": [12, 24, 36]}  # fmt: skip
+    s = model_statistics(dist, monthly, {-1: "no rank"}, spec)
+    assert s == pytest.approx(
+        {"growth: month 12": 120 / 360, "growth: month 24": 240 / 360, "growth: month 36": 1.0}
+    )
+    with pytest.raises(ConfigError, match="month 36 is after the scenario's last month 24"):
+        load_targets(path, PLAN_RANKS, "unilevel_7_dt", months=24)
+
+
 def test_distance_scales_and_weighted_quantile_by_hand():
     table = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0], "b": [5.0, 5.0, 5.0, 5.0, 5.0]})
     sc = scales(table, ["a", "b"])
@@ -114,7 +154,7 @@ def test_distance_scales_and_weighted_quantile_by_hand():
 
 def test_toml_writer_round_trips():
     data = {
-        "scenario": {"name": "x \"q\"", "seed": 3, "on": True},
+        "scenario": {"name": 'x "q"', "seed": 3, "on": True},
         "posterior": {"parameters": ["a.b"], "median": {"a.b": 0.25}, "n": None},
     }
     back = tomllib.loads(tomlout.dumps(data, header="h"))
@@ -287,8 +327,9 @@ def test_prior_draws_stay_inside_each_prior_and_the_valid_range():
 
     priors = [
         Prior("quit.base_monthly", "normal", {"mean": 0.01, "sd": 0.05}, "r", (0.0, 1.0)),
-        Prior("recruit.pitches_per_month", "loguniform", {"low": 0.5, "high": 8.0}, "r",
-              (0.0, 1000.0)),
+        Prior(
+            "recruit.pitches_per_month", "loguniform", {"low": 0.5, "high": 8.0}, "r", (0.0, 1000.0)
+        ),
     ]
     draws = prior_draws(priors, 2000, np.random.default_rng(1))
     q = np.array([d["quit.base_monthly"] for d in draws])

@@ -113,7 +113,7 @@ def prepare(args: argparse.Namespace) -> Calibration:
     rank_names = list(ranks.names) if ranks is not None else []
     priors = load_priors(args.priors)
     plan_name = Path(scen.plan.file).stem
-    targets = load_targets(args.targets, rank_names, plan_name)
+    targets = load_targets(args.targets, rank_names, plan_name, scen.scenario.months)
     population = args.population or DEFAULT_POPULATION
     generations = args.generations
     if args.simulations is None and generations is None:

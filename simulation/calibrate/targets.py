@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulation.errors import ConfigError, format_validation_error
 from simulation.metrics import annual_quit_rate, at_risk
@@ -61,6 +61,33 @@ class Source(_Strict):
     income: str = ""
 
 
+class Growth(_Strict):
+    """``[targets.growth]``: the company's published size at months after its launch.
+
+    Only the shape is fitted: each figure divided by the largest of them, against the model's
+    active distributors at the same months divided by their largest (a town is not a
+    country, so the counts themselves cannot match).
+    """
+
+    months: list[int] = Field(min_length=2, description="Months after launch, increasing.")
+    members: list[float] = Field(min_length=2, description="Published members at those months.")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Growth:
+        if len(self.months) != len(self.members):
+            raise ValueError(
+                f"months has {len(self.months)} entries and members {len(self.members)}; "
+                "expected one published figure per month"
+            )
+        if any(m < 1 for m in self.months):
+            raise ValueError(f"months = {self.months}: expected months >= 1 after launch")
+        if any(b <= a for a, b in zip(self.months, self.months[1:], strict=False)):
+            raise ValueError(f"months = {self.months}: expected strictly increasing months")
+        if any(not (x > 0) for x in self.members):
+            raise ValueError(f"members = {self.members}: expected counts > 0")
+        return self
+
+
 class Extra(_Strict):
     """``[targets]``: which summary statistics enter the distance, and their weights."""
 
@@ -69,6 +96,7 @@ class Extra(_Strict):
     share_paid_nothing: float | None = Field(None, ge=0, le=1)
     attrition: float | None = Field(None, ge=0, le=1, description="Annual quit rate, last year.")
     retail_share: float | None = Field(None, ge=0, le=1, description="Customer PV / all PV.")
+    growth: Growth | None = Field(None, description="Published size over time (its shape).")
     weights: dict[str, float] = Field(
         default_factory=dict, description="Weight per statistic name (default 1)."
     )
@@ -111,6 +139,7 @@ class Targets:
                 {"label": b.label, "ranks": list(b.ranks), "paid": b.paid} for b in self.buckets
             ],
             "stats": list(self.observed),
+            "growth_months": list((self.extra.get("growth") or {}).get("months", [])),
         }
 
 
@@ -119,13 +148,21 @@ def income_stat(usd: float) -> float:
     return math.log10(1.0 + max(usd, 0.0))
 
 
-def load_targets(path: Path | str, rank_names: list[str], plan: str | None = None) -> Targets:
+def growth_stat(month: int) -> str:
+    """The name of the growth statistic at ``month``."""
+    return f"growth: month {month}"
+
+
+def load_targets(
+    path: Path | str, rank_names: list[str], plan: str | None = None, months: int | None = None
+) -> Targets:
     """Read and check a target file against the plan's rank names.
 
     Args:
         path: the target file (TOML).
         rank_names: the plan's ranks, lowest first (``"no rank"`` is added).
         plan: the scenario's plan file name (stem), checked against ``statement.plan``.
+        months: the scenario's months; a growth figure after them is refused.
 
     Raises:
         ConfigError: naming the file and the row or key: a share outside 0-1, shares that do
@@ -210,6 +247,20 @@ def load_targets(path: Path | str, rank_names: list[str], plan: str | None = Non
         value = getattr(ex, key)
         if value is not None:
             observed[key] = float(value)
+    if ex.growth is not None:
+        if months is not None and ex.growth.months[-1] > months:
+            raise ConfigError(
+                f"{where}: targets.growth.months: month {ex.growth.months[-1]} is after the "
+                f"scenario's last month {months}; the model cannot produce it (set "
+                "scenario.months or drop the month)"
+            )
+        top = max(ex.growth.members)
+        observed.update(
+            {
+                growth_stat(m): float(x / top)
+                for m, x in zip(ex.growth.months, ex.growth.members, strict=True)
+            }
+        )
     if not observed:
         raise ConfigError(f"{where}: [targets] selects no statistic to fit")
     for key, w in ex.weights.items():
@@ -272,4 +323,11 @@ def model_statistics(
     out["attrition"] = rate if math.isfinite(rate) else 0.0  # nobody at risk: nobody quit
     rs = retail_share(monthly)
     out["retail_share"] = 0.0 if rs is None else float(rs)
+    growth = spec.get("growth_months") or []
+    if growth:
+        size = monthly.set_index("month")["distributors"].reindex(growth, fill_value=0.0)
+        sizes = size.to_numpy(dtype=np.float64)
+        top = sizes.max()
+        for m, x in zip(growth, sizes, strict=True):
+            out[growth_stat(m)] = float(x / top) if top > 0 else 0.0
     return {k: out[k] for k in spec["stats"]}
