@@ -341,3 +341,40 @@ def test_a_fractional_fixed_pitch_count_keeps_its_expected_value():
     assert set(np.unique(counts)) == {0, 1}
     # Bernoulli(0.5) mean over 40,000 draws: standard error 0.0025.
     assert abs(counts.mean() - 0.5) < 4 * 0.0025
+
+
+def test_a_calibrated_scenario_is_validated_over_posterior_draws(tmp_path):
+    # A posterior whose weight sits on one sample: every draw runs its values, each with its
+    # own seed (d + 1); the rows then show the band over the runs, not a single seed.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    samples = {
+        "recruit.join_prob": [0.2, 0.6, 0.9],
+        "quit.base_monthly": [0.05, 0.03, 0.01],
+        "weight": [0.0, 1.0, 0.0],
+    }
+    pq.write_table(pa.table(samples), tmp_path / "post.parquet")
+    _, path = load_scenario("classroom")
+    text = path.read_text(encoding="utf-8") + (
+        '\n[posterior]\nparameters = ["recruit.join_prob", "quit.base_monthly"]\n'
+        'samples = "post.parquet"\n'
+        'median = { "recruit.join_prob" = 0.6, "quit.base_monthly" = 0.03 }\n'
+    )
+    scen = tmp_path / "calibrated.toml"
+    scen.write_text(text, encoding="utf-8")
+    design = v.CalibrationDesign(seeds=(1,), scenario=str(scen), draws=10)
+    runs, what = v.calibration_runs(design)
+    assert what == "10 posterior draws (each its own seed)"
+    assert [seed for _, seed in runs] == list(range(1, 11))
+    assert all(sets == ("recruit.join_prob=0.6", "quit.base_monthly=0.03") for sets, _ in runs)
+    # Without draws, or for a scenario without a posterior: one run per seed, nothing set.
+    assert v.calibration_runs(v.CalibrationDesign(seeds=(1, 2), scenario=str(scen)))[0] == [
+        ((), 1),
+        ((), 2),
+    ]
+    rows = v.calibration_rows(design)
+    lost = next(r for r in rows if r.name == "calib_lost_all_costs")
+    assert len(lost.values["per_seed"]) == 10
+    assert "90% of runs" in lost.model
+    assert "10 posterior draws" in next(r for r in rows if r.name == "calib_no_pay_year").note

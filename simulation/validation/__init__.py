@@ -41,6 +41,7 @@ from simulation.validation.calibration import (
     REALISTIC,
     CalibrationDesign,
     calibration_rows,
+    calibration_runs,
     simulate_realistic,
 )
 from simulation.validation.command import (
@@ -115,6 +116,7 @@ __all__ = [
     "WellMixedDesign",
     "bass_recursion",
     "calibration_rows",
+    "calibration_runs",
     "check_bass",
     "check_logistic",
     "check_preferential_leaf_share",

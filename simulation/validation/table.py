@@ -39,12 +39,13 @@ class Sizes:
 
 def sizes(quick: bool = False) -> Sizes:
     """Designs for the full table or a quick one (fewer seeds, same settings)."""
-    n_tree, n_wm, n_cal = (16, 8, 1) if quick else (60, 24, 5)
+    # The calibration: seeds for an uncalibrated scenario, posterior draws for a calibrated one.
+    n_tree, n_wm, n_cal, n_draws = (16, 8, 1, 4) if quick else (60, 24, 5, 20)
     return Sizes(
         trees=TreeDesign(seeds=tuple(range(n_tree))),
         bass=WellMixedDesign(seeds=tuple(range(n_wm))),
         logistic=WellMixedDesign(seeds=tuple(range(n_wm)), spontaneous=0.0, months=30),
-        calibration=CalibrationDesign(seeds=tuple(range(1, n_cal + 1))),
+        calibration=CalibrationDesign(seeds=tuple(range(1, n_cal + 1)), draws=n_draws),
     )
 
 
