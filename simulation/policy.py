@@ -501,7 +501,11 @@ def run(args: argparse.Namespace) -> int:
     sweep = build(args.scenario, args.policies, args.sets, args.seeds, args.master_seed)
     meta, specs = load_policies(resolve_policy_path(args.policies))
     info = {p.name: {"title": p.title, "rule": p.rule} for p in specs}
+    # The settings are part of the default folder's name, as for `mlmsim run` and `mlmsim
+    # stress`: a second battery with other settings gets its own folder instead of being
+    # refused as "a different sweep" in the first one's.
     name = safe_name(sweep.name.removeprefix("policy-"), "policy")
+    name += results.override_label(args.sets or [])
     out = args.out if args.out is not None else DEFAULT_ROOT / name
     step = make_step(sweep, meta.baseline, info)
     res = run_sweep(sweep, out, steps=[step], **executor_options(args))

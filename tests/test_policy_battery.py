@@ -131,3 +131,20 @@ def test_showing_the_disclosure_statement_lowers_consumer_injury(tmp_path):
     assert policy.paired_difference(shown, base)["diff_high"] < 0
     joined = by_policy(out, "disclosure_shown", "ever_joined")
     assert (joined <= by_policy(out, "baseline", "ever_joined")).all()
+
+
+def test_default_folder_names_the_settings(tmp_path, monkeypatch):
+    """Two batteries with other --set values land in two folders (as `mlmsim stress`).
+
+    Before, both went to ``results/policy/<battery>-<scenario>/`` and the second was refused
+    as "a different sweep".
+    """
+    monkeypatch.chdir(tmp_path)
+    base = ["policy", "policy_town", "--policies", str(DATA / "stricter.toml"), "--seeds", "1",
+            "--set", "scenario.months=6", "--workers", "1", "--quiet", "--no-report"]  # fmt: skip
+    for population in (200, 300):
+        assert main([*base, "--set", f"market.population={population}"]) == 0
+    folders = sorted(p.name for p in (tmp_path / "results" / "policy").iterdir())
+    assert len(folders) == 2, folders
+    assert folders[0].endswith("-scenario.months=6-market.population=200")
+    assert folders[1].endswith("-scenario.months=6-market.population=300")
