@@ -293,6 +293,21 @@ def first_per_target(rng: np.random.Generator, target: np.ndarray, *others: np.n
     return (target[keep], *(o[keep] for o in others))
 
 
+def within_room(seller: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Which entries fit their seller's room (a bool mask): the first ones in the order given.
+
+    Args:
+        seller: int64[k] the seller of each entry (a new customer), in priority order.
+        room: int[k] places the entry's seller has left.
+    """
+    order = np.argsort(seller, kind="stable")
+    s_sorted = seller[order]
+    rank_in_seller = np.arange(seller.size) - np.searchsorted(s_sorted, s_sorted)
+    fits = np.empty(seller.size, dtype=bool)
+    fits[order] = rank_in_seller < room[order]
+    return fits
+
+
 def _draw_count(rng: np.random.Generator, mean: float, size: int) -> np.ndarray:
     """int64[size] draws of a fixed count with expected value ``mean`` (floor, +1 w.p. frac)."""
     whole = math.floor(mean)
@@ -541,12 +556,7 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
             ok &= ~model.unavailable[target]
         t, s = first_per_target(rng, target[ok], seller[ok])
         # Respect each seller's capacity: keep the first (random order) up to the cap.
-        room = cfg.max_customers - pop.customers[s]
-        order = np.argsort(s, kind="stable")
-        s_sorted = s[order]
-        rank_in_seller = np.arange(s.size) - np.searchsorted(s_sorted, s_sorted)
-        fits = np.empty(s.size, dtype=bool)
-        fits[order] = rank_in_seller < room[order]
+        fits = within_room(s, cfg.max_customers - pop.customers[s])
         model.add_customers(t[fits], s[fits])
     customers = np.flatnonzero(pop.status == Status.CUSTOMER)
     orders = cfg.order_pv * pop.spending[customers].astype(np.float64)
