@@ -552,12 +552,25 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
         if skill is not None:
             accept = np.minimum(accept * skill, 1.0)
         ok = (pop.status[target] == Status.PROSPECT) & (rng.random(seller.size) < accept)
+        rivals = model.rival_customers
         if model.unavailable is not None:
-            ok &= ~model.unavailable[target]
+            closed = model.unavailable[target]
+            if rivals is not None:
+                # Another company's customers are pitched too (several companies).
+                closed &= ~rivals.open[target]
+            ok &= ~closed
         t, s = first_per_target(rng, target[ok], seller[ok])
         # Respect each seller's capacity: keep the first (random order) up to the cap.
         fits = within_room(s, cfg.max_customers - pop.customers[s])
-        model.add_customers(t[fits], s[fits])
+        t, s = t[fits], s[fits]
+        if rivals is not None:
+            # Those of another company's customers who accepted choose between the two.
+            theirs = np.flatnonzero(rivals.open[t])
+            if theirs.size:
+                keep = np.ones(t.size, dtype=bool)
+                keep[theirs] = rivals.decide(t[theirs], s[theirs])
+                t, s = t[keep], s[keep]
+        model.add_customers(t, s)
     customers = np.flatnonzero(pop.status == Status.CUSTOMER)
     orders = cfg.order_pv * pop.spending[customers].astype(np.float64)
     pop.customer_pv[:] = np.bincount(pop.customer_of[customers], weights=orders, minlength=pop.n)
