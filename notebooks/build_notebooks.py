@@ -987,7 +987,9 @@ COMPANIES = [
 
         With switching on, a leader (five or more active people below them) is now and then
         approached by a friend in the other company, and moves if that company looks better;
-        half of their downline follows.
+        half of their downline follows, and most of the movers' retail customers (a customer
+        buys from a person they know). Customers also change company when a member of the
+        other company wins them with a retail pitch (`kind = "retail"` rows).
         """
     ),
     code(
@@ -996,7 +998,8 @@ COMPANIES = [
                    extra="[switching]\\nenabled = true\\napproach_prob = 0.05\\n")
         t = m.tables()
         flows = t["flows"]
-        display(flows.groupby(["from_company", "to_company"])[["leaders", "followers"]].sum())
+        display(flows.groupby(["kind", "from_company", "to_company"])[
+            ["leaders", "followers", "customers"]].sum())
         c = t["companies"]
         fig, ax = plt.subplots(figsize=(9, 3.5))
         for name, g in c.groupby("company"):

@@ -293,6 +293,21 @@ def first_per_target(rng: np.random.Generator, target: np.ndarray, *others: np.n
     return (target[keep], *(o[keep] for o in others))
 
 
+def within_room(seller: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Which entries fit their seller's room (a bool mask): the first ones in the order given.
+
+    Args:
+        seller: int64[k] the seller of each entry (a new customer), in priority order.
+        room: int[k] places the entry's seller has left.
+    """
+    order = np.argsort(seller, kind="stable")
+    s_sorted = seller[order]
+    rank_in_seller = np.arange(seller.size) - np.searchsorted(s_sorted, s_sorted)
+    fits = np.empty(seller.size, dtype=bool)
+    fits[order] = rank_in_seller < room[order]
+    return fits
+
+
 def _draw_count(rng: np.random.Generator, mean: float, size: int) -> np.ndarray:
     """int64[size] draws of a fixed count with expected value ``mean`` (floor, +1 w.p. frac)."""
     whole = math.floor(mean)
@@ -537,17 +552,25 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
         if skill is not None:
             accept = np.minimum(accept * skill, 1.0)
         ok = (pop.status[target] == Status.PROSPECT) & (rng.random(seller.size) < accept)
+        rivals = model.rival_customers
         if model.unavailable is not None:
-            ok &= ~model.unavailable[target]
+            closed = model.unavailable[target]
+            if rivals is not None:
+                # Another company's customers are pitched too (several companies).
+                closed &= ~rivals.open[target]
+            ok &= ~closed
         t, s = first_per_target(rng, target[ok], seller[ok])
         # Respect each seller's capacity: keep the first (random order) up to the cap.
-        room = cfg.max_customers - pop.customers[s]
-        order = np.argsort(s, kind="stable")
-        s_sorted = s[order]
-        rank_in_seller = np.arange(s.size) - np.searchsorted(s_sorted, s_sorted)
-        fits = np.empty(s.size, dtype=bool)
-        fits[order] = rank_in_seller < room[order]
-        model.add_customers(t[fits], s[fits])
+        fits = within_room(s, cfg.max_customers - pop.customers[s])
+        t, s = t[fits], s[fits]
+        if rivals is not None:
+            # Those of another company's customers who accepted choose between the two.
+            theirs = np.flatnonzero(rivals.open[t])
+            if theirs.size:
+                keep = np.ones(t.size, dtype=bool)
+                keep[theirs] = rivals.decide(t[theirs], s[theirs])
+                t, s = t[keep], s[keep]
+        model.add_customers(t, s)
     customers = np.flatnonzero(pop.status == Status.CUSTOMER)
     orders = cfg.order_pv * pop.spending[customers].astype(np.float64)
     pop.customer_pv[:] = np.bincount(pop.customer_of[customers], weights=orders, minlength=pop.n)

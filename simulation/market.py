@@ -14,13 +14,16 @@ them (``MLMModel(shared=...)``). The :class:`Market` runs the month in this orde
 2. switching: a leader approached by a contact in another company moves with probability
    given by :func:`choice_probability`, and each member of their downline follows with
    ``switching.follow_share``; they leave the old company (their downline that stays rolls
-   up, as at a quit) and join the new one, keeping their tree among themselves;
+   up, as at a quit) and join the new one, keeping their tree among themselves; each of the
+   movers' retail customers follows with ``switching.customer_follow_share``
+   (:meth:`Market._customers_follow`);
 3. each company proposes its recruits (its recruit rule, with members and customers of the
    others, this month's movers and unopened towns closed to it: ``MLMModel.unavailable``);
 4. a person proposed by several companies chooses one (:func:`choose`);
 5. in a random order each company books its joins and runs retail, buying, pay, accounting,
    quitting and its own collect phase (customers won by an earlier company this month are
-   closed to the later ones);
+   closed to the later ones; with ``choice.customers_switch`` its retail may win the
+   customers of the companies still to run: :class:`RivalCustomers`);
 6. the market's collect phase: the ``companies``, ``flows`` and ``regions`` tables;
 7. expansion: a company whose open towns are saturated opens the town where its members know
    most people (``[expansion]``).
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,7 @@ import mesa
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from simulation.behaviour import within_room
 from simulation.config import (
     Scenario,
     apply_overrides,
@@ -65,6 +70,7 @@ __all__ = [
     "Expansion",
     "Market",
     "MarketSpec",
+    "RivalCustomers",
     "Switching",
     "choice_probability",
     "is_market",
@@ -74,8 +80,9 @@ __all__ = [
 # Tables of a scenario file that belong to the market, not to a company's scenario.
 MARKET_SECTIONS = ("companies", "switching", "choice", "expansion")
 
-# Random streams of the market itself (each company has its own streams).
-MARKET_STREAMS = ("order", "switching", "choice", "expansion")
+# Random streams of the market itself (each company has its own streams). New streams go at
+# the end: SeedSequence.spawn gives the first ones the same children whatever follows.
+MARKET_STREAMS = ("order", "switching", "choice", "expansion", "customers")
 # Entropy tag that keeps the market's and the companies' seeds apart from the
 # single-company streams derived from the same master seed.
 _TAG = 0x4D4B54  # "MKT"
@@ -143,6 +150,13 @@ class Switching(_Table):
         le=1,
         description="Probability that each member of a moving leader's downline follows.",
     )
+    customer_follow_share: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Probability that each retail customer of a moving member follows them "
+        "to the new company (the others are dropped by the old one, as at a quit).",
+    )
 
 
 class Choice(_Table):
@@ -166,6 +180,12 @@ class Choice(_Table):
         True,
         description="A pitch from any company tires the prospect: recruit.fatigue counts "
         "the pitches of all companies (false: each company's own).",
+    )
+    customers_switch: bool = Field(
+        True,
+        description="A member's retail pitch can win another company's customer, who "
+        "chooses between the two companies by this logit (false: another company's "
+        "customers are closed to it).",
     )
 
 
@@ -358,6 +378,24 @@ def choice_probability(utility: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class RivalCustomers:
+    """Other companies' customers a company's retail may win this month (``docs/market.md``).
+
+    Set by the market on :attr:`MLMModel.rival_customers` while the company finishes its
+    month; the retail rule (:func:`simulation.behaviour.retail`) pitches them like prospects
+    and asks :attr:`decide` which of those who accepted change company.
+
+    Attributes:
+        open: bool[N], persons who are a customer of another company and open to this one.
+        decide: ``decide(customers, sellers) -> bool mask`` of the customers won; those
+            won have left their company when it returns.
+    """
+
+    open: np.ndarray
+    decide: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
 class Company:
     """A company of the market: its spec, its model once launched, its open towns."""
 
@@ -371,6 +409,8 @@ class Company:
     pending_founders: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     switched_in: int = 0
     switched_out: int = 0
+    customers_in: int = 0  # customers who came from another company this month
+    customers_out: int = 0
 
     @property
     def name(self) -> str:
@@ -482,6 +522,7 @@ class Market(mesa.Model):
             c.model.steps += 1
             c.model.begin_month()
             c.switched_in = c.switched_out = 0
+            c.customers_in = c.customers_out = 0
         self.moving[:] = False
         self.flows_month = []
         movers = self._switch(running)
@@ -491,9 +532,11 @@ class Market(mesa.Model):
             proposals[c.index] = c.model.propose_joins()
         chosen = self._choose(running, proposals)
         order = self.streams["order"].permutation(len(running))
+        done: list[Company] = []  # companies that finished the month
         for k in order:
             c = running[int(k)]
             c.model.unavailable = self.closed_to(c)
+            c.model.rival_customers = self._rival_customers(c, done)
             j, s = chosen[c.index]
             mj, ms = movers.get(c.index, (np.empty(0, np.int64), np.empty(0, np.int64)))
             fj = c.pending_founders
@@ -506,6 +549,8 @@ class Market(mesa.Model):
             ).astype(np.int64)
             c.pending_founders = np.empty(0, np.int64)
             c.model.finish_month(joiners, sponsors)
+            c.model.rival_customers = None
+            done.append(c)
             c.peak_joins = max(c.peak_joins, int(joiners.size))
         self.moving[:] = False
         self._launch_due()
@@ -587,6 +632,8 @@ class Market(mesa.Model):
             everyone = np.concatenate((top, follows))
             everyone = everyone[np.argsort(forest.depth[everyone], kind="stable")]
             leader_of = np.where(is_leader[everyone], everyone, head[everyone])
+            groups: list[tuple[np.ndarray, Company]] = []  # each leader's movers, where to
+            rows: list[dict[str, Any]] = []
             for leader in top.tolist():
                 group = everyone[leader_of == leader]
                 sponsors = new_sponsor[group].astype(np.int64)
@@ -595,16 +642,21 @@ class Market(mesa.Model):
                 js, ss = out.setdefault(b, ([], []))
                 js.append(group)
                 ss.append(sponsors)
-                self.flows_month.append(
+                rows.append(
                     {
                         "month": self.month,
+                        "kind": "leader",
                         "from_company": a.name,
                         "to_company": self.companies[b].name,
                         "leaders": 1,
                         "followers": int(group.size - 1),
                     }
                 )
+                groups.append((group, self.companies[b]))
                 self.companies[b].switched_in += int(group.size)
+            followed = self._customers_follow(a, groups)
+            for row, n in zip(rows, followed, strict=True):
+                self.flows_month.append({**row, "customers": n})
             a.switched_out += int(everyone.size)
             self.moving[everyone] = True
             # They leave the old company: their stock stays theirs (no buyback), the downline
@@ -612,6 +664,112 @@ class Market(mesa.Model):
             model._quit(everyone, np.zeros(everyone.size, dtype=bool))
             model.quit_this_month = np.empty(0, np.int64)
         return {b: (np.concatenate(js), np.concatenate(ss)) for b, (js, ss) in out.items()}
+
+    # ------------------------------------------------------------------ customers
+    def _customers_follow(self, a: Company, groups: list[tuple[np.ndarray, Company]]) -> list[int]:
+        """Customers of members moving from ``a`` who follow them (how many, per group).
+
+        Each retail customer of a mover follows with ``switching.customer_follow_share`` (a
+        customer buys from a person they know) and becomes the mover's customer in the new
+        company, booked now and closed to every company's recruiting this month (like the
+        movers); the others are dropped by ``a`` when the movers leave it, as a quitter's
+        customers are (``MLMModel._quit``). A customer follows only where the new company
+        can sell to them: a prospect of it (a former member of it is not made its customer,
+        as in one company) in a town it works, and within its ``retail.max_customers`` per
+        seller (:func:`~simulation.behaviour.within_room`).
+
+        Args:
+            a: the company the movers leave (before they leave it).
+            groups: ``(movers, new company)`` of each moving leader's group.
+        """
+        if not groups:
+            return []
+        pa = a.model.pop
+        group_of = np.full(self.n, -1, dtype=np.int64)
+        for k, (movers, _) in enumerate(groups):
+            group_of[movers] = k
+        cust = np.flatnonzero(pa.status == Status.CUSTOMER)
+        g = group_of[pa.customer_of[cust]]
+        cust, g = cust[g >= 0], g[g >= 0]
+        share = self.spec.switching.customer_follow_share
+        follows = self.streams["customers"].random(cust.size) < share
+        cust, g = cust[follows], g[follows]
+        counts = []
+        for k, (_, b) in enumerate(groups):
+            pb = b.model.pop
+            c = cust[g == k]
+            c = c[pb.status[c] == Status.PROSPECT]
+            if b.opened is not None:
+                c = c[b.opened[b.model.region[c]]]
+            r = b.scenario.retail
+            seller = pa.customer_of[c]
+            room = (r.max_customers if r.enabled else 0) - pb.customers[seller]
+            fits = within_room(seller, room)
+            c, seller = c[fits], seller[fits]
+            b.model.add_customers(c, seller)
+            self.moving[c] = True
+            b.customers_in += int(c.size)
+            a.customers_out += int(c.size)
+            counts.append(int(c.size))
+        return counts
+
+    def _rival_customers(self, c: Company, done: list[Company]) -> RivalCustomers | None:
+        """The other companies' customers ``c``'s sellers may win this month (``None``: none).
+
+        Customers of the companies that have not finished their month yet: a customer who
+        has ordered this month from their company is approached again next month, so that
+        nobody orders from two companies in one month. This month's movers and towns ``c``
+        does not work are closed as for recruiting.
+        """
+        if not self.spec.choice.customers_switch:
+            return None
+        owner = np.full(self.n, -1, dtype=np.int16)
+        for x in self.launched():
+            if x is not c and not any(x is d for d in done):
+                owner[x.model.pop.status == Status.CUSTOMER] = x.index
+        open_ = (owner >= 0) & ~self.moving
+        if c.opened is not None:
+            open_ &= c.opened[c.model.region]
+        if not open_.any():
+            return None
+        return RivalCustomers(open_, lambda t, s: self._win_customers(c, owner, t, s))
+
+    def _win_customers(
+        self, c: Company, owner: np.ndarray, customers: np.ndarray, sellers: np.ndarray
+    ) -> np.ndarray:
+        """Which of the other companies' ``customers`` ``c``'s sellers win (a bool mask).
+
+        A customer who accepted the pitch of ``sellers`` chooses between their company and
+        ``c`` by the multinomial logit of :meth:`_utility` (the one prospects choose by);
+        those won leave their company (``drop_customers``) here, ``c`` books them.
+        """
+        running = self.launched()
+        column = np.full(len(self.companies), -1, dtype=np.int64)
+        column[[x.index for x in running]] = np.arange(len(running))
+        theirs = owner[customers].astype(np.int64)
+        u = self._utility(customers, running)
+        rows = np.arange(customers.size)
+        pair = np.stack((u[rows, column[theirs]], u[:, column[c.index]]), axis=1)
+        p = choice_probability(pair)[:, 1]
+        won = self.streams["customers"].random(customers.size) < p
+        for x in np.unique(theirs[won]).tolist():
+            lost = customers[won & (theirs == x)]
+            src = self.companies[x]
+            src.model.drop_customers(lost)
+            src.customers_out += int(lost.size)
+            c.customers_in += int(lost.size)
+            self.flows_month.append(
+                {
+                    "month": self.month,
+                    "kind": "retail",
+                    "from_company": src.name,
+                    "to_company": c.name,
+                    "leaders": 0,
+                    "followers": 0,
+                    "customers": int(lost.size),
+                }
+            )
+        return won
 
     def _utility(self, persons: np.ndarray, companies: list[Company]) -> np.ndarray:
         """float64[len(persons), len(companies)]: each company's utility for each person."""
@@ -789,6 +947,8 @@ class Market(mesa.Model):
             joins=float(m.joined_this_month.size),
             switched_in=float(c.switched_in),
             switched_out=float(c.switched_out),
+            customers_in=float(c.customers_in),
+            customers_out=float(c.customers_out),
             quits=float(m.quit_this_month.size),
             revenue=float(f["revenue"]),
             paid=float(f["paid"]),

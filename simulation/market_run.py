@@ -9,7 +9,8 @@ The folder holds, besides ``manifest.json`` (written last):
   joins, switches, revenue, market share, penetration;
 - ``monthly.csv`` and ``levels.csv``: the companies' tables stacked, with a ``company``
   column (months counted from the market's start: ``month`` + the launch month);
-- ``flows.csv``: leaders who moved and how many followed (who left which company for which);
+- ``flows.csv``: leaders who moved with how many members and customers followed, and the
+  customers won by another company's retail (who left which company for which);
 - ``regions.csv``: saturation by town and company;
 - ``holdings/<holding>/income_disclosure.csv``: the statement over all of a holding's
   companies (one row per membership: a person in two of its companies appears in each);
@@ -238,19 +239,24 @@ def market_report(market: Market, summary: dict[str, Any]) -> str:
     flows = t["flows"]
     if len(flows):
         agg = flows.groupby(["from_company", "to_company"], sort=False)[
-            ["leaders", "followers"]
+            ["leaders", "followers", "customers"]
         ].sum()
-        body.append("<h2>Leaders who moved</h2>")
+        retail = flows[flows["kind"] == "retail"]
+        won = retail.groupby(["from_company", "to_company"], sort=False)["customers"].sum()
+        body.append("<h2>Moves between companies</h2>")
         body.append(
             table_html(
-                ["from", "to", "leaders", "followers"],
-                [[escape(a), escape(b), int(r.leaders), int(r.followers)]
-                 for (a, b), r in agg.iterrows()],
+                ["from", "to", "leaders", "followers", "customers", "of them won by retail"],
+                [
+                    [escape(a), escape(b), int(r.leaders), int(r.followers), int(r.customers),
+                     int(won.get((a, b), 0))]
+                    for (a, b), r in agg.iterrows()
+                ],
                 numeric_from=2,
             )
         )
     else:
-        body.append("<p>No leader moved between companies.</p>")
+        body.append("<p>Nobody moved between companies.</p>")
     return page("Market", "\n".join(body))
 
 

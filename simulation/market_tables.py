@@ -8,7 +8,10 @@ codebook stays light.
 from __future__ import annotations
 
 COMPANY_ROW = "one company (or one holding, consolidated) in one month"
-FLOW_ROW = "one leader who moved, in the month of the move"
+FLOW_ROW = (
+    "one leader who moved (kind 'leader'), or the customers one company's retail won from "
+    "another in a month (kind 'retail')"
+)
 REGION_ROW = "one company in one town, at the end of the month"
 
 # column -> (meaning, unit)
@@ -27,6 +30,10 @@ COMPANY_COLUMNS: dict[str, tuple[str, str]] = {
     "switched_in": ("Members who came from another company this month (leaders and "
                     "followers).", "persons"),
     "switched_out": ("Members who left for another company this month.", "persons"),
+    "customers_in": ("Retail customers who came from another company this month (following "
+                     "a moving member, or won by its retail).", "persons"),
+    "customers_out": ("Retail customers who went to another company this month.",
+                      "persons"),
     "quits": ("Members who quit this month (not counting those who switched).", "persons"),
     "revenue": ("The company's revenue this month (kits and product, less refunds).", "USD"),
     "paid": ("Commissions paid this month.", "USD"),
@@ -36,16 +43,21 @@ COMPANY_COLUMNS: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 # Columns summed over a holding's companies on its consolidated rows.
 ADDITIVE = (
-    "members", "customers", "ever_joined", "joins", "switched_in", "switched_out", "quits",
-    "revenue", "paid",
+    "members", "customers", "ever_joined", "joins", "switched_in", "switched_out",
+    "customers_in", "customers_out", "quits", "revenue", "paid",
 )  # fmt: skip
 FLOW_COLUMNS: dict[str, tuple[str, str]] = {
     "month": ("Month of the move.", "month index"),
-    "from_company": ("Company the leader left.", "text"),
-    "to_company": ("Company the leader joined.", "text"),
-    "leaders": ("Leaders who moved (one per row).", "persons"),
+    "kind": ("'leader': a leader moved with part of their downline and customers; "
+             "'retail': customers won by the to_company's retail pitches.", "text"),
+    "from_company": ("Company the leader (or the customers) left.", "text"),
+    "to_company": ("Company the leader (or the customers) went to.", "text"),
+    "leaders": ("Leaders who moved (one on a 'leader' row, 0 on a 'retail' row).",
+                "persons"),
     "followers": ("Members of the leader's downline who followed.", "persons"),
-}
+    "customers": ("Retail customers who went from from_company to to_company: the movers' "
+                  "customers who followed them, or those won by retail.", "persons"),
+}  # fmt: skip
 REGION_COLUMNS: dict[str, tuple[str, str]] = {
     "month": ("Month of the market.", "month index"),
     "region": ("Town (0-based).", "town index"),

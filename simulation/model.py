@@ -15,7 +15,7 @@ import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
@@ -31,6 +31,9 @@ from simulation.regions import region_of, region_sizes
 from simulation.returns import ReturnsBook
 from simulation.state import MONEY_FIELDS, Population, Segment, Status
 from simulation.tree import Forest, reattach_to_active, recompute_depth
+
+if TYPE_CHECKING:
+    from simulation.market import RivalCustomers
 
 # Named random streams, one per concern. New streams go at the end: SeedSequence.spawn gives
 # the first ones the same children whatever follows, so earlier results do not move.
@@ -132,6 +135,9 @@ class MLMModel(mesa.Model):
         m = scenario.market
         self.pop = Population(m.population)
         self.unavailable = unavailable
+        # Other companies' customers this company's retail may win this month, set by the
+        # market while the company finishes its month (simulation.market.RivalCustomers).
+        self.rival_customers: RivalCustomers | None = None
         if shared is not None:
             self.network = shared.network
             self.region, self.region_start = shared.region, shared.region_start

@@ -14,14 +14,32 @@ import json
 from typing import Any
 
 from simulation.config import Scenario, parameter_reading, scenario_keys
-from simulation.provenance import KINDS, PROVENANCE
+from simulation.provenance import KINDS, MARKET_PROVENANCE, PROVENANCE
+
+
+def market_sections() -> dict[str, Any]:
+    """The market sections of a scenario with ``[[companies]]``: name -> their class."""
+    # Imported here: the market module brings in the model, which this module does not need.
+    from simulation.market import Choice, Expansion, Switching  # noqa: PLC0415
+
+    return {"switching": Switching, "choice": Choice, "expansion": Expansion}
+
+
+def market_keys() -> list[str]:
+    """Every ``section.key`` of the market sections (``[switching]``, ...), in file order."""
+    return [f"{s}.{k}" for s, cls in market_sections().items() for k in cls.model_fields]
 
 
 def coverage() -> tuple[list[str], list[str]]:
-    """``(missing, unknown)``: parameters without an entry, entries naming no parameter."""
-    keys = scenario_keys()
-    missing = [k for k in keys if k not in PROVENANCE]
-    unknown = sorted(set(PROVENANCE) - set(keys))
+    """``(missing, unknown)``: parameters without an entry, entries naming no parameter.
+
+    Scenario parameters against :data:`PROVENANCE`, the market sections' against
+    :data:`MARKET_PROVENANCE`.
+    """
+    missing, unknown = [], []
+    for keys, table in ((scenario_keys(), PROVENANCE), (market_keys(), MARKET_PROVENANCE)):
+        missing += [k for k in keys if k not in table]
+        unknown += sorted(set(table) - set(keys))
     return missing, unknown
 
 
@@ -102,6 +120,15 @@ files, which cite their own sources (`docs/plans.md`). The model itself is descr
 """
 
 
+_MARKET_INTRO = """\
+## Markets of several companies
+
+A scenario with `[[companies]]` (`docs/market.md`) has three more sections, read by the
+market (not `--set` keys: a company changes its own scenario in its `set` table). Their
+defaults, with where each comes from, as above.
+"""
+
+
 def _default_text(value: Any) -> str:
     if value is None:
         return "none"
@@ -160,6 +187,22 @@ def parameters_markdown() -> str:
             lines.append(
                 f"| `{name}` | `{_cell(default)}` | {_cell(p.unit)} | "
                 f"{parameter_reading(key)} | {p.kind} | {_cell(p.text)} |"
+            )
+        lines.append("")
+    lines += [_MARKET_INTRO]
+    for section, cls in market_sections().items():
+        lines += [
+            f"### [{section}]",
+            "",
+            "| parameter | default | unit | kind | provenance |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        defaults = cls()
+        for name in cls.model_fields:
+            p = MARKET_PROVENANCE[f"{section}.{name}"]
+            default = _default_text(getattr(defaults, name))
+            lines.append(
+                f"| `{name}` | `{_cell(default)}` | {_cell(p.unit)} | {p.kind} | {_cell(p.text)} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -659,6 +659,85 @@ PROVENANCE: dict[str, Provenance] = {
 }
 
 
+# The market sections of a scenario with [[companies]] (simulation.market, docs/market.md):
+# not scenario parameters (no --set, no schema entry), so they have a table of their own.
+MARKET_PROVENANCE: dict[str, Provenance] = {
+    # ---------------------------------------------------------------- [switching]
+    "switching.enabled": _set("Switch: leaders may move to another company."),
+    "switching.leader_min_downline": _asm(
+        "a member with a handful of active people below them leads a team worth recruiting "
+        "away; no published threshold",
+        "persons",
+        (2, 20),
+    ),
+    "switching.approach_prob": _asm(
+        "a leader is approached about once in four years; trade press and lawsuits over "
+        "cross-recruiting clauses in distributor agreements report leaders moving with "
+        "their downline but give no rates",
+        "probability per leader-month",
+        (0.0, 0.1),
+    ),
+    "switching.follow_share": _asm(
+        "half of a moving leader's downline follows them; accounts of leaders taking their "
+        "teams give no share",
+        "probability per member",
+        (0.1, 0.9),
+    ),
+    "switching.customer_follow_share": _asm(
+        "a direct-selling customer buys from a person they know more than from a brand, so "
+        "most follow their seller, while some are attached to the product they use and "
+        "stay; no published rate",
+        "probability per customer",
+        (0.3, 0.95),
+    ),
+    # ---------------------------------------------------------------- [choice]
+    "choice.age_weight": _asm(
+        "the company's age stands for its track record (a new company is riskier); not measured",
+        "utility per unit of ln(1 + months)",
+        (0.0, 5.0),
+    ),
+    "choice.contacts_weight": _asm(
+        "a person prefers the company their friends are in and avoids one their friends "
+        "left (the bad-news channel of recruit.bad_news); not measured",
+        "utility per share of contacts",
+        (0.0, 5.0),
+    ),
+    "choice.shared_fatigue": _set(
+        "Switch: pitches from every company tire a prospect (fatigue is with being pitched "
+        "an opportunity, not with one brand)."
+    ),
+    "choice.customers_switch": _set(
+        "Switch: a member's retail pitch can win another company's customer, who chooses "
+        "by the prospects' logit restricted to the two companies (customers choose and "
+        "switch as members do)."
+    ),
+    # ---------------------------------------------------------------- [expansion]
+    "expansion.enabled": _set("Switch: companies work one town at a time."),
+    "expansion.penetration": _asm(
+        "a stylised rule for opening a new town when the home town saturates; no published "
+        "threshold",
+        "share of the open towns' persons",
+        (0.1, 0.5),
+    ),
+    "expansion.joins_share_of_peak": _asm(
+        "the same rule measured by joins: a town is saturated when its joins fell to a "
+        "quarter of their peak; no published threshold",
+        "share of the peak month's joins",
+        (0.1, 0.5),
+    ),
+    "expansion.min_months": _asm(
+        "a town gets half a year before the next opens; not measured",
+        "months",
+        (3, 24),
+    ),
+    "expansion.founders": _asm(
+        "a company appoints a few distributors to open a town; not measured",
+        "persons",
+        (1, 20),
+    ),
+}
+
+
 def for_key(key: str) -> Provenance | None:
     """The entry of ``"section.key"``, or None if it has none (a new, undocumented key)."""
     return PROVENANCE.get(key)

@@ -316,3 +316,159 @@ def test_a_company_draws_its_own_autoship_members_from_its_own_settings(tmp_path
     bad = market_file(tmp_path, [{"name": "a", "set": {"people.skill_sigma": 0.5}}], seed=9)
     with pytest.raises(Exception, match="persons' traits are shared"):
         load_market(bad)
+
+
+# ---------------------------------------------------------------- customers across companies
+STILL = "[retail]\nchurn_monthly = 0.0\n[quit]\nenabled = false\n"
+
+
+def customer_owner(market: Market) -> np.ndarray:
+    """int[N]: index of the company each person is a customer of (-1: none); asserts that
+    nobody is a customer of two companies."""
+    owner = np.full(market.n, -1)
+    for c in market.launched():
+        mine = c.model.pop.status == Status.CUSTOMER
+        assert (owner[mine] == -1).all(), "a customer of two companies"
+        owner[mine] = c.index
+    return owner
+
+
+def test_customers_are_conserved_across_companies_every_month(tmp_path):
+    """Nobody quits or stops buying, every customer of a mover follows: then each customer
+    who changes company does so by a move the market records. Every month the moves seen in
+    the persons' statuses (customer of X at the start, of Y at the end) are the flows table's
+    and companies.csv's counts, per pair of companies; per company, customers at the end =
+    at the start + new + moved in - moved out - lost; in total as many arrive as leave."""
+    path = market_file(
+        tmp_path,
+        [{"name": "a"}, {"name": "b"}, {"name": "c", "launch_month": 3}],
+        extra=STILL + "[switching]\nenabled = true\napproach_prob = 0.3\n"
+        "leader_min_downline = 3\ncustomer_follow_share = 1.0\n",
+    )
+    market = Market(load_market(path))
+    seen = {"leader": 0, "retail": 0}
+    for _ in range(36):
+        before = customer_owner(market)
+        market.step()
+        check_market(market)
+        after = customer_owner(market)
+        rows = market.datacollector.get_table_dataframe("companies")
+        rows = rows[rows["month"] == market.month].set_index("company")
+        flows = pd.DataFrame(
+            market.flows_month, columns=["kind", "from_company", "to_company", "customers"]
+        )
+        for c in market.launched():
+            check_invariants(c.model)  # each customer's seller is active in the company
+            members = c.model.pop.status == Status.DISTRIBUTOR
+            assert (after[members] == -1).all(), "a member of one company, customer of another"
+        names = [c.name for c in market.companies]
+        for x in market.companies:
+            for y in market.companies:
+                if x is y:
+                    continue
+                moved = int(((before == x.index) & (after == y.index)).sum())
+                recorded = flows[
+                    (flows["from_company"] == x.name) & (flows["to_company"] == y.name)
+                ]["customers"].sum()
+                assert moved == recorded, (market.month, x.name, y.name)
+        for c in market.companies:
+            r = rows.loc[c.name]
+            moved_in = int(((after == c.index) & (before >= 0) & (before != c.index)).sum())
+            moved_out = int(((before == c.index) & (after >= 0) & (after != c.index)).sum())
+            new = int(((after == c.index) & (before == -1)).sum())
+            lost = int(((before == c.index) & (after == -1)).sum())
+            assert (r["customers_in"], r["customers_out"]) == (moved_in, moved_out)
+            assert r["customers"] == (before == c.index).sum() + new + moved_in - moved_out - lost
+        assert rows.loc[names, "customers_in"].sum() == rows.loc[names, "customers_out"].sum()
+        assert rows.loc[names, "customers"].sum() == (after >= 0).sum()
+        for kind in seen:
+            seen[kind] += int(flows[flows["kind"] == kind]["customers"].sum())
+    assert seen["leader"] > 20 and seen["retail"] > 20, seen
+
+
+@pytest.mark.parametrize("share", [0.0, 0.7, 1.0])
+def test_a_movers_customers_follow_with_customer_follow_share(tmp_path, share):
+    """Once nobody wins, loses or churns customers (retail pitches stop at month 12, no
+    quits, no churn), a mover's customers change company only by following them: with
+    share 1 every one becomes the mover's customer in the new company, with 0 none does, and
+    with 0.7 the share who follow is 0.7 within 4 binomial standard errors."""
+    path = market_file(
+        tmp_path,
+        [{"name": "a"}, {"name": "b"}],
+        extra=STILL + "[switching]\nenabled = true\napproach_prob = 0.3\n"
+        f"leader_min_downline = 3\ncustomer_follow_share = {share}\n"
+        "[choice]\ncustomers_switch = false\n",
+    )
+    market = Market(load_market(path))
+    market.run(12)
+    for c in market.companies:
+        c.model.schedule_change(c.model.month + 1, "retail.pitches_per_month", 0.0)
+    eligible = followed = 0
+    for _ in range(30):
+        was = {
+            c.index: (c.model.pop.status.copy(), c.model.pop.customer_of.copy())
+            for c in market.companies
+        }
+        market.step()
+        for src in market.companies:
+            status, seller = was[src.index]
+            for dst in market.companies:
+                if dst is src:
+                    continue
+                new = dst.model.pop
+                movers = np.flatnonzero(
+                    (status == Status.DISTRIBUTOR)
+                    & (new.join_month == market.month)
+                    & (new.status == Status.DISTRIBUTOR)
+                )
+                theirs = np.flatnonzero((status == Status.CUSTOMER) & np.isin(seller, movers))
+                follows = new.status[theirs] == Status.CUSTOMER
+                assert np.array_equal(new.customer_of[theirs[follows]], seller[theirs[follows]])
+                eligible += theirs.size
+                followed += int(follows.sum())
+    assert eligible > 50, eligible
+    if share in (0.0, 1.0):
+        assert followed == share * eligible
+    else:
+        assert abs(followed - share * eligible) <= 4 * math.sqrt(eligible * share * (1 - share))
+
+
+def test_a_customer_pitched_by_another_company_switches_with_the_logit_by_hand(tmp_path):
+    """Only the companies' ages count (contacts_weight = 0, age_weight = 1): a customer of X
+    who accepts a pitch from Y's member moves with exp(ln(1 + age_Y)) / (exp(ln(1 + age_X))
+    + exp(ln(1 + age_Y))) = (1 + age_Y) / (2 + age_X + age_Y). The customers won match the
+    sum of these probabilities within 4 standard errors, in each direction."""
+    path = market_file(
+        tmp_path,
+        [{"name": "old"}, {"name": "young", "launch_month": 8}],
+        months=40,
+        extra="[retail]\npitches_per_month = 4.0\naccept_prob = 0.5\n"
+        "[choice]\nage_weight = 1.0\ncontacts_weight = 0.0\n",
+    )
+    market = Market(load_market(path))
+    launch = {c.index: c.spec.launch_month for c in market.companies}
+    tally = {}  # (from, to) -> [won, pitched, sum p, sum p(1 - p)]
+    decide = market._win_customers
+
+    def recording(c, owner, customers, sellers):
+        won = decide(c, owner, customers, sellers)
+        for x in np.unique(owner[customers]).tolist():
+            mine = owner[customers] == x
+            p = (1 + market.month - launch[c.index]) / (
+                2 + 2 * market.month - launch[x] - launch[c.index]
+            )
+            t = tally.setdefault((x, c.index), [0, 0, 0.0, 0.0])
+            t[0] += int(won[mine].sum())
+            t[1] += int(mine.sum())
+            t[2] += p * mine.sum()
+            t[3] += p * (1 - p) * mine.sum()
+        return won
+
+    market._win_customers = recording
+    market.run()
+    assert set(tally) == {(0, 1), (1, 0)}
+    for (x, y), (won, _, mean, var) in tally.items():
+        assert var > 10, (x, y, var)  # enough pitches to test
+        assert abs(won - mean) <= 4 * math.sqrt(var), (x, y, won, mean, var)
+    # The older company wins a larger share of the rival customers it pitches.
+    assert tally[(1, 0)][0] / tally[(1, 0)][1] > tally[(0, 1)][0] / tally[(0, 1)][1], tally

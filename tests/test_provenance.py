@@ -11,9 +11,18 @@ from pathlib import Path
 import pytest
 
 from simulation import config, parameters, provenance
-from simulation.provenance import PROVENANCE, Provenance
+from simulation.provenance import MARKET_PROVENANCE, PROVENANCE, Provenance
 
 ROOT = Path(__file__).resolve().parents[1]
+# Scenario parameters and the market sections of a scenario with [[companies]].
+EVERY = {**PROVENANCE, **MARKET_PROVENANCE}
+
+
+def section_class(section: str):
+    """The pydantic class of a scenario section or of a market section."""
+    if section in config.Scenario.model_fields:
+        return config.Scenario.model_fields[section].annotation
+    return parameters.market_sections()[section]
 
 
 def test_every_scenario_parameter_has_provenance_and_every_entry_exists():
@@ -41,9 +50,9 @@ def test_scenario_keys_are_exactly_the_config_fields():
     assert len(keys) >= 50
 
 
-@pytest.mark.parametrize("key", sorted(PROVENANCE))
+@pytest.mark.parametrize("key", sorted(EVERY))
 def test_each_entry_is_well_formed(key):
-    p = PROVENANCE[key]
+    p = EVERY[key]
     assert p.kind in provenance.KINDS
     assert p.unit.strip(), f"{key}: empty unit (use '-' for names, switches, choices)"
     assert len(p.text) >= 20, f"{key}: provenance text too short to say anything"
@@ -57,11 +66,11 @@ def test_each_entry_is_well_formed(key):
         assert p.plausible is None, key
 
 
-@pytest.mark.parametrize("key", sorted(k for k, p in PROVENANCE.items() if p.plausible is not None))
+@pytest.mark.parametrize("key", sorted(k for k, p in EVERY.items() if p.plausible is not None))
 def test_plausible_range_holds_the_default_and_both_ends_are_valid(key):
     section, _, name = key.partition(".")
-    cls = config.Scenario.model_fields[section].annotation
-    low, high = PROVENANCE[key].plausible
+    cls = section_class(section)
+    low, high = EVERY[key].plausible
     default = getattr(cls(), name)
     assert low <= default <= high, f"{key}: default {default} outside {low}..{high}"
     for end in (low, high):
@@ -70,7 +79,7 @@ def test_plausible_range_holds_the_default_and_both_ends_are_valid(key):
             end = int(end)
         # Raises a ValidationError if an end is not a value the parameter accepts.
         cls.__pydantic_validator__.validate_assignment(cls.model_construct(), name, end)
-    assert f"plausible range {low:g} to {high:g}." in PROVENANCE[key].text
+    assert f"plausible range {low:g} to {high:g}." in EVERY[key].text
 
 
 def test_provenance_rejects_malformed_entries():
@@ -150,7 +159,9 @@ def test_parameters_page_lists_every_parameter_with_its_default_and_reading():
     for line in text.splitlines():
         if line.startswith("## ["):
             section = line[4:-1]
-        elif line.startswith("| `"):
+        elif line.startswith("## "):
+            section = None  # the market sections, checked below
+        elif section and line.startswith("| `"):
             cells = [c.strip() for c in line.strip("|").split(" | ")]
             rows[f"{section}.{cells[0].strip('`')}"] = cells
     assert set(rows) == set(parameters.scenario_keys())
@@ -164,6 +175,30 @@ def test_parameters_page_lists_every_parameter_with_its_default_and_reading():
     assert rows["market.network"][1] == '`"small_world"`'
     n = parameters.counts()
     assert f"{n['source']} have a published source" in text
+
+
+def test_parameters_page_lists_the_market_sections_with_their_defaults():
+    """Each key of [switching], [choice] and [expansion] has a row under its heading with
+    its default (read off the pydantic class independently of the page code) and kind."""
+    text = parameters.parameters_markdown()
+    market = text[text.index("## Markets of several companies") :]
+    rows, section = {}, None
+    for line in market.splitlines():
+        if line.startswith("### ["):
+            section = line[5:-1]
+        elif line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[f"{section}.{cells[0].strip('`')}"] = cells
+    assert set(rows) == set(MARKET_PROVENANCE) == set(parameters.market_keys())
+    assert rows["switching.customer_follow_share"][1:4] == [
+        "`0.7`",
+        "probability per customer",
+        "assumption",
+    ]
+    assert rows["choice.customers_switch"][1] == "`true`"
+    for key, cells in rows.items():
+        section, _, name = key.partition(".")
+        assert cells[1] == f"`{json.dumps(getattr(section_class(section)(), name))}`", key
 
 
 def test_gen_parameters_writes_the_page_and_check_detects_a_stale_one(tmp_path):
