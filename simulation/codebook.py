@@ -447,6 +447,10 @@ STRESS: dict[str, tuple[str, str]] = {
     "recruitment_income_share_p95": ("95th percentile of that share.", "share 0-1"),
     "runs_over_cap": ("Runs with a month over the plan's cap.", "runs"),
     "penetration_median": ("Median ever_joined / N.", "share 0-1"),
+    "market_share_end_median": ("Over a market (--company): median share of all the "
+                                "market's active distributors who are the company's members "
+                                "at the end; the other columns are then the company's.",
+                                "share 0-1"),
 }  # fmt: skip
 STRESS_POPULATION = "the runs (seeds) of one future of the stress test"
 POLICY_POPULATION = "the runs (seeds) of one policy of the battery, paired with the baseline's"

@@ -81,7 +81,7 @@ COMPANY_MARKET_OUTCOMES: dict[str, tuple[str, str]] = {
 COMPANY_RUN_OUTCOMES = (
     "share_net_loss", "median_net_income", "consumer_injury", "payout_ratio", "revenue",
     "commissions", "recruitment_income_share", "top1_commissions", "worst_month_payout_ratio",
-    "members_net_income",
+    "worst_month", "breakage_ratio", "months_over_cap", "members_net_income",
 )  # fmt: skip
 # Figures over the whole market (one column each).
 MARKET_OUTCOMES: dict[str, tuple[str, str]] = {

@@ -415,6 +415,7 @@ STRESS_HEADERS = {
     "recruitment_income_share_p95": "income from recruiting, 95%",
     "runs_over_cap": "runs over the cap",
     "penetration_median": "penetration, median",
+    "market_share_end_median": "share of the market's members at the end, median",
 }
 
 

@@ -173,3 +173,57 @@ def test_market_keys_of_run_set(tmp_path, monkeypatch, capsys):
     assert code == 2
     assert "no company 'gamma'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+# ------------------------------------------------------------------------------ stress
+
+
+def test_stress_one_company_of_a_market(tmp_path, monkeypatch, capsys):
+    """Beta's plan in every future, alpha keeping its own; the baseline future is the plain
+    market run with beta's plan set, and the table reads beta's outcomes."""
+    from simulation import stress
+
+    monkeypatch.chdir(tmp_path)
+    sets = [f"market.population={POPULATION}", "scenario.months=12"]
+    sweep = stress.build("unilevel_5_fast_start", "two_companies", sets, seeds=1,
+                         company="beta")
+    assert all(p.values["companies.beta.plan"].endswith("unilevel_5_fast_start.toml")
+               for p in sweep.points)
+    out = tmp_path / "st"
+    res = run_sweep(sweep, out, workers=1, progress=False, report=False,
+                    steps=[stress.make_step(sweep)])
+    assert res.ok == len(stress.FUTURES)
+    runs = pd.read_parquet(out / "runs.parquet")
+    table = pd.read_csv(out / "stress.csv")
+    assert table["future"].tolist() == list(stress.FUTURES)
+    for _, row in table.iterrows():
+        r = runs[runs["label"] == row["future"]].iloc[0]
+        assert row["payout_ratio_median"] == pytest.approx(r["payout_ratio__beta"], rel=1e-9)
+        assert row["market_share_end_median"] == pytest.approx(r["market_share_end__beta"],
+                                                               rel=1e-9)
+    base = runs[runs["label"] == "baseline"].iloc[0]
+    code = main(["run", "two_companies", *[x for s in sets for x in ("--set", s)],
+                 "--set", "companies.beta.plan=unilevel_5_fast_start",
+                 "--set", f"scenario.seed={int(base['seed'])}", "--out", str(tmp_path / "r"),
+                 "--no-figures", "--quiet"])  # fmt: skip
+    assert code == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    for c in ("alpha", "beta"):
+        assert base[f"ever_joined__{c}"] == summary["companies"][c]["ever_joined"]
+        assert base[f"market_share_end__{c}"] == summary["companies"][c]["market_share_end"]
+    flags = json.loads((out / "stress.json").read_text())
+    assert flags["company"] == "beta"
+    assert flags["caps"] == {"unilevel_5_fast_start": 0.45}  # beta's plan only, not alpha's
+
+
+def test_stress_market_needs_the_company(tmp_path, monkeypatch):
+    from simulation import stress
+    from simulation.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="a market of alpha, beta; name the company"):
+        stress.build("unilevel_5", "two_companies")
+    with pytest.raises(ConfigError, match=r"--company gamma: .* a market of alpha, beta"):
+        stress.build("unilevel_5", "two_companies", company="gamma")
+    with pytest.raises(ConfigError, match="has one company"):
+        stress.build("unilevel_5", "classroom", company="beta")

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulation import outcomes
+from simulation import market_tables, outcomes
 from simulation.config import (
     SCENARIO_DIR,
     Market,
@@ -539,9 +539,9 @@ def load_sweep(name: str | Path) -> Sweep:
     if "scenario.seed" in base_vals:
         raise ConfigError(f"{src}: base.scenario.seed: seeds come from [sweep] master_seed")
     plans: dict[str, dict[str, Any]] = {}
-    market = _market_base(meta.scenario, base_dir, src)
+    market = market_base(meta.scenario, base_dir, src)
     if market is not None:
-        base = _load_market_base(market, base_vals, base_dir, src, plans)
+        base = load_market_base(market, base_vals, base_dir, src, plans)
     else:
         plan_value = base_vals.pop("plan.file", None)
         base, _ = load_base(meta.scenario, base_vals, base_dir, src)
@@ -591,11 +591,11 @@ def load_sweep(name: str | Path) -> Sweep:
     return sweep
 
 
-def _market_base(scenario: str, base_dir: Path, src: str) -> dict[str, Any] | None:
+def market_base(scenario: str, base_dir: Path, src: str) -> dict[str, Any] | None:
     """The base scenario's raw data when it is a market (``[[companies]]``), else None.
 
     Returns ``{"path", "data", "companies", "holdings", "plan_keys"}`` (``data`` as read;
-    :func:`_load_market_base` applies ``[base]``). A missing file is left to
+    :func:`load_market_base` applies ``[base]``). A missing file is left to
     :func:`load_base`, which names it.
     """
     cand = base_dir / scenario
@@ -639,7 +639,7 @@ def _check_market(
         raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
 
 
-def _load_market_base(
+def load_market_base(
     market: dict[str, Any],
     base_vals: dict[str, Any],
     base_dir: Path,
@@ -797,12 +797,27 @@ def _check_design(sweep: Sweep, src: str) -> None:
     elif sweep.sensitivity is not None:
         raise ConfigError(f"{src}: [sensitivity] needs design = 'morris' or 'sobol', not '{d}'")
     if sweep.sensitivity is not None:
-        unknown = [o for o in sweep.sensitivity.outcomes if o not in OUTCOMES]
+        known = list(OUTCOMES) if sweep.market is None else market_outcome_names(sweep.market)
+        unknown = [o for o in sweep.sensitivity.outcomes if o not in known]
         if unknown:
             raise ConfigError(
                 f"{src}: sensitivity.outcomes: unknown outcome {unknown[0]!r} (known: "
-                f"{', '.join(OUTCOMES)})"
+                f"{', '.join(known)})"
             )
+
+
+def market_outcome_names(market: dict[str, Any]) -> list[str]:
+    """The outcome columns of a market sweep's runs (``<outcome>__<company>``, ...)."""
+    sep = market_tables.OUTCOME_SEPARATOR
+    names = [
+        f"{o}{sep}{c}"
+        for c in [*market["companies"], *market["holdings"]]
+        for o in market_tables.COMPANY_MARKET_OUTCOMES
+    ]
+    names += [
+        f"{o}{sep}{c}" for c in market["companies"] for o in market_tables.COMPANY_RUN_OUTCOMES
+    ]
+    return names + list(market_tables.MARKET_OUTCOMES)
 
 
 def _label(values: dict[str, Any]) -> str:

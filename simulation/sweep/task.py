@@ -90,19 +90,24 @@ def simulate_market(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]
 
 
 def run_market(market: Any, shocks: list[dict[str, Any]]) -> None:
-    """Run ``market`` to its horizon with ``shocks`` (``[{"month", "set"}]``) in every company.
+    """Run ``market`` to its horizon with ``shocks`` (``[{"month", "set"}]``).
 
-    A shock sets its values from its month on (on the market's clock) in every company, over
-    the company's own value: a company launched later starts with the shocks already due;
-    the others get them as scheduled changes (:meth:`MLMModel.schedule_change`, which refuses
-    parameters read only at the start).
+    A shock changes the shared scenario from its month on (the market's clock): every company
+    gets it except in a key the company sets itself (its ``set``), as the shared values at
+    the start. A company launched later starts with the shocks already due; the others get
+    them as scheduled changes (:meth:`MLMModel.schedule_change`, which refuses parameters
+    read only at the start).
     """
     shocks = sorted(shocks, key=lambda s: int(s["month"]))
+
+    def changes(c: Any, s: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in s["set"].items() if k not in c.spec.set}
+
     for c in market.companies:
         if c.model is None:
             for s in shocks:
                 if s["month"] <= c.spec.launch_month:
-                    for key, value in s["set"].items():
+                    for key, value in changes(c, s).items():
                         check_live(key, value, f"shock at month {s['month']}")
                         section, _, name = key.partition(".")
                         setattr(getattr(c.scenario, section), name, value)
@@ -116,7 +121,7 @@ def run_market(market: Any, shocks: list[dict[str, Any]]) -> None:
             for s in shocks:
                 month = int(s["month"]) - c.spec.launch_month
                 if month >= 1:
-                    for key, value in s["set"].items():
+                    for key, value in changes(c, s).items():
                         c.model.schedule_change(month, key, value)
 
     schedule()
