@@ -227,3 +227,33 @@ def test_stress_market_needs_the_company(tmp_path, monkeypatch):
         stress.build("unilevel_5", "two_companies", company="gamma")
     with pytest.raises(ConfigError, match="has one company"):
         stress.build("unilevel_5", "classroom", company="beta")
+
+
+def test_plan_files_relative_to_the_sweep_file(tmp_path, monkeypatch):
+    """A company's plan and the shared plan, given as files next to the sweep file, are read
+    from there whatever the current folder (as plan.file in a one-company sweep)."""
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "mine.toml").write_bytes(
+        (root / "scenarios" / "plans" / "unilevel_5_fast_start.toml").read_bytes()
+    )
+    text = """
+[sweep]
+scenario = "two_companies"
+[base]
+"market.population" = 300
+"scenario.months" = 8
+[parameters]
+"plan.file" = ["plans/mine.toml"]
+"companies.beta.plan" = ["plans/mine.toml", "unilevel_5"]
+"""
+    path = write(tmp_path, text)
+    monkeypatch.chdir(root)
+    res = run_sweep(load_sweep(path), tmp_path / "o", workers=1, progress=False, report=False)
+    assert res.ok == 2
+    runs = pd.read_parquet(tmp_path / "o" / "runs.parquet")
+    mine = runs[runs["companies.beta.plan"] == "plans/mine.toml"].iloc[0]
+    plain = runs[runs["companies.beta.plan"] == "unilevel_5"].iloc[0]
+    # The fast start of mine.toml pays beta's enrollers. (The shared plan.file is only read:
+    # both companies of two_companies name their own plan.)
+    assert mine["recruitment_income_share__beta"] > plain["recruitment_income_share__beta"]

@@ -202,6 +202,11 @@ class Sweep:
         points: the design, in order.
         params: the varied parameters (``section.key`` -> :class:`Param`).
         shocks: shocks applied to every run (``[{"month": m, "set": {key: value}}]``).
+        market: for a sweep over a market (a base scenario with ``[[companies]]``): the
+            scenario file's ``path``, its ``data`` with ``[base]`` applied, the ``companies``
+            and ``holdings`` names and the ``plan_keys`` (``companies.<name>.plan`` axes,
+            resolved through ``plans``; ``stressed`` for ``mlmsim stress``); each task
+            builds its market from them. None for one company.
     """
 
     name: str
@@ -271,7 +276,7 @@ class Sweep:
             else:
                 # A market run reads its scenario data (task["market"]) with these values;
                 # plan values as resolved when the sweep file was read.
-                plan_keys = self.market["plan_keys"]
+                plan_keys = {"plan.file", *self.market["plan_keys"]}
                 task["plan"] = None
                 task["market"] = self.market
                 task["market_values"] = {
