@@ -257,3 +257,31 @@ scenario = "two_companies"
     # The fast start of mine.toml pays beta's enrollers. (The shared plan.file is only read:
     # both companies of two_companies name their own plan.)
     assert mine["recruitment_income_share__beta"] > plain["recruitment_income_share__beta"]
+
+
+def test_identical_companies_are_symmetric_over_seeds(tmp_path):
+    """Two identical companies launched together: over 12 seeds the paired difference of
+    their outcomes has a 95% interval holding zero, and their end shares sum to one."""
+    from scipy import stats
+
+    text = """
+[sweep]
+scenario = "two_companies"
+replicates = 12
+master_seed = 2
+[base]
+"market.population" = 800
+"scenario.months" = 18
+"companies.beta.launch_month" = 0
+"companies.beta.plan" = "unilevel_5"
+"""
+    run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "o", workers=1, progress=False,
+              report=False)
+    runs = pd.read_parquet(tmp_path / "o" / "runs.parquet")
+    assert len(runs) == 12 and (runs["status"] == "ok").all()
+    shares = runs["market_share_end__alpha"] + runs["market_share_end__beta"]
+    assert shares.to_numpy() == pytest.approx(1.0)
+    for o in ("ever_joined", "peak_members", "market_share_end"):
+        d = (runs[f"{o}__alpha"] - runs[f"{o}__beta"]).to_numpy(dtype=float)
+        half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / d.size**0.5
+        assert abs(d.mean()) <= half, (o, d.mean(), half)
