@@ -298,6 +298,8 @@ def company_key(key: str, names: list[str], source: str) -> tuple[str, str]:
         ConfigError: an unknown company (the known ones listed) or company key.
     """
     rest = key.partition(".")[2]
+    if rest in names:
+        raise ConfigError(f"{source}: {key}: expected {key}.<key> (e.g. {key}.plan)")
     # Company names may hold dots: the longest name the key starts with.
     hits = sorted((n for n in names if rest.startswith(n + ".")), key=len, reverse=True)
     if not hits:

@@ -611,7 +611,9 @@ def market_base(scenario: str, base_dir: Path, src: str) -> dict[str, Any] | Non
         return None
     if "companies" not in data:
         return None
-    tables = [c for c in data["companies"] or [] if isinstance(c, dict)]
+    raw = data["companies"]
+    # Not a list of tables: market_from_dict names the error when [base] is applied.
+    tables = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
     return {
         "path": str(path.resolve()),
         "data": data,
