@@ -82,14 +82,16 @@ def test_outcomes_per_company_agree_with_the_companies_tables(ref):
     # A fast start pays more to beta's recruiters out of the same kits.
     fast = runs[runs["companies.beta.plan"] == "unilevel_5_fast_start"]
     plain = runs[runs["companies.beta.plan"] == "unilevel_5"]
-    assert (fast["recruitment_income_share__beta"].min()
-            > plain["recruitment_income_share__beta"].max())
+    assert (
+        fast["recruitment_income_share__beta"].min() > plain["recruitment_income_share__beta"].max()
+    )
 
 
 def test_a_sweep_run_is_the_market_run_with_set(ref, tmp_path, monkeypatch):
     runs, monthly = ref["runs"], ref["monthly"]
-    r = runs[(runs["companies.beta.plan"] == "unilevel_5_fast_start")
-             & (runs["replicate"] == 1)].iloc[0]
+    r = runs[
+        (runs["companies.beta.plan"] == "unilevel_5_fast_start") & (runs["replicate"] == 1)
+    ].iloc[0]
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "run"
     code = main([
@@ -108,19 +110,34 @@ def test_a_sweep_run_is_the_market_run_with_set(ref, tmp_path, monkeypatch):
     assert (tmp_path / "from_sweep.csv").read_bytes() == csv
     summary = json.loads((out / "summary.json").read_text())
     for c, s in summary["companies"].items():
-        for k in ("peak_members", "peak_month", "members_end", "market_share_end",
-                  "ever_joined", "penetration", "switched_in", "switched_out"):
+        for k in (
+            "peak_members",
+            "peak_month",
+            "members_end",
+            "market_share_end",
+            "ever_joined",
+            "penetration",
+            "switched_in",
+            "switched_out",
+        ):
             assert r[f"{k}__{c}"] == s[k], (c, k)
         own = json.loads((out / "companies" / c / "summary.json").read_text())
-        for k in ("share_net_loss", "median_net_income", "consumer_injury", "payout_ratio",
-                  "revenue", "commissions"):
+        for k in (
+            "share_net_loss",
+            "median_net_income",
+            "consumer_injury",
+            "payout_ratio",
+            "revenue",
+            "commissions",
+        ):
             assert r[f"{k}__{c}"] == own[k], (c, k)
     assert r["ever_joined_any"] == summary["ever_joined_any"]
 
 
 def test_same_bytes_with_two_workers(ref, tmp_path):
-    res = run_sweep(load_sweep(ref["path"]), tmp_path / "two", workers=2, progress=False,
-                    report=False)
+    res = run_sweep(
+        load_sweep(ref["path"]), tmp_path / "two", workers=2, progress=False, report=False
+    )
     assert res.ok == 4
     for f in ("runs.parquet", "monthly.parquet"):
         assert (tmp_path / "two" / f).read_bytes() == (ref["out"] / f).read_bytes()
@@ -154,8 +171,9 @@ replicates = 1
 month = 5
 set = {{ "recruit.join_prob" = 0.0 }}
 """
-    run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "o", workers=1, progress=False,
-              report=False)
+    run_sweep(
+        load_sweep(write(tmp_path, text)), tmp_path / "o", workers=1, progress=False, report=False
+    )
     m = pd.read_parquet(tmp_path / "o" / "monthly.parquet")
     late = m[m["month"] >= 5]
     founders = late[(late["company"] == "beta") & (late["month"] == 8)]
@@ -168,8 +186,18 @@ set = {{ "recruit.join_prob" = 0.0 }}
 
 def test_market_keys_of_run_set(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code = main(["run", "two_companies", "--set", "companies.gamma.plan=unilevel_5",
-                 "--out", str(tmp_path / "x"), "--quiet", "--no-figures"])
+    code = main(
+        [
+            "run",
+            "two_companies",
+            "--set",
+            "companies.gamma.plan=unilevel_5",
+            "--out",
+            str(tmp_path / "x"),
+            "--quiet",
+            "--no-figures",
+        ]
+    )
     assert code == 2
     assert "no company 'gamma'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
@@ -185,13 +213,14 @@ def test_stress_one_company_of_a_market(tmp_path, monkeypatch, capsys):
 
     monkeypatch.chdir(tmp_path)
     sets = [f"market.population={POPULATION}", "scenario.months=12"]
-    sweep = stress.build("unilevel_5_fast_start", "two_companies", sets, seeds=1,
-                         company="beta")
-    assert all(p.values["companies.beta.plan"].endswith("unilevel_5_fast_start.toml")
-               for p in sweep.points)
+    sweep = stress.build("unilevel_5_fast_start", "two_companies", sets, seeds=1, company="beta")
+    assert all(
+        p.values["companies.beta.plan"].endswith("unilevel_5_fast_start.toml") for p in sweep.points
+    )
     out = tmp_path / "st"
-    res = run_sweep(sweep, out, workers=1, progress=False, report=False,
-                    steps=[stress.make_step(sweep)])
+    res = run_sweep(
+        sweep, out, workers=1, progress=False, report=False, steps=[stress.make_step(sweep)]
+    )
     assert res.ok == len(stress.FUTURES)
     runs = pd.read_parquet(out / "runs.parquet")
     table = pd.read_csv(out / "stress.csv")
@@ -199,8 +228,9 @@ def test_stress_one_company_of_a_market(tmp_path, monkeypatch, capsys):
     for _, row in table.iterrows():
         r = runs[runs["label"] == row["future"]].iloc[0]
         assert row["payout_ratio_median"] == pytest.approx(r["payout_ratio__beta"], rel=1e-9)
-        assert row["market_share_end_median"] == pytest.approx(r["market_share_end__beta"],
-                                                               rel=1e-9)
+        assert row["market_share_end_median"] == pytest.approx(
+            r["market_share_end__beta"], rel=1e-9
+        )
     base = runs[runs["label"] == "baseline"].iloc[0]
     code = main(["run", "two_companies", *[x for s in sets for x in ("--set", s)],
                  "--set", "companies.beta.plan=unilevel_5_fast_start",
@@ -275,8 +305,9 @@ master_seed = 2
 "companies.beta.launch_month" = 0
 "companies.beta.plan" = "unilevel_5"
 """
-    run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "o", workers=1, progress=False,
-              report=False)
+    run_sweep(
+        load_sweep(write(tmp_path, text)), tmp_path / "o", workers=1, progress=False, report=False
+    )
     runs = pd.read_parquet(tmp_path / "o" / "runs.parquet")
     assert len(runs) == 12 and (runs["status"] == "ok").all()
     shares = runs["market_share_end__alpha"] + runs["market_share_end__beta"]
