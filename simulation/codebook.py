@@ -415,7 +415,8 @@ RUNS_EXTRA: dict[str, tuple[str, str]] = {
     "error": ("The run's error message (empty when ok).", "text"),
     "scenario": ("Name of the base scenario.", "text"),
     "<parameter>": ("The value of the varied parameter <parameter> (section.key, e.g. "
-                    "recruit.join_prob; plan.file the plan) in this run.",
+                    "recruit.join_prob; plan.file the plan; over a market also "
+                    "companies.<name>.<key>, docs/sweeps.md) in this run.",
                     "that parameter's unit (docs/parameters.md)"),
 }  # fmt: skip
 DESIGN_EXTRA: dict[str, tuple[str, str]] = {
@@ -446,6 +447,10 @@ STRESS: dict[str, tuple[str, str]] = {
     "recruitment_income_share_p95": ("95th percentile of that share.", "share 0-1"),
     "runs_over_cap": ("Runs with a month over the plan's cap.", "runs"),
     "penetration_median": ("Median ever_joined / N.", "share 0-1"),
+    "market_share_end_median": ("Over a market (--company): median share of all the "
+                                "market's active distributors who are the company's members "
+                                "at the end; the other columns are then the company's.",
+                                "share 0-1"),
 }  # fmt: skip
 STRESS_POPULATION = "the runs (seeds) of one future of the stress test"
 POLICY_POPULATION = "the runs (seeds) of one policy of the battery, paired with the baseline's"
@@ -687,11 +692,18 @@ def codebook() -> dict[str, dict[str, Entry]]:
     runs = _pairs(SWEEP_IDS, SWEEP_RUN)
     runs.update(_pairs(RUNS_EXTRA, SWEEP_RUN))
     runs.update(_outcomes(outcomes.OUTCOMES, SWEEP_RUN + " (outcome over the whole run)"))
+    runs.update(_company_outcomes())
     sweep_monthly = {
         k: _entry(m, u, "one run of the sweep")
         for k, (m, u) in SWEEP_IDS.items()
         if k in ("run_id", "point", "replicate")
     }
+    sweep_monthly["company"] = _entry(
+        COMPANY_COLUMN[0] + " Only in a sweep over a market: a row per company and month, "
+        "months on the market's clock (docs/market.md).",
+        COMPANY_COLUMN[1],
+        "one company of one run",
+    )
     for k, e in monthly.items():
         extra = " (empty when the run's plan has no such component)"
         sweep_monthly[k] = {
@@ -735,6 +747,24 @@ def codebook() -> dict[str, dict[str, Entry]]:
     }
 
 
+def _company_outcomes() -> dict[str, Entry]:
+    """A market sweep's ``<outcome>__<company>`` columns and its market-wide outcomes."""
+    sep = market_tables.OUTCOME_SEPARATOR
+    pop = market_tables.COMPANY_OUTCOME_ROW
+    out = {
+        f"{k}{sep}<company>": _entry(m, u, pop)
+        for k, (m, u) in market_tables.COMPANY_MARKET_OUTCOMES.items()
+    }
+    for k in market_tables.COMPANY_RUN_OUTCOMES:
+        out[f"{k}{sep}<company>"] = _entry(
+            outcomes.OUTCOMES[k] + " Of the company, on its own tables.",
+            OUTCOME_UNITS[k],
+            "one company over one run of the sweep (not a holding)",
+        )
+    out.update(_pairs(market_tables.MARKET_OUTCOMES, SWEEP_RUN + " over a market"))
+    return out
+
+
 def _with_company(table: dict[str, Entry], note: str) -> dict[str, Entry]:
     """A company's table stacked for a market: a ``company`` column first."""
     out = {"company": _entry(*COMPANY_COLUMN, "one company")}
@@ -744,7 +774,8 @@ def _with_company(table: dict[str, Entry], note: str) -> dict[str, Entry]:
     return out
 
 
-_PARAMETER = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
+# section.key, a plan value (plan.<table>.<key>) or a market's companies.<name>.<key>.
+_PARAMETER = re.compile(r"[a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)+")
 
 
 def pattern_of(table: str, column: str, components: Iterable[str] = ()) -> str:
@@ -759,6 +790,9 @@ def pattern_of(table: str, column: str, components: Iterable[str] = ()) -> str:
         return "<age>"
     if name == PAYOUT_TABLE and column in set(components):
         return "<component>"
+    sep = market_tables.OUTCOME_SEPARATOR
+    if name == "runs.parquet" and sep in column:
+        return f"{column.partition(sep)[0]}{sep}<company>"
     if name in ("runs.parquet", "design.parquet", "ensemble.csv"):
         if column.startswith("unit:") and _PARAMETER.fullmatch(column[5:]):
             return "unit:<parameter>"

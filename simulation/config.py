@@ -1065,16 +1065,26 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
     """
     values = {}
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(
-                f"--set {item!r}: expected section.key=value, e.g. market.population=500"
-            )
-        key, _, text = item.partition("=")
-        value = _parse_value(text.strip())
-        if _text_field(key.strip()) and not isinstance(value, str):
-            value = text.strip()  # --set scenario.name=2024 names the scenario "2024"
-        values[key.strip()] = (value, f"--set {item!r}")
+        key, value = parse_override(item)
+        values[key] = (value, f"--set {item!r}")
     return _apply(data, values, source)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"section.key=value"`` -> ``("section.key", value)``: the value read as TOML.
+
+    One reading of ``--set`` for single-company scenarios and for a market's own keys
+    (``companies.<name>.<key>``, ``switching.*``: :func:`simulation.market.load_market`).
+    """
+    if "=" not in item:
+        raise ConfigError(
+            f"--set {item!r}: expected section.key=value, e.g. market.population=500"
+        )
+    key, _, text = item.partition("=")
+    value = _parse_value(text.strip())
+    if _text_field(key.strip()) and not isinstance(value, str):
+        value = text.strip()  # --set scenario.name=2024 names the scenario "2024"
+    return key.strip(), value
 
 
 def apply_values(data: dict[str, Any], values: dict[str, Any], source: str) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from simulation.config import (
     apply_overrides,
     apply_values,
     override_sources,
+    parse_override,
     resolve_plan_path,
     resolve_scenario_path,
     scenario_from_dict,
@@ -63,6 +64,7 @@ from simulation.state import Status
 from simulation.userfile import read_toml
 
 __all__ = [
+    "COMPANY_FIELDS",
     "MARKET_SECTIONS",
     "Choice",
     "Company",
@@ -72,9 +74,13 @@ __all__ = [
     "MarketSpec",
     "RivalCustomers",
     "Switching",
+    "apply_market_values",
     "choice_probability",
+    "company_key",
     "is_market",
+    "is_market_key",
     "load_market",
+    "market_from_dict",
 ]
 
 # Tables of a scenario file that belong to the market, not to a company's scenario.
@@ -257,11 +263,118 @@ def load_market(name: str | Path, overrides: list[str] | None = None) -> MarketS
             or any error of the shared scenario.
     """
     path = resolve_scenario_path(name)
-    data = read_toml(path, "scenario")
+    return market_from_dict(read_toml(path, "scenario"), path, overrides)
+
+
+def is_market_key(key: str) -> bool:
+    """True for a key of the market's own tables, not of the shared scenario.
+
+    ``companies.<name>.<key>``, ``switching.*``, ``choice.*``, ``expansion.*``.
+    """
+    return key.partition(".")[0] in MARKET_SECTIONS
+
+
+def apply_market_values(
+    data: dict[str, Any], values: dict[str, Any], source: str
+) -> dict[str, Any]:
+    """Apply ``{key: value}`` to a market scenario's raw data (a copy is returned).
+
+    ``companies.<name>.plan`` (or ``.plan.file``), ``.launch_month``, ``.launch_region``,
+    ``.founders`` and ``.holding`` set the company's table; any other
+    ``companies.<name>.<section>.<key>`` (``plan.<table>.<key>`` too) goes into its ``set``;
+    ``switching.*``, ``choice.*``, ``expansion.*`` set the market's tables; every other key
+    changes the shared scenario (:func:`simulation.config.apply_values`). Names and keys are
+    checked here, values when the result is read (:func:`market_from_dict`).
+    """
+    data = copy.deepcopy(data)
+    shared = {}
+    for key, value in values.items():
+        section, _, rest = key.partition(".")
+        if section == "companies":
+            _set_company_value(data, key, value, source)
+        elif section in MARKET_SECTIONS:
+            if not rest or "." in rest:
+                raise ConfigError(f"{source}: {key}: expected {section}.<key>")
+            table = data.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{source}: {key}: '{section}' must be a table")
+            table[rest] = value
+        else:
+            shared[key] = value
+    return apply_values(data, shared, source) if shared else data
+
+
+# Keys of a [[companies]] table a value sets directly (the others go into its `set`).
+COMPANY_FIELDS = ("plan", "launch_month", "launch_region", "founders", "holding")
+
+
+def company_key(key: str, names: list[str], source: str) -> tuple[str, str]:
+    """``companies.<name>.<field>`` -> ``(name, field)``: a company of ``names`` and its key.
+
+    ``field`` is one of :data:`COMPANY_FIELDS` (``plan.file`` read as ``plan``) or a
+    ``section.key`` of the company's own scenario changes (its ``set``).
+
+    Raises:
+        ConfigError: an unknown company (the known ones listed) or company key.
+    """
+    rest = key.partition(".")[2]
+    if rest in names:
+        raise ConfigError(f"{source}: {key}: expected {key}.<key> (e.g. {key}.plan)")
+    # Company names may hold dots: the longest name the key starts with.
+    hits = sorted((n for n in names if rest.startswith(n + ".")), key=len, reverse=True)
+    if not hits:
+        raise ConfigError(
+            f"{source}: {key}: no company {rest.partition('.')[0]!r} in the scenario "
+            f"(companies: {', '.join(names)}); write companies.<name>.<key>"
+        )
+    name = hits[0]
+    field = rest[len(name) + 1 :]
+    if field == "plan.file":
+        field = "plan"
+    if field not in COMPANY_FIELDS and "." not in field:
+        raise ConfigError(
+            f"{source}: {key}: unknown key {field!r} of a company; a company has "
+            f"{', '.join(COMPANY_FIELDS)}, and its own scenario changes as "
+            f"companies.{name}.<section>.<key> (e.g. companies.{name}.costs.starter_kit_usd)"
+        )
+    return name, field
+
+
+def _set_company_value(data: dict[str, Any], key: str, value: Any, source: str) -> None:
+    tables = data.get("companies")
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{source}: {key}: the scenario has no [[companies]] tables")
+    names = [str(t.get("name")) for t in tables]
+    name, field = company_key(key, names, source)
+    table = tables[names.index(name)]
+    if field in COMPANY_FIELDS:
+        table[field] = value
+    else:
+        changes = table.get("set") or {}
+        if not isinstance(changes, dict):
+            raise ConfigError(
+                f"{source}: {key}: companies[{names.index(name)}].set must be a table"
+            )
+        table["set"] = {**changes, field: value}
+
+
+def market_from_dict(
+    data: dict[str, Any], path: Path, overrides: list[str] | None = None
+) -> MarketSpec:
+    """Check a market scenario's raw data (as read from ``path``); see :func:`load_market`.
+
+    ``overrides`` are ``--set`` texts: a market key (:func:`is_market_key`) changes the
+    market's tables (:func:`apply_market_values`), any other key the shared scenario.
+    """
     where = str(path)
+    mine = [o for o in overrides or [] if is_market_key(o.partition("=")[0].strip())]
+    shared = [o for o in overrides or [] if o not in mine]
+    data = copy.deepcopy(data)
+    for item in mine:
+        data = apply_market_values(data, dict([parse_override(item)]), f"--set {item!r}")
     market = {k: data.pop(k) for k in MARKET_SECTIONS if k in data}
-    data = apply_overrides(data, overrides or [], where)
-    base = scenario_from_dict(data, where, strict=True, sources=override_sources(overrides or []))
+    data = apply_overrides(data, shared, where)
+    base = scenario_from_dict(data, where, strict=True, sources=override_sources(shared))
     raw = market.get("companies")
     if not isinstance(raw, list) or not raw or not all(isinstance(c, dict) for c in raw):
         raise ConfigError(f"{where}: companies: expected one or more [[companies]] tables")

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from simulation import codebook, results
+from simulation import codebook, market_tables, outcomes, results
 from simulation.htmlpage import escape, figure_html, page, png_bytes, table_html
 from simulation.market import Market, MarketSpec
 from simulation.metrics.disclosure import income_disclosure
@@ -64,10 +64,9 @@ def run_market(
             write_run_folder(cdir, run, spec.path, {}, figures, {"company": c.name})
             files.append(f"companies/{c.name}/")
         tables = market.tables()
-        launch = {c.name: c.spec.launch_month for c in market.companies}
         stacked = {
-            "monthly.csv": _stack(market, results.monthly_table, launch),
-            "levels.csv": _stack(market, results.level_table, launch),
+            "monthly.csv": stack(market, results.monthly_table),
+            "levels.csv": stack(market, results.level_table),
         }
         frames = {
             "companies.csv": tables["companies"],
@@ -108,12 +107,17 @@ def run_market(
     return {"run_dir": run_dir, "market": market, "summary": summary}
 
 
-def _stack(market: Market, table, launch: dict[str, int]) -> pd.DataFrame:
+def stack(market: Market, table=results.monthly_table) -> pd.DataFrame:
+    """A table of each launched company (``results.monthly_table``...) stacked.
+
+    A ``company`` column first, months on the market's clock (the company's month + its
+    launch month): ``monthly.csv`` of the market folder and a market sweep's monthly rows.
+    """
     parts = []
     for c in market.launched():
         df = table(c.model).copy()
         df.insert(0, "company", c.name)
-        df["month"] = df["month"] + launch[c.name]
+        df["month"] = df["month"] + c.spec.launch_month
         parts.append(df)
     return pd.concat(parts, ignore_index=True)
 
@@ -167,6 +171,32 @@ def market_summary(market: Market) -> dict[str, Any]:
         ever_any.update(c.model.ever_ids.tolist())
     out["ever_joined_any"] = len(ever_any)
     out["penetration_any"] = len(ever_any) / market.n
+    return out
+
+
+def market_outcomes(market: Market) -> dict[str, Any]:
+    """A market sweep's outcomes of one run: one ``<outcome>__<company>`` value per company.
+
+    The market's figures of each company and holding (:func:`market_summary`, plus its share
+    in the month of its peak) and, per company, the single-company sweep outcomes of
+    ``market_tables.COMPANY_RUN_OUTCOMES`` on its own tables; then the market's
+    ``ever_joined_any`` and ``penetration_any``.
+    """
+    summary = market_summary(market)
+    comp = market.tables()["companies"]
+    sep = market_tables.OUTCOME_SEPARATOR
+    out: dict[str, Any] = {}
+    for name, s in summary["companies"].items():
+        g = comp[comp["company"] == name]
+        at_peak = float(g["market_share"].iloc[int(g["members"].to_numpy().argmax())])
+        row = {**s, "market_share_at_peak": at_peak}
+        for k in market_tables.COMPANY_MARKET_OUTCOMES:
+            out[f"{k}{sep}{name}"] = row[k]
+    for c in market.launched():
+        o = outcomes.sweep_outcomes(results.run_data(c.model))
+        for k in market_tables.COMPANY_RUN_OUTCOMES:
+            out[f"{k}{sep}{c.name}"] = o[k]
+    out.update({k: summary[k] for k in market_tables.MARKET_OUTCOMES})
     return out
 
 
@@ -260,4 +290,11 @@ def market_report(market: Market, summary: dict[str, Any]) -> str:
     return page("Market", "\n".join(body))
 
 
-__all__ = ["MARKET_TABLES", "market_report", "market_summary", "run_market"]
+__all__ = [
+    "MARKET_TABLES",
+    "market_outcomes",
+    "market_report",
+    "market_summary",
+    "run_market",
+    "stack",
+]

@@ -69,3 +69,36 @@ REGION_COLUMNS: dict[str, tuple[str, str]] = {
     "ever_joined": ("Persons of the town who ever joined the company.", "persons"),
     "penetration": ("ever_joined / population.", "share 0-1"),
 }  # fmt: skip
+
+# A sweep over a market (docs/sweeps.md): runs.parquet has one column ``<outcome>__<company>``
+# per company (and per holding, for the figures of companies.csv) for each outcome below.
+COMPANY_OUTCOME_ROW = "one company (or holding) over one run of the sweep"
+# outcome -> (meaning, unit): the market's figures of the company, from companies.csv.
+COMPANY_MARKET_OUTCOMES: dict[str, tuple[str, str]] = {
+    "peak_members": ("Highest number of active members in a month.", "persons"),
+    "peak_month": ("Month of the market (0 = the start) of that peak.", "month index"),
+    "members_end": ("Active members at the end of the run.", "persons"),
+    "market_share_end": ("Its share of all the market's active distributors at the end.",
+                         "share 0-1"),
+    "market_share_at_peak": ("Its share of all the market's active distributors in the "
+                             "month of its peak membership.", "share 0-1"),
+    "ever_joined": ("Persons who ever joined it (a switcher counts in each company).",
+                    "persons"),
+    "penetration": ("Share of the market's persons who ever joined it.", "share 0-1"),
+    "switched_in": ("Members who came from another company, over the run.", "persons"),
+    "switched_out": ("Members who left for another company, over the run.", "persons"),
+}  # fmt: skip
+# Outcomes of a single-company sweep (simulation.outcomes.OUTCOMES) recorded per company
+# (not per holding), computed on the company's own tables as in a single-company run.
+COMPANY_RUN_OUTCOMES = (
+    "share_net_loss", "median_net_income", "consumer_injury", "payout_ratio", "revenue",
+    "commissions", "recruitment_income_share", "top1_commissions", "worst_month_payout_ratio",
+    "worst_month", "breakage_ratio", "months_over_cap", "members_net_income",
+)  # fmt: skip
+# Figures over the whole market (one column each).
+MARKET_OUTCOMES: dict[str, tuple[str, str]] = {
+    "ever_joined_any": ("Persons who ever joined one of the companies (each counted once).",
+                        "persons"),
+    "penetration_any": ("ever_joined_any / the market's persons.", "share 0-1"),
+}  # fmt: skip
+OUTCOME_SEPARATOR = "__"

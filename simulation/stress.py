@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from simulation import results
-from simulation.config import Scenario, load_scenario
+from simulation.config import Scenario, load_scenario, parse_override
 from simulation.errors import ConfigError
 from simulation.plans import plan_from_dict
 from simulation.safepath import safe_name
@@ -47,6 +47,8 @@ from simulation.sweep import (
     add_battery_options,
     check_battery_seeds,
     executor_options,
+    load_market_base,
+    market_base,
     print_result,
     read_plan,
     run_sweep,
@@ -205,15 +207,32 @@ def build(
     sets: list[str] | None = None,
     seeds: int = 20,
     master_seed: int = 0,
+    company: str | None = None,
 ) -> Sweep:
     """The stress sweep of one plan or several (paths or shipped names) on ``scenario``.
 
     With one plan the runs are labelled by future; with several, ``plan/future`` (the plan
     file's stem), every plan on the same futures and seeds. The plans are validated here: a
     plan that does not load is an error before anything runs.
+
+    On a market scenario (``[[companies]]``) the plan is ``company``'s while the other
+    companies keep theirs; the futures change the shared scenario (a company's own values in
+    its ``set`` stay), so the whole market lives through them.
     """
     given = [plan] if isinstance(plan, str) else list(plan)
-    scen, _path = load_scenario(scenario, sets or [])
+    market = market_base(scenario, Path.cwd(), "stress") if scenario is not None else None
+    if market is None and company is not None:
+        raise ConfigError(
+            f"stress --company {company}: the scenario '{scenario or 'classroom'}' has one "
+            "company; --company names a company of a market scenario ([[companies]])"
+        )
+    if market is not None and company not in market["companies"]:
+        given_company = f" --company {company}" if company is not None else ""
+        raise ConfigError(
+            f"stress{given_company}: {scenario} is a market of "
+            f"{', '.join(market['companies'])}; name the company whose plan is stressed "
+            "with --company NAME"
+        )
     infos = [read_plan(p, Path.cwd(), "stress") for p in given]
     stems = [Path(i["path"]).stem for i in infos]
     twice = sorted({s for s in stems if stems.count(s) > 1})
@@ -223,29 +242,43 @@ def build(
             "file name (it labels the runs)"
         )
     objs = [plan_from_dict(i["data"], source=i["path"]) for i in infos]
-    base = scen.to_dict()
-    base["plan"]["file"] = infos[0]["path"]
+    plans: dict[str, dict[str, Any]] = {}
+    if market is None:
+        scen, _path = load_scenario(scenario, sets or [])
+        base = scen.to_dict()
+        base["plan"]["file"] = infos[0]["path"]
+        key = "plan.file"
+    else:
+        values = dict(parse_override(s) for s in sets or [])
+        base = load_market_base(market, values, Path.cwd(), "stress --set", plans)
+        key = f"companies.{company}.plan"
+        market["plan_keys"] = [key]
+        market["stressed"] = {"company": company, "plans": [i["path"] for i in infos]}
+    plans.update({i["path"]: i for i in infos})
     multi = len(infos) > 1
     points = []
     for info, stem in zip(infos, stems, strict=True):
         for name, fn in FUTURES.items():
             values, shocks = fn(base)
-            if multi:
-                values = {**values, "plan.file": info["path"]}
+            if multi or market is not None:
+                values = {**values, key: info["path"]}
             points.append(Point(values, label=f"{stem}/{name}" if multi else name, shocks=shocks))
     names = ", ".join(f"'{o.meta.name}' ({s})" for o, s in zip(objs, stems, strict=True))
+    where = base["scenario"]["name"]
+    of = f" for company '{company}' of the market" if company else ""
     return Sweep(
-        name=f"stress-{'+'.join(stems)}-{scen.scenario.name}",
-        description=f"Plan{'s' if multi else ''} {names} across {len(FUTURES)} futures of "
-        f"the '{scen.scenario.name}' scenario, {seeds} seeds each.",
+        name=f"stress-{'+'.join(stems)}-{where}{f'-{company}' if company else ''}",
+        description=f"Plan{'s' if multi else ''} {names}{of} across {len(FUTURES)} futures "
+        f"of the '{where}' scenario, {seeds} seeds each.",
         source=f"mlmsim stress {' '.join(given)}",
         base=base,
-        plans={i["path"]: i for i in infos},
+        plans=plans,
         points=points,
         replicates=seeds,
         master_seed=master_seed,
         design="battery",
         kind="stress",
+        market=market,
     )
 
 
@@ -254,11 +287,14 @@ def _q(v: pd.Series, q: float) -> float:
     return float(v.quantile(q)) if len(v) else math.nan
 
 
-def stress_table(runs: pd.DataFrame, plans: list[str] | None = None) -> pd.DataFrame:
+def stress_table(
+    runs: pd.DataFrame, plans: list[str] | None = None, company: str | None = None
+) -> pd.DataFrame:
     """One row per future: runs, and the distribution over seeds of each reported outcome.
 
     With ``plans`` (plan file stems; runs labelled ``plan/future``): one row per plan and
-    future, with a ``plan`` column first.
+    future, with a ``plan`` column first. With ``company`` (a market): that company's
+    outcomes (``<outcome>__<company>``), and its share of the market's members at the end.
     """
     rows = []
     pairs = [(p, f) for p in plans for f in FUTURES] if plans else [(None, f) for f in FUTURES]
@@ -267,6 +303,7 @@ def stress_table(runs: pd.DataFrame, plans: list[str] | None = None) -> pd.DataF
         ok = sub[sub["status"] == "ok"]
 
         def col(c: str, frame: pd.DataFrame = ok) -> pd.Series:
+            c = f"{c}__{company}" if company else c
             return frame[c] if c in frame else pd.Series(dtype=float)
 
         rows.append(
@@ -291,14 +328,25 @@ def stress_table(runs: pd.DataFrame, plans: list[str] | None = None) -> pd.DataF
                 "recruitment_income_share_p95": _q(col("recruitment_income_share"), 0.95),
                 "runs_over_cap": int((col("months_over_cap").fillna(0) > 0).sum()),
                 "penetration_median": _q(col("penetration"), 0.5),
+                **(
+                    {"market_share_end_median": _q(col("market_share_end"), 0.5)}
+                    if company
+                    else {}
+                ),
             }
         )
     return pd.DataFrame(rows)
 
 
-def flags(runs: pd.DataFrame, table: pd.DataFrame, cap: float | None) -> list[dict[str, Any]]:
-    """The two flags: payout above the cap, income that depends on recruiting."""
+def flags(
+    runs: pd.DataFrame, table: pd.DataFrame, cap: float | None, company: str | None = None
+) -> list[dict[str, Any]]:
+    """The two flags: payout above the cap, income that depends on recruiting.
+
+    With ``company`` (a market): of that company's outcomes.
+    """
     ok = runs[runs["status"] == "ok"]
+    recruiting = f"recruitment_income_share__{company}" if company else "recruitment_income_share"
     out = []
     worst = table["worst_month_payout_ratio_max"]
     worst_future = table.loc[worst.idxmax(), "future"] if worst.notna().any() else "n/a"
@@ -335,7 +383,7 @@ def flags(runs: pd.DataFrame, table: pd.DataFrame, cap: float | None) -> list[di
                 "text": text,
             }
         )
-    share = ok["recruitment_income_share"].astype(np.float64).dropna() if len(ok) else None
+    share = ok[recruiting].astype(np.float64).dropna() if len(ok) else None
     median = float(share.median()) if share is not None and len(share) else math.nan
     heavy = table[table["recruitment_income_share_median"] >= RECRUITING_LINE]["future"]
     raised = bool(median >= RECRUITING_LINE)
@@ -364,18 +412,24 @@ def flags(runs: pd.DataFrame, table: pd.DataFrame, cap: float | None) -> list[di
 
 def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
     """The sweep step writing ``stress.csv`` and ``stress.json``."""
-    infos = list(sweep.plans.values())
+    stressed = (sweep.market or {}).get("stressed")
+    if stressed:  # a market: the stressed company's plans, not the other companies'
+        infos = [sweep.plans[p] for p in stressed["plans"]]
+        company = stressed["company"]
+        plan_keys = {"plan.file", *sweep.market["plan_keys"]}
+    else:
+        infos, company, plan_keys = list(sweep.plans.values()), None, {"plan.file"}
     plans = [plan_from_dict(i["data"], source=i["path"]) for i in infos]
     stems = [Path(i["path"]).stem for i in infos]
     multi = len(infos) > 1
     futures = {}
     for p in sweep.points:
         name = p.label.rpartition("/")[2]
-        values = {k: v for k, v in p.values.items() if k != "plan.file"}
+        values = {k: v for k, v in p.values.items() if k not in plan_keys}
         futures[name] = f"{describe(name)} Here: {_changes(values, p.shocks)}."
 
     def step(out: Path, _sweep: Sweep, runs: pd.DataFrame) -> list[str]:
-        table = stress_table(runs, stems if multi else None)
+        table = stress_table(runs, stems if multi else None, company)
         results.write_csv(table, out / TABLE_FILE)
         all_flags = []
         for plan, stem in zip(plans, stems, strict=True):
@@ -384,10 +438,10 @@ def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
                 mine = runs[runs["label"].str.startswith(f"{stem}/")].copy()
                 mine["label"] = mine["label"].str.partition("/")[2]
                 part = table[table["plan"] == stem].drop(columns="plan").reset_index(drop=True)
-                for f in flags(mine, part, cap):
+                for f in flags(mine, part, cap, company):
                     all_flags.append({**f, "plan": stem, "title": f"{stem}: {f['title']}"})
             else:
-                all_flags += flags(runs, table, cap)
+                all_flags += flags(runs, table, cap, company)
         names = ", ".join(f"'{p.meta.name}'" for p in plans)
         data = {
             "plan": infos[0]["path"] if not multi else [i["path"] for i in infos],
@@ -396,8 +450,12 @@ def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
             "caps": {
                 s: (p.cap.ratio if p.cap else None) for p, s in zip(plans, stems, strict=True)
             },
+            "company": company,
             "intro": (
-                f"Plan{'s' if multi else ''} {names} in {len(FUTURES)} futures, "
+                f"Plan{'s' if multi else ''} {names}"
+                + (f" of company '{company}', the other companies keeping theirs," if company
+                   else "")
+                + f" in {len(FUTURES)} futures, "
                 f"{sweep.replicates} seeds each (the same seeds in every future"
                 f"{' and for every plan' if multi else ''}). Money "
                 "ratios are over the whole run; 'paid below costs' is the share of everyone "
@@ -421,6 +479,7 @@ def print_stress(out: Path) -> None:
         return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
     multi = bool(data["table"]) and "plan" in data["table"][0]
+    share = bool(data.get("company"))  # a market: the company's share of members at the end
     head = (
         *(("plan",) if multi else ()),
         "future",
@@ -431,6 +490,7 @@ def print_stress(out: Path) -> None:
         "below cost",
         "recruit",
         "over cap",
+        *(("share end",) if share else ()),
     )
     rows = [
         (
@@ -444,12 +504,14 @@ def print_stress(out: Path) -> None:
             pct(r["share_paid_below_costs_median"]),
             pct(r["recruitment_income_share_median"]),
             str(r["runs_over_cap"]),
+            *((pct(r["market_share_end_median"]),) if share else ()),
         )
         for r in data["table"]
     ]
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
     plans = data["plan"] if isinstance(data["plan"], list) else [data["plan"]]
-    print(f"\n  {data['plan_name']} ({', '.join(plans)})")
+    of = f" as company '{data['company']}' of the market" if share else ""
+    print(f"\n  {data['plan_name']}{of} ({', '.join(plans)})")
     for row in (head, *rows):
         print(
             "  "
@@ -461,6 +523,7 @@ def print_stress(out: Path) -> None:
     print(
         "\n  medians over seeds; worst mo = highest monthly payout ratio of any run; below cost "
         "= share of joiners with net income < 0; recruit = share of commissions from recruiting"
+        + ("; share end = the company's share of the market's members at the end" if share else "")
     )
     for f in data["flags"]:
         print(f"  {'FLAG' if f['raised'] else 'ok  '}  {f['title']}: {f['text']}")
@@ -476,6 +539,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenario", default=None, help="base scenario file or shipped name (default: classroom)"
     )
+    parser.add_argument(
+        "--company",
+        default=None,
+        help="on a market scenario: the company whose plan is stressed (the others keep theirs)",
+    )
     add_battery_options(
         parser,
         "future",
@@ -486,7 +554,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """``mlmsim stress``: run (or resume) the battery, print the table and the flags."""
     check_battery_seeds(args)
-    sweep = build(args.plan, args.scenario, args.sets, args.seeds, args.master_seed)
+    sweep = build(
+        args.plan, args.scenario, args.sets, args.seeds, args.master_seed, args.company
+    )
     # The settings are part of the default folder's name, as for `mlmsim run`: a second
     # stress test of the same plan with other settings gets its own folder instead of being
     # refused as "a different sweep" in the first one's.

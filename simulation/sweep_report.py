@@ -48,7 +48,20 @@ KEY_OUTCOMES = (
     "recruitment_income_share",
     "top1_commissions",
 )
+# A sweep over a market: these outcomes of each company (``<outcome>__<company>`` columns).
+KEY_MARKET_OUTCOMES = (
+    "market_share_end",
+    "market_share_at_peak",
+    "peak_members",
+    "ever_joined",
+    "share_net_loss",
+    "payout_ratio",
+)
 OUTCOME_LABELS = {
+    "market_share_end": "share of members at the end",
+    "market_share_at_peak": "share of members at its peak",
+    "peak_members": "peak members",
+    "ever_joined": "ever joined",
     "penetration": "penetration",
     "share_net_loss": "share who lost money",
     "median_net_income": "median net income, USD",
@@ -68,6 +81,8 @@ _PERCENT = {
     "worst_month_payout_ratio",
     "breakage_ratio",
     "gini_net_income",
+    "market_share_end",
+    "market_share_at_peak",
 }
 COLOURS = (
     "#2166ac",
@@ -105,6 +120,27 @@ def fan_groups(runs: pd.DataFrame, params: list[str] | None = None) -> pd.Series
     return pd.Series("all runs", index=ids, name="group")
 
 
+def key_outcomes(spec: dict[str, Any]) -> tuple[str, ...]:
+    """The outcomes of the report's table and figure: per company for a market sweep."""
+    market = spec.get("market")
+    if not market:
+        return KEY_OUTCOMES
+    return tuple(f"{o}__{c}" for o in KEY_MARKET_OUTCOMES for c in market["companies"])
+
+
+def outcome_label(outcome: str) -> str:
+    """An outcome's label; a market sweep's ``<outcome>__<company>`` names the company."""
+    base, _, company = outcome.partition("__")
+    label = OUTCOME_LABELS.get(base, base)
+    return f"{label} ({company})" if company else label
+
+
+def is_percent(outcome: str) -> bool:
+    """Whether an outcome (or a monthly metric) is a share, shown as a percentage."""
+    base = outcome.partition("__")[0]
+    return base in _PERCENT or base.endswith("_share")
+
+
 def value_label(key: str, value: Any) -> str:
     """``join_prob=0.3``, ``plan=unilevel_5``: a parameter value as a short label."""
     if key == "plan.file":
@@ -130,10 +166,17 @@ def fan_table(monthly: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
         e.g. a payout ratio with no revenue, are left out of that month's statistics).
     """
     metrics = fan_metrics(monthly)
-    df = monthly[["run_id", "month", *metrics]].copy()
+    company = "company" in monthly  # a market sweep: one fan per company in each group
+    df = monthly[["run_id", "month", *metrics, *(["company"] if company else [])]].copy()
     df["group"] = df["run_id"].map(groups)
     df = df.dropna(subset=["group"])
     order = list(dict.fromkeys(groups.to_numpy()))
+    if company:
+        df["group"] = df["group"] + ": " + df["company"].astype(str)
+        names = list(dict.fromkeys(monthly["company"].astype(str)))
+        order = [f"{g}: {c}" for g in order for c in names]
+        order = [g for g in order if g in set(df["group"])]
+        df = df.drop(columns="company")
     long = df.melt(id_vars=["group", "month"], value_vars=metrics, var_name="metric")
     long["value"] = long["value"].astype(np.float64)
     g = long.groupby(["group", "metric", "month"], sort=False)["value"]
@@ -253,9 +296,9 @@ def outcome_figure(
             for q in (0.05, 0.95):
                 ax.axvline(v.quantile(q), color=COLOURS[1], linestyle="--", linewidth=1)
             ax.axvline(v.mean(), color="black", linewidth=1.5)
-            ax.set_title(OUTCOME_LABELS.get(o, o), fontsize=12)
+            ax.set_title(outcome_label(o), fontsize=12)
             ax.set_ylabel("runs", fontsize=10)
-            if o in _PERCENT:
+            if is_percent(o):
                 ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         for ax in axes[len(outcomes) :]:
             ax.set_visible(False)
@@ -301,12 +344,12 @@ def outcome_figure(
                 ax.scatter(range(len(cats)), means, color=COLOURS[1], s=90, marker="_", lw=3)
                 ax.set_xticks(range(len(cats)))
                 ax.set_xticklabels([Path(c).stem for c in cats], rotation=20, fontsize=9)
-            if o in _PERCENT:
+            if is_percent(o):
                 ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.spines[["top", "right"]].set_visible(False)
             ax.tick_params(labelsize=9)
             if j == 0:
-                ax.set_ylabel(OUTCOME_LABELS.get(o, o), fontsize=11)
+                ax.set_ylabel(outcome_label(o), fontsize=11)
             if i == len(outcomes) - 1:
                 ax.set_xlabel("future" if p == "label" else p, fontsize=11)
     return fig
@@ -340,7 +383,8 @@ def fmt(value: Any, outcome: str = "") -> str:
     if isinstance(value, str):
         return value
     v = float(value)
-    if outcome in _PERCENT or outcome.endswith("_share") or outcome == "pct":
+    outcome = outcome.partition("__")[0]  # a market sweep's <outcome>__<company>
+    if is_percent(outcome) or outcome == "pct":
         return f"{100 * v:.1f}%"
     if "income" in outcome or outcome in ("revenue", "commissions", "breakage"):
         return f"{'−' if v < -0.5 else ''}${abs(v):,.0f}"
@@ -371,6 +415,7 @@ STRESS_HEADERS = {
     "recruitment_income_share_p95": "income from recruiting, 95%",
     "runs_over_cap": "runs over the cap",
     "penetration_median": "penetration, median",
+    "market_share_end_median": "share of the market's members at the end, median",
 }
 
 
@@ -498,6 +543,7 @@ def render_html(
     spec: dict[str, Any], runs: pd.DataFrame, outcomes: pd.DataFrame, pngs: dict[str, bytes], out
 ) -> str:
     """The report page."""
+    keys = key_outcomes(spec)
     ok = int((runs["status"] == "ok").sum())
     failed = runs[runs["status"] == "error"]
     base = spec.get("base_scenario", {})
@@ -530,10 +576,10 @@ def render_html(
         "below zero with the household's own use of the product valued at what it would "
         "have cost anyway.</p>",
     ]
-    head = ["point", "runs ok", *[OUTCOME_LABELS.get(o, o) for o in KEY_OUTCOMES]]
+    head = ["point", "runs ok", *[outcome_label(o) for o in keys]]
     shown = outcomes.head(40)
     rows = [
-        [r["label"] or f"point {r['point']}", r["ok"], *[_band(r, o) for o in KEY_OUTCOMES]]
+        [r["label"] or f"point {r['point']}", r["ok"], *[_band(r, o) for o in keys]]
         for _, r in shown.iterrows()
     ]
     parts.append(table_html(head, rows))
@@ -617,7 +663,7 @@ def write_report(out: Path) -> list[str]:
             fan_figure(fan, [m for m in KEY_METRICS if m in metrics], big=True, ncols=2)
         )
         pngs["fans"] = figure_png(fan_figure(fan, metrics))
-        pngs["outcomes"] = figure_png(outcome_figure(runs, params))
+        pngs["outcomes"] = figure_png(outcome_figure(runs, params, key_outcomes(spec)))
     sens = out / FIG_DIR / "sensitivity.png"
     if sens.is_file():
         pngs["sensitivity"] = sens.read_bytes()
@@ -627,7 +673,7 @@ def write_report(out: Path) -> list[str]:
             data = pngs[name]
             results.atomic_write(path, lambda p, d=data: p.write_bytes(d))
             files.append(f"{FIG_DIR}/{name}.png")
-    text = render_html(spec, runs, outcome_table(runs), pngs, out)
+    text = render_html(spec, runs, outcome_table(runs, key_outcomes(spec)), pngs, out)
     results.atomic_write(out / REPORT_FILE, lambda p: p.write_text(text, encoding="utf-8"))
     files.append(REPORT_FILE)
     return files

@@ -128,6 +128,7 @@ def test_shipped_sweep_files_load():
     sizes = {p.stem: len(load_sweep(p).tasks()) for p in (ROOT / "scenarios/sweeps").glob("*.toml")}
     assert sizes["classroom_monte_carlo"] == 1000
     assert sizes["classroom_grid"] == 60
+    assert sizes["two_companies_fast_start"] == 20  # a market: 2 plans of beta x 10 seeds
     assert {"classroom_lhs", "classroom_morris"} <= set(sizes)
 
 

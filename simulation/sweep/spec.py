@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulation import outcomes
+from simulation import market_tables, outcomes
 from simulation.config import (
     SCENARIO_DIR,
     Market,
@@ -202,6 +202,11 @@ class Sweep:
         points: the design, in order.
         params: the varied parameters (``section.key`` -> :class:`Param`).
         shocks: shocks applied to every run (``[{"month": m, "set": {key: value}}]``).
+        market: for a sweep over a market (a base scenario with ``[[companies]]``): the
+            scenario file's ``path``, its ``data`` with ``[base]`` applied, the ``companies``
+            and ``holdings`` names and the ``plan_keys`` (``companies.<name>.plan`` axes,
+            resolved through ``plans``; ``stressed`` for ``mlmsim stress``); each task
+            builds its market from them. None for one company.
     """
 
     name: str
@@ -219,6 +224,7 @@ class Sweep:
     source: str = "<sweep>"
     kind: str = "sweep"
     samples: int | None = None
+    market: dict[str, Any] | None = None
 
     def seed(self, point: int, replicate: int) -> int:
         """The seed of replicate ``replicate`` of point ``point`` (63-bit, from the master)."""
@@ -255,20 +261,29 @@ class Sweep:
             if row["run_id"] in seen:
                 continue  # e.g. a Morris trajectory revisiting a point: same run, same result
             seen.add(row["run_id"])
-            plan = self.plans[str(row["values"].get("plan.file", base_plan))]
-            tasks.append(
-                {
-                    "run_id": row["run_id"],
-                    "point": row["point"],
-                    "replicate": row["replicate"],
-                    "seed": row["seed"],
-                    "label": row["label"],
-                    "values": row["values"],
-                    "shocks": row["shocks"],
-                    "scenario": self.base,
-                    "plan": plan,
+            task = {
+                "run_id": row["run_id"],
+                "point": row["point"],
+                "replicate": row["replicate"],
+                "seed": row["seed"],
+                "label": row["label"],
+                "values": row["values"],
+                "shocks": row["shocks"],
+                "scenario": self.base,
+            }
+            if self.market is None:
+                task["plan"] = self.plans[str(row["values"].get("plan.file", base_plan))]
+            else:
+                # A market run reads its scenario data (task["market"]) with these values;
+                # plan values as resolved when the sweep file was read.
+                plan_keys = {"plan.file", *self.market["plan_keys"]}
+                task["plan"] = None
+                task["market"] = self.market
+                task["market_values"] = {
+                    k: self.plans[str(v)]["path"] if k in plan_keys else v
+                    for k, v in row["values"].items()
                 }
-            )
+            tasks.append(task)
         return tasks
 
     def param_keys(self) -> list[str]:
@@ -280,13 +295,14 @@ class Sweep:
 
     def fingerprint(self) -> str:
         """A hash of everything that determines the runs' results."""
-        blob = _canonical(
-            {
-                "base": self.base,
-                "plans": {k: v["data"] for k, v in sorted(self.plans.items())},
-                "runs": sorted(t["run_id"] for t in self.tasks()),
-            }
-        )
+        what = {
+            "base": self.base,
+            "plans": {k: v["data"] for k, v in sorted(self.plans.items())},
+            "runs": sorted(t["run_id"] for t in self.tasks()),
+        }
+        if self.market is not None:
+            what["market"] = self.market["data"]
+        blob = _canonical(what)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def spec(self) -> dict[str, Any]:
@@ -311,6 +327,16 @@ class Sweep:
             "runs": len(self.tasks()),
             "base_scenario": self.base,
             "plans": {k: v["path"] for k, v in self.plans.items()},
+            **({"market": self.market_spec()} if self.market is not None else {}),
+        }
+
+    def market_spec(self) -> dict[str, Any]:
+        """A market sweep's companies and scenario file (``sweep.json``, the report)."""
+        assert self.market is not None
+        return {
+            "scenario_file": self.market["path"],
+            "companies": self.market["companies"],
+            "holdings": self.market["holdings"],
         }
 
 
@@ -391,14 +417,46 @@ def _field_of(key: str, src: str, where: str) -> Any:
     return model.model_fields[name]
 
 
-def _parse_param(key: str, spec: Any, src: str) -> Param:
+def _market_field(key: str, names: list[str], src: str, where: str) -> Any:
+    """The pydantic field of a market sweep's key (None for a plan value); errors name it.
+
+    ``companies.<name>.<key>`` (a ``[[companies]]`` key, or a scenario key of the company's
+    own changes), ``switching.*`` / ``choice.*`` / ``expansion.*``, or a shared scenario key.
+    """
+    # mesa (through simulation.market): only sweeps over a market need it.
+    from simulation import market  # noqa: PLC0415
+
+    section, _, name = key.partition(".")
+    if section == "companies":
+        company, field = market.company_key(key, names, f"{src}: {where}")
+        if field in market.COMPANY_FIELDS:
+            return market.CompanySpec.model_fields[field]
+        return _field_of(field, src, f"{where}.companies.{company}")
+    tables = {"switching": market.Switching, "choice": market.Choice, "expansion": market.Expansion}
+    if section in tables:
+        fields = tables[section].model_fields
+        if name not in fields:
+            raise ConfigError(
+                f"{src}: {where}.{key}: unknown key; [{section}] has {', '.join(fields)}"
+            )
+        return fields[name]
+    return _field_of(key, src, where)
+
+
+def _parse_param(key: str, spec: Any, src: str, market: dict[str, Any] | None = None) -> Param:
     where = f"parameters.{key}"
-    f = _field_of(key, src, "parameters")
+    if market is None:
+        f = _field_of(key, src, "parameters")
+    else:
+        f = _market_field(key, market["companies"], src, "parameters")
     if key == "scenario.seed":
         raise ConfigError(
             f"{src}: {where}: seeds are not a parameter; set [sweep] replicates and master_seed"
         )
-    integer = f is not None and f.annotation is int
+    annotation = None if f is None else f.annotation
+    # Optional numbers of a [[companies]] table (founders, launch_region) are numbers too.
+    annotation = {int | None: int, float | None: float}.get(annotation, annotation)
+    integer = annotation is int
     if isinstance(spec, list):
         if not spec:
             raise ConfigError(f"{src}: {where} = []: list at least one value")
@@ -417,7 +475,7 @@ def _parse_param(key: str, spec: Any, src: str) -> Param:
             r = RangeSpec.model_validate(spec, strict=True)
         except ValidationError as err:
             raise ConfigError(format_validation_error(err, src, prefix=where)) from None
-        if key == "plan.file" or (f is not None and f.annotation not in (int, float)):
+        if key == "plan.file" or (f is not None and annotation not in (int, float)):
             raise ConfigError(
                 f"{src}: {where} = {spec!r}: a range needs a numeric parameter; list the values"
             )
@@ -432,7 +490,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return read_toml(path, "sweep")
 
 
-def read_plan(value: str, base_dir: Path, src: str) -> dict[str, Any]:
+def read_plan(value: str, base_dir: Path, src: str, key: str = "plan.file") -> dict[str, Any]:
     """Resolve a plan value (relative to ``base_dir``, or a shipped name) and parse its TOML.
 
     Only reading is checked here; the plan is validated by each run, so a plan that does not
@@ -441,11 +499,11 @@ def read_plan(value: str, base_dir: Path, src: str) -> dict[str, Any]:
     try:
         path = resolve_plan_path(value, base=base_dir)
     except ConfigError as err:
-        raise ConfigError(f"{src}: plan.file = {value!r}: {err}") from None
+        raise ConfigError(f"{src}: {key} = {value!r}: {err}") from None
     try:
         data = read_toml(path, "plan")
     except ConfigError as err:
-        raise ConfigError(f"{src}: plan.file = {value!r}: {err}") from None
+        raise ConfigError(f"{src}: {key} = {value!r}: {err}") from None
     return {"path": str(path.resolve()), "data": data}
 
 
@@ -485,19 +543,27 @@ def load_sweep(name: str | Path) -> Sweep:
     base_vals = _flatten(spec.base, src, "base")
     if "scenario.seed" in base_vals:
         raise ConfigError(f"{src}: base.scenario.seed: seeds come from [sweep] master_seed")
-    plan_value = base_vals.pop("plan.file", None)
-    base, _ = load_base(meta.scenario, base_vals, base_dir, src)
     plans: dict[str, dict[str, Any]] = {}
-    if plan_value is not None:
-        plans[str(plan_value)] = read_plan(str(plan_value), base_dir, src)
-        base["plan"]["file"] = plans[str(plan_value)]["path"]
-    plans.setdefault(base["plan"]["file"], read_plan(base["plan"]["file"], base_dir, src))
+    market = market_base(meta.scenario, base_dir, src)
+    if market is not None:
+        base = load_market_base(market, base_vals, base_dir, src, plans)
+    else:
+        plan_value = base_vals.pop("plan.file", None)
+        base, _ = load_base(meta.scenario, base_vals, base_dir, src)
+        if plan_value is not None:
+            plans[str(plan_value)] = read_plan(str(plan_value), base_dir, src)
+            base["plan"]["file"] = plans[str(plan_value)]["path"]
+        plans.setdefault(base["plan"]["file"], read_plan(base["plan"]["file"], base_dir, src))
     params = {
-        k: _parse_param(k, v, src) for k, v in _flatten(spec.parameters, src, "parameters").items()
+        k: _parse_param(k, v, src, market)
+        for k, v in _flatten(spec.parameters, src, "parameters").items()
     }
-    if "plan.file" in params:
-        for v in params["plan.file"].values or []:
-            plans[str(v)] = read_plan(str(v), base_dir, src)
+    if market is not None:
+        market["plan_keys"] = [k for k in params if _is_company_plan(k, market)]
+    for key in ["plan.file", *(market["plan_keys"] if market else [])]:
+        if key in params:
+            for v in params[key].values or []:
+                plans[str(v)] = read_plan(str(v), base_dir, src, key)
     shocks = []
     for i, s in enumerate(spec.shocks):
         flat = _flatten(s.set, src, f"shocks[{i}].set")
@@ -522,11 +588,93 @@ def load_sweep(name: str | Path) -> Sweep:
         shocks=shocks,
         sensitivity=spec.sensitivity,
         samples=meta.samples,
+        market=market,
     )
     _check_design(sweep, src)
     _check_values(sweep, src)
     sweep.points = expand(sweep)
     return sweep
+
+
+def market_base(scenario: str, base_dir: Path, src: str) -> dict[str, Any] | None:
+    """The base scenario's raw data when it is a market (``[[companies]]``), else None.
+
+    Returns ``{"path", "data", "companies", "holdings", "plan_keys"}`` (``data`` as read;
+    :func:`load_market_base` applies ``[base]``). A missing file is left to
+    :func:`load_base`, which names it.
+    """
+    cand = base_dir / scenario
+    try:
+        path = cand if cand.is_file() else resolve_scenario_path(scenario)
+        data = read_toml(path, "scenario")
+    except ConfigError:
+        return None
+    if "companies" not in data:
+        return None
+    raw = data["companies"]
+    # Not a list of tables: market_from_dict names the error when [base] is applied.
+    tables = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+    return {
+        "path": str(path.resolve()),
+        "data": data,
+        "companies": [str(c.get("name")) for c in tables],
+        "holdings": sorted({str(c["holding"]) for c in tables if c.get("holding")}),
+        "plan_keys": [],
+    }
+
+
+def _is_company_plan(key: str, market: dict[str, Any]) -> bool:
+    """True for ``companies.<name>.plan`` (or ``.plan.file``): a plan file, read at loading."""
+    from simulation.market import company_key  # noqa: PLC0415  (see _market_field)
+
+    if not key.startswith("companies."):
+        return False
+    return company_key(key, market["companies"], "")[1] == "plan"
+
+
+def _check_market(
+    market: dict[str, Any], values: dict[str, Any], where: str
+) -> tuple[dict[str, Any], Any]:
+    """``market``'s data with ``values``, and its MarketSpec; errors name ``where``."""
+    from simulation.market import apply_market_values, market_from_dict  # noqa: PLC0415
+
+    try:
+        data = apply_market_values(market["data"], values, where)
+        return data, market_from_dict(data, Path(market["path"]))
+    except ConfigError as err:
+        msg = str(err)
+        raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+
+
+def load_market_base(
+    market: dict[str, Any],
+    base_vals: dict[str, Any],
+    base_dir: Path,
+    src: str,
+    plans: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Apply ``[base]`` to a market's data (in ``market``), check it, read every plan.
+
+    Plan files of ``[base]`` (``plan.file``, ``companies.<name>.plan``) are relative to the
+    sweep file, like a sweep's; every company's plan is read into ``plans`` so the sweep's
+    fingerprint covers them. Returns the shared scenario as plain data (the report's base).
+    """
+    for key in base_vals:
+        _market_field(key, market["companies"], src, "base")
+    values = dict(base_vals)
+    if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
+        values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
+    for key, v in base_vals.items():
+        if key == "plan.file" or _is_company_plan(key, market):
+            plans[str(v)] = read_plan(str(v), base_dir, src, f"base.{key}")
+            values[key] = plans[str(v)]["path"]
+    where = f"{src} [base]"
+    market["data"], spec = _check_market(market, values, where)
+    check_edge_list(spec.base, where)
+    check_memory(spec.base, where)
+    for scen in spec.scenarios:
+        plans.setdefault(scen.plan.file, read_plan(scen.plan.file, base_dir, src))
+    return spec.base.to_dict()
 
 
 def design_size(sweep: Sweep) -> int:
@@ -558,6 +706,19 @@ def _check_values(sweep: Sweep, src: str) -> None:
     """
 
     def check(key: str, value: Any, where: str) -> None:
+        if sweep.market is not None:
+            # The whole market with this value: company keys, plans, launch months and
+            # shared keys are checked as `mlmsim run` would check them.
+            if key == "plan.file" or key in sweep.market["plan_keys"]:
+                value_in = sweep.plans[str(value)]["path"]
+            else:
+                value_in = value
+            try:
+                _check_market(sweep.market, {key: value_in}, src)
+            except ConfigError as err:
+                detail = str(err).removeprefix(f"{src}: ")
+                raise ConfigError(f"{src}: {where} = {value!r}: {detail}") from None
+            return
         if key == "plan.file":
             return
         if is_plan_value(key):
@@ -643,12 +804,27 @@ def _check_design(sweep: Sweep, src: str) -> None:
     elif sweep.sensitivity is not None:
         raise ConfigError(f"{src}: [sensitivity] needs design = 'morris' or 'sobol', not '{d}'")
     if sweep.sensitivity is not None:
-        unknown = [o for o in sweep.sensitivity.outcomes if o not in OUTCOMES]
+        known = list(OUTCOMES) if sweep.market is None else market_outcome_names(sweep.market)
+        unknown = [o for o in sweep.sensitivity.outcomes if o not in known]
         if unknown:
             raise ConfigError(
                 f"{src}: sensitivity.outcomes: unknown outcome {unknown[0]!r} (known: "
-                f"{', '.join(OUTCOMES)})"
+                f"{', '.join(known)})"
             )
+
+
+def market_outcome_names(market: dict[str, Any]) -> list[str]:
+    """The outcome columns of a market sweep's runs (``<outcome>__<company>``, ...)."""
+    sep = market_tables.OUTCOME_SEPARATOR
+    names = [
+        f"{o}{sep}{c}"
+        for c in [*market["companies"], *market["holdings"]]
+        for o in market_tables.COMPANY_MARKET_OUTCOMES
+    ]
+    names += [
+        f"{o}{sep}{c}" for c in market["companies"] for o in market_tables.COMPANY_RUN_OUTCOMES
+    ]
+    return names + list(market_tables.MARKET_OUTCOMES)
 
 
 def _label(values: dict[str, Any]) -> str:
@@ -657,6 +833,8 @@ def _label(values: dict[str, Any]) -> str:
         short = k.partition(".")[2]
         if k == "plan.file":
             short, v = "plan", Path(str(v)).stem
+        elif k.startswith("companies.") and k.endswith((".plan", ".plan.file")):
+            short, v = short.removesuffix(".file"), Path(str(v)).stem
         elif isinstance(v, float):
             v = f"{v:.4g}"
         parts.append(f"{short}={v}")

@@ -135,9 +135,11 @@ def merge(out: Path, sweep: Sweep) -> tuple[pd.DataFrame, int]:
     if tables:
         # Runs of different plans have different paid_<component> columns: the union of the
         # columns, empty (null) where a run's plan has no such component.
-        monthly = pa.concat_tables(tables, promote_options="default").sort_by(
-            [("run_id", "ascending"), ("month", "ascending")]
-        )
+        monthly = pa.concat_tables(tables, promote_options="default")
+        # A market sweep's run holds one row per company and month, company by company in
+        # the scenario's order (as the market's monthly.csv): kept by the stable sort.
+        keys = ["run_id"] if "company" in monthly.column_names else ["run_id", "month"]
+        monthly = monthly.sort_by([(k, "ascending") for k in keys])
     else:
         monthly = pa.table({"run_id": pa.array([], pa.string())})
     results.atomic_write(
