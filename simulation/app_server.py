@@ -18,8 +18,9 @@ the same from every worker, and a session's websocket creates its session where 
 Two things differ from one process (docs/teaching.md says so to the teacher):
 
 - a page that loses its connection (a laptop put to sleep) and reconnects may land on another
-  worker, which does not have its town: the page starts afresh (Solara's documented behaviour
-  without sticky sessions). With one process it picks up where it left off;
+  worker, which does not have its session: Solara's page then asks to be refreshed ("Please
+  refresh the page") and starts afresh (Solara's documented behaviour without sticky sessions,
+  which would need a proxy in front). With one process it picks up where it left off;
 - the class tally of student mode is shared through a small SQLite file in a temporary folder
   (see :mod:`simulation.app_tally`), removed when the server stops.
 

@@ -1033,6 +1033,9 @@ def test_app_serves_from_two_processes(tmp_path):
         assert "solara" in page.lower() and "<html" in page.lower()
         (tally_dir,) = tmp_path.glob("mlmsim-tally-*")
         workers = listening()
+        for p in [server, *server.children(recursive=True)]:  # nothing talks to another host
+            far = [c.raddr for c in p.net_connections(kind="inet") if c.raddr]
+            assert all(a.ip in ("127.0.0.1", "::1") for a in far), far
         for w in workers:
             assert w.environ()["MLMSIM_CLASS_TALLY"] == str(tally_dir / "tally.sqlite")
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C in the terminal
