@@ -18,11 +18,13 @@ Starts ``mlmsim app`` on a free 127.0.0.1 port and drives Debian's chromium with
    its widgets show the new month and all 9 charts carry that month's option. This is the
    server's side of 30 students on their own devices (their browsers draw on their own
    machines). It also reports the server's CPU time per step (user + system of all its
-   processes, from ``/proc``). ``--processes N`` starts ``mlmsim app --processes N`` (the
-   sessions shared by N server processes; default: the app's own default on 127.0.0.1, one);
-   it reports how many sessions each process holds and every session's p99;
+   processes). It reports how many sessions each server process holds, and each session's
+   slowest step;
 4. optionally (``--server-sessions``), the same in this process without a server: N pages
    rendered by Solara's test renderer, stepping at once from N threads (no websocket).
+
+``--processes N`` starts every server as ``mlmsim app --processes N`` (the sessions shared by N
+server processes; default: the app's own default on 127.0.0.1, one process).
 
 Times are taken inside the page (``performance.now()``: from the Step button's click to the
 moment the chart widget marks itself drawn, see ``simulation/app_chart.vue``), so Playwright's
@@ -243,10 +245,10 @@ async def student(browser, url, months: int, gate, opened: list, ready: asyncio.
         await context.close()
 
 
-async def launch(browser) -> None:
+async def launch(browser, processes: int | None = None) -> None:
     """``mlmsim app`` started to its first page drawn in the browser (the browser already runs)."""
     start = time.monotonic()
-    proc, url = start_server()
+    proc, url = start_server(processes)
     answered = time.monotonic() - start
     try:
         context, _page = await open_page(browser, url, {"width": 1920, "height": 1080})
@@ -266,7 +268,7 @@ async def main_async(args) -> None:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for _ in range(args.launch):
-            await launch(browser)
+            await launch(browser, args.processes)
         if args.sizes or args.sessions:
             await pages(browser, args)
         await browser.close()
@@ -274,7 +276,7 @@ async def main_async(args) -> None:
 
 async def pages(browser, args) -> None:
     """One session stepping and playing at each size, then N sessions at once (browsers)."""
-    proc, url = start_server()
+    proc, url = start_server(args.processes)
     try:
         print("One session (1920x1080), click to charts drawn, timed in the page:")
         for people in args.sizes:
@@ -577,7 +579,7 @@ def main() -> None:
         "--processes",
         type=int,
         default=None,
-        help="mlmsim app --processes for the websocket sessions (default: the app's default)",
+        help="mlmsim app --processes of every server started (default: the app's default)",
     )
     parser.add_argument(
         "--server-sessions",
