@@ -17,10 +17,14 @@ Starts ``mlmsim app`` on a free 127.0.0.1 port and drives Debian's chromium with
    over the page's websocket), stepping at the same time: each clicks Step, then waits until
    its widgets show the new month and all 9 charts carry that month's option. This is the
    server's side of 30 students on their own devices (their browsers draw on their own
-   machines). It also reports the server process's CPU time per step (user + system,
-   from ``/proc``);
+   machines). It also reports the server's CPU time per step (user + system of all its
+   processes). It reports how many sessions each server process holds, and each session's
+   slowest step;
 4. optionally (``--server-sessions``), the same in this process without a server: N pages
    rendered by Solara's test renderer, stepping at once from N threads (no websocket).
+
+``--processes N`` starts every server as ``mlmsim app --processes N`` (the sessions shared by N
+server processes; default: the app's own default on 127.0.0.1, one process).
 
 Times are taken inside the page (``performance.now()``: from the Step button's click to the
 moment the chart widget marks itself drawn, see ``simulation/app_chart.vue``), so Playwright's
@@ -32,12 +36,14 @@ Usage::
     python benchmarks/bench_app.py                 # 2,000 and 5,000 people, 30 sessions
     python benchmarks/bench_app.py --sessions 5 --months 12 --sizes 2000
     python benchmarks/bench_app.py --launch 0 --sizes --sessions 0    # server only (websocket)
+    python benchmarks/bench_app.py --launch 0 --sizes --sessions 0 --processes 2
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -106,11 +112,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(processes: int | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ, SOLARA_ASSETS_CDN="http://127.0.0.1:9/", PYTHONUNBUFFERED="1")
+    more = [] if processes is None else ["--processes", str(processes)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulation", "app", "--port", str(port)],
+        [sys.executable, "-m", "simulation", "app", "--port", str(port), *more],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -146,7 +153,7 @@ def pct(values: list[float], q: float) -> float:
 def summary(values: list[float]) -> str:
     return (
         f"median {statistics.median(values):6.0f} ms, p90 {pct(values, 0.9):6.0f} ms, "
-        f"max {max(values):6.0f} ms (n={len(values)})"
+        f"p99 {pct(values, 0.99):6.0f} ms, max {max(values):6.0f} ms (n={len(values)})"
     )
 
 
@@ -238,10 +245,10 @@ async def student(browser, url, months: int, gate, opened: list, ready: asyncio.
         await context.close()
 
 
-async def launch(browser) -> None:
+async def launch(browser, processes: int | None = None) -> None:
     """``mlmsim app`` started to its first page drawn in the browser (the browser already runs)."""
     start = time.monotonic()
-    proc, url = start_server()
+    proc, url = start_server(processes)
     answered = time.monotonic() - start
     try:
         context, _page = await open_page(browser, url, {"width": 1920, "height": 1080})
@@ -261,7 +268,7 @@ async def main_async(args) -> None:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for _ in range(args.launch):
-            await launch(browser)
+            await launch(browser, args.processes)
         if args.sizes or args.sessions:
             await pages(browser, args)
         await browser.close()
@@ -269,7 +276,7 @@ async def main_async(args) -> None:
 
 async def pages(browser, args) -> None:
     """One session stepping and playing at each size, then N sessions at once (browsers)."""
-    proc, url = start_server()
+    proc, url = start_server(args.processes)
     try:
         print("One session (1920x1080), click to charts drawn, timed in the page:")
         for people in args.sizes:
@@ -306,11 +313,34 @@ async def pages(browser, args) -> None:
 SPEC_MONTH = re.compile(r'^\{"mlmStamp":"[^:"]*:(\d+)')
 
 
+def server_processes(pid: int) -> list:
+    """The server (process ``pid``) and its worker processes, if any (psutil processes)."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    return [parent, *parent.children(recursive=True)]
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of the server ``pid`` and its worker processes."""
+    import psutil
+
+    total = 0.0
+    for p in server_processes(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def sessions_by_process(pid: int, port: int) -> list[int]:
+    """Connections to ``port`` held by each of the server's processes (one websocket per open
+    page once the pages are loaded: how many sessions each process serves)."""
+    counts = []
+    for p in server_processes(pid):
+        conns = p.net_connections(kind="tcp")
+        counts.append(sum(c.laddr.port == port and c.status == "ESTABLISHED" for c in conns))
+    return sorted((n for n in counts if n), reverse=True)
 
 
 class WidgetClient:
@@ -372,9 +402,7 @@ class WidgetClient:
         )
         run = {"path": "", "appName": "__default__", "dark": False, "themes": None}
         await self.ws.send(
-            self._message(
-                "comm_msg", {"comm_id": control, "data": {"method": "run", "args": run}}
-            )
+            self._message("comm_msg", {"comm_id": control, "data": {"method": "run", "args": run}})
         )
         await asyncio.wait_for(self.started.wait(), 600)
 
@@ -446,9 +474,9 @@ class WidgetClient:
         self.reader.cancel()
 
 
-async def websocket_sessions(sessions: int, steps: int) -> None:
+async def websocket_sessions(sessions: int, steps: int, processes: int | None = None) -> None:
     """N page sessions of a real ``mlmsim app`` over its websocket, stepping at the same time."""
-    proc, url = start_server()
+    proc, url = start_server(processes)
     try:
         clients = [WidgetClient(url) for _ in range(sessions)]
         opening = []
@@ -459,11 +487,18 @@ async def websocket_sessions(sessions: int, steps: int) -> None:
             if not c.shows(0):
                 raise SystemExit(f"a new page shows {c.month_shown()!r}, not month 0")
         print(f"opening a page over the websocket (one after the other): {summary(opening)}")
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        held = sessions_by_process(proc.pid, port)
+        print(f"sessions held by each server process: {held}")
         out: list[float] = []
+        worst: list[float] = []  # each session's slowest step
 
         async def student(c: WidgetClient) -> None:
+            mine = []
             for month in range(1, steps + 1):
-                out.append(await c.step(month))
+                mine.append(await c.step(month))
+            out.extend(mine)
+            worst.append(max(mine))
 
         cpu0, start = cpu_seconds(proc.pid), time.monotonic()
         await asyncio.gather(*(student(c) for c in clients))
@@ -473,6 +508,7 @@ async def websocket_sessions(sessions: int, steps: int) -> None:
             f"{steps} steps each, {wall:.1f} s; server CPU {1000 * cpu / (sessions * steps):.1f} "
             f"ms a step), per step: {summary(out)}"
         )
+        print(f"  each session's slowest step: {summary(worst)}")
         for c in clients:
             await c.close()
     finally:
@@ -486,7 +522,6 @@ def server_only(sessions: int, steps: int) -> None:
     import threading
 
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
-    import contextlib
     import io
 
     import ipyvuetify as v
@@ -541,6 +576,12 @@ def main() -> None:
         help="sessions stepping at once over the server's websocket, no browsers (0: skip)",
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="mlmsim app --processes of every server started (default: the app's default)",
+    )
+    parser.add_argument(
         "--server-sessions",
         type=int,
         default=0,
@@ -554,7 +595,7 @@ def main() -> None:
     if args.launch or args.sizes or args.sessions:
         asyncio.run(main_async(args))
     if args.ws_sessions:
-        asyncio.run(websocket_sessions(args.ws_sessions, args.student_steps))
+        asyncio.run(websocket_sessions(args.ws_sessions, args.student_steps, args.processes))
     if args.server_sessions:
         server_only(args.server_sessions, args.student_steps)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

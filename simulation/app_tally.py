@@ -4,16 +4,23 @@ With ``mlmsim app --host 0.0.0.0`` every student opens the page on their own dev
 their own town (one model per browser session). In student mode each student follows "their"
 distributor, the N-th person to join after the founders (N: the order in which the students
 switched student mode on), and the page shows how the whole class's distributors are doing.
-The tally is the only state the sessions share: a process-wide object behind a lock.
+The tally is the only state the sessions share. It is kept in SQLite: in memory for a server of
+one process, in a file when ``mlmsim app --processes N`` serves the sessions from several
+processes (the file named by the ``MLMSIM_CLASS_TALLY`` environment variable, which the server
+sets for its workers, see :mod:`simulation.app_server`). One implementation for both, and
+SQLite's own locking keeps the student numbers unique across processes.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from simulation.app_server import TALLY_ENV
 from simulation.model import MLMModel
 
 
@@ -59,40 +66,51 @@ class Tally:
 
 
 class ClassTally:
-    """Thread-safe tally of every student's distributor (one per student number)."""
+    """Thread- and process-safe tally of every student's distributor (one per student number).
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._next = 0
-        self._net: dict[int, float | None] = {}
+    Args:
+        path: SQLite file shared by the server's processes; None: in this process's memory.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self._lock = threading.Lock()  # one connection, used by every session's thread
+        # A throwaway tally: no journal to disk, no fsync (it lives as long as the server).
+        self._db = sqlite3.connect(
+            path or ":memory:", timeout=60, check_same_thread=False, isolation_level=None
+        )
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute("PRAGMA journal_mode=MEMORY")
+            # AUTOINCREMENT: a number is never given twice, even after its student left.
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS student "
+                "(number INTEGER PRIMARY KEY AUTOINCREMENT, net REAL)"
+            )
 
     def join(self) -> int:
         """A new student: their number (1, 2, ...)."""
         with self._lock:
-            self._next += 1
-            self._net[self._next] = None
-            return self._next
+            return int(self._db.execute("INSERT INTO student (net) VALUES (NULL)").lastrowid)
 
     def leave(self, number: int) -> None:
         """A student left (student mode off, or the page closed)."""
         with self._lock:
-            self._net.pop(number, None)
+            self._db.execute("DELETE FROM student WHERE number = ?", (number,))
 
     def report(self, number: int, net: float | None) -> None:
         """Student ``number``'s distributor's net income now, USD (None: not joined yet)."""
+        value = None if net is None else float(net)
         with self._lock:
-            if number in self._net:
-                self._net[number] = None if net is None else float(net)
+            self._db.execute("UPDATE student SET net = ? WHERE number = ?", (value, number))
 
     def summary(self) -> Tally:
         """The class right now."""
         with self._lock:
-            nets = [v for v in self._net.values() if v is not None]
-            return Tally(
-                students=len(self._net),
-                joined=len(nets),
-                made_money=sum(v >= 0 for v in nets),
-            )
+            students, joined, made = self._db.execute(
+                "SELECT count(*), count(net), coalesce(sum(net >= 0), 0) FROM student"
+            ).fetchone()
+        return Tally(students=students, joined=joined, made_money=made)
 
 
-CLASS = ClassTally()  # shared by every session of this server process
+# Shared by every session of this server process, and by its sibling processes if any.
+CLASS = ClassTally(os.environ.get(TALLY_ENV))

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -485,6 +486,35 @@ def test_class_tally_counts_each_students_distributor():
     assert t.summary() == tally.Tally(students=2, joined=1, made_money=1)
 
 
+def test_class_tally_is_shared_by_the_servers_processes(tmp_path):
+    """With ``--processes N`` each process opens the tally file: numbers and counts are shared
+    (here a second, real process joins and reports between this process's calls)."""
+    import subprocess
+    import sys
+
+    from simulation import app_tally as tally
+
+    path = str(tmp_path / "tally.sqlite")
+    here = tally.ClassTally(path)
+    assert here.join() == 1
+    here.report(1, -40.0)
+    other = (
+        "from simulation.app_tally import ClassTally\n"
+        f"t = ClassTally({path!r})\n"
+        "n = t.join(); t.report(n, 12.5); m = t.join(); print(n, m, t.summary())\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run(
+        [sys.executable, "-c", other], capture_output=True, text=True, env=env, check=True
+    ).stdout.split(maxsplit=2)
+    assert out[:2] == ["2", "3"]  # numbers continue across processes
+    assert out[2].strip() == "Tally(students=3, joined=2, made_money=1)"
+    assert here.summary() == tally.Tally(students=3, joined=2, made_money=1)
+    assert here.join() == 4  # never a number given in the other process
+    here.leave(2)
+    assert here.summary() == tally.Tally(students=3, joined=1, made_money=0)
+
+
 # ---------------------------------------------------------------------------- chart options
 def font_sizes(option) -> list:
     """Every fontSize anywhere in an ECharts option."""
@@ -908,7 +938,7 @@ def test_app_command_binds_to_loopback_without_telemetry():
 
     args = build_parser().parse_args(["app"])
     assert args._plugin is app_server
-    assert (args.host, args.port, args.open) == ("127.0.0.1", 8765, False)
+    assert (args.host, args.port, args.open, args.processes) == ("127.0.0.1", 8765, False, None)
     cmd = app_server.solara_args(args.host, args.port)
     assert cmd[:2] == ["run", "simulation.app"]
     assert "--no-check-version" in cmd and "--no-open" in cmd and "--production" in cmd
@@ -932,6 +962,94 @@ def test_app_server_writes_websocket_frames_from_the_sessions_thread():
         assert uvicorn.Config.__mro__[1] is before
     finally:
         uvicorn.Config = before
+
+
+def test_app_processes_default_to_one_here_and_one_per_core_on_the_network():
+    from simulation import app_server
+
+    assert app_server.default_processes("127.0.0.1", cores=8) == 1  # the teacher's page
+    assert app_server.default_processes("localhost", cores=8) == 1
+    assert app_server.default_processes("0.0.0.0", cores=2) == 2  # students on the network
+    assert app_server.default_processes("0.0.0.0", cores=1) == 1
+    assert app_server.default_processes("192.168.1.20", cores=64) == 4  # at most 4
+
+
+@pytest.mark.parametrize("n", ["0", "-1", "33"])
+def test_app_command_rejects_a_bad_number_of_processes(capsys, n):
+    from simulation.cli import main
+
+    assert main(["app", "--processes", n, "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"--processes must be 1..32, got {n}" in err
+
+
+def test_app_serves_from_two_processes(tmp_path):
+    """``mlmsim app --processes 2`` starts two worker processes that both accept on the port
+    and answer the page; Ctrl+C (SIGINT) stops them all and removes the tally's folder."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simulation", "app", "--port", str(port), "--processes", "2"],
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = psutil.Process(proc.pid)
+
+    def listening():
+        found = []
+        for child in server.children(recursive=True):
+            conns = child.net_connections(kind="tcp")
+            if any(c.laddr.port == port and c.status == "LISTEN" for c in conns):
+                found.append(child)
+        return found
+
+    try:
+        deadline = time.monotonic() + 300  # generous: each worker imports the page (seconds)
+        page = None
+        while page is None or len(listening()) < 2:
+            assert proc.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, "no page from two processes within 300 s"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                    page = r.read().decode()
+            except OSError:
+                time.sleep(0.3)
+        assert len(listening()) == 2
+        assert "solara" in page.lower() and "<html" in page.lower()
+        (tally_dir,) = tmp_path.glob("mlmsim-tally-*")
+        workers = listening()
+        for p in [server, *server.children(recursive=True)]:  # nothing talks to another host
+            far = [c.raddr for c in p.net_connections(kind="inet") if c.raddr]
+            assert all(a.ip in ("127.0.0.1", "::1") for a in far), far
+        for w in workers:
+            assert w.environ()["MLMSIM_CLASS_TALLY"] == str(tally_dir / "tally.sqlite")
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C in the terminal
+        assert proc.wait(timeout=60) == 0
+        assert not any(w.is_running() for w in workers)
+        assert not tally_dir.exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    text = log.read_text(errors="replace")
+    assert f"Classroom page: http://127.0.0.1:{port}/" in text
+    assert "Serving from 2 processes." in text
+    assert "warn" not in text.lower() and "error" not in text.lower(), text
 
 
 def test_app_command_rejects_a_bad_port(capsys):

@@ -19,6 +19,7 @@ without a connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -68,9 +69,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    """``mlmsim app`` on a free port; yields its URL; killed (with its children) afterwards.
+@contextlib.contextmanager
+def serve(tmp_path_factory, *options: str):
+    """``mlmsim app --port <free> [options]``; yields its URL, port, log path and process;
+    killed (with its children) afterwards.
 
     Its terminal output goes to ``server.log`` in a temporary folder (see ``terminal``).
     """
@@ -84,7 +86,7 @@ def app(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("app") / "server.log"
     log = open(log_path, "wb")  # noqa: SIM115 (closed below, after the server)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulation", "app", "--port", str(port)],
+        [sys.executable, "-m", "simulation", "app", "--port", str(port), *options],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -107,7 +109,7 @@ def app(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail("mlmsim app did not answer within 300 s")
             time.sleep(0.3)
-        yield SimpleNamespace(url=url, log=log_path)
+        yield SimpleNamespace(url=url, port=port, log=log_path, proc=proc)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -117,6 +119,20 @@ def app(tmp_path_factory):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """``mlmsim app`` as a teacher starts it (one process on 127.0.0.1)."""
+    with serve(tmp_path_factory) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app2(tmp_path_factory):
+    """``mlmsim app --processes 2``: the sessions shared by two server processes."""
+    with serve(tmp_path_factory, "--processes", "2") as server:
+        yield server
 
 
 def eventually(check, timeout: float = WAIT, what: str = "condition"):
@@ -369,27 +385,52 @@ def test_the_terminal_shows_the_address_and_no_warnings(app):
     assert "warn" not in out.lower() and "cookie" not in out.lower(), out
 
 
+def student_page(browser, url: str, requests: list | None = None):
+    """A new browser session on ``url`` at 1280x720, with student mode switched on (the URL
+    of each request it makes appended to ``requests``)."""
+    page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    if requests is not None:
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("websocket", lambda w: requests.append(w.url))
+    page.goto(url)
+    page.wait_for_function(JS_DRAWN, arg=0, timeout=WAIT * 1000)
+    page.locator("label", has_text="Student mode").click()
+    page.locator(".mlm-student-number").wait_for(timeout=WAIT * 1000)
+    return page
+
+
+def expected_tally(numbers: list[int], month: int) -> tuple[str, list]:
+    """The tally text for students ``numbers`` all in the default town at ``month``, worked
+    out on the same model run here, and each student's person (None: not joined yet)."""
+    from simulation import app_tally as tally
+    from simulation import app_views as views
+
+    model = views.ClassroomModel()
+    model.run(month)
+    net = model.pop.net_income()
+    pids = [tally.student_pid(model, n) for n in numbers]
+    joined = [p for p in pids if p is not None]
+    made = sum(int(net[p] >= 0) for p in joined)
+    text = (
+        f"Class tally: {made} of the {len(joined)} distributors the class follows "
+        f"have made money so far ({len(numbers)} in student mode)."
+    )
+    return text, pids
+
+
+def student_number(page) -> int:
+    return int(page.locator(".mlm-student-number").inner_text().split("#")[1])
+
+
 def test_two_students_share_a_class_tally(app):
     """Two browser sessions in student mode: each follows its own distributor; one tally."""
     from playwright.sync_api import sync_playwright
 
-    from simulation import app_tally as tally
-    from simulation import app_views as views
-
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            pages = []
-            for _ in range(2):
-                page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
-                page.goto(app.url)
-                page.wait_for_function(JS_DRAWN, arg=0, timeout=WAIT * 1000)
-                page.locator("label", has_text="Student mode").click()
-                page.locator(".mlm-student-number").wait_for(timeout=WAIT * 1000)
-                pages.append(page)
-            numbers = [
-                int(p.locator(".mlm-student-number").inner_text().split("#")[1]) for p in pages
-            ]
+            pages = [student_page(browser, app.url) for _ in range(2)]
+            numbers = [student_number(p) for p in pages]
             assert len(set(numbers)) == 2
             for page in pages:
                 for k in range(1, 7):
@@ -397,19 +438,67 @@ def test_two_students_share_a_class_tally(app):
                     page.wait_for_function(JS_DRAWN, arg=k, timeout=WAIT * 1000)
             # Both towns are the default town at month 6; the second page's last render saw
             # both reports (the first page reported at month 6 before the second stepped).
-            model = views.ClassroomModel()
-            model.run(6)
-            net = model.pop.net_income()
-            pids = [tally.student_pid(model, n) for n in numbers]
-            joined = [p for p in pids if p is not None]
-            made = sum(int(net[p] >= 0) for p in joined)
-            want = (
-                f"Class tally: {made} of the {len(joined)} distributors the class follows "
-                f"have made money so far ({len(pages)} in student mode)."
-            )
+            want, pids = expected_tally(numbers, 6)
             assert pages[1].locator(".mlm-tally").inner_text().strip() == want
             for page, pid in zip(pages, pids, strict=True):
                 if pid is not None:
                     assert f"Person {pid}:" in page.locator(".mlm-student h4").inner_text()
         finally:
             browser.close()
+
+
+def test_pages_served_by_two_processes_step_and_share_one_tally(app2):
+    """``mlmsim app --processes 2``: two worker processes take the pages; pages on either
+    step the model as one process does, and every student counts in one class tally."""
+    import psutil
+    from playwright.sync_api import sync_playwright
+
+    server = psutil.Process(app2.proc.pid)
+
+    def on_port(proc, status: str) -> int:
+        conns = proc.net_connections(kind="tcp")
+        return sum(c.laddr.port == app2.port and c.status == status for c in conns)
+
+    def listening():
+        found = [p for p in server.children(recursive=True) if on_port(p, "LISTEN")]
+        return found if len(found) == 2 else None
+
+    workers = eventually(listening, what="two worker processes listening on the port")
+
+    def held():
+        """Connections each worker holds once the pages' idle HTTP connections are closed
+        (uvicorn closes them after 5 s): one websocket per page it serves."""
+        counts = [on_port(w, "ESTABLISHED") for w in workers]
+        return counts if sum(counts) == len(pages) else None
+
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            pages: list = []
+            while True:  # until each worker serves a page (which one accepts is the kernel's)
+                pages.append(student_page(browser, app2.url, requests))
+                counts = eventually(held, what="one connection per page")
+                if all(counts):
+                    break
+                assert len(pages) < 8, f"8 pages, all served by one process: {counts}"
+            numbers = [student_number(p) for p in pages]
+            assert sorted(numbers) == list(range(1, len(pages) + 1))  # unique across processes
+            for page in pages:
+                for k in range(1, 4):
+                    page.get_by_role("button", name="Step").click()
+                    page.wait_for_function(JS_DRAWN, arg=k, timeout=WAIT * 1000)
+            # The last page to reach month 3 saw every other page's month-3 report, whichever
+            # process holds them.
+            want, pids = expected_tally(numbers, 3)
+            assert pages[-1].locator(".mlm-tally").inner_text().strip() == want
+            for page, pid in zip(pages, pids, strict=True):
+                if pid is not None:
+                    assert f"Person {pid}:" in page.locator(".mlm-student h4").inner_text()
+        finally:
+            browser.close()
+    hosts = {u.split("/")[2] for u in requests if u.startswith(("http:", "https:", "ws:"))}
+    assert hosts == {app2.url.split("/")[2]}, f"requests left 127.0.0.1: {sorted(hosts)}"
+    out = app2.log.read_text(errors="replace")
+    assert f"Classroom page: {app2.url}" in out and "Serving from 2 processes." in out
+    assert "warn" not in out.lower() and "cookie" not in out.lower(), out
