@@ -954,16 +954,16 @@ class Market(mesa.Model):
     ) -> np.ndarray:
         """float64[len(persons), len(companies)]: monthly income (USD) expected in each company.
 
-        The E of the choice's income term, for each person and company.
-        A member of the company expects what they expect there (their adaptive expectation,
+        The E of the choice's income term, for each person and company. A member of the
+        company expects what they expect there (their adaptive expectation,
         ``pop.expected_income``, when the company's ``expectations.enabled``). Anyone else
-        expects what a prospect of that company expects (:func:`~simulation.behaviour.
-        prospect_expectation` on the company's model, with its ``[expectations]`` weights):
-        the claim of the company's member who pitched them (``recruiters[i, k]``; none where
-        -1, and none when the company's expectations are off, since its members' expected
-        incomes, which a claim is made of, are not kept), their contacts' average monthly
-        incomes in the company and its disclosure statement where the company shows it;
-        0 when they know none of these.
+        expects what a prospect of that company expects
+        (:func:`~simulation.behaviour.prospect_expectation` on the company's model, with its
+        ``[expectations]`` weights): the claim of the company's member who pitched them
+        (``recruiters[i, k]``; none where -1, and none when the company's expectations are
+        off, since its members' expected incomes, which a claim is made of, are not kept),
+        their contacts' average monthly incomes in the company and its disclosure statement
+        where the company shows it; 0 when they know none of these.
         """
         out = np.zeros((persons.size, len(companies)))
         none = np.full(persons.size, -1, dtype=np.int64)

@@ -293,7 +293,6 @@ def test_the_expectation_blends_claim_contacts_and_disclosure_by_hand():
     assert behaviour.prospect_expectation(m, recruiter, prospect)[0] == pytest.approx(want)
 
 
-
 def test_without_a_recruiter_the_expectation_leaves_the_claim_out_by_hand():
     """Recruiter -1 (a company that did not pitch the person, in a market): the same
     weighted average without the claim's term, and 0 when nothing is seen."""

@@ -573,6 +573,10 @@ def test_a_prospect_chooses_by_expected_income_with_the_logit_by_hand(tmp_path):
         se = math.sqrt(n * p * (1 - p))
         assert abs(won - n * p) <= 4 * se, (won, n * p, se)
         assert abs(won - n * p_without) > 4 * se, (won, n * p_without)
+    # A member weighing their own company (a leader approached by beta's 10) expects what
+    # they expect there: person 0 in alpha, 20; in beta, who sees nobody: (150 + 120) / 2.
+    e = market.expected_incomes(np.array([0]), running, np.array([[-1, 10]]))
+    assert np.allclose(e, [[20.0, 135.0]], rtol=0, atol=1e-9)
 
 
 def test_a_company_whose_members_earn_more_wins_more_contested_prospects(tmp_path):
