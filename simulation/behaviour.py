@@ -135,15 +135,25 @@ def prospect_expectation(
     a weighted average in which the claim counts as one observation and each contact seen
     and the statement as w and d observations (DeGroot 1974 weights; the claim is the prior
     of Stivers, Smith and Jin's optimistic recruits). Without either it is the claim.
+
+    A recruiter of -1 makes no claim (a person weighing a company that did not pitch them,
+    in a market of several companies): E is then the same average without the claim's term,
+    and 0 when the person sees neither contacts nor a statement (nothing known, nothing
+    expected).
     """
-    claim = recruiter_claim(model, recruiter)
+    told = recruiter >= 0
+    claim = recruiter_claim(model, np.where(told, recruiter, 0))
     e = model.scenario.expectations
     figure = disclosure_figure(model) if e.disclosure_shown else None
     use_contacts = e.contact_weight > 0 and model.network is not None
+    if told.all():
+        num = claim.copy()
+        den = np.ones(claim.size)
+    else:
+        num = np.where(told, claim, 0.0)
+        den = told.astype(np.float64)
     if not use_contacts and figure is None:
-        return claim
-    num = claim.copy()
-    den = np.ones(claim.size)
+        return num
     if use_contacts:
         total, seen = contact_results(model, prospect)
         num += e.contact_weight * total
@@ -151,7 +161,7 @@ def prospect_expectation(
     if figure is not None:
         num += e.disclosure_weight * figure
         den += e.disclosure_weight
-    return num / den
+    return np.divide(num, den, out=np.zeros(num.size), where=den > 0)
 
 
 def recruiting_share(model: MLMModel, who: np.ndarray) -> np.ndarray:

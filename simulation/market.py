@@ -45,7 +45,7 @@ import mesa
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from simulation.behaviour import within_room
+from simulation.behaviour import prospect_expectation, within_room
 from simulation.config import (
     Scenario,
     apply_overrides,
@@ -169,8 +169,10 @@ class Choice(_Table):
     """``[choice]``: how a person chooses among companies (a multinomial logit).
 
     Utility of company c: ``age_weight x ln(1 + months since launch) + contacts_weight x
-    (contacts active in c - contacts who quit c) / contacts``; equal utilities choose
-    uniformly.
+    (contacts active in c - contacts who quit c) / contacts + income_weight x ln(1 + E_c /
+    expectations.scale_usd) + record_weight x clip(members now / members record_months ago
+    - 1, -1, 1)``, E_c what the person expects to earn a month in c
+    (:meth:`Market.expected_incomes`); equal utilities choose uniformly.
     """
 
     age_weight: float = Field(
@@ -181,6 +183,26 @@ class Choice(_Table):
         ge=0,
         description="Utility per unit of (active minus quit contacts in the company) / "
         "all contacts.",
+    )
+    income_weight: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Utility per unit of ln(1 + E / expectations.scale_usd), E the monthly "
+        "income the person expects in the company: its recruiter's claim, their contacts' "
+        "incomes in it and its disclosure statement, weighted by the company's "
+        "[expectations] (0: income plays no part).",
+    )
+    record_weight: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Utility per unit of the company's growth, active members at the end of "
+        "last month / record_months earlier - 1, clipped to [-1, 1] (0 for a company "
+        "younger than that).",
+    )
+    record_months: int = Field(
+        12, ge=1, le=120, description="Months over which the track record's growth is taken."
     )
     shared_fatigue: bool = Field(
         True,
@@ -524,6 +546,8 @@ class Company:
     switched_out: int = 0
     customers_in: int = 0  # customers who came from another company this month
     customers_out: int = 0
+    # Active members at the end of each market month since launch (choice.record_weight).
+    members_by_month: list[int] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -572,6 +596,7 @@ class Market(mesa.Model):
         )
         self._launch_due()
         self._collect()
+        self._track_record()
 
     # ------------------------------------------------------------------ views
     def launched(self) -> list[Company]:
@@ -670,6 +695,7 @@ class Market(mesa.Model):
         if self.spec.expansion.enabled:
             self._expand()
         self._collect()
+        self._track_record()
         self.running = self.month < self.spec.base.scenario.months
 
     def _switch(self, running: list[Company]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -715,7 +741,9 @@ class Market(mesa.Model):
                 if b.opened is not None and not b.opened[model.region[leader]]:
                     continue
                 p = choice_probability(
-                    self._utility(np.array([leader]), [a, b])
+                    self._utility(
+                        np.array([leader]), [a, b], recruiters=np.array([[-1, recruiter]])
+                    )
                 )[0, 1]
                 if rng.random() < p:
                     anchored[recruiter] = True
@@ -884,8 +912,17 @@ class Market(mesa.Model):
             )
         return won
 
-    def _utility(self, persons: np.ndarray, companies: list[Company]) -> np.ndarray:
-        """float64[len(persons), len(companies)]: each company's utility for each person."""
+    def _utility(
+        self,
+        persons: np.ndarray,
+        companies: list[Company],
+        recruiters: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float64[len(persons), len(companies)]: each company's utility for each person.
+
+        ``recruiters[i, k]``: the member of ``companies[k]`` who pitched ``persons[i]`` (-1 or
+        ``None``: no pitch, no claim); see :meth:`expected_incomes`.
+        """
         ch = self.spec.choice
         net = self.host.network
         u = np.zeros((persons.size, len(companies)))
@@ -901,7 +938,65 @@ class Market(mesa.Model):
                 u[:, k] += ch.contacts_weight * np.bincount(
                     who, weights=score, minlength=persons.size
                 ) / deg
+        if ch.income_weight > 0:
+            scale = self.spec.base.expectations.scale_usd
+            e = self.expected_incomes(persons, companies, recruiters)
+            u += ch.income_weight * np.log1p(np.maximum(e, 0.0) / scale)
+        if ch.record_weight > 0:
+            u += ch.record_weight * np.array([self.track_record(c) for c in companies])
         return u
+
+    def expected_incomes(
+        self,
+        persons: np.ndarray,
+        companies: list[Company],
+        recruiters: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """float64[len(persons), len(companies)]: monthly income (USD) expected in each company.
+
+        The E of the choice's income term, for each person and company. A member of the
+        company expects what they expect there (their adaptive expectation,
+        ``pop.expected_income``, when the company's ``expectations.enabled``). Anyone else
+        expects what a prospect of that company expects
+        (:func:`~simulation.behaviour.prospect_expectation` on the company's model, with its
+        ``[expectations]`` weights): the claim of the company's member who pitched them
+        (``recruiters[i, k]``; none where -1, and none when the company's expectations are
+        off, since its members' expected incomes, which a claim is made of, are not kept),
+        their contacts' average monthly incomes in the company and its disclosure statement
+        where the company shows it; 0 when they know none of these.
+        """
+        out = np.zeros((persons.size, len(companies)))
+        none = np.full(persons.size, -1, dtype=np.int64)
+        for k, c in enumerate(companies):
+            m = c.model
+            if m is None:
+                continue
+            exp = m.scenario.expectations
+            told = recruiters[:, k] if recruiters is not None and exp.enabled else none
+            out[:, k] = prospect_expectation(m, told, persons)
+            if exp.enabled:
+                member = m.pop.status[persons] == Status.DISTRIBUTOR
+                out[member, k] = m.pop.expected_income[persons[member]]
+        return out
+
+    def track_record(self, c: Company) -> float:
+        """The company's growth over ``choice.record_months``, clipped to [-1, 1].
+
+        Active members at the end of last month / at the end of the month ``record_months``
+        before it, minus 1; 0 for a company younger than that or that had no members then.
+        """
+        h = self.spec.choice.record_months
+        members = c.members_by_month
+        if len(members) <= h or members[-1 - h] <= 0:
+            return 0.0
+        return float(np.clip(members[-1] / members[-1 - h] - 1.0, -1.0, 1.0))
+
+    def _track_record(self) -> None:
+        """Note each launched company's active members (only when the record counts)."""
+        if self.spec.choice.record_weight <= 0:
+            return
+        for c in self.launched():
+            c.members_by_month.append(int((c.model.pop.status == Status.DISTRIBUTOR).sum()))
 
     def _choose(
         self, running: list[Company], proposals: dict[int, tuple[np.ndarray, np.ndarray]]
@@ -910,6 +1005,7 @@ class Market(mesa.Model):
         if len(running) < 2:
             return proposals
         who = np.concatenate([proposals[c.index][0] for c in running]).astype(np.int64)
+        by = np.concatenate([proposals[c.index][1] for c in running]).astype(np.int64)
         comp = np.concatenate(
             [np.full(proposals[c.index][0].size, k) for k, c in enumerate(running)]
         )
@@ -927,9 +1023,12 @@ class Market(mesa.Model):
             # Row of each person proposed by several companies, for their sorted proposals.
             row = (np.cumsum(several) - 1)[group]
             mine = several[group]
-            u = self._utility(persons, running)
             offered = np.zeros((persons.size, len(running)), dtype=bool)
             offered[row[mine], sc[mine]] = True
+            # Each company's recruiter of the person (-1: a join without a pitch).
+            recruiters = np.full((persons.size, len(running)), -1, dtype=np.int64)
+            recruiters[row[mine], sc[mine]] = by[order][mine]
+            u = self._utility(persons, running, recruiters)
             p = np.where(offered, choice_probability(np.where(offered, u, -np.inf)), 0.0)
             cum = p.cumsum(axis=1)
             pick = (self.streams["choice"].random(persons.size)[:, None] < cum).argmax(axis=1)

@@ -702,6 +702,29 @@ MARKET_PROVENANCE: dict[str, Provenance] = {
         "utility per share of contacts",
         (0.0, 5.0),
     ),
+    "choice.income_weight": _asm(
+        "a unit coefficient on log expected income: the odds of choosing one company over "
+        "another are (1 + E_1 / scale) / (1 + E_2 / scale), about proportional to what the "
+        "person expects to earn in each once that is large against the decision's scale "
+        "(expectations.scale_usd); the logarithm is the usual form of income in random-"
+        "utility choice models (each extra dollar counts less); no measured coefficient for "
+        "choosing among MLM companies",
+        "utility per unit of ln(1 + USD / expectations.scale_usd)",
+        (0.0, 3.0),
+    ),
+    "choice.record_weight": _asm(
+        "off: a prospect sees the company's age (age_weight) but no source says how they "
+        "weigh its recent growth, or whether they see it at all (companies publish no "
+        "monthly member counts); switch it on to ask the question",
+        "utility per unit of growth (clipped to -1 to 1)",
+        (0.0, 5.0),
+    ),
+    "choice.record_months": _asm(
+        "a year, the period of income disclosure statements and of the year-on-year growth "
+        "companies and the trade press report",
+        "months",
+        (3, 24),
+    ),
     "choice.shared_fatigue": _set(
         "Switch: pitches from every company tire a prospect (fatigue is with being pitched "
         "an opportunity, not with one brand)."

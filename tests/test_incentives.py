@@ -293,6 +293,24 @@ def test_the_expectation_blends_claim_contacts_and_disclosure_by_hand():
     assert behaviour.prospect_expectation(m, recruiter, prospect)[0] == pytest.approx(want)
 
 
+def test_without_a_recruiter_the_expectation_leaves_the_claim_out_by_hand():
+    """Recruiter -1 (a company that did not pitch the person, in a market): the same
+    weighted average without the claim's term, and 0 when nothing is seen."""
+    m, recruiter, prospect = _expectation_model()
+    none = np.array([-1])
+    assert behaviour.prospect_expectation(m, none, prospect)[0] == 0.0  # nothing known
+    m.scenario.expectations.contact_weight = 0.5
+    # (0.5 x 65) / (0.5 x 2): the contacts' average, 32.5
+    assert behaviour.prospect_expectation(m, none, prospect)[0] == pytest.approx(32.5)
+    m.scenario.expectations.disclosure_shown = True
+    m.pay_history = [(1200.0, 10)]
+    # (0.5 x 65 + 120) / (0.5 x 2 + 1)
+    assert behaviour.prospect_expectation(m, none, prospect)[0] == pytest.approx(152.5 / 2)
+    # Mixed: the told prospect keeps the claim, the other does not.
+    both = behaviour.prospect_expectation(m, np.r_[recruiter, -1], np.r_[prospect, prospect])
+    assert both == pytest.approx([(300 + 32.5 + 120) / 3, 152.5 / 2])
+
+
 def test_a_recruit_starts_from_the_blended_expectation():
     m = classroom(
         "expectations.enabled=true",

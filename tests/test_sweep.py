@@ -129,6 +129,8 @@ def test_shipped_sweep_files_load():
     assert sizes["classroom_monte_carlo"] == 1000
     assert sizes["classroom_grid"] == 60
     assert sizes["two_companies_fast_start"] == 20  # a market: 2 plans of beta x 10 seeds
+    # 2 plans x income term off/on x expectations off/on x 30 seeds
+    assert sizes["two_companies_fast_start_income"] == 240
     assert {"classroom_lhs", "classroom_morris"} <= set(sizes)
 
 
