@@ -50,6 +50,7 @@ from simulation.config import (
     Scenario,
     apply_overrides,
     apply_values,
+    check_edge_list,
     override_sources,
     parse_override,
     resolve_plan_path,
@@ -396,7 +397,12 @@ def market_from_dict(
         data = apply_market_values(data, dict([parse_override(item)]), f"--set {item!r}")
     market = {k: data.pop(k) for k in MARKET_SECTIONS if k in data}
     data = apply_overrides(data, shared, where)
+    edges = (data.get("market") or {}).get("edge_list")
+    if isinstance(edges, str) and not Path(edges).is_absolute():
+        # As for one company (config.load_scenario): relative to the scenario file.
+        data["market"]["edge_list"] = str((path.parent / edges).resolve())
     base = scenario_from_dict(data, where, strict=True, sources=override_sources(shared))
+    check_edge_list(base, where)
     raw = market.get("companies")
     if not isinstance(raw, list) or not raw or not all(isinstance(c, dict) for c in raw):
         raise ConfigError(f"{where}: companies: expected one or more [[companies]] tables")

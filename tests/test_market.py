@@ -13,6 +13,7 @@ import pytest
 
 from simulation.behaviour import disclosure_figure
 from simulation.cli import main
+from simulation.errors import ConfigError
 from simulation.market import Market, check_market, choice_probability, load_market
 from simulation.results import level_table, monthly_table, write_csv
 from simulation.state import Status
@@ -493,7 +494,7 @@ def hand_market(tmp_path: Path) -> Market:
     path.write_text(
         '[scenario]\nname = "hand"\nseed = 3\nmonths = 12\n'
         '[market]\npopulation = 2400\nfounders = 1\nnetwork = "edge_list"\n'
-        f"edge_list = {json.dumps(str(tmp_path / 'edges.txt'))}\n"
+        'edge_list = "edges.txt"\n'  # relative to the scenario file, as for one company
         "[recruit]\njoin_prob = 0.0\n[retail]\nenabled = false\n[quit]\nenabled = false\n"
         "[expectations]\nenabled = true\noptimism = 3.0\ncontact_weight = 0.5\n"
         "scale_usd = 50.0\ndisclosure_weight = 1.0\n"
@@ -664,3 +665,19 @@ def test_the_track_record_is_the_growth_of_active_members_by_hand(tmp_path):
     assert market.track_record(young) == 0.0
     u = market._utility(np.arange(5), [old, young])
     assert np.allclose(u, [1.5 * market.track_record(old), 0.0])
+
+
+def test_a_market_reads_its_edge_list_relative_to_the_scenario_file(tmp_path):
+    (tmp_path / "edges.txt").write_text("".join(f"{i} {i + 1}\n" for i in range(19)))
+    path = market_file(tmp_path, [{"name": "a"}, {"name": "b"}], population=20)
+    text = path.read_text().replace(
+        "founders = 10", 'founders = 1\nnetwork = "edge_list"\nedge_list = "edges.txt"'
+    )
+    path.write_text(text)
+    spec = load_market(path)
+    assert Path(spec.base.market.edge_list) == (tmp_path / "edges.txt").resolve()
+    assert all(Path(s.market.edge_list) == (tmp_path / "edges.txt").resolve()
+               for s in spec.scenarios)  # fmt: skip
+    path.write_text(text.replace('"edges.txt"', '"missing.txt"'))
+    with pytest.raises(ConfigError, match=r"market\.edge_list.*missing\.txt"):
+        load_market(path)
