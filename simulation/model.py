@@ -30,7 +30,7 @@ from simulation.plans import PeriodInput, Plan, load_plan
 from simulation.regions import region_of, region_sizes
 from simulation.returns import ReturnsBook
 from simulation.state import MONEY_FIELDS, Population, Segment, Status
-from simulation.tree import Forest, reattach_to_active, recompute_depth
+from simulation.tree import Forest, roll_up
 
 # Named random streams, one per concern. New streams go at the end: SeedSequence.spawn gives
 # the first ones the same children whatever follows, so earlier results do not move.
@@ -752,16 +752,11 @@ class MLMModel(mesa.Model):
         if pop.customers[quitters].any():
             cust = np.flatnonzero(pop.status == Status.CUSTOMER)
             self.drop_customers(cust[leaving[pop.customer_of[cust]]])
-        active_before = pop.status == Status.DISTRIBUTOR
-        old_depth = np.where(active_before, pop.depth, -1)
-        parent = reattach_to_active(np.where(active_before, pop.sponsor, -1), leaving)
+        # The roll-up reads and writes the active members' rows only (tree.roll_up).
+        members = self.active_ids()
         pop.status[quitters] = Status.QUIT
         pop.quit_month[quitters] = self.month
-        pop.sponsor[:] = np.where(active_before & ~leaving, parent, pop.sponsor)
-        pop.sponsor[quitters] = -1
-        old_depth[quitters] = -1
-        pop.depth[:] = recompute_depth(np.where(active_before & ~leaving, parent, -1), old_depth)
-        pop.depth[quitters] = -1
+        roll_up(pop.sponsor, pop.depth, members, leaving)
         if self.network is not None:
             # Each quitter's contacts count one more quitter (bad news).
             np.add.at(pop.quit_contacts, self.network.neighbour_pairs(quitters)[1], 1)
