@@ -167,7 +167,9 @@ def net_of_joiners(model: MLMModel) -> tuple[np.ndarray, np.ndarray]:
         ``(strict, valued)``: own use counted as a cost, and own use valued.
     """
     pop = model.pop
-    strict = pop.net_income(own_use_as_cost=True, rows=model.ever_ids)
+    strict = pop.net_income(
+        own_use_as_cost=True, rows=model.ever_ids, returns=model.returns_book is not None
+    )
     return strict, strict + pop.own_use_value[model.ever_ids]
 
 
@@ -183,7 +185,7 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     n_ever = int(ever.size)
     comm = pop.commissions[ever]
     pay = model.last_pay
-    active = pop.status == Status.DISTRIBUTOR
+    n_active = int(counts[Status.DISTRIBUTOR])
     rev_c = f["commissions_revenue"]
     total_pv = f["pv"]
     month = model.month
@@ -209,7 +211,7 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
         "topup_pv": f["topup_pv"],
         "loading_pv": f["loading_pv"],
         "qualified": int(pay.qualified.sum()) if pay is not None else 0,
-        "max_depth": int(pop.depth[active].max()) if active.any() else -1,
+        "max_depth": int(pop.depth[model.active_ids()].max()) if n_active else -1,
         "gini_commissions": gini(comm) if comm.sum() > 0 else float("nan"),
         "gini_net_income": gini(net) if n_ever else float("nan"),
         "share_net_loss": float((net < 0).mean()) if n_ever else float("nan"),
