@@ -289,11 +289,14 @@ class MLMModel(mesa.Model):
         return agent
 
     def sponsor_forest(self) -> Forest:
-        """The current sponsor forest of active distributors, grouped by depth."""
-        active = self.pop.status == Status.DISTRIBUTOR
-        return Forest.from_depth(
-            np.where(active, self.pop.sponsor, -1), np.where(active, self.pop.depth, -1)
-        )
+        """The current sponsor forest of active distributors, grouped by depth.
+
+        Everyone else's sponsor and depth are -1 (the join and quit phases keep it so), so the
+        arrays are copied as they are (the forest must not change with later roll-ups) and
+        the members are the cached active ids.
+        """
+        pop = self.pop
+        return Forest.from_depth(pop.sponsor.copy(), pop.depth, members=self.active_ids())
 
     def schedule_change(self, month: int, key: str, value: Any) -> None:
         """Set scenario parameter ``key`` (``section.key``) to ``value`` from ``month`` on.

@@ -87,11 +87,18 @@ class Forest:
         return cls.from_depth(np.where(member, parent, -1), depth)
 
     @classmethod
-    def from_depth(cls, parent: np.ndarray, depth: np.ndarray) -> Forest:
-        """Build from trusted depths (``depth[parent[v]] == depth[v] - 1``; -1 = non-member)."""
+    def from_depth(
+        cls, parent: np.ndarray, depth: np.ndarray, members: np.ndarray | None = None
+    ) -> Forest:
+        """Build from trusted depths (``depth[parent[v]] == depth[v] - 1``; -1 = non-member).
+
+        ``members``: the rows with ``depth >= 0`` in ascending order, when the caller has them
+        (saves a pass over all rows).
+        """
         parent = np.asarray(parent, dtype=np.int32)
         depth = np.asarray(depth, dtype=np.int32)
-        members = np.flatnonzero(depth >= 0)
+        if members is None:
+            members = np.flatnonzero(depth >= 0)
         if members.size == 0:
             return cls(parent, depth, [])
         d = depth[members]
