@@ -180,7 +180,9 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     """
     pop = model.pop
     f = model.month_flow
-    counts = np.bincount(pop.status, minlength=4)
+    # Head counts by status: counting bytes is several times faster than np.bincount, which
+    # first widens the n status codes to 64-bit integers.
+    counts = [int(np.count_nonzero(pop.status == s)) for s in range(4)]
     ever = model.ever_ids
     n_ever = int(ever.size)
     comm = pop.commissions[ever]

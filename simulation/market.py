@@ -409,6 +409,7 @@ class Market(mesa.Model):
         self.n = spec.base.market.population
         self.host: MLMModel | None = None  # the first company launched: network and traits
         self.moving = np.zeros(self.n, dtype=bool)
+        self._town_size: np.ndarray | None = None  # persons per town (regions table)
         self.flows_month: list[dict[str, Any]] = []
         self.datacollector = mesa.DataCollector(
             tables={
@@ -748,8 +749,12 @@ class Market(mesa.Model):
         for row in self.flows_month:
             dc.add_table_row("flows", row)
         region = self.host.region if self.host is not None else np.zeros(self.n, np.int16)
-        towns = int(region.max()) + 1
-        size = np.bincount(region, minlength=towns)
+        size = self._town_size
+        if size is None:
+            size = np.bincount(region, minlength=int(region.max()) + 1)
+            if self.host is not None:
+                self._town_size = size  # the towns do not change once the persons exist
+        towns = size.size
         for c in self.launched():
             members = np.bincount(region[c.model.active_ids()], minlength=towns)
             ever = np.bincount(region[c.model.ever_ids], minlength=towns)
