@@ -648,14 +648,15 @@ class MLMModel(mesa.Model):
         self.last_pay = result
         # (commissions paid, active distributors) of each paid month: the disclosure figure
         # shown at the pitch (behaviour.disclosure_figure).
-        self.pay_history.append((result.paid, int(active.sum())))
+        paid = result.paid  # a sum over every row: once
+        self.pay_history.append((paid, int(active.sum())))
         f = self.month_flow
         f["bv"] = float(inp.bv.sum())
-        f["paid"] = result.paid
+        f["paid"] = paid
         f["pre_cap"] = result.pre_cap_total
         f["commissions_revenue"] = result.revenue
         f["breakage"] = float(sum(result.breakage.values()))
-        self.company["paid"] += result.paid
+        self.company["paid"] += paid
         if clawback:
             book.clawback_for_month(self, inp, self.pay_state_before)
         return result
