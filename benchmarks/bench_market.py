@@ -2,11 +2,17 @@
 
 Usage:
     python benchmarks/bench_market.py                      # town, 100k
+    python benchmarks/bench_market.py --sizes city_3       # the issue's case (see below)
     python benchmarks/bench_market.py --sizes city_2       # 1,000,000 persons, 2 companies
 
 Each size runs `mlmsim run` of a market scenario in its own process (so peak memory is that
-size's): every company's run folder, the market tables and page. Prints a table and writes
+size's): every company's run folder, the market tables and page. Prints a table (wall time,
+the process's CPU time, peak RSS and the market's phase times) and writes
 benchmarks/out/market.json.
+
+`city_3` is the case of the issue on markets (1,000,000 persons, 3 companies, 120 months,
+limits 40 s and 2 GB): `two_companies` with a third company, `gamma` (the 7-level plan with a
+dynamic compression, launched in month 12), all three in one town with switching on.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+THIRD = "three_companies"
 
 SIZES = {
     # name: (scenario, overrides)
@@ -36,7 +43,38 @@ SIZES = {
         "two_companies",
         ["market.population=1000000", "market.founders=100", "scenario.months=120"],
     ),
+    "100k_3": (
+        THIRD,
+        ["market.population=100000", "market.founders=50", "scenario.months=120"],
+    ),
+    "city_3": (
+        THIRD,
+        ["market.population=1000000", "market.founders=100", "scenario.months=120"],
+    ),
+    "holding_city": (
+        "holding_towns",
+        ["market.population=1000000", "market.founders=100", "scenario.months=120"],
+    ),
 }
+
+# A third company added to two_companies (written next to the run, see _scenario).
+GAMMA = """
+[[companies]]
+name = "gamma"
+plan = "unilevel_7_dt"
+launch_month = 12
+"""
+
+
+def _scenario(name: str, tmp: Path) -> str:
+    """The scenario to run: a shipped one, or two_companies with a third company."""
+    if name != THIRD:
+        return name
+    text = (ROOT / "scenarios" / "two_companies.toml").read_text()
+    at = text.index("[switching]")
+    path = tmp / "three_companies.toml"
+    path.write_text(text[:at] + GAMMA.lstrip() + "\n" + text[at:])
+    return str(path)
 
 
 def _one(name: str, queue: mp.Queue) -> None:
@@ -45,20 +83,37 @@ def _one(name: str, queue: mp.Queue) -> None:
 
     scenario, sets = SIZES[name]
     with tempfile.TemporaryDirectory() as tmp:
-        args = ["run", scenario, "--out", str(Path(tmp) / "out"), "--quiet"]
+        out = Path(tmp) / "out"
+        args = ["run", _scenario(scenario, Path(tmp)), "--out", str(out), "--quiet"]
         for s in sets:
             args += ["--set", s]
         t = time.perf_counter()
+        cpu = time.process_time()
         code = main(args)
         wall = time.perf_counter() - t
+        cpu = time.process_time() - cpu
+        timings = {}
+        if (out / "manifest.json").is_file():
+            timings = json.loads((out / "manifest.json").read_text())["timings_s"]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"size": name, "exit": code, "wall_s": wall, "peak_mb": peak_mb})
+    queue.put(
+        {
+            "size": name,
+            "exit": code,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "peak_mb": peak_mb,
+            "timings_s": timings,
+            "load_average": os.getloadavg(),
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="+", default=["town", "holding_towns", "100k_2"],
-                        choices=sorted(SIZES))
+    parser.add_argument(
+        "--sizes", nargs="+", default=["town", "holding_towns", "100k_2"], choices=sorted(SIZES)
+    )
     args = parser.parse_args(argv)
     rows = []
     ctx = mp.get_context("spawn")
@@ -69,12 +124,19 @@ def main(argv: list[str] | None = None) -> int:
         row = q.get()
         p.join()
         rows.append(row)
-        print(f"{name:<16} exit {row['exit']}  {row['wall_s']:8.1f} s  {row['peak_mb']:8.0f} MB",
-              flush=True)
+        phases = "  ".join(f"{k} {v:.1f}" for k, v in row["timings_s"].items())
+        print(
+            f"{name:<16} exit {row['exit']}  {row['wall_s']:8.1f} s wall  {row['cpu_s']:8.1f} s "
+            f"CPU  {row['peak_mb']:8.0f} MB  load {row['load_average'][0]:.1f}  ({phases})",
+            flush=True,
+        )
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    machine = {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-               "load_average": os.getloadavg()}
+    machine = {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average": os.getloadavg(),
+    }
     (out / "market.json").write_text(json.dumps({"machine": machine, "runs": rows}, indent=2))
     return 0 if all(r["exit"] == 0 for r in rows) else 1
 

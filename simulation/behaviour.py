@@ -403,8 +403,12 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
         np.add.at(pop.pitched, target, 1)
         jt, js = first_per_target(rng, target[yes], pitcher[yes])
         if cfg.refusals:
-            refused = np.setdiff1d(target[~yes], jt)
-            pop.refused_until[refused] = month + cfg.refusal_memory_months + 1
+            # Everyone who said no, except this month's joiners (who also said yes to
+            # someone), is not pitched again for a while: one scatter and the joiners' old
+            # values put back, instead of sorting the refusals (np.setdiff1d).
+            kept = pop.refused_until[jt]
+            pop.refused_until[target[~yes]] = month + cfg.refusal_memory_months + 1
+            pop.refused_until[jt] = kept
         joiners.append(jt)
         sponsors.append(js)
     return _spontaneous(model, rng, joiners, sponsors)

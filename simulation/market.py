@@ -592,6 +592,7 @@ class Market(mesa.Model):
         self.n = spec.base.market.population
         self.host: MLMModel | None = None  # the first company launched: network and traits
         self.moving = np.zeros(self.n, dtype=bool)
+        self._town_size: np.ndarray | None = None  # persons per town (regions table)
         self.flows_month: list[dict[str, Any]] = []
         self.datacollector = mesa.DataCollector(
             tables={
@@ -609,12 +610,11 @@ class Market(mesa.Model):
         """Companies whose founders have started, in file order."""
         return [c for c in self.companies if c.model is not None]
 
-    def holder(self, but: Company | None = None) -> np.ndarray:
+    def holder(self) -> np.ndarray:
         """int16[N]: index of the company each person is an active member of (-1 none)."""
         owner = np.full(self.n, -1, dtype=np.int16)
         for c in self.launched():
-            if c is not but:
-                owner[c.model.pop.status == Status.DISTRIBUTOR] = c.index
+            owner[c.model.active_ids()] = c.index
         return owner
 
     def closed_to(self, company: Company) -> np.ndarray:
@@ -719,6 +719,7 @@ class Market(mesa.Model):
         net = self.host.network
         # Recruiters of this month's moving leaders stay where they are (they sponsor them).
         anchored = np.zeros(self.n, dtype=bool)
+        owner = None  # self.holder(), made when first needed and kept up to date below
         for a in running:
             model = a.model
             forest = model.sponsor_forest()
@@ -732,14 +733,16 @@ class Market(mesa.Model):
             leaders = leaders[rng.random(leaders.size) < sw.approach_prob]
             if not leaders.size:
                 continue
-            owner = self.holder(but=a)
+            if owner is None:
+                owner = self.holder()
             # Who approaches each leader: a random contact who is active in another company.
             moving_leaders, targets, recruiters = [], [], []
             for leader in leaders.tolist():
                 if self.moving[leader] or anchored[leader]:
                     continue
                 contacts = net.neighbours(leader) if net is not None else np.empty(0, np.int64)
-                contacts = contacts[owner[contacts] >= 0]
+                held = owner[contacts]
+                contacts = contacts[(held >= 0) & (held != a.index)]
                 if not contacts.size:
                     continue
                 recruiter = int(contacts[rng.integers(contacts.size)])
@@ -806,6 +809,7 @@ class Market(mesa.Model):
                 self.flows_month.append({**row, "customers": n})
             a.switched_out += int(everyone.size)
             self.moving[everyone] = True
+            owner[everyone] = -1  # they leave a (and join their new company this month)
             # They leave the old company: their stock stays theirs (no buyback), the downline
             # that stays rolls up to the nearest active upline, as at a quit.
             model._quit(everyone, np.zeros(everyone.size, dtype=bool))
@@ -1092,9 +1096,10 @@ class Market(mesa.Model):
     # ------------------------------------------------------------------ observations
     def _collect(self) -> None:
         dc = self.datacollector
-        everyone = max(sum(
-            int((c.model.pop.status == Status.DISTRIBUTOR).sum()) for c in self.launched()
-        ), 1)
+        # Head counts come from each company's own monthly row (its collect phase ran last
+        # in its month, and no other company changes its persons' status): no pass over
+        # all persons per company here.
+        everyone = max(sum(int(c.model.stats["distributors"]) for c in self.launched()), 1)
         holdings: dict[str, dict[str, float]] = {}
         for c in self.companies:
             row = self._company_row(c, everyone)
@@ -1120,14 +1125,15 @@ class Market(mesa.Model):
         for row in self.flows_month:
             dc.add_table_row("flows", row)
         region = self.host.region if self.host is not None else np.zeros(self.n, np.int16)
-        towns = int(region.max()) + 1
-        size = np.bincount(region, minlength=towns)
+        size = self._town_size
+        if size is None:
+            size = np.bincount(region, minlength=int(region.max()) + 1)
+            if self.host is not None:
+                self._town_size = size  # the towns do not change once the persons exist
+        towns = size.size
         for c in self.launched():
-            pop = c.model.pop
-            members = np.bincount(
-                region[pop.status == Status.DISTRIBUTOR], minlength=towns
-            )
-            ever = np.bincount(region[pop.join_month >= 0], minlength=towns)
+            members = np.bincount(region[c.model.active_ids()], minlength=towns)
+            ever = np.bincount(region[c.model.ever_ids], minlength=towns)
             for r in range(towns):
                 dc.add_table_row(
                     "regions",
@@ -1154,13 +1160,12 @@ class Market(mesa.Model):
         if m is None:
             row.update(dict.fromkeys(ADDITIVE, 0.0), market_share=0.0, penetration=0.0)
             return row
-        pop = m.pop
-        members = int((pop.status == Status.DISTRIBUTOR).sum())
-        ever = int((pop.join_month >= 0).sum())
+        members = int(m.stats["distributors"])
+        ever = int(m.stats["ever_joined"])
         f = m.month_flow
         row.update(
             members=float(members),
-            customers=float((pop.status == Status.CUSTOMER).sum()),
+            customers=float(m.stats["customers"]),
             ever_joined=float(ever),
             joins=float(m.joined_this_month.size),
             switched_in=float(c.switched_in),

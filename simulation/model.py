@@ -30,7 +30,7 @@ from simulation.plans import PeriodInput, Plan, load_plan
 from simulation.regions import region_of, region_sizes
 from simulation.returns import ReturnsBook
 from simulation.state import MONEY_FIELDS, Population, Segment, Status
-from simulation.tree import Forest, reattach_to_active, recompute_depth
+from simulation.tree import Forest, roll_up
 
 if TYPE_CHECKING:
     from simulation.market import RivalCustomers
@@ -295,11 +295,14 @@ class MLMModel(mesa.Model):
         return agent
 
     def sponsor_forest(self) -> Forest:
-        """The current sponsor forest of active distributors, grouped by depth."""
-        active = self.pop.status == Status.DISTRIBUTOR
-        return Forest.from_depth(
-            np.where(active, self.pop.sponsor, -1), np.where(active, self.pop.depth, -1)
-        )
+        """The current sponsor forest of active distributors, grouped by depth.
+
+        Everyone else's sponsor and depth are -1 (the join and quit phases keep it so), so the
+        arrays are copied as they are (the forest must not change with later roll-ups) and
+        the members are the cached active ids.
+        """
+        pop = self.pop
+        return Forest.from_depth(pop.sponsor.copy(), pop.depth, members=self.active_ids())
 
     def schedule_change(self, month: int, key: str, value: Any) -> None:
         """Set scenario parameter ``key`` (``section.key``) to ``value`` from ``month`` on.
@@ -651,14 +654,15 @@ class MLMModel(mesa.Model):
         self.last_pay = result
         # (commissions paid, active distributors) of each paid month: the disclosure figure
         # shown at the pitch (behaviour.disclosure_figure).
-        self.pay_history.append((result.paid, int(active.sum())))
+        paid = result.paid  # a sum over every row: once
+        self.pay_history.append((paid, int(active.sum())))
         f = self.month_flow
         f["bv"] = float(inp.bv.sum())
-        f["paid"] = result.paid
+        f["paid"] = paid
         f["pre_cap"] = result.pre_cap_total
         f["commissions_revenue"] = result.revenue
         f["breakage"] = float(sum(result.breakage.values()))
-        self.company["paid"] += result.paid
+        self.company["paid"] += paid
         if clawback:
             book.clawback_for_month(self, inp, self.pay_state_before)
         return result
@@ -758,16 +762,11 @@ class MLMModel(mesa.Model):
         if pop.customers[quitters].any():
             cust = np.flatnonzero(pop.status == Status.CUSTOMER)
             self.drop_customers(cust[leaving[pop.customer_of[cust]]])
-        active_before = pop.status == Status.DISTRIBUTOR
-        old_depth = np.where(active_before, pop.depth, -1)
-        parent = reattach_to_active(np.where(active_before, pop.sponsor, -1), leaving)
+        # The roll-up reads and writes the active members' rows only (tree.roll_up).
+        members = self.active_ids()
         pop.status[quitters] = Status.QUIT
         pop.quit_month[quitters] = self.month
-        pop.sponsor[:] = np.where(active_before & ~leaving, parent, pop.sponsor)
-        pop.sponsor[quitters] = -1
-        old_depth[quitters] = -1
-        pop.depth[:] = recompute_depth(np.where(active_before & ~leaving, parent, -1), old_depth)
-        pop.depth[quitters] = -1
+        roll_up(pop.sponsor, pop.depth, members, leaving)
         if self.network is not None:
             # Each quitter's contacts count one more quitter (bad news).
             np.add.at(pop.quit_contacts, self.network.neighbour_pairs(quitters)[1], 1)

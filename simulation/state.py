@@ -103,6 +103,8 @@ OUTFLOWS = ("purchases", "kit_cost", "fixed_costs", "customer_refunds", "clawbac
 MONEY_FIELDS = (*INFLOWS, *OUTFLOWS, "own_use_value", "retail_margin")
 # The money fields only [returns] moves (columns of the per-person table when it is on).
 RETURNS_FIELDS = ("returns_refund", "customer_refunds", "clawback")
+# The money fields net_income reads (the retail margin is part of retail_sales, not a flow).
+NET_FIELDS = tuple(k for k in MONEY_FIELDS if k != "retail_margin")
 
 
 def costs(cols: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -167,20 +169,32 @@ class Population:
         """The array of field ``name`` (so a Population is a mapping for :func:`costs`)."""
         return getattr(self, name)
 
-    def money(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """The money fields (:data:`MONEY_FIELDS`) of every person, or of ``rows`` only."""
-        return {
-            k: getattr(self, k) if rows is None else getattr(self, k)[rows] for k in MONEY_FIELDS
-        }
+    def money(
+        self, rows: np.ndarray | None = None, names: tuple[str, ...] = MONEY_FIELDS
+    ) -> dict[str, np.ndarray]:
+        """The money fields (:data:`MONEY_FIELDS`, or ``names``) of everyone or of ``rows``."""
+        return {k: getattr(self, k) if rows is None else getattr(self, k)[rows] for k in names}
 
     def net_income(
-        self, own_use_as_cost: bool = False, rows: np.ndarray | None = None
+        self,
+        own_use_as_cost: bool = False,
+        rows: np.ndarray | None = None,
+        returns: bool = True,
     ) -> np.ndarray:
         """float64 cumulative net income, USD, of every person (or of ``rows`` only).
 
         See the module-level :func:`net_income`, which this applies to the cumulative fields.
+        Only the fields it reads are gathered (the collect phase calls this every month on
+        everyone who ever joined); ``returns=False`` (``[returns]`` off, so its fields are
+        zero) leaves them out, which gives the same numbers: x + 0.0 - 0.0 - 0.0 == x.
         """
-        return net_income(self.money(rows), own_use_as_cost)
+        names = tuple(
+            k
+            for k in NET_FIELDS
+            if (returns or k not in RETURNS_FIELDS)
+            and not (own_use_as_cost and k == "own_use_value")
+        )
+        return net_income(self.money(rows, names), own_use_as_cost)
 
     def costs(self, rows: np.ndarray | None = None) -> np.ndarray:
         """float64 cumulative costs, USD (see the module-level :func:`costs`)."""

@@ -87,11 +87,18 @@ class Forest:
         return cls.from_depth(np.where(member, parent, -1), depth)
 
     @classmethod
-    def from_depth(cls, parent: np.ndarray, depth: np.ndarray) -> Forest:
-        """Build from trusted depths (``depth[parent[v]] == depth[v] - 1``; -1 = non-member)."""
+    def from_depth(
+        cls, parent: np.ndarray, depth: np.ndarray, members: np.ndarray | None = None
+    ) -> Forest:
+        """Build from trusted depths (``depth[parent[v]] == depth[v] - 1``; -1 = non-member).
+
+        ``members``: the rows with ``depth >= 0`` in ascending order, when the caller has them
+        (saves a pass over all rows).
+        """
         parent = np.asarray(parent, dtype=np.int32)
         depth = np.asarray(depth, dtype=np.int32)
-        members = np.flatnonzero(depth >= 0)
+        if members is None:
+            members = np.flatnonzero(depth >= 0)
         if members.size == 0:
             return cls(parent, depth, [])
         d = depth[members]
@@ -200,3 +207,53 @@ def recompute_depth(parent: np.ndarray, old_depth: np.ndarray) -> np.ndarray:
         p = parent[rows]
         depth[rows] = np.where(p >= 0, depth[np.maximum(p, 0)] + 1, 0)
     return depth
+
+
+def roll_up(
+    parent: np.ndarray, depth: np.ndarray, members: np.ndarray, leaving: np.ndarray
+) -> None:
+    """Roll-up in place, reading and writing the forest's members' rows only.
+
+    The same forest as :func:`reattach_to_active` followed by :func:`recompute_depth`, whose
+    passes go over all n rows: in a market of several companies over one population each
+    company's members are a fraction of the rows, and a company quits members every month.
+
+    Args:
+        parent: int[n] parent array; a member's parent is a member or -1. Changed in place:
+            staying members whose parent leaves point to the first ancestor that stays (-1 if
+            none), leaving rows get -1; other rows are not touched.
+        depth: int[n] depths of the members (roots 0). Changed in place: recomputed for the
+            staying members, -1 for the leaving rows.
+        members: int rows of the forest before the roll-up, the leaving ones included.
+        leaving: bool[n] rows that leave (members only).
+    """
+    members = np.asarray(members, dtype=np.int64)
+    out = leaving[members]
+    q = members[out]
+    if q.size == 0:
+        return
+    stay = members[~out]
+    # First ancestor that stays, for each leaving row (chains of leavers), read before any
+    # parent changes.
+    up = parent[q].astype(np.int64)
+    live = np.flatnonzero((up >= 0) & leaving[np.maximum(up, 0)])
+    while live.size:
+        up[live] = parent[up[live]]
+        live = live[(up[live] >= 0) & leaving[np.maximum(up[live], 0)]]
+    p = parent[stay]
+    kids = np.flatnonzero((p >= 0) & leaving[np.maximum(p, 0)])
+    if kids.size:
+        order = np.argsort(q, kind="stable")
+        parent[stay[kids]] = up[order][np.searchsorted(q[order], p[kids])]
+    parent[q] = -1
+    # Every staying member's new parent is one of its old ancestors, so grouping them by
+    # their old depth is still a top-down order (as in recompute_depth).
+    old = depth[stay]
+    depth[q] = -1
+    key = old.astype(np.int16) if old.max(initial=0) < np.iinfo(np.int16).max else old
+    rows_by_depth = stay[np.argsort(key, kind="stable")]
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(old))))
+    for d in range(bounds.size - 1):
+        rows = rows_by_depth[bounds[d] : bounds[d + 1]]
+        p = parent[rows]
+        depth[rows] = np.where(p >= 0, depth[np.maximum(p, 0)] + 1, 0)

@@ -66,3 +66,4 @@ def check_invariants(model: MLMModel) -> None:
     depth = compute_depth(parent, active)
     assert (depth[active] == pop.depth[active]).all()
     assert (pop.sponsor[~active] == -1).all()
+    assert (pop.depth[~active] == -1).all()

@@ -5,6 +5,8 @@ import pytest
 
 from simulation.errors import ConfigError
 from simulation.plans import PeriodInput, plan_from_dict
+from simulation.plans.base import LevelSums, PeriodContext
+from simulation.tree import Forest
 
 
 def pay(components, sponsor, pv, **kw):
@@ -137,3 +139,37 @@ def test_paid_plus_breakage_is_the_theoretical_maximum():
 def test_levels_by_rank_needs_a_rank_table():
     with pytest.raises(ConfigError, match="needs a \\[ranks\\] table"):
         plan_from_dict({"unilevel": {"percentages": [0.1], "levels_by_rank": {"a": 1}}})
+
+
+def test_level_sums_add_like_full_bincounts_to_the_last_bit():
+    """LevelSums (the per-level pay of unilevel, fast start, matching, overrides) gives the
+    sums of pay += np.bincount(..., minlength=n), bit for bit, over the forest's members, and
+    after a payee outside the forest too (the n-row array from then on)."""
+    # Forest 0 <- 2 <- 4 and 1 <- 3; rows 5 and 6 are not in it.
+    parent = np.array([-1, -1, 0, 1, 2, -1, -1])
+    depth = np.array([0, 0, 1, 1, 2, -1, -1])
+    ctx = PeriodContext(
+        inp=PeriodInput.of(parent, np.zeros(7)),
+        forest=Forest.from_depth(parent, depth),
+        default_min_pv=0.0,
+    )
+    rng = np.random.default_rng(3)
+    levels = [
+        (np.array([0, 0, 2, 1, 0]), rng.random(5) * 1e3),
+        (np.array([2, 2, 3]), rng.random(3) / 7),
+        (np.array([4, 6, 0]), rng.random(3) * 1e-9),  # 6 is outside the forest
+        (np.array([0, 6, 1]), rng.random(3) * 1e5),
+    ]
+    want = np.zeros(7)
+    sums = LevelSums(ctx)
+    for i, (rows, w) in enumerate(levels):
+        want += np.bincount(rows, weights=w, minlength=7)
+        sums.add(rows, w)
+        if i == 1:
+            assert sums.full is None  # members only so far
+            assert sums.total().tobytes() == want.tobytes()
+    assert sums.full is not None
+    assert sums.total().tobytes() == want.tobytes()
+    # By hand: row 5 never paid; row 6 gets its two amounts.
+    assert sums.total()[5] == 0.0
+    assert sums.total()[6] == levels[2][1][1] + levels[3][1][1]

@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.tree import CycleError, Forest, compute_depth, reattach_to_active, recompute_depth
+from simulation.tree import (
+    CycleError,
+    Forest,
+    compute_depth,
+    reattach_to_active,
+    recompute_depth,
+    roll_up,
+)
 
 #        0
 #       / \
@@ -69,6 +76,16 @@ def test_recompute_depth_after_rollup():
     assert depth.tolist() == [0, -1, 1, 1, 1, 2, 3]
 
 
+def test_roll_up_in_place_by_hand():
+    # 6's parent 5 and grandparent 2 leave: 6 moves up to 0 at depth 1; 3 and 4 keep 1.
+    parent, depth = PARENT.astype(np.int32), compute_depth(PARENT).astype(np.int16)
+    leaving = np.zeros(7, dtype=bool)
+    leaving[[2, 5]] = True
+    roll_up(parent, depth, np.arange(7), leaving)
+    assert parent.tolist() == [-1, 0, -1, 1, 1, -1, 0]
+    assert depth.tolist() == [0, 1, -1, 2, 2, -1, 1]
+
+
 @st.composite
 def join_quit_sequences(draw):
     n = draw(st.integers(2, 60))
@@ -114,3 +131,31 @@ def _ancestors(parent):
             p = parent[p]
         out.append(chain)
     return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(join_quit_sequences())
+def test_roll_up_equals_reattach_and_recompute(case):
+    """The in-place roll-up over the members gives the forest of the whole-array pair, and
+    leaves rows outside the forest untouched (a company's non-members in a market)."""
+    parent, rounds = case
+    n = parent.size
+    member = np.ones(n, dtype=bool)
+    member[::7] = False  # rows outside the forest, with values roll_up must not touch
+    parent = np.where(member & member[np.maximum(parent, 0)], parent, -1)
+    ref_parent = np.where(member, parent, -1)
+    ref_depth = compute_depth(ref_parent, member)
+    got_parent = np.where(member, parent, 99).astype(np.int32)
+    got_depth = np.where(member, ref_depth, 99).astype(np.int16)
+    for quitters in rounds:
+        leaving = np.zeros(n, dtype=bool)
+        leaving[[q for q in quitters if member[q]]] = True
+        new = reattach_to_active(ref_parent, leaving)
+        roll_up(got_parent, got_depth, np.flatnonzero(member), leaving)
+        member &= ~leaving
+        ref_parent = np.where(member, new, -1)
+        ref_depth = recompute_depth(ref_parent, np.where(member, ref_depth, -1))
+        assert got_parent[member].tolist() == ref_parent[member].tolist()
+        assert got_depth[member].tolist() == ref_depth[member].tolist()
+        assert (got_parent[leaving] == -1).all() and (got_depth[leaving] == -1).all()
+        assert (got_parent[::7] == 99).all() and (got_depth[::7] == 99).all()

@@ -161,6 +161,19 @@ class PeriodContext:
     count_inactive_volume: bool = True
     kinds: dict[str, str] = field(default_factory=dict)
     retail_ok: np.ndarray | None = None
+    _slots: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def member_slots(self) -> tuple[np.ndarray, np.ndarray]:
+        """The forest's members, and int32[n] each row's index in that list (-1 others).
+
+        Made once a period, for :class:`LevelSums`.
+        """
+        if self._slots is None:
+            members = self.forest.members
+            slot = np.full(self.inp.n, -1, dtype=np.int32)
+            slot[members] = np.arange(members.size, dtype=np.int32)
+            self._slots = (members, slot)
+        return self._slots
 
     def kind(self, name: str) -> str:
         """Registered component type of a plan's component ``name`` (a named table's type)."""
@@ -200,6 +213,42 @@ class PeriodContext:
         if isinstance(name_or_index, int):
             return name_or_index
         return self.rank_names.index(name_or_index)
+
+
+class LevelSums:
+    """Money paid up the tree one level (or generation) at a time, summed per row.
+
+    ``pay = np.zeros(n)`` then ``pay += np.bincount(rows, weights, minlength=n)`` per level
+    makes and adds n values per level, where the rows paid are the forest's members (uplines
+    of the volume), in a market a fraction of n. :meth:`add` sums each level over the
+    members' slots and :meth:`total` makes the n-row array once; every row gets the same
+    additions in the same order, so the sums are the same to the last bit. A row outside the
+    forest switches to the n-row array from then on.
+    """
+
+    def __init__(self, ctx: PeriodContext):
+        self.members, self.slot = ctx.member_slots()
+        self.n = ctx.inp.n
+        self.acc = np.zeros(self.members.size)
+        self.full: np.ndarray | None = None
+
+    def add(self, rows: np.ndarray, weights: np.ndarray) -> None:
+        """Add ``weights`` to ``rows`` (one level: a row may appear several times)."""
+        if self.full is None:
+            at = self.slot[rows]
+            if not at.size or at.min() >= 0:
+                self.acc += np.bincount(at, weights=weights, minlength=self.acc.size)
+                return
+            self.full = self.total()
+        self.full += np.bincount(rows, weights=weights, minlength=self.n)
+
+    def total(self) -> np.ndarray:
+        """float64[n] the sums so far."""
+        if self.full is not None:
+            return self.full
+        out = np.zeros(self.n)
+        out[self.members] = self.acc
+        return out
 
 
 @dataclass

@@ -536,12 +536,17 @@ class PlanEngine:
         revenue = float(ctx.volume(inp.bv).sum())
         if cap is not None and not isinstance(cap.revenue, str):
             revenue = float(cap.revenue)
-        pre_cap_total = float(sum(p.sum() for p in pays.values()))
+        # Each component's sum over all rows, made once (before and, if scaled, after the
+        # cap) and added in the same order as before: the same figures.
+        sums = {k: p.sum() for k, p in pays.items()}
+        unscaled = dict(pays)
+        pre_cap_total = float(sum(sums.values()))
         scale = 1.0
+        scaled: set[str] = set()
         if cap is not None:
             capped = set(cap.applies_to) if cap.applies_to else set(pays)
-            s = sum(float(pays[k].sum()) for k in pays if k in capped)
-            exempt = sum(float(pays[k].sum()) for k in pays if k not in capped)
+            s = sum(float(sums[k]) for k in pays if k in capped)
+            exempt = sum(float(sums[k]) for k in pays if k not in capped)
             limit = cap.ratio * revenue
             if cap.basis == "total":
                 limit -= exempt
@@ -549,11 +554,15 @@ class PlanEngine:
                 scale = max(limit, 0.0) / s if s > 0 else 1.0
                 for k in capped:
                     pays[k] = pays[k] * scale
+                scaled = capped
         breakage: dict[str, float] = {}
         for k, r in paying.items():
             if r.max_pay is not None:
-                breakage[k] = float(r.max_pay - r.pay.sum())
-        breakage["cap"] = pre_cap_total - float(sum(p.sum() for p in pays.values()))
+                # (the sum made above is this array's unless it had to be converted)
+                paid = sums[k] if unscaled[k] is r.pay else r.pay.sum()
+                breakage[k] = float(r.max_pay - paid)
+        after = (pays[k].sum() if k in scaled else sums[k] for k in pays)
+        breakage["cap"] = pre_cap_total - float(sum(after))
         total = np.zeros(n, dtype=np.float64)
         for p in pays.values():
             total += p

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from simulation.errors import DataError
-from simulation.plans.base import ComponentResult, Params, PeriodContext, register
+from simulation.plans.base import ComponentResult, LevelSums, Params, PeriodContext, register
 
 NO_KIT_INFO = (
     "fast_start (mode 'flat', requires_kit = true) needs to know who bought a starter kit, and "
@@ -175,7 +175,7 @@ def fast_start(
         share = np.asarray(params.percentages, dtype=np.float64)
         vol = bv[src]
     max_pay = float(vol.sum() * share.sum())
-    pay = np.zeros(n)
+    pay = LevelSums(ctx)
     u = step[src].astype(np.int64)
     for g in range(share.size):
         keep = u >= 0
@@ -183,9 +183,11 @@ def fast_start(
         if not u.size:
             break
         paid = qualified[u]
-        pay += np.bincount(u[paid], weights=share[g] * vol[paid], minlength=n)
+        pay.add(u[paid], share[g] * vol[paid])
         u = step[u].astype(np.int64)
-    return ComponentResult(pay=pay, max_pay=max_pay, state=state if params.mode == "flat" else None)
+    return ComponentResult(
+        pay=pay.total(), max_pay=max_pay, state=state if params.mode == "flat" else None
+    )
 
 
 fast_start.prepare = _prepare

@@ -31,6 +31,7 @@ from simulation.plans.base import (
     MATCHING,
     REGISTRY,
     ComponentResult,
+    LevelSums,
     Params,
     PeriodContext,
     register,
@@ -149,7 +150,7 @@ def matching(ctx: PeriodContext, params: MatchingParams, state: None) -> Compone
     qualified = ctx.qualified(params.min_pv)
     gens = np.where(qualified, per_rank(ctx, params.eligible_ranks, G), 0)
     src = np.flatnonzero(base > 0)
-    pay = np.zeros(n)
+    pay = LevelSums(ctx)
     max_pay = float(base[src].sum() * m.sum())
     if params.generation_mode == "level":
         key = forest.depth.astype(np.int32)
@@ -178,9 +179,9 @@ def matching(ctx: PeriodContext, params: MatchingParams, state: None) -> Compone
         e, start, vol, src, gen = e[live], start[live], vol[live], src[live], gen[live]
         paid = gens[e] >= gen
         if paid.any():
-            pay += np.bincount(e[paid], weights=m[gen[paid] - 1] * vol[paid], minlength=n)
+            pay.add(e[paid], m[gen[paid] - 1] * vol[paid])
         e = step[e].astype(np.int64)
-    return ComponentResult(pay=pay, max_pay=max_pay)
+    return ComponentResult(pay=pay.total(), max_pay=max_pay)
 
 
 matching.check_plan = _check

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from simulation.plans.base import ComponentResult, Params, PeriodContext, register
+from simulation.plans.base import ComponentResult, LevelSums, Params, PeriodContext, register
 
 AMWAY_EUROPE_THRESHOLDS = [200.0, 600.0, 1200.0, 2400.0, 4000.0, 7000.0, 10000.0]
 AMWAY_EUROPE_PERCENTAGES = [0.03, 0.06, 0.09, 0.12, 0.15, 0.18, 0.21]
@@ -190,10 +190,9 @@ def _overrides(
 ) -> tuple[np.ndarray, float]:
     """Generation overrides: (float64[n] paid, theoretical maximum)."""
     ov = params.override
-    n = ctx.inp.n
-    pay = np.zeros(n)
     if ov is None:
-        return pay, 0.0
+        return np.zeros(ctx.inp.n), 0.0
+    pay = LevelSums(ctx)
     o = np.asarray(ov.percentages, dtype=np.float64)
     G = o.size
     parent = ctx.forest.parent
@@ -226,7 +225,7 @@ def _overrides(
             break
         paid = eligible[a] & ~done
         if paid.any():
-            pay += np.bincount(a[paid], weights=o[gen[paid]] * volume[paid], minlength=n)
+            pay.add(a[paid], o[gen[paid]] * volume[paid])
         if first_only:
             done |= paid
         cands += candidate[a]
@@ -244,7 +243,7 @@ def _overrides(
             cands[live],
             volume[live],
         )
-    return pay, max_pay
+    return pay.total(), max_pay
 
 
 @register("stairstep", StairstepParams, description="stairstep-breakaway differential bonus")

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from simulation.plans.base import ComponentResult, Params, PeriodContext, register
+from simulation.plans.base import ComponentResult, LevelSums, Params, PeriodContext, register
 
 
 class UnilevelParams(Params):
@@ -86,7 +86,6 @@ def _check(plan, params: UnilevelParams) -> str | None:
 def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> ComponentResult:
     """Pay the unilevel commission for one period."""
     inp = ctx.inp
-    n = inp.n
     pct = np.asarray(params.percentages, dtype=np.float64)
     L = pct.size
     qualified = ctx.qualified(params.min_pv)
@@ -97,7 +96,7 @@ def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> Compone
     if excluded is not None:
         volume_mask &= ~excluded
     src = np.flatnonzero(volume_mask)
-    pay = np.zeros(n, dtype=np.float64)
+    pay = LevelSums(ctx)
     max_pay = float(bv[src].sum() * pct.sum())
     parent = ctx.forest.parent
     if params.compression == "none":
@@ -115,9 +114,7 @@ def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> Compone
             break
         entitled = qualified[u] & (unlocked[u] >= j)
         if entitled.any():
-            pay += np.bincount(
-                u[entitled], weights=pct[j[entitled] - 1] * vol[entitled], minlength=n
-            )
+            pay.add(u[entitled], pct[j[entitled] - 1] * vol[entitled])
         if params.compression == "dynamic_full":
             # Only an entitled upline uses up the level; others pass it on.
             j = j + entitled
@@ -125,7 +122,7 @@ def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> Compone
             j = j + 1
         live = j <= L
         src, u, j, vol = src[live], step[u[live]], j[live], vol[live]
-    return ComponentResult(pay=pay, max_pay=max_pay)
+    return ComponentResult(pay=pay.total(), max_pay=max_pay)
 
 
 unilevel.check_plan = _check
