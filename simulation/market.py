@@ -726,10 +726,11 @@ class Market(mesa.Model):
             active = model.active_ids()
             if not active.size:
                 continue
-            ones = np.zeros(self.n)
-            ones[active] = 1.0
-            downline = forest.subtree_sum(ones) - 1.0
-            leaders = active[downline[active] >= sw.leader_min_downline]
+            # Downline sizes over the members only; the leaders in ascending row order (that of
+            # the active ids), as the draws below are made in.
+            members, _ = forest.member_slots()
+            downline = forest.member_subtree_sum(np.ones(members.size)) - 1.0
+            leaders = np.sort(members[downline >= sw.leader_min_downline])
             leaders = leaders[rng.random(leaders.size) < sw.approach_prob]
             if not leaders.size:
                 continue
