@@ -333,16 +333,17 @@ def legal_row(model: MLMModel) -> dict[str, float]:
     return row
 
 
-def reachable_at_end(model: MLMModel, rows: np.ndarray) -> np.ndarray:
+def reachable_at_end(model: MLMModel, rows: np.ndarray, total: bool = False) -> np.ndarray:
     """float64: still-reachable prospects of ``rows`` as of the month after the current one.
 
     A prospect is reachable by a distributor if they are a social contact who never joined
-    and is not refusing pitches; NaN without a social network.
+    and is not refusing pitches; NaN without a social network. ``total``: their sum only
+    (a network is required).
     """
     if model.network is None:
         return np.full(rows.size, np.nan)
     pop = model.pop
-    return reachable_prospects(
+    counts = reachable_prospects(
         model.network.indptr,
         model.network.indices,
         pop.status,
@@ -350,15 +351,21 @@ def reachable_at_end(model: MLMModel, rows: np.ndarray) -> np.ndarray:
         model.month + 1,
         rows=rows,
         open_status=(Status.PROSPECT, Status.CUSTOMER),
-    ).astype(np.float64)
+        total=total,
+    )
+    return counts if total else counts.astype(np.float64)
 
 
 def mean_reachable(model: MLMModel) -> float:
-    """Mean of :func:`reachable_at_end` over active distributors (NaN if not observed)."""
+    """Mean of :func:`reachable_at_end` over active distributors (NaN if not observed).
+
+    The counts are whole numbers far below 2**53, so their float sum is exact and the total
+    over the count is the mean of the per-row counts to the last bit.
+    """
     active = model.active_ids()
     if model.network is None or not active.size or not model.scenario.observe.reachable:
         return float("nan")
-    return float(reachable_at_end(model, active).mean())
+    return float(np.float64(reachable_at_end(model, active, total=True)) / active.size)
 
 
 def level_rows(model: MLMModel, net: np.ndarray) -> list[dict[str, float]]:

@@ -670,16 +670,18 @@ class Market(mesa.Model):
         self.moving[:] = False
         self.flows_month = []
         movers = self._switch(running)
-        proposals = {}
+        proposals, closed = {}, {}
         for c in running:
-            c.model.unavailable = self.closed_to(c)
+            c.model.unavailable = closed[c.index] = self.closed_to(c)
             proposals[c.index] = c.model.propose_joins()
         chosen = self._choose(running, proposals)
         order = self.streams["order"].permutation(len(running))
         done: list[Company] = []  # companies that finished the month
         for k in order:
             c = running[int(k)]
-            c.model.unavailable = self.closed_to(c)
+            # Proposing and choosing change nobody's status: the first company in the order
+            # is closed to the same persons as when it proposed.
+            c.model.unavailable = self.closed_to(c) if done else closed[c.index]
             c.model.rival_customers = self._rival_customers(c, done)
             j, s = chosen[c.index]
             mj, ms = movers.get(c.index, (np.empty(0, np.int64), np.empty(0, np.int64)))

@@ -19,7 +19,8 @@ def reachable_prospects(
     *,
     rows: object | None = None,
     open_status: Sequence[int] = (0, 1),
-) -> np.ndarray:
+    total: bool = False,
+) -> np.ndarray | int:
     """Still-reachable prospects of each person: social contacts who could still be recruited.
 
     A contact ``j`` of ``i`` is reachable when its status is one of ``open_status`` (prospect
@@ -37,9 +38,10 @@ def reachable_prospects(
         month: the month the question is asked for (e.g. the month after the run's last).
         rows: persons to count for, ``int[k]`` (default: everyone).
         open_status: status codes that count as still recruitable.
+        total: return the rows' sum only (a mean over members needs no per-row counts).
 
     Returns:
-        ``int64[k]`` (or ``int64[N]``): reachable contacts per row.
+        ``int64[k]`` (or ``int64[N]``): reachable contacts per row; with ``total``, their sum.
 
     Raises:
         ValueError: CSR arrays that do not fit ``status`` or each other.
@@ -76,6 +78,8 @@ def reachable_prospects(
         return lookup[st[who]] & (until[who] <= int(month))
 
     if rows is None:
+        if total:
+            return int(np.count_nonzero(is_open(checked(idx))))
         cum = np.concatenate(([0], np.cumsum(is_open(checked(idx)), dtype=np.int64)))
         return cum[ptr[1:]] - cum[ptr[:-1]]
     # Only the rows' own contact lists: positions start_r .. end_r - 1 laid end to end, so
@@ -85,6 +89,8 @@ def reachable_prospects(
     start, length = ptr[r], ptr[r + 1] - ptr[r]
     ends = np.cumsum(length)
     pos = np.arange(int(ends[-1]) if r.size else 0) + np.repeat(start - (ends - length), length)
+    if total:
+        return int(np.count_nonzero(is_open(checked(idx[pos]))))
     cum = np.concatenate(([0], np.cumsum(is_open(checked(idx[pos])), dtype=np.int64)))
     return cum[ends] - cum[ends - length]
 
