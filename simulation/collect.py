@@ -212,7 +212,7 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
         "pv": total_pv,
         "topup_pv": f["topup_pv"],
         "loading_pv": f["loading_pv"],
-        "qualified": int(pay.qualified.sum()) if pay is not None else 0,
+        "qualified": int(np.count_nonzero(pay.qualified)) if pay is not None else 0,
         "max_depth": int(pop.depth[model.active_ids()].max()) if n_active else -1,
         "gini_commissions": gini(comm) if comm.sum() > 0 else float("nan"),
         "gini_net_income": gini(net) if n_ever else float("nan"),

@@ -655,7 +655,7 @@ class MLMModel(mesa.Model):
         # (commissions paid, active distributors) of each paid month: the disclosure figure
         # shown at the pitch (behaviour.disclosure_figure).
         paid = result.paid  # a sum over every row: once
-        self.pay_history.append((paid, int(active.sum())))
+        self.pay_history.append((paid, int(np.count_nonzero(active))))
         f = self.month_flow
         f["bv"] = float(inp.bv.sum())
         f["paid"] = paid

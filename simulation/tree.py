@@ -200,9 +200,18 @@ class Forest:
             int32[n] row of that ancestor, -1 where none (and for roots and non-members).
         """
         res = np.full(self.n, -1, dtype=np.int32)
-        for rows in self.top_down():
-            p = self.parent[rows]
-            res[rows] = np.where(ok[p], p, res[p])
+        members, _ = self.member_slots()
+        if members.size == 0:
+            return res
+        # Level by level over the members' positions (slices, not gathers over n rows).
+        bounds, pslot = self.member_levels()
+        up = self.parent[members]
+        ok_up = np.asarray(ok)[np.maximum(up, 0)]
+        found = np.full(members.size, -1, dtype=np.int32)
+        for d in range(1, bounds.size - 1):
+            lo, hi = bounds[d], bounds[d + 1]
+            found[lo:hi] = np.where(ok_up[lo:hi], up[lo:hi], found[pslot[lo:hi]])
+        res[members] = found
         return res
 
 
