@@ -296,7 +296,7 @@ def legal_row(model: MLMModel) -> dict[str, float]:
     pay, forest = model.last_pay, model.pay_forest
     if pay is None or forest is None:  # month 0: the founders joined, nobody bought yet
         return row
-    rows = forest.members.astype(np.int64)
+    rows = forest.member_slots()[0].astype(np.int64)
     household = model.household_month
     bought = model.bought_month
     classes = legal.classify_purchases(

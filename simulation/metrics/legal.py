@@ -297,10 +297,11 @@ def month_tests(
     n = forest.n
 
     def members(x: np.ndarray, name: str) -> np.ndarray:
-        a = np.asarray(x, dtype=np.float64)
+        a = np.asarray(x)
         if a.shape != (n,):
             raise ValueError(f"{name} must have shape ({n},), got {a.shape}.")
-        return _nonneg(a[rows], name)  # only the members' rows are read
+        # Only the members' rows are read, and only they are converted to float64.
+        return _nonneg(a[rows], name)
 
     b, s = members(bought, "bought"), members(sold, "sold")
     h, r = members(household, "household"), members(returned, "returned")
