@@ -163,7 +163,13 @@ class Population:
     def __init__(self, n: int):
         self.n = int(n)
         for name, dtype, fill, _ in FIELDS:
-            setattr(self, name, np.full(self.n, fill, dtype=dtype))
+            # Zero-filled fields from np.zeros: the system hands out zeroed pages when first
+            # written, so a field a company only writes for its members costs no pass over the
+            # n persons (a market launches one Population per company).
+            if fill == 0:
+                setattr(self, name, np.zeros(self.n, dtype=dtype))
+            else:
+                setattr(self, name, np.full(self.n, fill, dtype=dtype))
 
     def __getitem__(self, name: str) -> np.ndarray:
         """The array of field ``name`` (so a Population is a mapping for :func:`costs`)."""
