@@ -66,16 +66,24 @@ def reachable_prospects(
             raise ValueError(f"indices must lie in [0, {n}); got {ids.min()}..{ids.max()}.")
         return ids
 
-    codes = np.asarray(open_status, dtype=np.int64)
-    lookup = np.zeros(int(max(st.max(initial=0), codes.max(initial=0))) + 1, dtype=bool)
-    lookup[codes] = True
+    codes = [int(c) for c in np.unique(np.asarray(open_status, dtype=np.int64))]
+
+    def open_code(s: np.ndarray) -> np.ndarray:
+        # One comparison per open code (two): several times faster than a table lookup
+        # indexed by the n status bytes.
+        if not codes:
+            return np.zeros(s.shape, dtype=bool)
+        out = s == codes[0]
+        for c in codes[1:]:
+            out |= s == c
+        return out
 
     def is_open(who: np.ndarray) -> np.ndarray:
         if who.size > n // 4:
             # Many contacts (everyone's, or a large company's members'): everyone's answer
             # in one sequential pass, then one gather, instead of two gathers per contact.
-            return (lookup[st] & (until <= int(month)))[who]
-        return lookup[st[who]] & (until[who] <= int(month))
+            return (open_code(st) & (until <= int(month)))[who]
+        return open_code(st[who]) & (until[who] <= int(month))
 
     if rows is None:
         if total:
