@@ -200,7 +200,7 @@ class Population:
             if (returns or k not in RETURNS_FIELDS)
             and not (own_use_as_cost and k == "own_use_value")
         )
-        if rows is not None and len(rows) > self.n // 8:
+        if rows is not None and np.size(rows) > self.n // 8:
             # Many rows (a large company's joiners): everyone's net income in sequential
             # passes, then one gather, is several times faster than gathering each field
             # (the same values: the sum is made per row).

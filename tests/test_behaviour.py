@@ -512,3 +512,6 @@ def test_net_income_of_many_rows_is_each_rows_sum_to_the_last_bit():
         assert everyone.tolist() == want
         assert pop.net_income(cost, rows=many).tolist() == [want[r] for r in many]
         assert pop.net_income(cost, rows=few).tolist() == [want[r] for r in few]
+        assert pop.net_income(cost, rows=7) == want[7]  # one person
+        mask = np.arange(40) % 3 == 0  # a mask is a set of rows too
+        assert pop.net_income(cost, rows=mask).tolist() == [want[r] for r in range(0, 40, 3)]
