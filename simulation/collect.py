@@ -212,7 +212,7 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
         "pv": total_pv,
         "topup_pv": f["topup_pv"],
         "loading_pv": f["loading_pv"],
-        "qualified": int(pay.qualified.sum()) if pay is not None else 0,
+        "qualified": int(np.count_nonzero(pay.qualified)) if pay is not None else 0,
         "max_depth": int(pop.depth[model.active_ids()].max()) if n_active else -1,
         "gini_commissions": gini(comm) if comm.sum() > 0 else float("nan"),
         "gini_net_income": gini(net) if n_ever else float("nan"),
@@ -296,7 +296,7 @@ def legal_row(model: MLMModel) -> dict[str, float]:
     pay, forest = model.last_pay, model.pay_forest
     if pay is None or forest is None:  # month 0: the founders joined, nobody bought yet
         return row
-    rows = forest.members.astype(np.int64)
+    rows = forest.member_slots()[0].astype(np.int64)
     household = model.household_month
     bought = model.bought_month
     classes = legal.classify_purchases(
@@ -333,16 +333,17 @@ def legal_row(model: MLMModel) -> dict[str, float]:
     return row
 
 
-def reachable_at_end(model: MLMModel, rows: np.ndarray) -> np.ndarray:
+def reachable_at_end(model: MLMModel, rows: np.ndarray, total: bool = False) -> np.ndarray:
     """float64: still-reachable prospects of ``rows`` as of the month after the current one.
 
     A prospect is reachable by a distributor if they are a social contact who never joined
-    and is not refusing pitches; NaN without a social network.
+    and is not refusing pitches; NaN without a social network. ``total``: their sum only
+    (a network is required).
     """
     if model.network is None:
         return np.full(rows.size, np.nan)
     pop = model.pop
-    return reachable_prospects(
+    counts = reachable_prospects(
         model.network.indptr,
         model.network.indices,
         pop.status,
@@ -350,15 +351,21 @@ def reachable_at_end(model: MLMModel, rows: np.ndarray) -> np.ndarray:
         model.month + 1,
         rows=rows,
         open_status=(Status.PROSPECT, Status.CUSTOMER),
-    ).astype(np.float64)
+        total=total,
+    )
+    return counts if total else counts.astype(np.float64)
 
 
 def mean_reachable(model: MLMModel) -> float:
-    """Mean of :func:`reachable_at_end` over active distributors (NaN if not observed)."""
+    """Mean of :func:`reachable_at_end` over active distributors (NaN if not observed).
+
+    The counts are whole numbers far below 2**53, so their float sum is exact and the total
+    over the count is the mean of the per-row counts to the last bit.
+    """
     active = model.active_ids()
     if model.network is None or not active.size or not model.scenario.observe.reachable:
         return float("nan")
-    return float(reachable_at_end(model, active).mean())
+    return float(np.float64(reachable_at_end(model, active, total=True)) / active.size)
 
 
 def level_rows(model: MLMModel, net: np.ndarray) -> list[dict[str, float]]:

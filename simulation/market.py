@@ -670,16 +670,18 @@ class Market(mesa.Model):
         self.moving[:] = False
         self.flows_month = []
         movers = self._switch(running)
-        proposals = {}
+        proposals, closed = {}, {}
         for c in running:
-            c.model.unavailable = self.closed_to(c)
+            c.model.unavailable = closed[c.index] = self.closed_to(c)
             proposals[c.index] = c.model.propose_joins()
         chosen = self._choose(running, proposals)
         order = self.streams["order"].permutation(len(running))
         done: list[Company] = []  # companies that finished the month
         for k in order:
             c = running[int(k)]
-            c.model.unavailable = self.closed_to(c)
+            # Proposing and choosing change nobody's status: the first company in the order
+            # is closed to the same persons as when it proposed.
+            c.model.unavailable = self.closed_to(c) if done else closed[c.index]
             c.model.rival_customers = self._rival_customers(c, done)
             j, s = chosen[c.index]
             mj, ms = movers.get(c.index, (np.empty(0, np.int64), np.empty(0, np.int64)))
@@ -726,10 +728,11 @@ class Market(mesa.Model):
             active = model.active_ids()
             if not active.size:
                 continue
-            ones = np.zeros(self.n)
-            ones[active] = 1.0
-            downline = forest.subtree_sum(ones) - 1.0
-            leaders = active[downline[active] >= sw.leader_min_downline]
+            # Downline sizes over the members only; the leaders in ascending row order (that of
+            # the active ids), as the draws below are made in.
+            members, _ = forest.member_slots()
+            downline = forest.member_subtree_sum(np.ones(members.size)) - 1.0
+            leaders = np.sort(members[downline >= sw.leader_min_downline])
             leaders = leaders[rng.random(leaders.size) < sw.approach_prob]
             if not leaders.size:
                 continue

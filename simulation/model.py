@@ -606,7 +606,8 @@ class MLMModel(mesa.Model):
         self.household_month = np.zeros(pop.n)
         self.household_month[who] = p.own_use_pv
         # Customers who ordered this month (a quitter's customers are dropped on quitting).
-        self.customers_month = pop.customers.astype(np.float64)
+        # (a copy of the counts: the legal tests read the members' rows as float64)
+        self.customers_month = pop.customers.copy()
         # PV bought this month before any return lowers it ([returns]): what the purchase
         # classes of the legal tests split (returns are a class of their own).
         self.bought_month = pop.pv.copy() if self.returns_book is not None else pop.pv
@@ -655,7 +656,7 @@ class MLMModel(mesa.Model):
         # (commissions paid, active distributors) of each paid month: the disclosure figure
         # shown at the pitch (behaviour.disclosure_figure).
         paid = result.paid  # a sum over every row: once
-        self.pay_history.append((paid, int(active.sum())))
+        self.pay_history.append((paid, int(np.count_nonzero(active))))
         f = self.month_flow
         f["bv"] = float(inp.bv.sum())
         f["paid"] = paid

@@ -9,7 +9,7 @@ is O(n) numpy work plus one Python iteration per level.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -72,6 +72,9 @@ class Forest:
     parent: np.ndarray
     depth: np.ndarray
     levels: list[np.ndarray]
+    _slots: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def n(self) -> int:
@@ -115,6 +118,52 @@ class Forest:
         """All member rows, top-down by depth."""
         return np.concatenate(self.levels) if self.levels else np.empty(0, dtype=np.int64)
 
+    def member_slots(self) -> tuple[np.ndarray, np.ndarray]:
+        """The members (top-down, as :attr:`members`) and int32[n] each row's position there.
+
+        Non-members get -1. Made once per forest (its parent array must not change after it
+        is built, as :meth:`MLMModel.sponsor_forest` guarantees): the pay phase's components,
+        the ranks and the legal tests all work in this member space, whose size in a market
+        is a fraction of n.
+        """
+        return self._member_index()[:2]
+
+    def _member_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """members, slot[n], level bounds in members, and each member's parent's slot (-1)."""
+        if self._slots is None:
+            members = self.members
+            slot = np.full(self.n, -1, dtype=np.int32)
+            slot[members] = np.arange(members.size, dtype=np.int32)
+            bounds = np.zeros(len(self.levels) + 1, dtype=np.int64)
+            np.cumsum([rows.size for rows in self.levels], out=bounds[1:])
+            p = self.parent[members]
+            # A member's parent is a member (depth[parent] = depth - 1 >= 0) or -1.
+            pslot = np.where(p >= 0, slot[np.maximum(p, 0)], -1).astype(np.int32)
+            self._slots = (members, slot, bounds, pslot)
+        return self._slots
+
+    def member_levels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each level lies among the members, and each member's parent's position.
+
+        Returns ``(bounds, pslot)``: level ``d`` is ``members[bounds[d]:bounds[d + 1]]`` (the
+        members of :meth:`member_slots`), ``pslot`` int32 per member (-1 for roots).
+        """
+        return self._member_index()[2:]
+
+    def member_subtree_sum(self, values: np.ndarray) -> np.ndarray:
+        """float64[members]: :meth:`subtree_sum` over the members only.
+
+        ``values`` is given per member (in :meth:`member_slots` order). The additions are
+        those of :meth:`subtree_sum` in the same order, so each member's sum is the same to
+        the last bit; the passes touch members only, not the n rows.
+        """
+        bounds, pslot = self.member_levels()
+        total = np.array(values, dtype=np.float64)
+        for d in range(bounds.size - 2, 0, -1):
+            lo, hi = bounds[d], bounds[d + 1]
+            np.add.at(total, pslot[lo:hi], total[lo:hi])
+        return total
+
     def bottom_up(self) -> Iterator[np.ndarray]:
         """Levels from the deepest to depth 1 (rows that have a parent)."""
         for d in range(len(self.levels) - 1, 0, -1):
@@ -151,9 +200,18 @@ class Forest:
             int32[n] row of that ancestor, -1 where none (and for roots and non-members).
         """
         res = np.full(self.n, -1, dtype=np.int32)
-        for rows in self.top_down():
-            p = self.parent[rows]
-            res[rows] = np.where(ok[p], p, res[p])
+        members, _ = self.member_slots()
+        if members.size == 0:
+            return res
+        # Level by level over the members' positions (slices, not gathers over n rows).
+        bounds, pslot = self.member_levels()
+        up = self.parent[members]
+        ok_up = np.asarray(ok)[np.maximum(up, 0)]
+        found = np.full(members.size, -1, dtype=np.int32)
+        for d in range(1, bounds.size - 1):
+            lo, hi = bounds[d], bounds[d + 1]
+            found[lo:hi] = np.where(ok_up[lo:hi], up[lo:hi], found[pslot[lo:hi]])
+        res[members] = found
         return res
 
 

@@ -483,3 +483,35 @@ def test_at_most_the_monthly_cap_joins():
 def test_branching_offspring_must_be_probabilities():
     with pytest.raises(ConfigError, match="sum to 1"):
         load_scenario("classroom", ["recruit.branching_offspring=[0.5, 0.6]"])
+
+
+def test_net_income_of_many_rows_is_each_rows_sum_to_the_last_bit():
+    # Population.net_income takes a pass over everyone then one gather when more than an
+    # eighth of the rows are asked for; each row's value must be its own fields' sum.
+    from simulation.state import Population
+
+    rng = np.random.default_rng(11)
+    pop = Population(40)
+    for k in ("commissions", "retail_sales", "buyback_refund", "purchases", "kit_cost"):
+        getattr(pop, k)[:] = rng.lognormal(3.0, 2.0, 40)
+    pop.fixed_costs[:] = rng.lognormal(2.0, 1.0, 40)
+    pop.own_use_value[:] = rng.lognormal(2.0, 1.0, 40)
+    many, few = np.arange(0, 40, 2), np.array([3, 17])
+    for cost in (False, True):
+        want = [
+            pop.commissions[r]
+            + pop.retail_sales[r]
+            + pop.buyback_refund[r]
+            - pop.purchases[r]
+            - pop.kit_cost[r]
+            - pop.fixed_costs[r]
+            + (0.0 if cost else pop.own_use_value[r])
+            for r in range(40)
+        ]
+        everyone = pop.net_income(own_use_as_cost=cost)
+        assert everyone.tolist() == want
+        assert pop.net_income(cost, rows=many).tolist() == [want[r] for r in many]
+        assert pop.net_income(cost, rows=few).tolist() == [want[r] for r in few]
+        assert pop.net_income(cost, rows=7) == want[7]  # one person
+        mask = np.arange(40) % 3 == 0  # a mask is a set of rows too
+        assert pop.net_income(cost, rows=mask).tolist() == [want[r] for r in range(0, 40, 3)]

@@ -75,6 +75,11 @@ def test_reachable_prospects_agrees_with_a_loop_on_a_random_graph():
     got = reachable_prospects(indptr, indices, status, until, 6, rows=rows)
     assert (got == want[rows]).all()
     assert reachable_prospects(indptr, indices, status, until, 6, rows=[]).size == 0
+    # The sum alone (the monthly mean over active members needs no per-row counts).
+    total = reachable_prospects(indptr, indices, status, until, 6, rows=rows, total=True)
+    assert total == int(want[rows].sum())
+    assert reachable_prospects(indptr, indices, status, until, 6, total=True) == want.sum()
+    assert reachable_prospects(indptr, indices, status, until, 6, rows=[], total=True) == 0
 
 
 def test_reachable_prospects_rejects_mismatched_csr():

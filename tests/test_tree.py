@@ -51,6 +51,42 @@ def test_subtree_sum_with_breakaway():
     assert total[5] == 2 and total[2] == 1 and total[0] == 5
 
 
+def test_member_subtree_sum_by_hand_over_members_only():
+    # The tree above with rows 7 and 8 outside it (a market's other persons).
+    parent = np.concatenate((PARENT, [-1, -1]))
+    depth = np.concatenate((compute_depth(PARENT), [-1, -1]))
+    f = Forest.from_depth(parent, depth)
+    members, slot = f.member_slots()
+    # Top-down by depth, each level in row order; non-members at -1.
+    assert members.tolist() == [0, 1, 2, 3, 4, 5, 6]
+    assert slot.tolist() == [0, 1, 2, 3, 4, 5, 6, -1, -1]
+    bounds, pslot = f.member_levels()
+    assert bounds.tolist() == [0, 1, 3, 6, 7]
+    assert pslot.tolist() == [-1, 0, 0, 1, 1, 2, 5]
+    got = f.member_subtree_sum(np.array([1.0, 2, 3, 4, 5, 6, 7]))
+    assert got.tolist() == [28, 11, 16, 4, 5, 13, 7]  # as test_subtree_sum_by_hand
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6))
+def test_member_subtree_sum_is_subtree_sum_to_the_last_bit(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 80))
+    # A random forest over some of the rows (each member's parent an earlier member).
+    member = rng.random(n) < 0.7
+    parent = np.full(n, -1)
+    rows = np.flatnonzero(member)
+    for i, r in enumerate(rows[1:], start=1):
+        if rng.random() < 0.85:
+            parent[r] = rows[rng.integers(0, i)]
+    f = Forest.from_parent(parent, member)
+    values = rng.lognormal(3.0, 2.0, n)  # sums whose rounding depends on the order
+    members, _ = f.member_slots()
+    want = f.subtree_sum(values)[members]
+    got = f.member_subtree_sum(values[members])
+    assert got.tobytes() == want.tobytes()
+
+
 def test_nearest_qualified_ancestor():
     f = Forest.from_parent(PARENT)
     ok = np.array([True, False, True, True, True, False, True])

@@ -293,21 +293,20 @@ def month_tests(
     :func:`end_use_share` and :func:`retail_backed`, computed on the members' rows with one
     pair of subtree sums (the collect phase calls this every month on up to millions of rows).
     """
-    rows = forest.members.astype(np.int64)
+    rows = forest.member_slots()[0].astype(np.int64)
     n = forest.n
 
     def members(x: np.ndarray, name: str) -> np.ndarray:
-        a = np.asarray(x, dtype=np.float64)
+        a = np.asarray(x)
         if a.shape != (n,):
             raise ValueError(f"{name} must have shape ({n},), got {a.shape}.")
-        return _nonneg(a[rows], name)  # only the members' rows are read
+        # Only the members' rows are read, and only they are converted to float64.
+        return _nonneg(a[rows], name)
 
     b, s = members(bought, "bought"), members(sold, "sold")
     h, r = members(household, "household"), members(returned, "returned")
-    # Subtree sums read the members' rows only; the others are zeroed (never summed).
-    full_b, full_s = np.zeros(n), np.zeros(n)
-    full_b[rows], full_s[rows] = b, s
-    org_sold, org_bought = (forest.subtree_sum(v)[rows] for v in (full_s, full_b))
+    # Subtree sums over the members' rows only (a member's downline is members).
+    org_sold, org_bought = forest.member_subtree_sum(s), forest.member_subtree_sum(b)
     a70 = amway_70(b, h, s, r) >= AMWAY_RESOLD_OR_USED
     ten = ten_customers(members(customers, "customers"))
     vem = _share(org_sold, org_bought, 0.0) > VEMMA_MAJORITY

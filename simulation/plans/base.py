@@ -161,19 +161,13 @@ class PeriodContext:
     count_inactive_volume: bool = True
     kinds: dict[str, str] = field(default_factory=dict)
     retail_ok: np.ndarray | None = None
-    _slots: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def member_slots(self) -> tuple[np.ndarray, np.ndarray]:
         """The forest's members, and int32[n] each row's index in that list (-1 others).
 
-        Made once a period, for :class:`LevelSums`.
+        Made once per forest (:meth:`Forest.member_slots`), for :class:`LevelSums`.
         """
-        if self._slots is None:
-            members = self.forest.members
-            slot = np.full(self.inp.n, -1, dtype=np.int32)
-            slot[members] = np.arange(members.size, dtype=np.int32)
-            self._slots = (members, slot)
-        return self._slots
+        return self.forest.member_slots()
 
     def kind(self, name: str) -> str:
         """Registered component type of a plan's component ``name`` (a named table's type)."""

@@ -152,20 +152,24 @@ def per_rank(
 
 
 class _Volumes:
-    """Per-row counters the rank tests read; filled globally or level by level."""
+    """Per-member counters the rank tests read; filled globally or level by level.
 
-    def __init__(self, n: int, params: RanksParams, pv: np.ndarray, ogv: np.ndarray):
+    Every array is over the forest's members (:meth:`Forest.member_slots` order), not the n
+    rows: in a market a company's members are a fraction of the population.
+    """
+
+    def __init__(self, m: int, params: RanksParams, pv: np.ndarray, ogv: np.ndarray):
         self.pv = pv
         self.gv = ogv if params.gv == "ogv" else pv.copy()
         table = params.table
         self.leg_caps = {
             i: r.max_leg_share * r.min_gv for i, r in enumerate(table) if r.max_leg_share
         }
-        self.capped = {i: np.zeros(n) for i in self.leg_caps}
-        self.legs_at = {r.leg_min_gv: np.zeros(n, dtype=np.int32) for r in table if r.min_legs}
+        self.capped = {i: np.zeros(m) for i in self.leg_caps}
+        self.legs_at = {r.leg_min_gv: np.zeros(m, dtype=np.int32) for r in table if r.min_legs}
         names = params.names
         self.leg_rank_idx = sorted({names.index(r.leg_rank) for r in table if r.leg_rank})
-        self.legs_with_rank = {k: np.zeros(n, dtype=np.int32) for k in self.leg_rank_idx}
+        self.legs_with_rank = {k: np.zeros(m, dtype=np.int32) for k in self.leg_rank_idx}
 
 
 def _add_legs(
@@ -174,20 +178,22 @@ def _add_legs(
     par: np.ndarray,
     contrib: np.ndarray,
     ogv: np.ndarray,
-    n: int,
+    m: int,
 ) -> None:
-    """Add the legs ``kids`` (children of ``par``) to their sponsors' counters."""
+    """Add the legs ``kids`` (children of ``par``; member positions) to their sponsors' counters."""
     for i, cap in vol.leg_caps.items():
-        vol.capped[i] += np.bincount(par, weights=np.minimum(contrib, cap), minlength=n)
+        vol.capped[i] += np.bincount(par, weights=np.minimum(contrib, cap), minlength=m)
     for threshold, count in vol.legs_at.items():
-        count += np.bincount(par, weights=ogv[kids] >= threshold, minlength=n).astype(np.int32)
+        count += np.bincount(par, weights=ogv[kids] >= threshold, minlength=m).astype(np.int32)
 
 
-def _assign(rows: np.ndarray, params: RanksParams, vol: _Volumes, active: np.ndarray) -> np.ndarray:
-    """int16[len(rows)]: highest rank whose requirements all hold for each row."""
-    out = np.full(rows.size, -1, dtype=np.int16)
-    names = params.names
+def _assign(
+    rows: np.ndarray | slice, params: RanksParams, vol: _Volumes, active: np.ndarray
+) -> np.ndarray:
+    """int16[len(rows)]: highest rank whose requirements all hold for each member position."""
     pv = vol.pv[rows]
+    out = np.full(pv.size, -1, dtype=np.int16)
+    names = params.names
     for i, r in enumerate(params.table):
         ok = active[rows] & (pv >= r.min_pv)
         if r.min_gv > 0:
@@ -207,24 +213,30 @@ def _assign(rows: np.ndarray, params: RanksParams, vol: _Volumes, active: np.nda
 
 
 def compute_ranks(ctx: PeriodContext, params: RanksParams) -> np.ndarray:
-    """int16[n] paid-as rank of every row (-1: none) for one period."""
+    """int16[n] paid-as rank of every row (-1: none) for one period.
+
+    Worked over the forest's members only (the same additions in the same order as over the
+    n rows, so the same ranks): non-members have no rank.
+    """
     inp = ctx.inp
     n = inp.n
     forest = ctx.forest
-    active = inp.active
-    pv = ctx.volume(inp.pv)
-    ogv = forest.subtree_sum(pv)
-    vol = _Volumes(n, params, pv, ogv)
     rank = np.full(n, -1, dtype=np.int16)
-    members = forest.members
-    if members.size == 0:
+    members, _ = forest.member_slots()
+    m = members.size
+    if m == 0:
         return rank
+    bounds, pslot = forest.member_levels()
+    active = inp.active[members]
+    pv = ctx.volume(inp.pv)[members]
+    ogv = forest.member_subtree_sum(pv)
+    vol = _Volumes(m, params, pv, ogv)
     bottom_up = params.gv == "personal_group" or bool(vol.leg_rank_idx)
     if not bottom_up:
         # Every requirement reads this period's volumes only: one vectorised pass.
-        kids = members[forest.parent[members] >= 0]
-        _add_legs(vol, kids, forest.parent[kids], ogv[kids], ogv, n)
-        rank[members] = _assign(members, params, vol, active)
+        kids = np.flatnonzero(pslot >= 0)
+        _add_legs(vol, kids, pslot[kids], ogv[kids], ogv, m)
+        rank[members] = _assign(slice(None), params, vol, active)
         return rank
     # Ranks of the legs first: deepest level first, then push to the sponsors.
     breakaway = (
@@ -232,25 +244,29 @@ def compute_ranks(ctx: PeriodContext, params: RanksParams) -> np.ndarray:
         if params.gv == "personal_group"
         else np.iinfo(np.int16).max
     )
-    best_below = np.full(n, -1, dtype=np.int16)  # highest rank in each row's subtree
-    for rows in reversed(forest.levels):
-        rank[rows] = _assign(rows, params, vol, active)
-        kids = rows[forest.parent[rows] >= 0]
-        if kids.size == 0:
+    rank_m = np.full(m, -1, dtype=np.int16)
+    best_below = np.full(m, -1, dtype=np.int16)  # highest rank in each member's subtree
+    for d in range(bounds.size - 2, -1, -1):
+        lo, hi = int(bounds[d]), int(bounds[d + 1])
+        rank_m[lo:hi] = _assign(slice(lo, hi), params, vol, active)
+        # Every member below depth 0 has a parent, and no root has one.
+        if d == 0:
             continue
-        par = forest.parent[kids]
-        best_below[kids] = np.maximum(best_below[kids], rank[kids])
-        np.maximum.at(best_below, par, best_below[kids])
+        kids = np.arange(lo, hi)
+        par = pslot[lo:hi]
+        best_below[lo:hi] = np.maximum(best_below[lo:hi], rank_m[lo:hi])
+        np.maximum.at(best_below, par, best_below[lo:hi])
         for k in vol.leg_rank_idx:
             vol.legs_with_rank[k] += np.bincount(
-                par, weights=best_below[kids] >= k, minlength=n
+                par, weights=best_below[lo:hi] >= k, minlength=m
             ).astype(np.int32)
         if params.gv == "personal_group":
-            contrib = np.where(rank[kids] >= breakaway, 0.0, vol.gv[kids])
+            contrib = np.where(rank_m[lo:hi] >= breakaway, 0.0, vol.gv[lo:hi])
             np.add.at(vol.gv, par, contrib)
         else:
-            contrib = ogv[kids]
-        _add_legs(vol, kids, par, contrib, ogv, n)
+            contrib = ogv[lo:hi]
+        _add_legs(vol, kids, par, contrib, ogv, m)
+    rank[members] = rank_m
     return rank
 
 

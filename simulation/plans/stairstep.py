@@ -152,31 +152,41 @@ def group_volumes(ctx: PeriodContext, params: StairstepParams):
     inp = ctx.inp
     n = inp.n
     forest = ctx.forest
-    parent = forest.parent
     # Inactive rows' volume counts as in the unilevel and the cap's revenue (ctx.volume).
-    gpv = ctx.volume(inp.pv).copy()
-    gbv = ctx.volume(inp.bv).copy()
-    pct = np.zeros(n)
-    gross = np.zeros(n)
-    child_gross = np.zeros(n)
-    broke = np.zeros(n, dtype=bool)
+    pv, bv = ctx.volume(inp.pv), ctx.volume(inp.bv)
+    # Worked over the members' positions (each level a slice, the same additions in the same
+    # order as over the n rows), then put back in n-row arrays: non-members keep their own
+    # volume and no percentage.
+    members, _ = forest.member_slots()
+    bounds, pslot = forest.member_levels()
+    m = members.size
+    gpv_m, gbv_m = pv[members], bv[members]
+    pct_m, gross_m, child_m = np.zeros(m), np.zeros(m), np.zeros(m)
+    broke_m = np.zeros(m, dtype=bool)
     at = params.breakaway
-    for rows in reversed(forest.levels):
+    for d in range(bounds.size - 2, -1, -1):
+        lo, hi = bounds[d], bounds[d + 1]
         # Every child's group is complete once its level is done: fix this level, push up.
-        p = schedule_pct(gpv[rows], params)
-        pct[rows] = p
-        g = p * gbv[rows]
-        gross[rows] = g
-        has_parent = parent[rows] >= 0
+        p = schedule_pct(gpv_m[lo:hi], params)
+        pct_m[lo:hi] = p
+        g = p * gbv_m[lo:hi]
+        gross_m[lo:hi] = g
+        has_parent = pslot[lo:hi] >= 0
         leaves = has_parent & (p >= at)
-        broke[rows] = leaves
+        broke_m[lo:hi] = leaves
         stays = has_parent & ~leaves
-        kids = rows[stays]
+        kids = np.flatnonzero(stays) + lo
         if kids.size:
-            par = parent[kids]
-            np.add.at(gpv, par, gpv[kids])
-            np.add.at(gbv, par, gbv[kids])
-            np.add.at(child_gross, par, g[stays])
+            par = pslot[kids]
+            np.add.at(gpv_m, par, gpv_m[kids])
+            np.add.at(gbv_m, par, gbv_m[kids])
+            np.add.at(child_m, par, g[stays])
+    gpv, gbv = pv.copy(), bv.copy()
+    gpv[members], gbv[members] = gpv_m, gbv_m
+    pct, gross, child_gross = np.zeros(n), np.zeros(n), np.zeros(n)
+    pct[members], gross[members], child_gross[members] = pct_m, gross_m, child_m
+    broke = np.zeros(n, dtype=bool)
+    broke[members] = broke_m
     return gpv, gbv, pct, gross, child_gross, broke
 
 

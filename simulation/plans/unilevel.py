@@ -55,18 +55,37 @@ class UnilevelParams(Params):
         return v
 
 
-def levels_unlocked(ctx: PeriodContext, params: UnilevelParams) -> np.ndarray:
-    """int32[n] number of paid levels each row may earn on."""
+def _unlock_table(ctx: PeriodContext, params: UnilevelParams) -> np.ndarray:
+    """int32[ranks] paid levels of each paid-as rank (``levels_by_rank``, at most L)."""
     L = len(params.percentages)
-    if params.levels_by_rank is None:
-        return np.full(ctx.inp.n, L, dtype=np.int32)
     names = ctx.rank_names
     table = np.zeros(len(names), dtype=np.int32)
     current = 0
     for i, name in enumerate(names):
         current = params.levels_by_rank.get(name, current)
         table[i] = min(current, L)
-    rank = ctx.rank if ctx.rank is not None else np.full(ctx.inp.n, -1, dtype=np.int16)
+    return table
+
+
+def levels_unlocked(
+    ctx: PeriodContext,
+    params: UnilevelParams,
+    rows: np.ndarray | None = None,
+    table: np.ndarray | None = None,
+) -> np.ndarray:
+    """int32[n] number of paid levels each row may earn on (int32[len(rows)]: of ``rows``).
+
+    ``table``: :func:`_unlock_table`'s, when the caller has made it.
+    """
+    L = len(params.percentages)
+    size = ctx.inp.n if rows is None else len(rows)
+    if params.levels_by_rank is None:
+        return np.full(size, L, dtype=np.int32)
+    if table is None:
+        table = _unlock_table(ctx, params)
+    if ctx.rank is None:
+        return np.zeros(size, dtype=np.int32)  # nobody holds a rank
+    rank = ctx.rank if rows is None else ctx.rank[rows]
     return np.where(rank >= 0, table[np.maximum(rank, 0)], 0).astype(np.int32)
 
 
@@ -89,7 +108,9 @@ def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> Compone
     pct = np.asarray(params.percentages, dtype=np.float64)
     L = pct.size
     qualified = ctx.qualified(params.min_pv)
-    unlocked = levels_unlocked(ctx, params)
+    # The levels unlocked by rank are read at the uplines reached only; without a table
+    # every upline has all L levels (j <= L in the loop below).
+    table = _unlock_table(ctx, params) if params.levels_by_rank is not None else None
     bv = ctx.volume(inp.bv)
     volume_mask = bv > 0
     excluded = getattr(ctx, "unilevel_excluded", None)
@@ -112,7 +133,9 @@ def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> Compone
         src = src[keep]
         if not src.size:
             break
-        entitled = qualified[u] & (unlocked[u] >= j)
+        entitled = qualified[u]
+        if table is not None:
+            entitled &= levels_unlocked(ctx, params, u, table) >= j
         if entitled.any():
             pay.add(u[entitled], pct[j[entitled] - 1] * vol[entitled])
         if params.compression == "dynamic_full":
