@@ -23,11 +23,10 @@ from typing import Any
 
 import simulation
 from simulation import rerun
-from simulation.config import load_scenario, resolve_scenario_path, schema
+from simulation.config import load_scenario, schema
 from simulation.errors import UserError
 from simulation.intervals import band_text, whole
 from simulation.safepath import path_arg
-from simulation.userfile import read_toml
 
 DEFAULT_RESULTS = Path("results")
 
@@ -162,6 +161,7 @@ def run_command(args: argparse.Namespace) -> int:
     """``mlmsim run``: simulate, write the results folder, print the summary."""
     # mesa (through the model): 0.9 s that other subcommands and --help do not need
     # (measured with benchmarks/bench_startup.py, as every lazy import's figure).
+    from simulation.market import is_market  # noqa: PLC0415 - as run_scenario
     from simulation.runner import run_scenario  # noqa: PLC0415
 
     ensemble = args.seeds != 1 or args.posterior or args.draws is not None
@@ -194,7 +194,7 @@ def run_command(args: argparse.Namespace) -> int:
             f"--from {source} --posterior: the posterior is read from the calibrated scenario "
             "file; give that file instead of a run folder"
         )
-    if source is None and _is_market(args.scenario):
+    if source is None and args.scenario is not None and is_market(args.scenario):
         if ensemble:
             raise UserError(
                 f"{args.scenario}: --seeds and --posterior run one-company scenarios; a market "
@@ -221,16 +221,6 @@ def run_command(args: argparse.Namespace) -> int:
     )
     print_summary(result["summary"], result["run_dir"])
     return 0
-
-
-def _is_market(name: str | None) -> bool:
-    """A scenario file with ``[[companies]]``: a market of several companies."""
-    if name is None:
-        return False
-    try:
-        return "companies" in read_toml(resolve_scenario_path(name), "scenario")
-    except UserError:
-        return False
 
 
 def _run_market(args: argparse.Namespace, sets: list[str]) -> int:
