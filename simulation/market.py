@@ -1005,11 +1005,15 @@ class Market(mesa.Model):
         return float(np.clip(members[-1] / members[-1 - h] - 1.0, -1.0, 1.0))
 
     def _track_record(self) -> None:
-        """Note each launched company's active members (only when the record counts)."""
+        """Note each launched company's active members (only when the record counts).
+
+        The count of the companies table (:meth:`_company_row`): the company's own monthly
+        row, not another pass over all persons.
+        """
         if self.spec.choice.record_weight <= 0:
             return
         for c in self.launched():
-            c.members_by_month.append(int((c.model.pop.status == Status.DISTRIBUTOR).sum()))
+            c.members_by_month.append(int(c.model.stats["distributors"]))
 
     def _choose(
         self, running: list[Company], proposals: dict[int, tuple[np.ndarray, np.ndarray]]
