@@ -146,12 +146,9 @@ def prospect_expectation(
     e = model.scenario.expectations
     figure = disclosure_figure(model) if e.disclosure_shown else None
     use_contacts = e.contact_weight > 0 and model.network is not None
-    if told.all():
-        num = claim.copy()
-        den = np.ones(claim.size)
-    else:
-        num = np.where(told, claim, 0.0)
-        den = told.astype(np.float64)
+    # A claim counts as one observation where one is made (told), none where not.
+    num = np.where(told, claim, 0.0)
+    den = told.astype(np.float64)
     if not use_contacts and figure is None:
         return num
     if use_contacts:
