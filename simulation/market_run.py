@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from simulation import codebook, market_tables, outcomes, results
@@ -166,11 +167,12 @@ def market_summary(market: Market) -> dict[str, Any]:
             "switched_in": float(g["switched_in"].sum()),
             "switched_out": float(g["switched_out"].sum()),
         }
-    ever_any = set()
+    ever_any = np.zeros(market.n, dtype=bool)  # each person once, whatever their companies
     for c in market.launched():
-        ever_any.update(c.model.ever_ids.tolist())
-    out["ever_joined_any"] = len(ever_any)
-    out["penetration_any"] = len(ever_any) / market.n
+        ever_any[c.model.ever_ids] = True
+    n_any = int(np.count_nonzero(ever_any))
+    out["ever_joined_any"] = n_any
+    out["penetration_any"] = n_any / market.n
     return out
 
 
