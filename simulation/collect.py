@@ -296,15 +296,8 @@ def legal_row(model: MLMModel) -> dict[str, float]:
     pay, forest = model.last_pay, model.pay_forest
     if pay is None or forest is None:  # month 0: the founders joined, nobody bought yet
         return row
-    rows = forest.member_slots()[0].astype(np.int64)
     household = model.household_month
     bought = model.bought_month
-    classes = legal.classify_purchases(
-        bought[rows], household[rows], pop.customer_pv[rows], returned[rows]
-    )
-    row["household_pv"] = float(classes["consumed"].sum())
-    outside = row["returned_pv"] - float(classes["returned"].sum())
-    row["unconsumed_pv"] = float(classes["unconsumed"].sum()) - outside
     plan = model.plan
     recruiting_parts = [
         pay.components[k] for k in paying_components(plan) if plan.spec(k).pays_for_recruiting
@@ -320,7 +313,14 @@ def legal_row(model: MLMModel) -> dict[str, float]:
         commissions=pay.total,
         recruiting=recruiting,
     )
-    comm = pay.total[tests.paid_rows]
+    rows = tests.paid_rows  # the pay forest's members
+    classes = legal.classify_purchases(
+        bought[rows], household[rows], pop.customer_pv[rows], returned[rows]
+    )
+    row["household_pv"] = float(classes["consumed"].sum())
+    outside = row["returned_pv"] - float(classes["returned"].sum())
+    row["unconsumed_pv"] = float(classes["unconsumed"].sum()) - outside
+    comm = pay.total[rows]
     for name, ok in (
         ("amway70", tests.amway_70),
         ("ten_customers", tests.ten_customers),

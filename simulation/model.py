@@ -302,7 +302,10 @@ class MLMModel(mesa.Model):
         the members are the cached active ids.
         """
         pop = self.pop
-        return Forest.from_depth(pop.sponsor.copy(), pop.depth, members=self.active_ids())
+        # Both copied explicitly (astype always copies): roll_up changes pop's arrays in place.
+        return Forest.from_depth(
+            pop.sponsor.copy(), pop.depth.astype(np.int32), members=self.active_ids()
+        )
 
     def schedule_change(self, month: int, key: str, value: Any) -> None:
         """Set scenario parameter ``key`` (``section.key``) to ``value`` from ``month`` on.

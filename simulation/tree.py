@@ -104,13 +104,8 @@ class Forest:
             members = np.flatnonzero(depth >= 0)
         if members.size == 0:
             return cls(parent, depth, [])
-        d = depth[members]
-        # depth fits 16 bits in any realistic tree; a stable int16 sort is a radix sort (O(n)).
-        key = d.astype(np.int16) if d.max() < np.iinfo(np.int16).max else d
-        order = members[np.argsort(key, kind="stable")]
-        counts = np.bincount(d)
-        bounds = np.concatenate(([0], np.cumsum(counts)))
-        levels = [order[bounds[i] : bounds[i + 1]] for i in range(counts.size)]
+        order, bounds = _by_depth(members, depth[members])
+        levels = [order[bounds[i] : bounds[i + 1]] for i in range(bounds.size - 1)]
         return cls(parent, depth, levels)
 
     @property
@@ -215,6 +210,31 @@ class Forest:
         return res
 
 
+def _by_depth(rows: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` ordered by their depths ``d`` (>= 0), and where each depth starts and ends.
+
+    Level ``k`` is ``order[bounds[k]:bounds[k + 1]]``, in the rows' own order within a level.
+    """
+    # depth fits 16 bits in any realistic tree; a stable int16 sort is a radix sort (O(n)).
+    key = d.astype(np.int16) if d.max(initial=0) < np.iinfo(np.int16).max else d
+    order = rows[np.argsort(key, kind="stable")]
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(d))))
+    return order, bounds
+
+
+def _first_staying_ancestor(parent: np.ndarray, q: np.ndarray, leaving: np.ndarray) -> np.ndarray:
+    """int64[len(q)]: for each leaving row ``q``, its first ancestor that stays (-1: none).
+
+    Follows chains of leavers up ``parent`` (not changed).
+    """
+    up = parent[q].astype(np.int64)
+    live = np.flatnonzero((up >= 0) & leaving[np.maximum(up, 0)])
+    while live.size:
+        up[live] = parent[up[live]]
+        live = live[(up[live] >= 0) & leaving[np.maximum(up[live], 0)]]
+    return up
+
+
 def reattach_to_active(parent: np.ndarray, leaving: np.ndarray) -> np.ndarray:
     """Roll-up: re-point every child of a leaving row to its nearest non-leaving ancestor.
 
@@ -230,12 +250,7 @@ def reattach_to_active(parent: np.ndarray, leaving: np.ndarray) -> np.ndarray:
     q = np.flatnonzero(leaving)
     if q.size == 0:
         return parent
-    # Resolve, for each leaving row, the first ancestor that stays (chains of leavers).
-    up = parent[q].astype(np.int64)
-    live = np.flatnonzero((up >= 0) & leaving[np.maximum(up, 0)])
-    while live.size:
-        up[live] = parent[up[live]]
-        live = live[(up[live] >= 0) & leaving[np.maximum(up[live], 0)]]
+    up = _first_staying_ancestor(parent, q, leaving)
     target = np.full(parent.shape[0], -1, dtype=np.int64)
     target[q] = up
     has_leaving_parent = (parent >= 0) & leaving[np.maximum(parent, 0)] & ~leaving
@@ -291,13 +306,8 @@ def roll_up(
     if q.size == 0:
         return
     stay = members[~out]
-    # First ancestor that stays, for each leaving row (chains of leavers), read before any
-    # parent changes.
-    up = parent[q].astype(np.int64)
-    live = np.flatnonzero((up >= 0) & leaving[np.maximum(up, 0)])
-    while live.size:
-        up[live] = parent[up[live]]
-        live = live[(up[live] >= 0) & leaving[np.maximum(up[live], 0)]]
+    # Read before any parent changes.
+    up = _first_staying_ancestor(parent, q, leaving)
     p = parent[stay]
     kids = np.flatnonzero((p >= 0) & leaving[np.maximum(p, 0)])
     if kids.size:
@@ -306,11 +316,8 @@ def roll_up(
     parent[q] = -1
     # Every staying member's new parent is one of its old ancestors, so grouping them by
     # their old depth is still a top-down order (as in recompute_depth).
-    old = depth[stay]
+    rows_by_depth, bounds = _by_depth(stay, depth[stay])
     depth[q] = -1
-    key = old.astype(np.int16) if old.max(initial=0) < np.iinfo(np.int16).max else old
-    rows_by_depth = stay[np.argsort(key, kind="stable")]
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(old))))
     for d in range(bounds.size - 1):
         rows = rows_by_depth[bounds[d] : bounds[d + 1]]
         p = parent[rows]

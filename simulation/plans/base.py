@@ -162,13 +162,6 @@ class PeriodContext:
     kinds: dict[str, str] = field(default_factory=dict)
     retail_ok: np.ndarray | None = None
 
-    def member_slots(self) -> tuple[np.ndarray, np.ndarray]:
-        """The forest's members, and int32[n] each row's index in that list (-1 others).
-
-        Made once per forest (:meth:`Forest.member_slots`), for :class:`LevelSums`.
-        """
-        return self.forest.member_slots()
-
     def kind(self, name: str) -> str:
         """Registered component type of a plan's component ``name`` (a named table's type)."""
         return self.kinds.get(name, name)
@@ -221,7 +214,7 @@ class LevelSums:
     """
 
     def __init__(self, ctx: PeriodContext):
-        self.members, self.slot = ctx.member_slots()
+        self.members, self.slot = ctx.forest.member_slots()  # made once per forest
         self.n = ctx.inp.n
         self.acc = np.zeros(self.members.size)
         self.full: np.ndarray | None = None

@@ -536,13 +536,17 @@ class PlanEngine:
         revenue = float(ctx.volume(inp.bv).sum())
         if cap is not None and not isinstance(cap.revenue, str):
             revenue = float(cap.revenue)
-        # Each component's sum over all rows, made once (before and, if scaled, after the
-        # cap) and added in the same order as before: the same figures.
+        # Each component's sum over all rows, made once (and again after the cap for the
+        # components it scales), added in the same order: the same figures.
         sums = {k: p.sum() for k, p in pays.items()}
-        unscaled = dict(pays)
         pre_cap_total = float(sum(sums.values()))
+        breakage: dict[str, float] = {}
+        for k, r in paying.items():
+            if r.max_pay is not None:
+                # (the sum made above is this array's unless it had to be converted)
+                paid = sums[k] if pays[k] is r.pay else r.pay.sum()
+                breakage[k] = float(r.max_pay - paid)
         scale = 1.0
-        scaled: set[str] = set()
         if cap is not None:
             capped = set(cap.applies_to) if cap.applies_to else set(pays)
             s = sum(float(sums[k]) for k in pays if k in capped)
@@ -554,15 +558,8 @@ class PlanEngine:
                 scale = max(limit, 0.0) / s if s > 0 else 1.0
                 for k in capped:
                     pays[k] = pays[k] * scale
-                scaled = capped
-        breakage: dict[str, float] = {}
-        for k, r in paying.items():
-            if r.max_pay is not None:
-                # (the sum made above is this array's unless it had to be converted)
-                paid = sums[k] if unscaled[k] is r.pay else r.pay.sum()
-                breakage[k] = float(r.max_pay - paid)
-        after = (pays[k].sum() if k in scaled else sums[k] for k in pays)
-        breakage["cap"] = pre_cap_total - float(sum(after))
+                    sums[k] = pays[k].sum()
+        breakage["cap"] = pre_cap_total - float(sum(sums.values()))
         total = np.zeros(n, dtype=np.float64)
         for p in pays.values():
             total += p

@@ -174,7 +174,7 @@ class _Volumes:
 
 def _add_legs(
     vol: _Volumes,
-    kids: np.ndarray,
+    kids: np.ndarray | slice,
     par: np.ndarray,
     contrib: np.ndarray,
     ogv: np.ndarray,
@@ -252,8 +252,8 @@ def compute_ranks(ctx: PeriodContext, params: RanksParams) -> np.ndarray:
         # Every member below depth 0 has a parent, and no root has one.
         if d == 0:
             continue
-        kids = np.arange(lo, hi)
-        par = pslot[lo:hi]
+        kids = slice(lo, hi)  # the level's member positions (a view, no index array)
+        par = pslot[kids]
         best_below[lo:hi] = np.maximum(best_below[lo:hi], rank_m[lo:hi])
         np.maximum.at(best_below, par, best_below[lo:hi])
         for k in vol.leg_rank_idx:
