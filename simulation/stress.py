@@ -416,9 +416,9 @@ def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
     if stressed:  # a market: the stressed company's plans, not the other companies'
         infos = [sweep.plans[p] for p in stressed["plans"]]
         company = stressed["company"]
-        plan_keys = {"plan.file", *sweep.market["plan_keys"]}
     else:
-        infos, company, plan_keys = list(sweep.plans.values()), None, {"plan.file"}
+        infos, company = list(sweep.plans.values()), None
+    plan_keys = sweep.plan_keys()
     plans = [plan_from_dict(i["data"], source=i["path"]) for i in infos]
     stems = [Path(i["path"]).stem for i in infos]
     multi = len(infos) > 1

@@ -257,6 +257,7 @@ class Sweep:
         seen: set[str] = set()
         tasks = []
         base_plan = self.base["plan"]["file"]
+        plan_keys = self.plan_keys()
         for row in self.design_rows():
             if row["run_id"] in seen:
                 continue  # e.g. a Morris trajectory revisiting a point: same run, same result
@@ -276,7 +277,6 @@ class Sweep:
             else:
                 # A market run reads its scenario data (task["market"]) with these values;
                 # plan values as resolved when the sweep file was read.
-                plan_keys = {"plan.file", *self.market["plan_keys"]}
                 task["plan"] = None
                 task["market"] = self.market
                 task["market_values"] = {
@@ -285,6 +285,13 @@ class Sweep:
                 }
             tasks.append(task)
         return tasks
+
+    def plan_keys(self) -> set[str]:
+        """The keys whose values are plan files, resolved through ``plans``.
+
+        ``plan.file``, and over a market the varied ``companies.<name>.plan``.
+        """
+        return {"plan.file", *(self.market["plan_keys"] if self.market is not None else ())}
 
     def param_keys(self) -> list[str]:
         """Every varied key, in order of first appearance in the design."""
@@ -704,12 +711,13 @@ def _check_values(sweep: Sweep, src: str) -> None:
     file is read, instead of failing every run. The largest population and mean degree any
     run can get are checked against the machine's memory.
     """
+    plan_keys = sweep.plan_keys()
 
     def check(key: str, value: Any, where: str) -> None:
         if sweep.market is not None:
             # The whole market with this value: company keys, plans, launch months and
             # shared keys are checked as `mlmsim run` would check them.
-            if key == "plan.file" or key in sweep.market["plan_keys"]:
+            if key in plan_keys:
                 value_in = sweep.plans[str(value)]["path"]
             else:
                 value_in = value
