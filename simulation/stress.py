@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulation import results
+from simulation import market_tables, results
 from simulation.config import Scenario, load_scenario, parse_override
 from simulation.errors import ConfigError
 from simulation.plans import plan_from_dict
@@ -287,6 +287,11 @@ def _q(v: pd.Series, q: float) -> float:
     return float(v.quantile(q)) if len(v) else math.nan
 
 
+def _column(outcome: str, company: str | None) -> str:
+    """The runs' column of ``outcome``: a market's ``<outcome>__<company>``, else itself."""
+    return f"{outcome}{market_tables.OUTCOME_SEPARATOR}{company}" if company else outcome
+
+
 def stress_table(
     runs: pd.DataFrame, plans: list[str] | None = None, company: str | None = None
 ) -> pd.DataFrame:
@@ -303,7 +308,7 @@ def stress_table(
         ok = sub[sub["status"] == "ok"]
 
         def col(c: str, frame: pd.DataFrame = ok) -> pd.Series:
-            c = f"{c}__{company}" if company else c
+            c = _column(c, company)
             return frame[c] if c in frame else pd.Series(dtype=float)
 
         rows.append(
@@ -346,7 +351,7 @@ def flags(
     With ``company`` (a market): of that company's outcomes.
     """
     ok = runs[runs["status"] == "ok"]
-    recruiting = f"recruitment_income_share__{company}" if company else "recruitment_income_share"
+    recruiting = _column("recruitment_income_share", company)
     out = []
     worst = table["worst_month_payout_ratio_max"]
     worst_future = table.loc[worst.idxmax(), "future"] if worst.notna().any() else "n/a"
