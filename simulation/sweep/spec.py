@@ -28,6 +28,7 @@ from simulation.config import (
     unknown_key_message,
 )
 from simulation.errors import ConfigError, format_validation_error
+from simulation.parameters import market_sections
 from simulation.plans import plan_from_dict
 from simulation.plans.engine import resolve_plan_path, with_changes
 from simulation.userfile import read_toml, resolve_shipped
@@ -439,7 +440,7 @@ def _market_field(key: str, names: list[str], src: str, where: str) -> Any:
         if field in market.COMPANY_FIELDS:
             return market.CompanySpec.model_fields[field]
         return _field_of(field, src, f"{where}.companies.{company}")
-    tables = {"switching": market.Switching, "choice": market.Choice, "expansion": market.Expansion}
+    tables = market_sections()
     if section in tables:
         fields = tables[section].model_fields
         if name not in fields:
