@@ -515,21 +515,31 @@ def read_plan(value: str, base_dir: Path, src: str, key: str = "plan.file") -> d
     return {"path": str(path.resolve()), "data": data}
 
 
+def _scenario_path(scenario: str, base_dir: Path) -> Path:
+    """A sweep's scenario: a file relative to the sweep file (``base_dir``), or shipped."""
+    cand = base_dir / scenario
+    return cand if cand.is_file() else resolve_scenario_path(scenario)
+
+
+def _with_edge_list_resolved(base: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """``[base]`` values with a relative ``market.edge_list`` made relative to ``base_dir``."""
+    values = dict(base)
+    if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
+        values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
+    return values
+
+
 def load_base(
     scenario: str, base: dict[str, Any], base_dir: Path, src: str
 ) -> tuple[dict[str, Any], Path]:
     """The base scenario (relative to ``base_dir`` or shipped) with ``base`` values applied."""
-    cand = base_dir / scenario
     try:
-        path = cand if cand.is_file() else resolve_scenario_path(scenario)
-        scen, path = load_scenario(path)
+        scen, path = load_scenario(_scenario_path(scenario, base_dir))
     except ConfigError as err:
         raise ConfigError(f"{src}: sweep.scenario = {scenario!r}: {err}") from None
     for key in base:
         _field_of(key, src, "base")
-    values = dict(base)
-    if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
-        values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
+    values = _with_edge_list_resolved(base, base_dir)
     data = apply_values(scen.to_dict(), values, f"{src} [base]")
     scen = scenario_from_dict(data, f"{src} [base]", strict=True)
     check_edge_list(scen, f"{src} [base]")
@@ -611,9 +621,8 @@ def market_base(scenario: str, base_dir: Path, src: str) -> dict[str, Any] | Non
     :func:`load_market_base` applies ``[base]``). A missing file is left to
     :func:`load_base`, which names it.
     """
-    cand = base_dir / scenario
     try:
-        path = cand if cand.is_file() else resolve_scenario_path(scenario)
+        path = _scenario_path(scenario, base_dir)
         data = read_toml(path, "scenario")
     except ConfigError:
         return None
@@ -669,9 +678,7 @@ def load_market_base(
     """
     for key in base_vals:
         _market_field(key, market["companies"], src, "base")
-    values = dict(base_vals)
-    if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
-        values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
+    values = _with_edge_list_resolved(base_vals, base_dir)
     for key, v in base_vals.items():
         if key == "plan.file" or _is_company_plan(key, market):
             plans[str(v)] = read_plan(str(v), base_dir, src, f"base.{key}")
