@@ -334,9 +334,7 @@ def stress_table(
                 "runs_over_cap": int((col("months_over_cap").fillna(0) > 0).sum()),
                 "penetration_median": _q(col("penetration"), 0.5),
                 **(
-                    {"market_share_end_median": _q(col("market_share_end"), 0.5)}
-                    if company
-                    else {}
+                    {"market_share_end_median": _q(col("market_share_end"), 0.5)} if company else {}
                 ),
             }
         )
@@ -458,8 +456,11 @@ def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
             "company": company,
             "intro": (
                 f"Plan{'s' if multi else ''} {names}"
-                + (f" of company '{company}', the other companies keeping theirs," if company
-                   else "")
+                + (
+                    f" of company '{company}', the other companies keeping theirs,"
+                    if company
+                    else ""
+                )
                 + f" in {len(FUTURES)} futures, "
                 f"{sweep.replicates} seeds each (the same seeds in every future"
                 f"{' and for every plan' if multi else ''}). Money "
@@ -559,9 +560,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """``mlmsim stress``: run (or resume) the battery, print the table and the flags."""
     check_battery_seeds(args)
-    sweep = build(
-        args.plan, args.scenario, args.sets, args.seeds, args.master_seed, args.company
-    )
+    sweep = build(args.plan, args.scenario, args.sets, args.seeds, args.master_seed, args.company)
     # The settings are part of the default folder's name, as for `mlmsim run`: a second
     # stress test of the same plan with other settings gets its own folder instead of being
     # refused as "a different sweep" in the first one's.
