@@ -175,8 +175,8 @@ def fan_table(monthly: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
     if company:
         df["group"] = df["group"] + ": " + df["company"].astype(str)
         names = list(dict.fromkeys(monthly["company"].astype(str)))
-        order = [f"{g}: {c}" for g in order for c in names]
-        order = [g for g in order if g in set(df["group"])]
+        present = set(df["group"])
+        order = [f"{g}: {c}" for g in order for c in names if f"{g}: {c}" in present]
         df = df.drop(columns="company")
     long = df.melt(id_vars=["group", "month"], value_vars=metrics, var_name="metric")
     long["value"] = long["value"].astype(np.float64)
