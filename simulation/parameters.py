@@ -144,6 +144,32 @@ def _cell(text: str) -> str:
     return text
 
 
+def _section_table(
+    heading: str, section: str, cls: Any, table: dict[str, Any], *, read: bool
+) -> list[str]:
+    """One section's table: each parameter's default, unit, kind and provenance.
+
+    ``read``: with the column saying when the model reads it (scenario parameters only; the
+    market sections have no ``--set`` keys).
+    """
+    lines = [
+        heading,
+        "",
+        f"| parameter | default | unit |{' read |' if read else ''} kind | provenance |",
+        f"| --- | --- | --- |{' --- |' if read else ''} --- | --- |",
+    ]
+    defaults = cls()
+    for name in cls.model_fields:
+        key = f"{section}.{name}"
+        p = table[key]
+        default = _default_text(getattr(defaults, name))
+        when = f" {parameter_reading(key)} |" if read else ""
+        cells = f"| `{name}` | `{_cell(default)}` | {_cell(p.unit)} |{when}"
+        lines.append(f"{cells} {p.kind} | {_cell(p.text)} |")
+    lines.append("")
+    return lines
+
+
 def parameters_markdown() -> str:
     """The page ``docs/parameters.md``: every parameter, its default, unit, reading, provenance.
 
@@ -172,37 +198,8 @@ def parameters_markdown() -> str:
         ),
     ]
     for section, field in Scenario.model_fields.items():
-        cls = field.annotation
-        lines += [
-            f"## [{section}]",
-            "",
-            "| parameter | default | unit | read | kind | provenance |",
-            "| --- | --- | --- | --- | --- | --- |",
-        ]
-        defaults = cls()
-        for name in cls.model_fields:
-            key = f"{section}.{name}"
-            p = PROVENANCE[key]
-            default = _default_text(getattr(defaults, name))
-            lines.append(
-                f"| `{name}` | `{_cell(default)}` | {_cell(p.unit)} | "
-                f"{parameter_reading(key)} | {p.kind} | {_cell(p.text)} |"
-            )
-        lines.append("")
+        lines += _section_table(f"## [{section}]", section, field.annotation, PROVENANCE, read=True)
     lines += [_MARKET_INTRO]
     for section, cls in market_sections().items():
-        lines += [
-            f"### [{section}]",
-            "",
-            "| parameter | default | unit | kind | provenance |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        defaults = cls()
-        for name in cls.model_fields:
-            p = MARKET_PROVENANCE[f"{section}.{name}"]
-            default = _default_text(getattr(defaults, name))
-            lines.append(
-                f"| `{name}` | `{_cell(default)}` | {_cell(p.unit)} | {p.kind} | {_cell(p.text)} |"
-            )
-        lines.append("")
+        lines += _section_table(f"### [{section}]", section, cls, MARKET_PROVENANCE, read=False)
     return "\n".join(lines)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulation import results
+from simulation import market_tables, results
 from simulation.config import Scenario, load_scenario, parse_override
 from simulation.errors import ConfigError
 from simulation.plans import plan_from_dict
@@ -287,6 +287,11 @@ def _q(v: pd.Series, q: float) -> float:
     return float(v.quantile(q)) if len(v) else math.nan
 
 
+def _column(outcome: str, company: str | None) -> str:
+    """The runs' column of ``outcome``: a market's ``<outcome>__<company>``, else itself."""
+    return f"{outcome}{market_tables.OUTCOME_SEPARATOR}{company}" if company else outcome
+
+
 def stress_table(
     runs: pd.DataFrame, plans: list[str] | None = None, company: str | None = None
 ) -> pd.DataFrame:
@@ -303,7 +308,7 @@ def stress_table(
         ok = sub[sub["status"] == "ok"]
 
         def col(c: str, frame: pd.DataFrame = ok) -> pd.Series:
-            c = f"{c}__{company}" if company else c
+            c = _column(c, company)
             return frame[c] if c in frame else pd.Series(dtype=float)
 
         rows.append(
@@ -329,9 +334,7 @@ def stress_table(
                 "runs_over_cap": int((col("months_over_cap").fillna(0) > 0).sum()),
                 "penetration_median": _q(col("penetration"), 0.5),
                 **(
-                    {"market_share_end_median": _q(col("market_share_end"), 0.5)}
-                    if company
-                    else {}
+                    {"market_share_end_median": _q(col("market_share_end"), 0.5)} if company else {}
                 ),
             }
         )
@@ -346,7 +349,7 @@ def flags(
     With ``company`` (a market): of that company's outcomes.
     """
     ok = runs[runs["status"] == "ok"]
-    recruiting = f"recruitment_income_share__{company}" if company else "recruitment_income_share"
+    recruiting = _column("recruitment_income_share", company)
     out = []
     worst = table["worst_month_payout_ratio_max"]
     worst_future = table.loc[worst.idxmax(), "future"] if worst.notna().any() else "n/a"
@@ -416,9 +419,9 @@ def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
     if stressed:  # a market: the stressed company's plans, not the other companies'
         infos = [sweep.plans[p] for p in stressed["plans"]]
         company = stressed["company"]
-        plan_keys = {"plan.file", *sweep.market["plan_keys"]}
     else:
-        infos, company, plan_keys = list(sweep.plans.values()), None, {"plan.file"}
+        infos, company = list(sweep.plans.values()), None
+    plan_keys = sweep.plan_keys()
     plans = [plan_from_dict(i["data"], source=i["path"]) for i in infos]
     stems = [Path(i["path"]).stem for i in infos]
     multi = len(infos) > 1
@@ -453,8 +456,11 @@ def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
             "company": company,
             "intro": (
                 f"Plan{'s' if multi else ''} {names}"
-                + (f" of company '{company}', the other companies keeping theirs," if company
-                   else "")
+                + (
+                    f" of company '{company}', the other companies keeping theirs,"
+                    if company
+                    else ""
+                )
                 + f" in {len(FUTURES)} futures, "
                 f"{sweep.replicates} seeds each (the same seeds in every future"
                 f"{' and for every plan' if multi else ''}). Money "
@@ -554,9 +560,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """``mlmsim stress``: run (or resume) the battery, print the table and the flags."""
     check_battery_seeds(args)
-    sweep = build(
-        args.plan, args.scenario, args.sets, args.seeds, args.master_seed, args.company
-    )
+    sweep = build(args.plan, args.scenario, args.sets, args.seeds, args.master_seed, args.company)
     # The settings are part of the default folder's name, as for `mlmsim run`: a second
     # stress test of the same plan with other settings gets its own folder instead of being
     # refused as "a different sweep" in the first one's.

@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from simulation import results
+from simulation import market_tables, results
 from simulation.collect import MONTHLY_COLUMNS
 from simulation.errors import UserError
 from simulation.htmlpage import escape, figure_html, nav_html, page, png_bytes, table_html
@@ -125,19 +125,20 @@ def key_outcomes(spec: dict[str, Any]) -> tuple[str, ...]:
     market = spec.get("market")
     if not market:
         return KEY_OUTCOMES
-    return tuple(f"{o}__{c}" for o in KEY_MARKET_OUTCOMES for c in market["companies"])
+    sep = market_tables.OUTCOME_SEPARATOR
+    return tuple(f"{o}{sep}{c}" for o in KEY_MARKET_OUTCOMES for c in market["companies"])
 
 
 def outcome_label(outcome: str) -> str:
     """An outcome's label; a market sweep's ``<outcome>__<company>`` names the company."""
-    base, _, company = outcome.partition("__")
+    base, _, company = outcome.partition(market_tables.OUTCOME_SEPARATOR)
     label = OUTCOME_LABELS.get(base, base)
     return f"{label} ({company})" if company else label
 
 
 def is_percent(outcome: str) -> bool:
     """Whether an outcome (or a monthly metric) is a share, shown as a percentage."""
-    base = outcome.partition("__")[0]
+    base = outcome.partition(market_tables.OUTCOME_SEPARATOR)[0]
     return base in _PERCENT or base.endswith("_share")
 
 
@@ -174,8 +175,8 @@ def fan_table(monthly: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
     if company:
         df["group"] = df["group"] + ": " + df["company"].astype(str)
         names = list(dict.fromkeys(monthly["company"].astype(str)))
-        order = [f"{g}: {c}" for g in order for c in names]
-        order = [g for g in order if g in set(df["group"])]
+        present = set(df["group"])
+        order = [f"{g}: {c}" for g in order for c in names if f"{g}: {c}" in present]
         df = df.drop(columns="company")
     long = df.melt(id_vars=["group", "month"], value_vars=metrics, var_name="metric")
     long["value"] = long["value"].astype(np.float64)
@@ -383,7 +384,8 @@ def fmt(value: Any, outcome: str = "") -> str:
     if isinstance(value, str):
         return value
     v = float(value)
-    outcome = outcome.partition("__")[0]  # a market sweep's <outcome>__<company>
+    # A market sweep's <outcome>__<company>: formatted as the outcome.
+    outcome = outcome.partition(market_tables.OUTCOME_SEPARATOR)[0]
     if is_percent(outcome) or outcome == "pct":
         return f"{100 * v:.1f}%"
     if "income" in outcome or outcome in ("revenue", "commissions", "breakage"):

@@ -111,4 +111,3 @@ def resolve_shipped(name: str | Path, folder: Path, what: str) -> Path:
             return cand
     shipped = ", ".join(sorted(s.stem for s in folder.glob("*.toml")))
     raise ConfigError(f"{what} '{name}' not found (a file path, or one of: {shipped})")
-

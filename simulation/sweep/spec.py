@@ -28,6 +28,7 @@ from simulation.config import (
     unknown_key_message,
 )
 from simulation.errors import ConfigError, format_validation_error
+from simulation.parameters import market_sections
 from simulation.plans import plan_from_dict
 from simulation.plans.engine import resolve_plan_path, with_changes
 from simulation.userfile import read_toml, resolve_shipped
@@ -257,6 +258,7 @@ class Sweep:
         seen: set[str] = set()
         tasks = []
         base_plan = self.base["plan"]["file"]
+        plan_keys = self.plan_keys()
         for row in self.design_rows():
             if row["run_id"] in seen:
                 continue  # e.g. a Morris trajectory revisiting a point: same run, same result
@@ -276,7 +278,6 @@ class Sweep:
             else:
                 # A market run reads its scenario data (task["market"]) with these values;
                 # plan values as resolved when the sweep file was read.
-                plan_keys = {"plan.file", *self.market["plan_keys"]}
                 task["plan"] = None
                 task["market"] = self.market
                 task["market_values"] = {
@@ -285,6 +286,13 @@ class Sweep:
                 }
             tasks.append(task)
         return tasks
+
+    def plan_keys(self) -> set[str]:
+        """The keys whose values are plan files, resolved through ``plans``.
+
+        ``plan.file``, and over a market the varied ``companies.<name>.plan``.
+        """
+        return {"plan.file", *(self.market["plan_keys"] if self.market is not None else ())}
 
     def param_keys(self) -> list[str]:
         """Every varied key, in order of first appearance in the design."""
@@ -432,7 +440,7 @@ def _market_field(key: str, names: list[str], src: str, where: str) -> Any:
         if field in market.COMPANY_FIELDS:
             return market.CompanySpec.model_fields[field]
         return _field_of(field, src, f"{where}.companies.{company}")
-    tables = {"switching": market.Switching, "choice": market.Choice, "expansion": market.Expansion}
+    tables = market_sections()
     if section in tables:
         fields = tables[section].model_fields
         if name not in fields:
@@ -507,21 +515,31 @@ def read_plan(value: str, base_dir: Path, src: str, key: str = "plan.file") -> d
     return {"path": str(path.resolve()), "data": data}
 
 
+def _scenario_path(scenario: str, base_dir: Path) -> Path:
+    """A sweep's scenario: a file relative to the sweep file (``base_dir``), or shipped."""
+    cand = base_dir / scenario
+    return cand if cand.is_file() else resolve_scenario_path(scenario)
+
+
+def _with_edge_list_resolved(base: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """``[base]`` values with a relative ``market.edge_list`` made relative to ``base_dir``."""
+    values = dict(base)
+    if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
+        values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
+    return values
+
+
 def load_base(
     scenario: str, base: dict[str, Any], base_dir: Path, src: str
 ) -> tuple[dict[str, Any], Path]:
     """The base scenario (relative to ``base_dir`` or shipped) with ``base`` values applied."""
-    cand = base_dir / scenario
     try:
-        path = cand if cand.is_file() else resolve_scenario_path(scenario)
-        scen, path = load_scenario(path)
+        scen, path = load_scenario(_scenario_path(scenario, base_dir))
     except ConfigError as err:
         raise ConfigError(f"{src}: sweep.scenario = {scenario!r}: {err}") from None
     for key in base:
         _field_of(key, src, "base")
-    values = dict(base)
-    if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
-        values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
+    values = _with_edge_list_resolved(base, base_dir)
     data = apply_values(scen.to_dict(), values, f"{src} [base]")
     scen = scenario_from_dict(data, f"{src} [base]", strict=True)
     check_edge_list(scen, f"{src} [base]")
@@ -603,9 +621,8 @@ def market_base(scenario: str, base_dir: Path, src: str) -> dict[str, Any] | Non
     :func:`load_market_base` applies ``[base]``). A missing file is left to
     :func:`load_base`, which names it.
     """
-    cand = base_dir / scenario
     try:
-        path = cand if cand.is_file() else resolve_scenario_path(scenario)
+        path = _scenario_path(scenario, base_dir)
         data = read_toml(path, "scenario")
     except ConfigError:
         return None
@@ -661,9 +678,7 @@ def load_market_base(
     """
     for key in base_vals:
         _market_field(key, market["companies"], src, "base")
-    values = dict(base_vals)
-    if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
-        values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
+    values = _with_edge_list_resolved(base_vals, base_dir)
     for key, v in base_vals.items():
         if key == "plan.file" or _is_company_plan(key, market):
             plans[str(v)] = read_plan(str(v), base_dir, src, f"base.{key}")
@@ -704,12 +719,13 @@ def _check_values(sweep: Sweep, src: str) -> None:
     file is read, instead of failing every run. The largest population and mean degree any
     run can get are checked against the machine's memory.
     """
+    plan_keys = sweep.plan_keys()
 
     def check(key: str, value: Any, where: str) -> None:
         if sweep.market is not None:
             # The whole market with this value: company keys, plans, launch months and
             # shared keys are checked as `mlmsim run` would check them.
-            if key == "plan.file" or key in sweep.market["plan_keys"]:
+            if key in plan_keys:
                 value_in = sweep.plans[str(value)]["path"]
             else:
                 value_in = value
