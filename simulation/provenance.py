@@ -341,8 +341,8 @@ PROVENANCE: dict[str, Provenance] = {
         "idle one quits 7.5% a month (61% a year). Company-wide the classroom scenario gives "
         "about 40-45% a year, a little below the 47-66% companies report (Young Living 2018: "
         "47% of a new cohort bought nothing the next year; Herbalife about half; Melaleuca "
-        "~66%); realistic.toml calibrates it to a statement and attrition (docs/validation.md)"
-        "; the split between the three "
+        "~66%); realistic.toml calibrates it to a statement and attrition "
+        "(docs/validation.md); the split between the three "
         "terms has no source",
         "probability per distributor-month",
         (0.005, 0.03),
