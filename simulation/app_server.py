@@ -92,6 +92,17 @@ UVICORN_LOG_LEVEL = "error"
 TALLY_ENV = "MLMSIM_CLASS_TALLY"
 
 
+def with_ws_filter(existing: str) -> str:
+    """``PYTHONWARNINGS`` with the websocket deprecation ignored, the user's filters kept.
+
+    Python reads the variable as comma-separated ``-W`` filters; later ones take precedence,
+    so ours goes last and only silences the one warning it names.
+    """
+    ours = f"ignore:{WS_DEPRECATED}:UserWarning"
+    kept = [f for f in existing.split(",") if f.strip() and f != ours]
+    return ",".join([*kept, ours])
+
+
 def _use_uvicorn_ws(ws: str) -> None:
     """Make Solara's ``solara run`` start uvicorn with the websocket implementation ``ws``.
 
@@ -253,7 +264,7 @@ def _run_workers(args: argparse.Namespace, processes: int) -> None:
     os.environ["SERVER_PORT"] = str(args.port)
     # A worker imports uvicorn's websocket implementation (which warns that it is deprecated)
     # before it calls worker_app: the filter goes through the environment (Python's -W syntax).
-    os.environ["PYTHONWARNINGS"] = f"ignore:{WS_DEPRECATED}:UserWarning"
+    os.environ["PYTHONWARNINGS"] = with_ws_filter(os.environ.get("PYTHONWARNINGS", ""))
     tally_dir = tempfile.mkdtemp(prefix="mlmsim-tally-")
     os.environ[TALLY_ENV] = os.path.join(tally_dir, "tally.sqlite")
     try:

@@ -1070,3 +1070,13 @@ def test_app_command_says_when_the_port_is_taken(capsys):
         port = s.getsockname()[1]
         assert main(["app", "--port", str(port)]) == 2
     assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
+
+
+def test_server_keeps_the_users_warning_filters():
+    from simulation.app_server import WS_DEPRECATED, with_ws_filter
+
+    ours = f"ignore:{WS_DEPRECATED}:UserWarning"
+    assert with_ws_filter("") == ours
+    assert with_ws_filter("error::DeprecationWarning") == f"error::DeprecationWarning,{ours}"
+    # Set twice (a worker re-reads the parent's environment): ours once, still last.
+    assert with_ws_filter(with_ws_filter("default")) == f"default,{ours}"
