@@ -30,6 +30,7 @@ import argparse
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -226,11 +227,11 @@ def build(
             f"stress --company {company}: the scenario '{scenario or 'classroom'}' has one "
             "company; --company names a company of a market scenario ([[companies]])"
         )
-    if market is not None and company not in market["companies"]:
+    if market is not None and company not in market.companies:
         given_company = f" --company {company}" if company is not None else ""
         raise ConfigError(
             f"stress{given_company}: {scenario} is a market of "
-            f"{', '.join(market['companies'])}; name the company whose plan is stressed "
+            f"{', '.join(market.companies)}; name the company whose plan is stressed "
             "with --company NAME"
         )
     infos = [read_plan(p, Path.cwd(), "stress") for p in given]
@@ -250,10 +251,10 @@ def build(
         key = "plan.file"
     else:
         values = dict(parse_override(s) for s in sets or [])
-        base = load_market_base(market, values, Path.cwd(), "stress --set", plans)
+        market, base = load_market_base(market, values, Path.cwd(), "stress --set", plans)
         key = f"companies.{company}.plan"
-        market["plan_keys"] = [key]
-        market["stressed"] = {"company": company, "plans": [i["path"] for i in infos]}
+        stressed = {"company": company, "plans": [i["path"] for i in infos]}
+        market = replace(market, plan_keys=[key], stressed=stressed)
     plans.update({i["path"]: i for i in infos})
     multi = len(infos) > 1
     points = []
@@ -415,7 +416,7 @@ def flags(
 
 def make_step(sweep: Sweep) -> Callable[[Path, Sweep, pd.DataFrame], list[str]]:
     """The sweep step writing ``stress.csv`` and ``stress.json``."""
-    stressed = (sweep.market or {}).get("stressed")
+    stressed = sweep.market.stressed if sweep.market is not None else None
     if stressed:  # a market: the stressed company's plans, not the other companies'
         infos = [sweep.plans[p] for p in stressed["plans"]]
         company = stressed["company"]

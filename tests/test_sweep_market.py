@@ -2,7 +2,9 @@
 companies' own tables, a sweep run equal to ``mlmsim run --set`` of the same market and seed,
 the same bytes with one or two workers, and shocks in every company."""
 
+import dataclasses
 import json
+import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +12,7 @@ import pytest
 
 from simulation import codebook, results
 from simulation.cli import main
-from simulation.sweep import load_sweep, run_sweep
+from simulation.sweep import load_sweep, market_base, run_sweep
 
 POPULATION = 600
 
@@ -49,6 +51,32 @@ def ref(tmp_path_factory):
         "out": tmp / "out",
         "runs": pd.read_parquet(tmp / "out" / "runs.parquet"),
         "monthly": pd.read_parquet(tmp / "out" / "monthly.parquet"),
+    }
+
+
+def test_market_base_is_read_whole_and_travels_with_the_tasks(tmp_path):
+    """The sweep's market: the file's companies, [base] in its data (the file's own data left
+    as read), the varied plan axis; the same object, pickled, in every task."""
+    sweep = load_sweep(write(tmp_path, SMALL))
+    m = sweep.market
+    raw = market_base("two_companies", tmp_path, "test")
+    assert m.path == raw.path and m.path.endswith("two_companies.toml")
+    assert m.companies == ["alpha", "beta"] and m.holdings == []
+    assert m.plan_keys == ["companies.beta.plan"] and raw.plan_keys == []
+    assert m.stressed is None
+    assert raw.data["market"]["population"] == 5000  # scenarios/two_companies.toml
+    assert m.data["market"]["population"] == POPULATION
+    assert m.data["scenario"]["months"] == 14
+    assert [c["launch_month"] for c in m.data["companies"]] == [0, 2]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.plan_keys = []
+    tasks = sweep.tasks()
+    assert len(tasks) == 4 and all(t["market"] is m for t in tasks)
+    assert pickle.loads(pickle.dumps(tasks[0]))["market"] == m
+    assert sweep.spec()["market"] == {
+        "scenario_file": m.path,
+        "companies": ["alpha", "beta"],
+        "holdings": [],
     }
 
 
@@ -241,6 +269,10 @@ def test_stress_one_company_of_a_market(tmp_path, monkeypatch, capsys):
     for c in ("alpha", "beta"):
         assert base[f"ever_joined__{c}"] == summary["companies"][c]["ever_joined"]
         assert base[f"market_share_end__{c}"] == summary["companies"][c]["market_share_end"]
+    assert sweep.market.plan_keys == ["companies.beta.plan"]
+    stressed = sweep.market.stressed
+    assert stressed["company"] == "beta" and len(stressed["plans"]) == 1
+    assert stressed["plans"][0].endswith("unilevel_5_fast_start.toml")
     flags = json.loads((out / "stress.json").read_text())
     assert flags["company"] == "beta"
     assert flags["caps"] == {"unilevel_5_fast_start": 0.45}  # beta's plan only, not alpha's

@@ -6,7 +6,7 @@ import hashlib
 import itertools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -190,6 +190,37 @@ class Point:
     unit: list[float] | None = None
 
 
+@dataclass(frozen=True)
+class MarketBase:
+    """The market a sweep over several companies runs: its scenario, read with the sweep file.
+
+    Each task builds its market from ``data`` and its own values, as ``mlmsim run`` reads a
+    market scenario with ``--set``; it travels with every task to worker processes and Dask
+    workers (plain data, picklable). Built by :func:`market_base`; a later stage of loading
+    adds its part as a copy (:func:`dataclasses.replace`), never by changing this one.
+
+    Attributes:
+        path: the market scenario file, resolved.
+        data: the scenario file's data (``[[companies]]``, shared sections, ``[switching]``...),
+            with ``[base]`` (a sweep) or ``--set`` (``mlmsim stress``) applied by
+            :func:`load_market_base`.
+        companies: the companies' names, in the file's order.
+        holdings: the names of the holdings companies belong to, sorted.
+        plan_keys: the varied keys ``companies.<name>.plan`` whose values are plan files,
+            resolved through the sweep's ``plans``.
+        stressed: for ``mlmsim stress``, ``{"company": name, "plans": [path, ...]}``: the
+            company whose plans are stressed and those plans (keys of the sweep's ``plans``);
+            None for a sweep file.
+    """
+
+    path: str
+    data: dict[str, Any]
+    companies: list[str]
+    holdings: list[str]
+    plan_keys: list[str] = field(default_factory=list)
+    stressed: dict[str, Any] | None = None
+
+
 @dataclass
 class Sweep:
     """A resolved sweep: the validated base scenario, its points and replicates.
@@ -203,10 +234,8 @@ class Sweep:
         points: the design, in order.
         params: the varied parameters (``section.key`` -> :class:`Param`).
         shocks: shocks applied to every run (``[{"month": m, "set": {key: value}}]``).
-        market: for a sweep over a market (a base scenario with ``[[companies]]``): the
-            scenario file's ``path``, its ``data`` with ``[base]`` applied, the ``companies``
-            and ``holdings`` names and the ``plan_keys`` (``companies.<name>.plan`` axes,
-            resolved through ``plans``; ``stressed`` for ``mlmsim stress``); each task
+        market: for a sweep over a market (a base scenario with ``[[companies]]``): its
+            scenario file and data, companies and plan axes (:class:`MarketBase`); each task
             builds its market from them. None for one company.
     """
 
@@ -225,7 +254,7 @@ class Sweep:
     source: str = "<sweep>"
     kind: str = "sweep"
     samples: int | None = None
-    market: dict[str, Any] | None = None
+    market: MarketBase | None = None
 
     def seed(self, point: int, replicate: int) -> int:
         """The seed of replicate ``replicate`` of point ``point`` (63-bit, from the master)."""
@@ -292,7 +321,7 @@ class Sweep:
 
         ``plan.file``, and over a market the varied ``companies.<name>.plan``.
         """
-        return {"plan.file", *(self.market["plan_keys"] if self.market is not None else ())}
+        return {"plan.file", *(self.market.plan_keys if self.market is not None else ())}
 
     def param_keys(self) -> list[str]:
         """Every varied key, in order of first appearance in the design."""
@@ -309,7 +338,7 @@ class Sweep:
             "runs": sorted(t["run_id"] for t in self.tasks()),
         }
         if self.market is not None:
-            what["market"] = self.market["data"]
+            what["market"] = self.market.data
         blob = _canonical(what)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -342,9 +371,9 @@ class Sweep:
         """A market sweep's companies and scenario file (``sweep.json``, the report)."""
         assert self.market is not None
         return {
-            "scenario_file": self.market["path"],
-            "companies": self.market["companies"],
-            "holdings": self.market["holdings"],
+            "scenario_file": self.market.path,
+            "companies": self.market.companies,
+            "holdings": self.market.holdings,
         }
 
 
@@ -451,12 +480,12 @@ def _market_field(key: str, names: list[str], src: str, where: str) -> Any:
     return _field_of(key, src, where)
 
 
-def _parse_param(key: str, spec: Any, src: str, market: dict[str, Any] | None = None) -> Param:
+def _parse_param(key: str, spec: Any, src: str, market: MarketBase | None = None) -> Param:
     where = f"parameters.{key}"
     if market is None:
         f = _field_of(key, src, "parameters")
     else:
-        f = _market_field(key, market["companies"], src, "parameters")
+        f = _market_field(key, market.companies, src, "parameters")
     if key == "scenario.seed":
         raise ConfigError(
             f"{src}: {where}: seeds are not a parameter; set [sweep] replicates and master_seed"
@@ -564,7 +593,7 @@ def load_sweep(name: str | Path) -> Sweep:
     plans: dict[str, dict[str, Any]] = {}
     market = market_base(meta.scenario, base_dir, src)
     if market is not None:
-        base = load_market_base(market, base_vals, base_dir, src, plans)
+        market, base = load_market_base(market, base_vals, base_dir, src, plans)
     else:
         plan_value = base_vals.pop("plan.file", None)
         base, _ = load_base(meta.scenario, base_vals, base_dir, src)
@@ -577,8 +606,9 @@ def load_sweep(name: str | Path) -> Sweep:
         for k, v in _flatten(spec.parameters, src, "parameters").items()
     }
     if market is not None:
-        market["plan_keys"] = [k for k in params if _is_company_plan(k, market)]
-    for key in ["plan.file", *(market["plan_keys"] if market else [])]:
+        plan_keys = [k for k in params if _is_company_plan(k, market)]
+        market = replace(market, plan_keys=plan_keys)
+    for key in ["plan.file", *(market.plan_keys if market is not None else [])]:
         if key in params:
             for v in params[key].values or []:
                 plans[str(v)] = read_plan(str(v), base_dir, src, key)
@@ -614,12 +644,11 @@ def load_sweep(name: str | Path) -> Sweep:
     return sweep
 
 
-def market_base(scenario: str, base_dir: Path, src: str) -> dict[str, Any] | None:
-    """The base scenario's raw data when it is a market (``[[companies]]``), else None.
+def market_base(scenario: str, base_dir: Path, src: str) -> MarketBase | None:
+    """The base scenario when it is a market (``[[companies]]``), else None.
 
-    Returns ``{"path", "data", "companies", "holdings", "plan_keys"}`` (``data`` as read;
-    :func:`load_market_base` applies ``[base]``). A missing file is left to
-    :func:`load_base`, which names it.
+    ``data`` as read (:func:`load_market_base` applies ``[base]``), no plan axes yet. A
+    missing file is left to :func:`load_base`, which names it.
     """
     try:
         path = _scenario_path(scenario, base_dir)
@@ -631,65 +660,65 @@ def market_base(scenario: str, base_dir: Path, src: str) -> dict[str, Any] | Non
     raw = data["companies"]
     # Not a list of tables: market_from_dict names the error when [base] is applied.
     tables = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
-    return {
-        "path": str(path.resolve()),
-        "data": data,
-        "companies": [str(c.get("name")) for c in tables],
-        "holdings": sorted({str(c["holding"]) for c in tables if c.get("holding")}),
-        "plan_keys": [],
-    }
+    return MarketBase(
+        path=str(path.resolve()),
+        data=data,
+        companies=[str(c.get("name")) for c in tables],
+        holdings=sorted({str(c["holding"]) for c in tables if c.get("holding")}),
+    )
 
 
-def _is_company_plan(key: str, market: dict[str, Any]) -> bool:
+def _is_company_plan(key: str, market: MarketBase) -> bool:
     """True for ``companies.<name>.plan`` (or ``.plan.file``): a plan file, read at loading."""
     from simulation.market import company_key  # noqa: PLC0415  (see _market_field)
 
     if not key.startswith("companies."):
         return False
-    return company_key(key, market["companies"], "")[1] == "plan"
+    return company_key(key, market.companies, "")[1] == "plan"
 
 
 def _check_market(
-    market: dict[str, Any], values: dict[str, Any], where: str
+    market: MarketBase, values: dict[str, Any], where: str
 ) -> tuple[dict[str, Any], Any]:
     """``market``'s data with ``values``, and its MarketSpec; errors name ``where``."""
     from simulation.market import apply_market_values, market_from_dict  # noqa: PLC0415
 
     try:
-        data = apply_market_values(market["data"], values, where)
-        return data, market_from_dict(data, Path(market["path"]))
+        data = apply_market_values(market.data, values, where)
+        return data, market_from_dict(data, Path(market.path))
     except ConfigError as err:
         msg = str(err)
         raise ConfigError(msg if msg.startswith(where) else f"{where}: {msg}") from None
 
 
 def load_market_base(
-    market: dict[str, Any],
+    market: MarketBase,
     base_vals: dict[str, Any],
     base_dir: Path,
     src: str,
     plans: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    """Apply ``[base]`` to a market's data (in ``market``), check it, read every plan.
+) -> tuple[MarketBase, dict[str, Any]]:
+    """Apply ``[base]`` to a market's data, check it, read every plan.
 
     Plan files of ``[base]`` (``plan.file``, ``companies.<name>.plan``) are relative to the
     sweep file, like a sweep's; every company's plan is read into ``plans`` so the sweep's
-    fingerprint covers them. Returns the shared scenario as plain data (the report's base).
+    fingerprint covers them. Returns the market with ``[base]`` in its data, and the shared
+    scenario as plain data (the report's base).
     """
     for key in base_vals:
-        _market_field(key, market["companies"], src, "base")
+        _market_field(key, market.companies, src, "base")
     values = _with_edge_list_resolved(base_vals, base_dir)
     for key, v in base_vals.items():
         if key == "plan.file" or _is_company_plan(key, market):
             plans[str(v)] = read_plan(str(v), base_dir, src, f"base.{key}")
             values[key] = plans[str(v)]["path"]
     where = f"{src} [base]"
-    market["data"], spec = _check_market(market, values, where)
+    data, spec = _check_market(market, values, where)
     check_edge_list(spec.base, where)
     check_memory(spec.base, where)
     for scen in spec.scenarios:
         plans.setdefault(scen.plan.file, read_plan(scen.plan.file, base_dir, src))
-    return spec.base.to_dict()
+    return replace(market, data=data), spec.base.to_dict()
 
 
 def design_size(sweep: Sweep) -> int:
@@ -829,17 +858,15 @@ def _check_design(sweep: Sweep, src: str) -> None:
             )
 
 
-def market_outcome_names(market: dict[str, Any]) -> list[str]:
+def market_outcome_names(market: MarketBase) -> list[str]:
     """The outcome columns of a market sweep's runs (``<outcome>__<company>``, ...)."""
     sep = market_tables.OUTCOME_SEPARATOR
     names = [
         f"{o}{sep}{c}"
-        for c in [*market["companies"], *market["holdings"]]
+        for c in [*market.companies, *market.holdings]
         for o in market_tables.COMPANY_MARKET_OUTCOMES
     ]
-    names += [
-        f"{o}{sep}{c}" for c in market["companies"] for o in market_tables.COMPANY_RUN_OUTCOMES
-    ]
+    names += [f"{o}{sep}{c}" for c in market.companies for o in market_tables.COMPANY_RUN_OUTCOMES]
     return names + list(market_tables.MARKET_OUTCOMES)
 
 

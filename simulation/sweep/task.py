@@ -81,9 +81,9 @@ def simulate_market(task: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]
     from simulation.market_run import market_outcomes, stack  # noqa: PLC0415
 
     src = f"run {task['run_id']} ({task['label'] or 'base'})"
-    info = task["market"]
+    base = task["market"]  # a MarketBase (simulation.sweep.spec)
     values = {**task["market_values"], "scenario.seed": task["seed"]}
-    spec = market_from_dict(apply_market_values(info["data"], values, src), Path(info["path"]))
+    spec = market_from_dict(apply_market_values(base.data, values, src), Path(base.path))
     market = Market(spec)
     run_market(market, task["shocks"])
     return stack(market), market_outcomes(market)
