@@ -916,5 +916,3 @@ def expand(sweep: Sweep) -> list[Point]:
             values = {k: values[k] for k in sweep.params}  # file order
             points.append(Point(values, _label(values), unit=[float(u) for u in row]))
     return points
-
-

@@ -166,5 +166,3 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
             v = None
         out[k] = v
     return out
-
-
