@@ -354,9 +354,10 @@ PROVENANCE: dict[str, Provenance] = {
         (0.0, 0.1),
     ),
     "quit.idle_extra": _asm(
-        "six months without any commission add 4 points (see base_monthly); no published figure",
+        "six months without any commission add 4 points (see base_monthly); no published "
+        "figure; realistic.toml calibrates it to a statement and attrition (median 0.096)",
         "probability per distributor-month",
-        (0.0, 0.1),
+        (0.0, 0.2),
     ),
     "quit.idle_horizon_months": _asm(
         "discouragement builds over half a year without income; no published figure",
