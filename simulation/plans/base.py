@@ -366,6 +366,8 @@ class PayResult:
         qualified: bool[n] active and PV >= the plan's default minimum.
         rank: int16[n] paid-as rank (or None).
         extra: per-row arrays reported by components.
+        component_sums: each company-paid component's sum over all rows after the cap (its
+            ``components`` array's ``sum()``, made once), when the engine made them.
     """
 
     components: dict[str, np.ndarray]
@@ -377,6 +379,7 @@ class PayResult:
     qualified: np.ndarray
     rank: np.ndarray | None
     extra: dict[str, np.ndarray]
+    component_sums: dict[str, float] = field(default_factory=dict)
 
     @property
     def paid(self) -> float:

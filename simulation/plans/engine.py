@@ -560,9 +560,14 @@ class PlanEngine:
                     pays[k] = pays[k] * scale
                     sums[k] = pays[k].sum()
         breakage["cap"] = pre_cap_total - float(sum(sums.values()))
+        # 0 + p1 + p2 + ...: the first addition made with the array's own (x + 0.0 is 0.0 + x
+        # to the bit), not with a zeroed n-row array.
         total = np.zeros(n, dtype=np.float64)
-        for p in pays.values():
-            total += p
+        for i, p in enumerate(pays.values()):
+            if i:
+                total += p
+            else:
+                total = p + 0.0
         components = dict(pays)
         for k, r in results.items():
             if k not in pays and self.plan.spec(k).stage != RANKS:
@@ -577,6 +582,7 @@ class PlanEngine:
             qualified=ctx.qualified(),
             rank=ctx.rank,
             extra=extra,
+            component_sums={k: float(v) for k, v in sums.items()},
         )
 
 
