@@ -165,35 +165,50 @@ class _Drawing:
     """Figures drawn in a child process while this one writes the tables (a second core).
 
     The child is forked once the market is simulated and analysed, so it has everything in
-    memory and only the PNG bytes travel back. Without ``fork`` (not Linux, a daemonic
-    worker, one core) or if the child stops, each job is drawn here when asked for, so the
-    figures are the same either way (and a failing job raises here).
+    memory and only the PNG bytes travel back. It takes the jobs from the last (the market
+    page) while this process asks for them from the first (the companies in order): a job
+    not yet taken when asked for is drawn here, so both cores draw until the end. Without
+    ``fork`` (not Linux, a daemonic worker, one core) or if the child stops, each job is
+    drawn here when asked for, so the figures are the same either way (and a failing job
+    raises here).
     """
 
     def __init__(self, jobs: dict[str, Callable[[], dict[str, bytes]]]):
         self.jobs = jobs
+        self.keys = list(jobs)
         self.done: dict[str, dict[str, bytes]] = {}
         self.conn: Connection | None = None
         self.child: mp.process.BaseProcess | None = None
+        self.taken = None
         if jobs and _can_fork():
             ctx = mp.get_context("fork")
+            # taken[i]: 1 once job i is this process's, 2 once it is the child's.
+            self.taken = ctx.Array("b", len(jobs))
             self.conn, send = ctx.Pipe(duplex=False)
-            self.child = ctx.Process(target=_draw_jobs, args=(jobs, send), daemon=True)
+            self.child = ctx.Process(target=_draw_jobs, args=(jobs, self.taken, send), daemon=True)
             self.child.start()
             send.close()
 
     def get(self, key: str) -> dict[str, bytes]:
         """The PNG bytes of job ``key``: from the child, or drawn here."""
-        while key not in self.done and self.conn is not None:
-            try:
-                got, pngs = self.conn.recv()
-            except (EOFError, OSError):
-                self.close()  # the child stopped: the rest is drawn here
-                break
-            self.done[got] = pngs
-        if key not in self.done:
-            return self.jobs[key]()
-        return self.done.pop(key)
+        if key in self.done:
+            return self.done.pop(key)
+        if self.conn is not None and self.taken is not None:
+            i = self.keys.index(key)
+            with self.taken.get_lock():
+                mine = self.taken[i] == 0
+                if mine:
+                    self.taken[i] = 1
+            while not mine and key not in self.done:
+                try:
+                    got, pngs = self.conn.recv()
+                except (EOFError, OSError):
+                    self.close()  # the child stopped: the rest is drawn here
+                    break
+                self.done[got] = pngs
+            if key in self.done:
+                return self.done.pop(key)
+        return self.jobs[key]()
 
     def close(self) -> None:
         """Stop the child (if still drawing) and wait for it."""
@@ -216,11 +231,22 @@ def _can_fork() -> bool:
     )
 
 
-def _draw_jobs(jobs: dict[str, Callable[[], dict[str, bytes]]], send: Connection) -> None:
-    """In the child: draw every job in order and send ``(key, pngs)`` back after each."""
+def _draw_jobs(
+    jobs: dict[str, Callable[[], dict[str, bytes]]], taken: Any, send: Connection
+) -> None:
+    """In the child: draw the jobs from the last one, sending ``(key, pngs)`` after each.
+
+    It stops at the first job the parent took: the parent asks for them in order.
+    """
     try:
-        for key, job in jobs.items():
+        for i, (key, job) in reversed(list(enumerate(jobs.items()))):
+            with taken.get_lock():
+                if taken[i]:
+                    break
+                taken[i] = 2
             send.send((key, job()))
+    except Exception:  # the parent draws that job again and raises the error itself
+        pass
     finally:
         send.close()
 
