@@ -185,6 +185,26 @@ class Forest:
             np.add.at(total, self.parent[up], total[up])
         return total
 
+    def nearest_ancestor_slots(self, ok_m: np.ndarray) -> np.ndarray:
+        """:meth:`nearest_ancestor` in the members' positions (:meth:`member_slots` order).
+
+        Args:
+            ok_m: bool per member.
+
+        Returns:
+            int32 per member: the position of its nearest strict ancestor for which ``ok_m``
+            holds, -1 where none.
+        """
+        bounds, pslot = self.member_levels()
+        found = np.full(pslot.size, -1, dtype=np.int32)
+        if not pslot.size:
+            return found
+        ok_up = np.asarray(ok_m)[np.maximum(pslot, 0)]
+        for d in range(1, bounds.size - 1):
+            lo, hi = bounds[d], bounds[d + 1]
+            found[lo:hi] = np.where(ok_up[lo:hi], pslot[lo:hi], found[pslot[lo:hi]])
+        return found
+
     def nearest_ancestor(self, ok: np.ndarray) -> np.ndarray:
         """Nearest strict ancestor of each member for which ``ok`` holds.
 
