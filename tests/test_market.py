@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -683,11 +684,13 @@ def test_a_market_reads_its_edge_list_relative_to_the_scenario_file(tmp_path):
         load_market(path)
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the figures' child is forked (Linux)")
 def test_figures_drawn_beside_the_tables_are_those_drawn_in_one_process(tmp_path, monkeypatch):
     from simulation import market_run
 
     args = ["run", "two_companies", "--set", "market.population=1500", "--months", "12",
             "--quiet"]
+    monkeypatch.setattr(market_run, "_can_fork", lambda: True)  # whatever the load
     assert main([*args, "--out", str(tmp_path / "two")]) == 0
     monkeypatch.setattr(market_run, "_can_fork", lambda: False)
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
@@ -704,8 +707,12 @@ def test_figures_drawn_beside_the_tables_are_those_drawn_in_one_process(tmp_path
         assert images[0] and images[0] == images[1], page
 
 
-def test_drawing_shares_the_jobs_and_draws_here_what_the_child_could_not(tmp_path):
+@pytest.mark.skipif(sys.platform != "linux", reason="the figures' child is forked (Linux)")
+def test_drawing_shares_the_jobs_and_draws_here_what_the_child_could_not(monkeypatch):
+    from simulation import market_run
     from simulation.market_run import _Drawing
+
+    monkeypatch.setattr(market_run, "_can_fork", lambda: True)  # whatever the load
 
     def job(key):
         if key == "last":
@@ -714,6 +721,7 @@ def test_drawing_shares_the_jobs_and_draws_here_what_the_child_could_not(tmp_pat
 
     keys = ["a", "b", "c", "last"]
     drawing = _Drawing({k: (lambda k=k: job(k)) for k in keys})
+    assert drawing.child is not None
     try:
         assert [drawing.get(k) for k in keys[:3]] == [{k: k.encode()} for k in keys[:3]]
         with pytest.raises(ValueError, match="cannot draw"):
