@@ -562,12 +562,10 @@ class PlanEngine:
         breakage["cap"] = pre_cap_total - float(sum(sums.values()))
         # 0 + p1 + p2 + ...: the first addition made with the array's own (x + 0.0 is 0.0 + x
         # to the bit), not with a zeroed n-row array.
-        total = np.zeros(n, dtype=np.float64)
-        for i, p in enumerate(pays.values()):
-            if i:
-                total += p
-            else:
-                total = p + 0.0
+        parts = list(pays.values())
+        total = parts[0] + 0.0 if parts else np.zeros(n, dtype=np.float64)
+        for p in parts[1:]:
+            total += p
         components = dict(pays)
         for k, r in results.items():
             if k not in pays and self.plan.spec(k).stage != RANKS:

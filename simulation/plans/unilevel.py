@@ -123,15 +123,15 @@ def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> Compone
     # outside the forest has no upline): no n-row arrays, the same additions in the same
     # order (the sources in row order, one level at a time).
     members, slot = ctx.forest.member_slots()
+    qualified_m = qualified[members]
     if params.compression == "none":
         step = ctx.forest.member_levels()[1]
     else:
-        step = ctx.forest.nearest_ancestor_slots(qualified[members])
+        step = ctx.forest.nearest_ancestor_slots(qualified_m)
     at = slot[src]
     inside = at >= 0
     u = step[at[inside]]
     vol = bv[src[inside]]
-    qualified_m = qualified[members]
     j = np.ones(u.size, dtype=np.int32)
     while u.size:
         keep = u >= 0
