@@ -630,11 +630,13 @@ class MLMModel(mesa.Model):
         active = pop.status == Status.DISTRIBUTOR
         forest = self.sponsor_forest()
         pv = pop.pv
+        bv_per_pv = self.scenario.units.bv_per_pv
         inp = PeriodInput(
             period=self.month,
             sponsor=forest.parent,
             pv=pv,
-            bv=pv * self.scenario.units.bv_per_pv,
+            # (x * 1.0 is x to the bit: the PV array itself, not an n-row copy)
+            bv=pv if bv_per_pv == 1.0 else pv * bv_per_pv,
             active=active,
             joined_period=pop.join_month.astype(np.int32),
             new_recruits=self.joined_this_month,
