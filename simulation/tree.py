@@ -205,6 +205,18 @@ class Forest:
             found[lo:hi] = np.where(ok_up[lo:hi], pslot[lo:hi], found[pslot[lo:hi]])
         return found
 
+    def nearest_ancestor_of(self, ok: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """:meth:`nearest_ancestor` of ``rows`` only (int64 rows, -1 where none).
+
+        Worked over the members' positions: no n-row result to fill and scatter when only a
+        few rows' answers are needed.
+        """
+        members, slot = self.member_slots()
+        found = self.nearest_ancestor_slots(np.asarray(ok)[members])
+        at = slot[rows]
+        up = np.where(at >= 0, found[np.maximum(at, 0)], -1)
+        return np.where(up >= 0, members[np.maximum(up, 0)], -1)
+
     def nearest_ancestor(self, ok: np.ndarray) -> np.ndarray:
         """Nearest strict ancestor of each member for which ``ok`` holds.
 
