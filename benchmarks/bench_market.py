@@ -94,15 +94,16 @@ def _one(name: str, queue: mp.Queue) -> None:
         code = main(args)
         wall = time.perf_counter() - t
         cpu = time.process_time() - cpu
-        # The figures drawn in a forked child while the tables are written (market_run).
+        # The figures drawn in a forked child while the tables are written (market_run), when
+        # a core is idle.
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         child_cpu = (after.ru_utime + after.ru_stime) - (child.ru_utime + child.ru_stime)
         timings = {}
         if (out / "manifest.json").is_file():
             timings = json.loads((out / "manifest.json").read_text())["timings_s"]
+    # (a forked child's own peak is not shown: it counts the pages it shares with this
+    # process, and any subprocess, e.g. git for the manifest, reports this process's peak)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # A forked child's peak counts the parent's pages it shares (copy-on-write) too.
-    child_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     queue.put(
         {
             "size": name,
@@ -111,7 +112,6 @@ def _one(name: str, queue: mp.Queue) -> None:
             "cpu_s": cpu,
             "child_cpu_s": child_cpu,
             "peak_mb": peak_mb,
-            "child_peak_mb": child_peak_mb,
             "timings_s": timings,
             "load_average": os.getloadavg(),
         }
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         phases = "  ".join(f"{k} {v:.1f}" for k, v in row["timings_s"].items())
         print(
             f"{name:<16} exit {row['exit']}  {row['wall_s']:8.1f} s wall  {row['cpu_s']:8.1f} s "
-            f"CPU (+{row['child_cpu_s']:.1f} s in the figures' child)  {row['peak_mb']:8.0f} MB "
-            f"(child {row['child_peak_mb']:.0f} MB)  load {row['load_average'][0]:.1f}  ({phases})",
+            f"CPU (+{row['child_cpu_s']:.1f} s in child processes)  {row['peak_mb']:8.0f} MB  "
+            f"load {row['load_average'][0]:.1f}  ({phases})",
             flush=True,
         )
     out = ROOT / "benchmarks" / "out"
