@@ -313,7 +313,7 @@ def stairstep(ctx: PeriodContext, params: StairstepParams, state: None) -> Compo
         override = np.zeros(n)
         total = np.zeros(n)
         if override_m is None:
-            total[members] = pay_m
+            total[members] = pay_m + 0.0  # (as pay + zeros: a -0.0 becomes 0.0)
         else:
             override[members] = override_m
             total[members] = pay_m + override_m
