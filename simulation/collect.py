@@ -222,8 +222,13 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     }
     plan = model.plan
     components = paying_components(plan)
+    sums = pay.component_sums if pay else {}
     for k in components:
-        row[COMPONENT_COLUMN.format(k)] = float(pay.components[k].sum()) if pay else 0.0
+        # (the pay engine's sum of the same array when it made one)
+        done = sums.get(k)
+        if done is None:
+            done = float(pay.components[k].sum()) if pay else 0.0
+        row[COMPONENT_COLUMN.format(k)] = done
     row["paid_recruiting"] = sum(
         (row[COMPONENT_COLUMN.format(k)] for k in components if plan.spec(k).pays_for_recruiting),
         0.0,

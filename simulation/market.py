@@ -768,28 +768,30 @@ class Market(mesa.Model):
             # A leader below another moving leader goes with the upper one (their company).
             is_leader = np.zeros(self.n, dtype=bool)
             is_leader[lead] = True
-            above = forest.nearest_ancestor(is_leader)
-            top = lead[above[lead] < 0]
+            # (ancestors asked of the rows that need them, over the forest's members)
+            top = lead[forest.nearest_ancestor_of(is_leader, lead) < 0]
             is_leader[:] = False
             is_leader[top] = True
             target_of = dict(zip(moving_leaders, targets, strict=True))
             recruiter_of = dict(zip(moving_leaders, recruiters, strict=True))
-            head = forest.nearest_ancestor(is_leader)  # the moving leader above each member
-            down = active[(head[active] >= 0)]
+            head = forest.nearest_ancestor_of(is_leader, active)  # the moving leader above
+            down = active[head >= 0]
             follows = down[rng.random(down.size) < sw.follow_share]
             follows = follows[~anchored[follows]]
             moves = np.zeros(self.n, dtype=bool)
             moves[top] = True
             moves[follows] = True
-            new_sponsor = forest.nearest_ancestor(moves)  # nearest mover above, in the tree
             everyone = np.concatenate((top, follows))
             everyone = everyone[np.argsort(forest.depth[everyone], kind="stable")]
-            leader_of = np.where(is_leader[everyone], everyone, head[everyone])
+            new_sponsor = forest.nearest_ancestor_of(moves, everyone)  # nearest mover above
+            head_of = forest.nearest_ancestor_of(is_leader, everyone)
+            leader_of = np.where(is_leader[everyone], everyone, head_of)
             groups: list[tuple[np.ndarray, Company]] = []  # each leader's movers, where to
             rows: list[dict[str, Any]] = []
             for leader in top.tolist():
-                group = everyone[leader_of == leader]
-                sponsors = new_sponsor[group].astype(np.int64)
+                mine = leader_of == leader
+                group = everyone[mine]
+                sponsors = new_sponsor[mine].astype(np.int64)
                 sponsors[group == leader] = recruiter_of[leader]
                 b = target_of[leader]
                 js, ss = out.setdefault(b, ([], []))

@@ -190,6 +190,8 @@ class MLMModel(mesa.Model):
         self.last_pay = None
         self.pay_forest: Forest | None = None
         self.household_month = np.zeros(m.population)
+        self._retail_sales_month = np.zeros(m.population)
+        self._bought_rows = np.empty(0, dtype=np.int64)  # who bought last month
         self.customers_month = np.zeros(m.population)
         self.bought_month = np.zeros(m.population)
         self.pay_history: list[tuple[float, int]] = []
@@ -601,13 +603,18 @@ class MLMModel(mesa.Model):
         f["loading_pv"] += float(p.loading_pv.sum())
         f["customer_pv"] += float(cust.sum())
         f["pv"] += float(pv.sum())
-        self._retail_sales_month = np.zeros(pop.n)
+        # This month's n-row arrays are last month's with only last month's buyers zeroed
+        # (the buyers are a fraction of the n rows: no new array to zero every month); the
+        # pay phase, the accounts and the collect phase read them within the month.
+        last = self._bought_rows
+        self._retail_sales_month[last] = 0.0
         self._retail_sales_month[who] = sales
         # Household use of the month (from stock or bought), PV, for the purchase classes and
         # the legal tests (simulation.metrics.legal); the top-up bought only to qualify is
         # measured against the whole demand, household use counted before stock is drawn.
-        self.household_month = np.zeros(pop.n)
+        self.household_month[last] = 0.0
         self.household_month[who] = p.own_use_pv
+        self._bought_rows = who
         # Customers who ordered this month (a quitter's customers are dropped on quitting).
         # (a copy of the counts: the legal tests read the members' rows as float64)
         self.customers_month = pop.customers.copy()
@@ -623,11 +630,13 @@ class MLMModel(mesa.Model):
         active = pop.status == Status.DISTRIBUTOR
         forest = self.sponsor_forest()
         pv = pop.pv
+        bv_per_pv = self.scenario.units.bv_per_pv
         inp = PeriodInput(
             period=self.month,
             sponsor=forest.parent,
             pv=pv,
-            bv=pv * self.scenario.units.bv_per_pv,
+            # (x * 1.0 is x to the bit: the PV array itself, not an n-row copy)
+            bv=pv if bv_per_pv == 1.0 else pv * bv_per_pv,
             active=active,
             joined_period=pop.join_month.astype(np.int32),
             new_recruits=self.joined_this_month,

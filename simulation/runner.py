@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,9 @@ def write_run_folder(
     timings: dict[str, float],
     figures: bool,
     record: dict[str, Any] | None = None,
+    *,
+    analysis: outcomes.Analysis | None = None,
+    pngs: Callable[[], dict[str, bytes]] | None = None,
 ) -> dict[str, Any]:
     """Write a finished run's files into ``run_dir``; ``manifest.json`` last.
 
@@ -103,6 +107,9 @@ def write_run_folder(
         figures: also the PNG figures and ``report.html``.
         record: added to the manifest (overrides, ``repeated_from``, an ensemble member's
             place).
+        analysis: the run's :func:`simulation.outcomes.analyse`, when the caller has it.
+        pngs: returns the figures drawn elsewhere (a market draws them in another process
+            while its companies' tables are written); by default they are drawn here.
 
     Returns:
         The run's summary (:func:`simulation.outcomes.summarise`).
@@ -116,7 +123,7 @@ def write_run_folder(
     )
     timings["write_tables"] = time.perf_counter() - t
     t = time.perf_counter()
-    analysis = outcomes.analyse(run)
+    analysis = outcomes.analyse(run) if analysis is None else analysis
     summary = outcomes.summarise(run)
     results.write_json(summary, run_dir / "summary.json")
     files.append("summary.json")
@@ -129,12 +136,12 @@ def write_run_folder(
         # matplotlib: 0.7 s per process, not needed by sweep workers or --no-figures runs.
         from simulation import figures as fig  # noqa: PLC0415
 
-        pngs = report.render_figures(run, analysis)
-        paths = fig.write_run_figures(run_dir, run.monthly, run.levels, run.dist, pngs=pngs)
+        drawn = report.render_figures(run, analysis) if pngs is None else pngs()
+        paths = fig.write_run_figures(run_dir, run.monthly, run.levels, run.dist, pngs=drawn)
         files += [str(p.relative_to(run_dir)) for p in paths]
         timings["figures"] = time.perf_counter() - t
         t = time.perf_counter()
-        report.write_report(run_dir / report.REPORT_FILE, run, analysis, pngs)
+        report.write_report(run_dir / report.REPORT_FILE, run, analysis, drawn)
         files.append(report.REPORT_FILE)
         timings["report"] = time.perf_counter() - t
     # The data dictionary of the tables just written (docs/codebook.md), before the manifest.

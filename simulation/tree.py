@@ -185,6 +185,38 @@ class Forest:
             np.add.at(total, self.parent[up], total[up])
         return total
 
+    def nearest_ancestor_slots(self, ok_m: np.ndarray) -> np.ndarray:
+        """:meth:`nearest_ancestor` in the members' positions (:meth:`member_slots` order).
+
+        Args:
+            ok_m: bool per member.
+
+        Returns:
+            int32 per member: the position of its nearest strict ancestor for which ``ok_m``
+            holds, -1 where none.
+        """
+        bounds, pslot = self.member_levels()
+        found = np.full(pslot.size, -1, dtype=np.int32)
+        if not pslot.size:
+            return found
+        ok_up = np.asarray(ok_m)[np.maximum(pslot, 0)]
+        for d in range(1, bounds.size - 1):
+            lo, hi = bounds[d], bounds[d + 1]
+            found[lo:hi] = np.where(ok_up[lo:hi], pslot[lo:hi], found[pslot[lo:hi]])
+        return found
+
+    def nearest_ancestor_of(self, ok: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """:meth:`nearest_ancestor` of ``rows`` only (int64 rows, -1 where none).
+
+        Worked over the members' positions: no n-row result to fill and scatter when only a
+        few rows' answers are needed.
+        """
+        members, slot = self.member_slots()
+        found = self.nearest_ancestor_slots(np.asarray(ok)[members])
+        at = slot[rows]
+        up = np.where(at >= 0, found[np.maximum(at, 0)], -1)
+        return np.where(up >= 0, members[np.maximum(up, 0)], -1)
+
     def nearest_ancestor(self, ok: np.ndarray) -> np.ndarray:
         """Nearest strict ancestor of each member for which ``ok`` holds.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -681,3 +682,49 @@ def test_a_market_reads_its_edge_list_relative_to_the_scenario_file(tmp_path):
     path.write_text(text.replace('"edges.txt"', '"missing.txt"'))
     with pytest.raises(ConfigError, match=r"market\.edge_list.*missing\.txt"):
         load_market(path)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the figures' child is forked (Linux)")
+def test_figures_drawn_beside_the_tables_are_those_drawn_in_one_process(tmp_path, monkeypatch):
+    from simulation import market_run
+
+    args = ["run", "two_companies", "--set", "market.population=1500", "--months", "12",
+            "--quiet"]
+    monkeypatch.setattr(market_run, "_can_fork", lambda: True)  # whatever the load
+    assert main([*args, "--out", str(tmp_path / "two")]) == 0
+    monkeypatch.setattr(market_run, "_can_fork", lambda: False)
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    pngs = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.png"))
+    assert len(pngs) >= 8  # each company's figures
+    for rel in pngs:
+        assert (tmp_path / "two" / rel).read_bytes() == (tmp_path / "one" / rel).read_bytes()
+    # The pages embed the same figures (their run folder and times aside).
+    for page in ("market.html", "companies/alpha/report.html", "companies/beta/report.html"):
+        one = (tmp_path / "one" / page).read_text()
+        two = (tmp_path / "two" / page).read_text()
+        images = [[t.split('"')[0] for t in text.split("data:image/png;base64,")[1:]]
+                  for text in (one, two)]
+        assert images[0] and images[0] == images[1], page
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the figures' child is forked (Linux)")
+def test_drawing_shares_the_jobs_and_draws_here_what_the_child_could_not(monkeypatch):
+    from simulation import market_run
+    from simulation.market_run import _Drawing
+
+    monkeypatch.setattr(market_run, "_can_fork", lambda: True)  # whatever the load
+
+    def job(key):
+        if key == "last":
+            raise ValueError("cannot draw")  # the child's first job: it stops there
+        return {key: key.encode()}
+
+    keys = ["a", "b", "c", "last"]
+    drawing = _Drawing({k: (lambda k=k: job(k)) for k in keys})
+    assert drawing.child is not None
+    try:
+        assert [drawing.get(k) for k in keys[:3]] == [{k: k.encode()} for k in keys[:3]]
+        with pytest.raises(ValueError, match="cannot draw"):
+            drawing.get("last")  # drawn again here, so its error is this process's
+    finally:
+        drawing.close()

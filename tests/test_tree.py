@@ -94,6 +94,21 @@ def test_nearest_qualified_ancestor():
     assert f.nearest_ancestor(ok).tolist() == [-1, 0, 0, 0, 0, 2, 2]
 
 
+def test_nearest_qualified_ancestor_over_members_by_hand():
+    # Rows 3 and 6 are not members; 5 -> 2 (no) -> 1 (yes); 4 -> 1; 2 -> 1; 1 -> 0 (no).
+    parent = np.array([-1, 0, 1, -1, 1, 2, -1])
+    member = np.array([True, True, True, False, True, True, False])
+    f = Forest.from_parent(parent, member)
+    members, _ = f.member_slots()
+    ok = np.array([False, True, False, True, True, False, True])
+    found = f.nearest_ancestor_slots(ok[members])
+    rows = np.where(found >= 0, members[np.maximum(found, 0)], -1)
+    assert dict(zip(members.tolist(), rows.tolist(), strict=True)) == {
+        0: -1, 1: -1, 2: 1, 4: 1, 5: 1
+    }
+    assert rows.tolist() == f.nearest_ancestor(ok)[members].tolist()
+
+
 def test_rollup_chain_of_leavers():
     leaving = np.zeros(7, dtype=bool)
     leaving[[2, 5]] = True  # 6's parent 5 and grandparent 2 leave: 6 moves up to 0

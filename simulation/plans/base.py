@@ -161,6 +161,9 @@ class PeriodContext:
     count_inactive_volume: bool = True
     kinds: dict[str, str] = field(default_factory=dict)
     retail_ok: np.ndarray | None = None
+    _qualified: dict[tuple[float, int], np.ndarray] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def kind(self, name: str) -> str:
         """Registered component type of a plan's component ``name`` (a named table's type)."""
@@ -184,9 +187,16 @@ class PeriodContext:
         (``docs/plans.md``, Qualification).
         """
         threshold = self.default_min_pv if min_pv is None else min_pv
-        ok = self.inp.active & (self.inp.pv >= threshold)
-        if self.retail_ok is not None:
-            ok &= self.retail_ok
+        # Several components and the pay result ask for the same threshold: made once (three
+        # passes over the n rows each), read-only so that no caller changes it for the next.
+        key = (float(threshold), id(self.retail_ok))
+        ok = self._qualified.get(key)
+        if ok is None:
+            ok = self.inp.active & (self.inp.pv >= threshold)
+            if self.retail_ok is not None:
+                ok &= self.retail_ok
+            ok.setflags(write=False)
+            self._qualified[key] = ok
         return ok
 
     def mark_unilevel_excluded(self, rows: np.ndarray) -> None:
@@ -228,6 +238,21 @@ class LevelSums:
                 return
             self.full = self.total()
         self.full += np.bincount(rows, weights=weights, minlength=self.n)
+
+    def add_slots(self, at: np.ndarray, weights: np.ndarray) -> None:
+        """:meth:`add` given the members' positions (``member_slots`` order), not their rows."""
+        if self.full is None:
+            self.acc += np.bincount(at, weights=weights, minlength=self.acc.size)
+        else:
+            self.full += np.bincount(self.members[at], weights=weights, minlength=self.n)
+
+    def member_total(self) -> np.ndarray | None:
+        """float64[members] the sums so far, or None once a row outside the forest was paid.
+
+        In :meth:`total` the members' sums are these; a non-member's is 0 while this is not
+        None.
+        """
+        return self.acc if self.full is None else None
 
     def total(self) -> np.ndarray:
         """float64[n] the sums so far."""
@@ -341,6 +366,8 @@ class PayResult:
         qualified: bool[n] active and PV >= the plan's default minimum.
         rank: int16[n] paid-as rank (or None).
         extra: per-row arrays reported by components.
+        component_sums: each company-paid component's sum over all rows after the cap (its
+            ``components`` array's ``sum()``, made once), when the engine made them.
     """
 
     components: dict[str, np.ndarray]
@@ -352,6 +379,7 @@ class PayResult:
     qualified: np.ndarray
     rank: np.ndarray | None
     extra: dict[str, np.ndarray]
+    component_sums: dict[str, float] = field(default_factory=dict)
 
     @property
     def paid(self) -> float:

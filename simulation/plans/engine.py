@@ -560,8 +560,11 @@ class PlanEngine:
                     pays[k] = pays[k] * scale
                     sums[k] = pays[k].sum()
         breakage["cap"] = pre_cap_total - float(sum(sums.values()))
-        total = np.zeros(n, dtype=np.float64)
-        for p in pays.values():
+        # 0 + p1 + p2 + ...: the first addition made with the array's own (x + 0.0 is 0.0 + x
+        # to the bit), not with a zeroed n-row array.
+        parts = list(pays.values())
+        total = parts[0] + 0.0 if parts else np.zeros(n, dtype=np.float64)
+        for p in parts[1:]:
             total += p
         components = dict(pays)
         for k, r in results.items():
@@ -577,6 +580,7 @@ class PlanEngine:
             qualified=ctx.qualified(),
             rank=ctx.rank,
             extra=extra,
+            component_sums={k: float(v) for k, v in sums.items()},
         )
 
 

@@ -156,9 +156,15 @@ def fast_start(
     """
     inp = ctx.inp
     n = inp.n
-    qualified = ctx.qualified(params.min_pv)
-    parent = ctx.forest.parent
-    step = parent if params.compression == "none" else ctx.forest.nearest_ancestor(qualified)
+    # The enrollers are walked over the forest's members' positions (a recruit outside the
+    # forest has no upline); the recruits stay in row order, so the sums are those of a walk
+    # over the n rows to the last bit.
+    members, slot = ctx.forest.member_slots()
+    qualified = ctx.qualified(params.min_pv)[members]
+    if params.compression == "none":
+        step = ctx.forest.member_levels()[1]
+    else:
+        step = ctx.forest.nearest_ancestor_slots(qualified)
     if params.mode == "flat":
         paid_before = np.zeros(n, dtype=bool)
         if state is not None:
@@ -176,14 +182,16 @@ def fast_start(
         vol = bv[src]
     max_pay = float(vol.sum() * share.sum())
     pay = LevelSums(ctx)
-    u = step[src].astype(np.int64)
+    at = slot[src]
+    inside = at >= 0
+    u, vol = step[at[inside]].astype(np.int64), vol[inside]
     for g in range(share.size):
         keep = u >= 0
         u, vol = u[keep], vol[keep]
         if not u.size:
             break
         paid = qualified[u]
-        pay.add(u[paid], share[g] * vol[paid])
+        pay.add_slots(u[paid], share[g] * vol[paid])
         u = step[u].astype(np.int64)
     return ComponentResult(
         pay=pay.total(), max_pay=max_pay, state=state if params.mode == "flat" else None

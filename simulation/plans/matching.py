@@ -130,11 +130,13 @@ def base_earnings(ctx: PeriodContext, params: MatchingParams) -> np.ndarray:
     return base
 
 
-def _prefix_count(forest, holds: np.ndarray) -> np.ndarray:
-    """int32[n]: rows holding a generation from the root down to each row (inclusive)."""
-    key = np.where(holds, 1, 0).astype(np.int32)
-    for rows in forest.top_down():
-        key[rows] += key[forest.parent[rows]]
+def _member_prefix_count(forest, holds_m: np.ndarray) -> np.ndarray:
+    """int32 per member (``member_slots`` order): generation holders from the root down."""
+    bounds, pslot = forest.member_levels()
+    key = np.where(holds_m, 1, 0).astype(np.int32)
+    for d in range(1, bounds.size - 1):
+        lo, hi = bounds[d], bounds[d + 1]
+        key[lo:hi] += key[pslot[lo:hi]]
     return key
 
 
@@ -143,43 +145,52 @@ def matching(ctx: PeriodContext, params: MatchingParams, state: None) -> Compone
     """Pay the matching bonus for one period."""
     n = ctx.inp.n
     forest = ctx.forest
-    parent = forest.parent
     m = np.asarray(params.percentages, dtype=np.float64)
     G = m.size
     base = base_earnings(ctx, params)
-    qualified = ctx.qualified(params.min_pv)
-    gens = np.where(qualified, per_rank(ctx, params.eligible_ranks, G), 0)
     src = np.flatnonzero(base > 0)
     pay = LevelSums(ctx)
     max_pay = float(base[src].sum() * m.sum())
+    # Over the members' positions: the earners are members, and a source outside the forest
+    # (parent -1) has no upline. The sources stay in row order and each step's pay is added
+    # as over the n rows, so the sums are the same to the last bit.
+    members, slot = forest.member_slots()
+    _, pslot = forest.member_levels()
+    qualified = ctx.qualified(params.min_pv)[members]
+    if params.eligible_ranks is None:
+        gens = np.where(qualified, G, 0)
+    else:
+        gens = np.where(qualified, per_rank(ctx, params.eligible_ranks, G)[members], 0)
     if params.generation_mode == "level":
-        key = forest.depth.astype(np.int32)
+        key = forest.depth[members].astype(np.int32)
     elif params.generation_mode == "compressed":
-        key = _prefix_count(forest, qualified)
+        key = _member_prefix_count(forest, qualified)
     else:
         rank = ctx.rank if ctx.rank is not None else np.full(n, -1, dtype=np.int16)
-        leader = rank >= ctx.rank_index(params.generation_rank)
-        key = _prefix_count(forest, leader)
+        leader = rank[members] >= ctx.rank_index(params.generation_rank)
+        key = _member_prefix_count(forest, leader)
+    at = slot[src]
+    at = at[at >= 0]
+    vol = base[members[at]]
     if params.generation_mode == "rank" and params.leader_position == "opening":
-        start = key[src]
+        start = key[at]
     else:
-        p = parent[src]
+        p = pslot[at]
         start = np.where(p >= 0, key[np.maximum(p, 0)], 0)
-    # Walk from each source to its possible earners only (rows with >= 1 generation).
-    step = forest.nearest_ancestor(gens > 0)
-    e = step[src].astype(np.int64)
-    vol = base[src]
-    while src.size:
+    # Walk from each source to its possible earners only (members with >= 1 generation).
+    step = forest.nearest_ancestor_slots(gens > 0)
+    e = step[at].astype(np.int64)
+    while e.size:
         keep = e >= 0
-        e, start, vol, src = e[keep], start[keep], vol[keep], src[keep]
+        e, start, vol = e[keep], start[keep], vol[keep]
         if not e.size:
             break
         gen = 1 + start - key[e]  # 1-based; non-decreasing going up
         live = gen <= G
-        e, start, vol, src, gen = e[live], start[live], vol[live], src[live], gen[live]
+        e, start, vol, gen = e[live], start[live], vol[live], gen[live]
         paid = gens[e] >= gen
         if paid.any():
-            pay.add(e[paid], m[gen[paid] - 1] * vol[paid])
+            pay.add_slots(e[paid], m[gen[paid] - 1] * vol[paid])
         e = step[e].astype(np.int64)
     return ComponentResult(pay=pay.total(), max_pay=max_pay)
 

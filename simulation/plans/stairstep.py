@@ -149,14 +149,29 @@ def group_volumes(ctx: PeriodContext, params: StairstepParams):
         (gpv, gbv, pct, gross, child_gross, breakaway) as float64[n] arrays and a bool[n] mask
         ``breakaway`` of rows whose group left their sponsor's (roots excluded).
     """
+    n = ctx.inp.n
+    members, _ = ctx.forest.member_slots()
+    gpv_m, gbv_m, pct_m, gross_m, child_m, broke_m = _member_volumes(ctx, params)
+    pv, bv = ctx.volume(ctx.inp.pv), ctx.volume(ctx.inp.bv)
+    gpv, gbv = pv.copy(), bv.copy()
+    gpv[members], gbv[members] = gpv_m, gbv_m
+    pct, gross, child_gross = np.zeros(n), np.zeros(n), np.zeros(n)
+    pct[members], gross[members], child_gross[members] = pct_m, gross_m, child_m
+    broke = np.zeros(n, dtype=bool)
+    broke[members] = broke_m
+    return gpv, gbv, pct, gross, child_gross, broke
+
+
+def _member_volumes(ctx: PeriodContext, params: StairstepParams):
+    """:func:`group_volumes` over the forest's members (``member_slots`` order).
+
+    Worked over the members' positions (each level a slice, the same additions in the same
+    order as over the n rows): non-members keep their own volume and have no percentage.
+    """
     inp = ctx.inp
-    n = inp.n
     forest = ctx.forest
     # Inactive rows' volume counts as in the unilevel and the cap's revenue (ctx.volume).
     pv, bv = ctx.volume(inp.pv), ctx.volume(inp.bv)
-    # Worked over the members' positions (each level a slice, the same additions in the same
-    # order as over the n rows), then put back in n-row arrays: non-members keep their own
-    # volume and no percentage.
     members, _ = forest.member_slots()
     bounds, pslot = forest.member_levels()
     m = members.size
@@ -181,40 +196,46 @@ def group_volumes(ctx: PeriodContext, params: StairstepParams):
             np.add.at(gpv_m, par, gpv_m[kids])
             np.add.at(gbv_m, par, gbv_m[kids])
             np.add.at(child_m, par, g[stays])
-    gpv, gbv = pv.copy(), bv.copy()
-    gpv[members], gbv[members] = gpv_m, gbv_m
-    pct, gross, child_gross = np.zeros(n), np.zeros(n), np.zeros(n)
-    pct[members], gross[members], child_gross[members] = pct_m, gross_m, child_m
-    broke = np.zeros(n, dtype=bool)
-    broke[members] = broke_m
-    return gpv, gbv, pct, gross, child_gross, broke
+    return gpv_m, gbv_m, pct_m, gross_m, child_m, broke_m
+
+
+def _by_row(members: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """``slots`` (member positions) ordered by their rows: the order of an n-row mask's rows."""
+    return slots[np.argsort(members[slots], kind="stable")]
 
 
 def _overrides(
     ctx: PeriodContext,
     params: StairstepParams,
-    gbv: np.ndarray,
-    pct: np.ndarray,
-    broke: np.ndarray,
-    qualified: np.ndarray,
-) -> tuple[np.ndarray, float]:
-    """Generation overrides: (float64[n] paid, theoretical maximum)."""
+    gbv_m: np.ndarray,
+    pct_m: np.ndarray,
+    broke_m: np.ndarray,
+    qualified_m: np.ndarray,
+) -> tuple[np.ndarray | None, LevelSums | None, float]:
+    """Generation overrides over the members: (float64[members] paid, the sums, maximum).
+
+    The walks go up the members' parent positions; the breakaway groups start in row order
+    and each generation's pay is added per level as over the n rows, so every sum is the
+    same to the last bit. The paid amounts are None when the plan has no overrides, and are
+    in the returned sums only (None) if a row outside the forest was paid.
+    """
     ov = params.override
     if ov is None:
-        return np.zeros(ctx.inp.n), 0.0
+        return None, None, 0.0
     pay = LevelSums(ctx)
+    members, _ = ctx.forest.member_slots()
+    _, parent = ctx.forest.member_levels()
     o = np.asarray(ov.percentages, dtype=np.float64)
     G = o.size
-    parent = ctx.forest.parent
     min_pct = params.breakaway if ov.min_pct is None else ov.min_pct
-    eligible = qualified & (pct >= min_pct)
-    leader = pct >= params.breakaway
+    eligible = qualified_m & (pct_m >= min_pct)
+    leader = pct_m >= params.breakaway
     # A generation ends at every leader passed, or only at eligible ones with compression.
     boundary = leader & eligible if ov.override_compression else leader
-    group = np.flatnonzero(broke)
-    volume = gbv[group]
+    group = _by_row(members, np.flatnonzero(broke_m))
+    volume = gbv_m[group]
     first_only = ov.payees == "first_eligible"
-    candidate = pct >= min_pct  # would be paid if qualified
+    candidate = pct_m >= min_pct  # would be paid if qualified
     # tail[g] = o_g + ... + o_{G-1}: generations a walk leaving the tree does not reach.
     tail = np.concatenate((np.cumsum(o[::-1])[::-1], [0.0]))
     max_pay = float(volume.sum() * o.sum()) if first_only else 0.0
@@ -235,7 +256,7 @@ def _overrides(
             break
         paid = eligible[a] & ~done
         if paid.any():
-            pay.add(a[paid], o[gen[paid]] * volume[paid])
+            pay.add_slots(a[paid], o[gen[paid]] * volume[paid])
         if first_only:
             done |= paid
         cands += candidate[a]
@@ -253,7 +274,7 @@ def _overrides(
             cands[live],
             volume[live],
         )
-    return pay.total(), max_pay
+    return pay.member_total(), pay, max_pay
 
 
 @register("stairstep", StairstepParams, description="stairstep-breakaway differential bonus")
@@ -265,20 +286,47 @@ def stairstep(ctx: PeriodContext, params: StairstepParams, state: None) -> Compo
     """
     inp = ctx.inp
     n = inp.n
-    gpv, gbv, pct, gross, child_gross, broke = group_volumes(ctx, params)
+    forest = ctx.forest
+    # Over the members' positions (the rows paid), put back in n-row arrays at the end: every
+    # row outside the forest has no group bonus, so the same arrays to the last bit.
+    members, _ = forest.member_slots()
+    _, pslot = forest.member_levels()
+    gpv_m, gbv_m, pct_m, gross_m, child_m, broke_m = _member_volumes(ctx, params)
     # net >= 0 when PV >= 0 (monotone schedule); clip rounding noise and negative-PV cases.
-    net = np.maximum(gross - child_gross, 0.0)
+    net_m = np.maximum(gross_m - child_m, 0.0)
     qualified = ctx.qualified(params.min_pv_to_earn)
-    pay = np.where(qualified, net, 0.0)
-    if params.unqualified_policy == "roll_up":
-        target = ctx.forest.nearest_ancestor(qualified)
-        up = np.flatnonzero(~qualified & (net > 0) & (target >= 0))
-        pay += np.bincount(target[up], weights=net[up], minlength=n)
-    override, override_max = _overrides(ctx, params, gbv, pct, broke, qualified)
-    tops = broke | ((ctx.forest.parent < 0) & (ctx.forest.depth >= 0))
-    max_pay = float(gross[tops].sum()) + override_max
+    qualified_m = qualified[members]
+    pay_m = np.where(qualified_m, net_m, 0.0)
+    override_m, sums, override_max = _overrides(ctx, params, gbv_m, pct_m, broke_m, qualified_m)
+    if params.unqualified_policy == "roll_up" or (sums is not None and override_m is None):
+        pay = np.zeros(n)
+        pay[members] = pay_m
+        if params.unqualified_policy == "roll_up":
+            net = np.zeros(n)
+            net[members] = net_m
+            target = forest.nearest_ancestor(qualified)
+            up = np.flatnonzero(~qualified & (net > 0) & (target >= 0))
+            pay += np.bincount(target[up], weights=net[up], minlength=n)
+        override = np.zeros(n) if sums is None else sums.total()
+        total = pay + override
+    else:
+        override = np.zeros(n)
+        total = np.zeros(n)
+        if override_m is None:
+            total[members] = pay_m + 0.0  # (as pay + zeros: a -0.0 becomes 0.0)
+        else:
+            override[members] = override_m
+            total[members] = pay_m + override_m
+    # Breakaway groups and roots, summed in row order as over an n-row mask.
+    tops = _by_row(members, np.flatnonzero(broke_m | (pslot < 0)))
+    max_pay = float(gross_m[tops].sum()) + override_max
+    pct = np.zeros(n)
+    pct[members] = pct_m
+    pv = ctx.volume(inp.pv)
+    gpv = pv.copy()
+    gpv[members] = gpv_m
     return ComponentResult(
-        pay=pay + override,
+        pay=total,
         max_pay=max_pay,
         extra={"stairstep_pct": pct, "stairstep_gpv": gpv, "stairstep_override": override},
     )

@@ -119,32 +119,37 @@ def unilevel(ctx: PeriodContext, params: UnilevelParams, state: None) -> Compone
     src = np.flatnonzero(volume_mask)
     pay = LevelSums(ctx)
     max_pay = float(bv[src].sum() * pct.sum())
-    parent = ctx.forest.parent
+    # The walks go up the members' positions (the uplines paid are members, and a source
+    # outside the forest has no upline): no n-row arrays, the same additions in the same
+    # order (the sources in row order, one level at a time).
+    members, slot = ctx.forest.member_slots()
+    qualified_m = qualified[members]
     if params.compression == "none":
-        step = parent
+        step = ctx.forest.member_levels()[1]
     else:
-        step = ctx.forest.nearest_ancestor(qualified)
-    u = step[src]
-    j = np.ones(src.size, dtype=np.int32)
-    vol = bv[src]
-    while src.size:
+        step = ctx.forest.nearest_ancestor_slots(qualified_m)
+    at = slot[src]
+    inside = at >= 0
+    u = step[at[inside]]
+    vol = bv[src[inside]]
+    j = np.ones(u.size, dtype=np.int32)
+    while u.size:
         keep = u >= 0
         u, j, vol = u[keep], j[keep], vol[keep]
-        src = src[keep]
-        if not src.size:
+        if not u.size:
             break
-        entitled = qualified[u]
+        entitled = qualified_m[u]
         if table is not None:
-            entitled &= levels_unlocked(ctx, params, u, table) >= j
+            entitled &= levels_unlocked(ctx, params, members[u], table) >= j
         if entitled.any():
-            pay.add(u[entitled], pct[j[entitled] - 1] * vol[entitled])
+            pay.add_slots(u[entitled], pct[j[entitled] - 1] * vol[entitled])
         if params.compression == "dynamic_full":
             # Only an entitled upline uses up the level; others pass it on.
             j = j + entitled
         else:
             j = j + 1
         live = j <= L
-        src, u, j, vol = src[live], step[u[live]], j[live], vol[live]
+        u, j, vol = step[u[live]], j[live], vol[live]
     return ComponentResult(pay=pay.total(), max_pay=max_pay)
 
 
