@@ -125,9 +125,11 @@ def part_cost(ns: argparse.Namespace) -> dict:
             if cluster is not None:
                 cluster.close()
         wall = time.perf_counter() - t0
-        print(f"{label}: {res['simulations']} simulations in {wall / 60:.1f} min "
-              f"({wall / res['simulations']:.2f} s each on 2 cores), "
-              f"{res['generations']} generations; resumed after {res['resumed_after']}")
+        print(
+            f"{label}: {res['simulations']} simulations in {wall / 60:.1f} min "
+            f"({wall / res['simulations']:.2f} s each on 2 cores), "
+            f"{res['generations']} generations; resumed after {res['resumed_after']}"
+        )
         out[label] = {"wall_s": wall, "simulations": res["simulations"],
                       "generations": res["generations"], "resumed_after": res["resumed_after"],
                       "median": res["median"], "interval90": res["interval90"]}  # fmt: skip

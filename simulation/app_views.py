@@ -55,6 +55,7 @@ def _mpl() -> SimpleNamespace:
         PercentFormatter=PercentFormatter,
     )
 
+
 # Colours shared by the tree and the charts (colour-blind safe: blue / orange / grey).
 ACTIVE = "#2166ac"
 NEW = "#f4a300"
@@ -870,8 +871,11 @@ def story_lines(model: MLMModel, pid: int) -> list[str]:
         + (f", refunds for returns {usd(s['returns_refund'])}" if s["returns_refund"] else ""),
         f"- money out: product {usd(s['purchases'])}, starter kit {usd(s['kit_cost'])}, "
         f"fees {usd(s['fixed_costs'])}"
-        + (f", paid back to customers {usd(s['customer_refunds'])}" if s["customer_refunds"]
-           else "")
+        + (
+            f", paid back to customers {usd(s['customer_refunds'])}"
+            if s["customer_refunds"]
+            else ""
+        )
         + (f", commissions clawed back {usd(s['clawback'])}" if s["clawback"] else ""),
         f"- product used at home, worth {usd(s['own_use_value'])}",
         f"**Net: {usd(s['net_income'])}** with home use valued "

@@ -499,9 +499,7 @@ def bass_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray,
     return joiners.astype(np.int64), sponsors
 
 
-def branching_recruit(
-    model: MLMModel, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def branching_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Recruit rule ``branching``: a Galton-Watson chain letter.
 
     Every member who joined last month recruits k people this month, k drawn independently

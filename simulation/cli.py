@@ -238,13 +238,17 @@ def _run_market(args: argparse.Namespace, sets: list[str]) -> int:
     )
     s = result["summary"]
     if not args.quiet:
-        print(f"market: {s['population']:,} persons, {s['months']} months; "
-              f"{s['ever_joined_any']:,} ({100 * s['penetration_any']:.1f}%) ever joined one "
-              "of the companies")
+        print(
+            f"market: {s['population']:,} persons, {s['months']} months; "
+            f"{s['ever_joined_any']:,} ({100 * s['penetration_any']:.1f}%) ever joined one "
+            "of the companies"
+        )
         for name, c in s["companies"].items():
-            print(f"  {name:<20} peak {c['peak_members']:>9,.0f} members in month "
-                  f"{c['peak_month']:>3}; {100 * c['market_share_end']:5.1f}% of members at "
-                  f"the end; {100 * c['penetration']:5.1f}% of the market ever joined")
+            print(
+                f"  {name:<20} peak {c['peak_members']:>9,.0f} members in month "
+                f"{c['peak_month']:>3}; {100 * c['market_share_end']:5.1f}% of members at "
+                f"the end; {100 * c['penetration']:5.1f}% of the market ever joined"
+            )
     print(f"results: {result['run_dir']}")
     return 0
 

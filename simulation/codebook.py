@@ -87,8 +87,10 @@ MONTHLY_UNITS: dict[str, tuple[str, str]] = {
     "rejoined": ("persons", THE_MONTH + "; only when [rejoin] is enabled"),
     "household_pv": ("PV", THE_MONTH + ", all active distributors"),
     "returned_pv": ("PV", THE_MONTH + ", all active distributors"),
-    "unconsumed_pv": ("PV (negative when stock is drawn down)",
-                      THE_MONTH + ", distributors active in the pay phase"),
+    "unconsumed_pv": (
+        "PV (negative when stock is drawn down)",
+        THE_MONTH + ", distributors active in the pay phase",
+    ),
     "qualify_pv": ("PV", THE_MONTH + ", all active distributors"),
     "amway70_pass": ("persons", PAID_MEMBERS),
     "amway70_paid": ("USD", PAID_MEMBERS),

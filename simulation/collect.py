@@ -59,8 +59,7 @@ MONTHLY_COLUMNS: dict[str, str] = {
     "months, month of joining included, BV.",
     "customer_pv": "Volume bought for retail customers (non-members) this month, PV.",
     "kits_revenue": "Starter kits sold this month (every joiner buys one), USD.",
-    "new_recruit_purchases": "Product bought by recruits in their first EARLY_MONTHS months, "
-    "USD.",
+    "new_recruit_purchases": "Product bought by recruits in their first EARLY_MONTHS months, USD.",
     "reachable_per_active": "Mean still-reachable prospects per active distributor at the end "
     "of the month: contacts who never joined and are not refusing (NaN without a social "
     "network, or with observe.reachable = false).",
@@ -137,8 +136,7 @@ def monthly_columns(plan, scenario=None) -> dict[str, str]:
             if getattr(scenario, section).enabled:
                 cols.update(added)
     extra = {
-        COMPONENT_COLUMN.format(k): COMPONENT_DESCRIPTION.format(k)
-        for k in paying_components(plan)
+        COMPONENT_COLUMN.format(k): COMPONENT_DESCRIPTION.format(k) for k in paying_components(plan)
     }
     # The component columns go just before paid_recruiting (the columns they sum into).
     out: dict[str, str] = {}

@@ -634,9 +634,7 @@ class People(Section):
     leader_top_share: float = Field(
         0.05, gt=0, le=1, description="Founders come from this top share by number of contacts."
     )
-    leader_skill: float = Field(
-        2.0, ge=0, le=100, description="Leader founders' skill multiplier."
-    )
+    leader_skill: float = Field(2.0, ge=0, le=100, description="Leader founders' skill multiplier.")
     leader_quit_factor: float = Field(
         0.5, ge=0, le=10, description="Leader founders' quit hazard multiplier."
     )
@@ -691,9 +689,7 @@ class Chain(Section):
     START_ONLY = frozenset({"enabled"})
 
     enabled: bool = Field(False, description="Recruits pay the joining fee up the chain.")
-    fee_usd: float = Field(
-        100.0, ge=0, le=1e9, description="Joining payment of each recruit, USD."
-    )
+    fee_usd: float = Field(100.0, ge=0, le=1e9, description="Joining payment of each recruit, USD.")
     sponsor_share: float = Field(
         0.5, ge=0, le=1, description="Share of the fee paid to the recruit's sponsor."
     )
@@ -946,8 +942,7 @@ def _check_regions(m: Market) -> None:
         )
     if m.mean_degree % 2:
         raise ValueError(
-            f"market.mean_degree = {m.mean_degree}: each region's ring lattice needs an even "
-            "degree"
+            f"market.mean_degree = {m.mean_degree}: each region's ring lattice needs an even degree"
         )
 
 
@@ -1077,9 +1072,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     (``companies.<name>.<key>``, ``switching.*``: :func:`simulation.market.load_market`).
     """
     if "=" not in item:
-        raise ConfigError(
-            f"--set {item!r}: expected section.key=value, e.g. market.population=500"
-        )
+        raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. market.population=500")
     key, _, text = item.partition("=")
     value = _parse_value(text.strip())
     if _text_field(key.strip()) and not isinstance(value, str):

@@ -96,4 +96,3 @@ def whole(x: Any) -> str:
         return "n/a"
     x = float(x)
     return f"{x:,.0f}" if x.is_integer() else f"{x:,.1f}"
-

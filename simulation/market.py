@@ -114,9 +114,7 @@ class CompanySpec(_Table):
     launch_region: int | None = Field(
         None, ge=0, description="Town (0-based) where its founders live; default anywhere."
     )
-    founders: int | None = Field(
-        None, ge=1, description="Its founders; default market.founders."
-    )
+    founders: int | None = Field(None, ge=1, description="Its founders; default market.founders.")
     holding: str | None = Field(
         None, description="Holding the company belongs to (consolidated rows in the tables)."
     )
@@ -468,9 +466,7 @@ def _company_scenario(
         except ConfigError as err:
             raise ConfigError(f"{at}: plan = {c.plan!r}: {err}") from None
     else:
-        d["plan"]["file"] = str(
-            resolve_plan_path(base.plan.file, base=path.parent).resolve()
-        )
+        d["plan"]["file"] = str(resolve_plan_path(base.plan.file, base=path.parent).resolve())
     d.setdefault("market", {})
     if c.launch_region is not None:
         d["market"]["launch_region"] = c.launch_region
@@ -586,8 +582,8 @@ class Market(mesa.Model):
             n: np.random.default_rng(c) for n, c in zip(MARKET_STREAMS, children, strict=True)
         }
         self.companies = [
-            Company(c, s, i) for i, (c, s) in enumerate(zip(spec.companies, spec.scenarios,
-                                                           strict=True))
+            Company(c, s, i)
+            for i, (c, s) in enumerate(zip(spec.companies, spec.scenarios, strict=True))
         ]
         self.n = spec.base.market.population
         self.host: MLMModel | None = None  # the first company launched: network and traits
@@ -690,9 +686,9 @@ class Market(mesa.Model):
             # A joiner taken by an earlier company this month (as a customer) is not booked.
             keep = ~c.model.unavailable[j]
             joiners = np.concatenate((mj, fj, j[keep])).astype(np.int64)
-            sponsors = np.concatenate(
-                (ms, np.full(fj.size, -1, np.int64), s[keep])
-            ).astype(np.int64)
+            sponsors = np.concatenate((ms, np.full(fj.size, -1, np.int64), s[keep])).astype(
+                np.int64
+            )
             c.pending_founders = np.empty(0, np.int64)
             c.model.finish_month(joiners, sponsors)
             c.model.rival_customers = None
@@ -950,9 +946,11 @@ class Market(mesa.Model):
             if net is not None and c.model is not None:
                 st = c.model.pop.status[contacts]
                 score = (st == Status.DISTRIBUTOR).astype(np.float64) - (st == Status.QUIT)
-                u[:, k] += ch.contacts_weight * np.bincount(
-                    who, weights=score, minlength=persons.size
-                ) / deg
+                u[:, k] += (
+                    ch.contacts_weight
+                    * np.bincount(who, weights=score, minlength=persons.size)
+                    / deg
+                )
         if ch.income_weight > 0:
             scale = self.spec.base.expectations.scale_usd
             e = self.expected_incomes(persons, companies, recruiters)
@@ -1212,4 +1210,3 @@ def check_market(market: Market) -> None:
     for c in market.launched():
         count += c.model.pop.status == Status.DISTRIBUTOR
     assert count.max(initial=0) <= 1, "a person is an active member of two companies"
-

@@ -253,9 +253,7 @@ class MLMModel(mesa.Model):
         rng = self.streams["founders"]
         # Founders live in the launch region when there is one (rows of a region are a block).
         home = (
-            np.flatnonzero(self.region == m.launch_region)
-            if m.launch_region is not None
-            else None
+            np.flatnonzero(self.region == m.launch_region) if m.launch_region is not None else None
         )
         if self.unavailable is not None:
             # A company launched into a market with others: founders are not their members.
@@ -472,9 +470,7 @@ class MLMModel(mesa.Model):
         # P(discount | joined): discount buyers join whatever the claim, others only for the
         # business (with expectations off, the appeal is 1 and this is discount_share).
         d = seg.discount_share
-        appeal = (
-            behaviour.business_appeal(self, claim) if exp.enabled else np.ones(joiners.size)
-        )
+        appeal = behaviour.business_appeal(self, claim) if exp.enabled else np.ones(joiners.size)
         p_discount = np.where(has, d / np.maximum(d + (1.0 - d) * appeal, 1e-300), 0.0)
         # Founders (no sponsor) are builders: the company's first distributors build.
         p_retailer = np.where(has, seg.retailer_share / (1.0 - d) if d < 1 else 0.0, 0.0)
@@ -561,8 +557,9 @@ class MLMModel(mesa.Model):
             # may come back from another company).
             closed &= pop.status[joiners] != Status.QUIT
         if joiners.size and closed.any():
-            raise ValueError("recruit rule: only prospects, customers and (with rejoining) "
-                             "quitters can join")
+            raise ValueError(
+                "recruit rule: only prospects, customers and (with rejoining) quitters can join"
+            )
         ok = sponsors < 0
         ok |= pop.status[np.maximum(sponsors, 0)] == Status.DISTRIBUTOR
         if self.unavailable is not None:

@@ -86,8 +86,7 @@ OUTCOMES: dict[str, str] = {
     "or returned, whole run (Amway's 70% rule applied to the company total).",
     "amway_70_pass_share": "Share of member-months passing Amway's 70% rule (at least 70% of "
     "the month's purchases sold, used or returned).",
-    "amway_70_paid_share": "Share of commissions paid to members passing the 70% rule that "
-    "month.",
+    "amway_70_paid_share": "Share of commissions paid to members passing the 70% rule that month.",
     "ten_customer_pass_share": "Share of member-months passing Amway's ten-customer rule (ten "
     "or more retail customers that month).",
     "ten_customer_paid_share": "Share of commissions paid to members passing the ten-customer "
@@ -628,5 +627,3 @@ def analyse(run: RunData) -> Analysis:
         rank_names=names,
         band=band,
     )
-
-

@@ -205,9 +205,7 @@ def build(
         checked = scenario_from_dict(data, where, strict=True)
         info = plans[checked.plan.file]
         try:
-            plan_from_dict(
-                with_changes(info["data"], checked.plan.set, info["path"]), info["path"]
-            )
+            plan_from_dict(with_changes(info["data"], checked.plan.set, info["path"]), info["path"])
         except ConfigError as err:
             raise ConfigError(f"{where}: {err}") from None
         points.append(Point(values, label=p.name))
@@ -270,9 +268,7 @@ def policy_table(runs: pd.DataFrame, names: list[str], baseline: str) -> pd.Data
     difference to the baseline with its 95% interval, ``_diff``, ``_diff_low``, ``_diff_high``.
     """
     ok = runs[runs["status"] == "ok"]
-    by = {
-        name: ok[ok["label"] == name].set_index("replicate").sort_index() for name in names
-    }
+    by = {name: ok[ok["label"] == name].set_index("replicate").sort_index() for name in names}
     rows = []
     for name in names:
         mine = by[name]
@@ -314,9 +310,7 @@ def tradeoff_figure(table: pd.DataFrame, baseline: str):
     fig = Figure(figsize=(13, 5.2))
     axes = fig.subplots(1, 2)
     x = table["consumer_injury_mean"].to_numpy(np.float64)
-    xerr = np.abs(
-        np.vstack([x - table["consumer_injury_p05"], table["consumer_injury_p95"] - x])
-    )
+    xerr = np.abs(np.vstack([x - table["consumer_injury_p05"], table["consumer_injury_p95"] - x]))
     for ax, o in zip(axes, ("revenue", "members_net_income"), strict=True):
         y = table[f"{o}_mean"].to_numpy(np.float64)
         yerr = np.abs(np.vstack([y - table[f"{o}_p05"], table[f"{o}_p95"] - y]))
@@ -333,7 +327,10 @@ def tradeoff_figure(table: pd.DataFrame, baseline: str):
                 ms=7 if name == baseline else 6,
             )
             ax.annotate(
-                name, (x[i] / 1e3, y[i] / 1e3), textcoords="offset points", xytext=(6, 5),
+                name,
+                (x[i] / 1e3, y[i] / 1e3),
+                textcoords="offset points",
+                xytext=(6, 5),
                 fontsize=9,
             )
         ax.set_xlabel("consumer injury: sum of members' net losses (thousand USD)")
@@ -382,9 +379,7 @@ def make_step(sweep: Sweep, baseline: str, specs: dict[str, dict[str, str]]):
                 "anyway; company revenue is what members paid the company (product, kits, "
                 "joining payments) less refunds."
             ),
-            "policies": {
-                n: {**specs.get(n, {}), "changes": _changes(values[n])} for n in names
-            },
+            "policies": {n: {**specs.get(n, {}), "changes": _changes(values[n])} for n in names},
             "notes": notes,
             "table": table.to_dict(orient="records"),
         }

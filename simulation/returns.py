@@ -71,8 +71,9 @@ class ReturnsBook:
         self.late: list[list[Chunk]] = [[] for _ in range(self.window)]
         self.scheduled: Chunk = _EMPTY
         self.scheduled_by_age = np.zeros(self.window)
-        self.month = {k: np.zeros(n) for k in ("refund", "customer_refunds", "margin_lost",
-                                                "clawback")}
+        self.month = {
+            k: np.zeros(n) for k in ("refund", "customer_refunds", "margin_lost", "clawback")
+        }
         self._touched = np.empty(0, np.int64)  # rows of this month's money and ``returned``
         self._clawed = np.empty(0, np.int64)
 
@@ -106,9 +107,7 @@ class ReturnsBook:
             # Customers of an overstretched member return more, as they also stop sooner.
             p_back = np.minimum(p_back / behaviour.support(model, who), 1.0)
         back = rng.binomial(n_cust, p_back) if who.size else np.zeros(0, np.int64)
-        cust_back = np.where(
-            back > 0, pop.customer_pv[who] * back / np.maximum(n_cust, 1), 0.0
-        )
+        cust_back = np.where(back > 0, pop.customer_pv[who] * back / np.maximum(n_cust, 1), 0.0)
         cust_age = rng.integers(0, w, who.size) if w > 1 else np.zeros(who.size, np.int64)
         stock_bought = purchase.topup_pv + purchase.loading_pv
         stock_back = np.where(rng.random(who.size) < cfg.member_prob, stock_bought, 0.0)
@@ -140,8 +139,10 @@ class ReturnsBook:
         slot = t % w
         c_rows, c_pv = _take(self.customer, slot)
         s_rows, s_pv = _take(self.stock, slot)
-        for arr in (pop.returned, *(self.month[k] for k in ("refund", "customer_refunds",
-                                                               "margin_lost"))):
+        for arr in (
+            pop.returned,
+            *(self.month[k] for k in ("refund", "customer_refunds", "margin_lost")),
+        ):
             arr[self._touched] = 0.0
         self._touched = np.concatenate((c_rows, s_rows))
         np.add.at(pop.returned, c_rows, c_pv)
@@ -219,9 +220,7 @@ class ReturnsBook:
         due[slot] = []
 
     # ------------------------------------------------------------------ quit phase
-    def buyback_clawback(
-        self, model: MLMModel, claimers: np.ndarray, stock_pv: np.ndarray
-    ) -> None:
+    def buyback_clawback(self, model: MLMModel, claimers: np.ndarray, stock_pv: np.ndarray) -> None:
         """Claw back what was paid on the stock bought back from ``claimers`` (PV each).
 
         The rule: what the uplines are paid on a volume as large as the bought-back stock,

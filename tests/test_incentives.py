@@ -59,8 +59,8 @@ def test_pay_per_recruit_depends_on_the_rank_and_the_horizon():
 
 
 def test_the_engine_answers_per_recruit_and_per_retail_dollar():
-    per_recruit, per_retail = load_plan("retail_heavy_50").engine().incentives(
-        60.0, 6, np.array([-1, -1, -1])
+    per_recruit, per_retail = (
+        load_plan("retail_heavy_50").engine().incentives(60.0, 6, np.array([-1, -1, -1]))
     )
     np.testing.assert_allclose(per_recruit, [0.03 * 60 * 6] * 3)
     np.testing.assert_allclose(per_retail, [0.50] * 3)
@@ -201,9 +201,7 @@ def test_loading_without_ranks_buys_no_stock_even_for_loaders():
 
 
 def test_rank_loading_follows_the_rule_by_hand():
-    m = classroom(
-        "incentives.loading=true", "quit.enabled=false", plan="unilevel_7_dt", seed=2
-    )
+    m = classroom("incentives.loading=true", "quit.enabled=false", plan="unilevel_7_dt", seed=2)
     for _ in range(8):
         m.step()
         check_invariants(m)

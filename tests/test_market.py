@@ -42,10 +42,12 @@ file = "unilevel_5"
 """
 
 
-def market_file(tmp_path: Path, companies: list[dict], *, seed=1, months=36, population=3000,
-                extra: str = "") -> Path:
+def market_file(
+    tmp_path: Path, companies: list[dict], *, seed=1, months=36, population=3000, extra: str = ""
+) -> Path:
     """A market scenario file: the town above and ``companies`` (dicts of their keys)."""
     text = TOWN.format(seed=seed, months=months, population=population)
+
     def toml(v):
         if isinstance(v, dict):  # an inline table
             return "{" + ", ".join(f"{json.dumps(k)} = {toml(x)}" for k, x in v.items()) + "}"
@@ -144,7 +146,8 @@ def test_a_moving_leader_keeps_the_tree_of_those_who_follow(tmp_path):
             dst = next(c for c in market.companies if c.name == f["to_company"])
             new = dst.model.pop
             arrived = np.flatnonzero(
-                (new.join_month == market.month) & was[src.name]
+                (new.join_month == market.month)
+                & was[src.name]
                 & (new.status == Status.DISTRIBUTOR)
             )
             followers = arrived[np.isin(old[src.name][arrived], arrived)]
@@ -160,8 +163,9 @@ def test_two_identical_companies_share_the_market_equally(tmp_path):
     choice would show here)."""
     diff = []
     for seed in range(20):
-        path = market_file(tmp_path, [{"name": "a"}, {"name": "b"}], seed=seed,
-                           population=2000, months=24)
+        path = market_file(
+            tmp_path, [{"name": "a"}, {"name": "b"}], seed=seed, population=2000, months=24
+        )
         rows = Market(load_market(path)).run().tables()["companies"]
         last = rows[rows["month"] == 24].set_index("company")
         diff.append(last.loc["a", "ever_joined"] - last.loc["b", "ever_joined"])
@@ -172,8 +176,12 @@ def test_two_identical_companies_share_the_market_equally(tmp_path):
 def test_a_company_launched_later_reaches_a_lower_peak(tmp_path):
     gap = []
     for seed in range(8):
-        path = market_file(tmp_path, [{"name": "early"}, {"name": "late", "launch_month": 6}],
-                           seed=seed, population=3000)
+        path = market_file(
+            tmp_path,
+            [{"name": "early"}, {"name": "late", "launch_month": 6}],
+            seed=seed,
+            population=3000,
+        )
         rows = Market(load_market(path)).run().tables()["companies"]
         peak = rows.groupby("company")["members"].max()
         gap.append(peak["early"] - peak["late"])
@@ -208,9 +216,13 @@ def test_more_companies_reach_half_their_peak_sooner(tmp_path):
 def test_holding_rows_are_the_sums_of_its_companies(tmp_path):
     path = market_file(
         tmp_path,
-        [{"name": "x", "holding": "group"}, {"name": "y", "holding": "group",
-                                              "launch_month": 3}, {"name": "z"}],
-        population=2000, months=18,
+        [
+            {"name": "x", "holding": "group"},
+            {"name": "y", "holding": "group", "launch_month": 3},
+            {"name": "z"},
+        ],
+        population=2000,
+        months=18,
     )
     rows = Market(load_market(path)).run().tables()["companies"]
     group = rows[rows["kind"] == "holding"].set_index("month")
@@ -223,7 +235,10 @@ def test_holding_rows_are_the_sums_of_its_companies(tmp_path):
 
 def test_expansion_opens_towns_one_at_a_time(tmp_path):
     path = market_file(
-        tmp_path, [{"name": "a", "launch_region": 1}], population=8000, months=48,
+        tmp_path,
+        [{"name": "a", "launch_region": 1}],
+        population=8000,
+        months=48,
         extra="[expansion]\nenabled = true\npenetration = 0.15\nfounders = 3\n",
     )
     text = path.read_text().replace(
@@ -236,8 +251,7 @@ def test_expansion_opens_towns_one_at_a_time(tmp_path):
     regions = market.tables()["regions"]
     first = regions[(regions["region"] == 1)].set_index("month")["penetration"]
     # Nobody outside the open towns ever joins: check at the month before each opening.
-    for month, town_open in zip(c.opened_month[1:], range(1, len(c.opened_month)),
-                                strict=False):
+    for month, town_open in zip(c.opened_month[1:], range(1, len(c.opened_month)), strict=False):
         before = regions[(regions["month"] == month - 1) & ~regions["opened"]]
         assert (before["ever_joined"] == 0).all(), (month, town_open)
     assert first.iloc[-1] >= 0.15
@@ -245,11 +259,29 @@ def test_expansion_opens_towns_one_at_a_time(tmp_path):
 
 def test_cli_writes_the_market_folder(tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["run", "two_companies", "--set", "market.population=1500", "--months", "18",
-            "--out", str(out), "--quiet"]
+    args = [
+        "run",
+        "two_companies",
+        "--set",
+        "market.population=1500",
+        "--months",
+        "18",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(args) == 0
-    for name in ("companies.csv", "monthly.csv", "levels.csv", "flows.csv", "regions.csv",
-                 "market.html", "summary.json", "columns.json", "manifest.json"):
+    for name in (
+        "companies.csv",
+        "monthly.csv",
+        "levels.csv",
+        "flows.csv",
+        "regions.csv",
+        "market.html",
+        "summary.json",
+        "columns.json",
+        "manifest.json",
+    ):
         assert (out / name).is_file(), name
     for company in ("alpha", "beta"):
         assert (out / "companies" / company / "report.html").is_file()
@@ -261,7 +293,8 @@ def test_cli_writes_the_market_folder(tmp_path, capsys):
         assert set(pd.read_csv(out / name).columns) <= set(described[name]), name
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "market" and [c["name"] for c in manifest["companies"]] == [
-        "alpha", "beta"
+        "alpha",
+        "beta",
     ]
     assert "results:" in capsys.readouterr().out
 
@@ -272,8 +305,7 @@ def test_cli_writes_the_market_folder(tmp_path, capsys):
         ('[[companies]]\nname = "a"\n[[companies]]\nname = "a"\n', "each company needs its own"),
         ('[[companies]]\nname = "a"\nlaunch_region = 2\n', "launch_region = 2: no such town"),
         ('[[companies]]\nname = "a"\nplan = "no_such_plan"\n', "plan = 'no_such_plan'"),
-        ('[[companies]]\nname = "a"\nset = {"market.population" = 5}\n',
-         "set.market.population"),
+        ('[[companies]]\nname = "a"\nset = {"market.population" = 5}\n', "set.market.population"),
         ('[[companies]]\nname = "a"\nlaunch_month = 99\n', "launch_month = 99"),
         ('[[companies]]\nname = "a b"\n', "a company name is"),
         ('[[companies]]\nname = "a"\n[switching]\nfollow_share = 2\n', "switching"),
@@ -294,12 +326,18 @@ def test_every_market_parameter_is_documented_with_its_default():
     from simulation.market import Choice, CompanySpec, Expansion, Switching
 
     text = (ROOT / "docs" / "market.md").read_text()
-    for prefix, cls in (("companies[].", CompanySpec), ("switching.", Switching),
-                        ("choice.", Choice), ("expansion.", Expansion)):
+    for prefix, cls in (
+        ("companies[].", CompanySpec),
+        ("switching.", Switching),
+        ("choice.", Choice),
+        ("expansion.", Expansion),
+    ):
         for name, f in cls.model_fields.items():
             assert f"`{prefix}{name}`" in text, f"{prefix}{name} missing from docs/market.md"
-            if f.default is not None and not callable(f.default_factory or None) and (
-                isinstance(f.default, bool | int | float) and not isinstance(f.default, bool)
+            if (
+                f.default is not None
+                and not callable(f.default_factory or None)
+                and (isinstance(f.default, bool | int | float) and not isinstance(f.default, bool))
             ):
                 assert f"| {f.default:g}" in text or f"| {f.default:g} " in text, (
                     f"{prefix}{name}: default {f.default} not in the table"
@@ -312,7 +350,8 @@ def test_a_company_draws_its_own_autoship_members_from_its_own_settings(tmp_path
     path = market_file(
         tmp_path,
         [{"name": "a"}, {"name": "b", "set": {"buy.autoship_share": 0.0}}],
-        population=1000, months=3,
+        population=1000,
+        months=3,
     )
     market = Market(load_market(path)).run()
     a, b = (c.model.pop for c in market.companies)
@@ -688,8 +727,7 @@ def test_a_market_reads_its_edge_list_relative_to_the_scenario_file(tmp_path):
 def test_figures_drawn_beside_the_tables_are_those_drawn_in_one_process(tmp_path, monkeypatch):
     from simulation import market_run
 
-    args = ["run", "two_companies", "--set", "market.population=1500", "--months", "12",
-            "--quiet"]
+    args = ["run", "two_companies", "--set", "market.population=1500", "--months", "12", "--quiet"]
     monkeypatch.setattr(market_run, "_can_fork", lambda: True)  # whatever the load
     assert main([*args, "--out", str(tmp_path / "two")]) == 0
     monkeypatch.setattr(market_run, "_can_fork", lambda: False)
@@ -702,8 +740,10 @@ def test_figures_drawn_beside_the_tables_are_those_drawn_in_one_process(tmp_path
     for page in ("market.html", "companies/alpha/report.html", "companies/beta/report.html"):
         one = (tmp_path / "one" / page).read_text()
         two = (tmp_path / "two" / page).read_text()
-        images = [[t.split('"')[0] for t in text.split("data:image/png;base64,")[1:]]
-                  for text in (one, two)]
+        images = [
+            [t.split('"')[0] for t in text.split("data:image/png;base64,")[1:]]
+            for text in (one, two)
+        ]
         assert images[0] and images[0] == images[1], page
 
 

@@ -173,11 +173,9 @@ UNI10 = "[qualification]\nmin_pv = 50\n[unilevel]\npercentages = [0.10]\n"
         # 250 - 80 = 170 -> ann 17; period 2 bob 20 -> ann 2.
         ('[volume]\nreturns_timing = "clawback"\n', [170, 20], [17, 2]),
         # clawback within 2 periods: the return (1 period after the sale) is charged back.
-        ('[volume]\nreturns_timing = "clawback"\nclawback_window_months = 2\n', [170, 20],
-         [17, 2]),
+        ('[volume]\nreturns_timing = "clawback"\nclawback_window_months = 2\n', [170, 20], [17, 2]),
         # clawback within 1 period only: made 1 period later, it lowers period 2's PV.
-        ('[volume]\nreturns_timing = "clawback"\nclawback_window_months = 1\n', [250, 0],
-         [25, 0]),
+        ('[volume]\nreturns_timing = "clawback"\nclawback_window_months = 1\n', [250, 0], [25, 0]),
     ],
 )
 def test_net_volume_with_returns_in_both_timings(tmp_path, volume, bob_pv, ann_pay):

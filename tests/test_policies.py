@@ -39,9 +39,7 @@ def unilevel(**qualification) -> object:
 
 
 def pay(plan, **inp) -> np.ndarray:
-    period = PeriodInput.of(
-        SPONSOR, PV, customers=CUSTOMERS, customer_pv=CUSTOMER_PV, **inp
-    )
+    period = PeriodInput.of(SPONSOR, PV, customers=CUSTOMERS, customer_pv=CUSTOMER_PV, **inp)
     return plan.engine().pay(period).total
 
 

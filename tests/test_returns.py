@@ -308,8 +308,17 @@ def test_money_is_conserved_every_month_with_returns(timing):
         agents=False,
     )
     pop = m.pop
-    before = pop.snapshot(("purchases", "kit_cost", "buyback_refund", "returns_refund",
-                           "customer_refunds", "clawback", "commissions"))
+    before = pop.snapshot(
+        (
+            "purchases",
+            "kit_cost",
+            "buyback_refund",
+            "returns_refund",
+            "customer_refunds",
+            "clawback",
+            "commissions",
+        )
+    )
     for _ in range(14):
         m.step()
         check_invariants(m)
@@ -435,9 +444,7 @@ def test_paying_a_month_again_leaves_the_plan_engine_as_it_was(plan, monkeypatch
 
 
 @pytest.mark.parametrize(("claw_window", "seed"), [(1, 42), (1, 43), (1, 45), (3, 45)])
-def test_a_return_after_the_plans_clawback_window_lowers_the_month_of_the_return(
-    claw_window, seed
-):
+def test_a_return_after_the_plans_clawback_window_lowers_the_month_of_the_return(claw_window, seed):
     # Y's 100 PV of stock of month 2 comes back at an age of 0, 1 or 2 months. Within the
     # plan's clawback window it is clawed back (X 10, F 5) and the PV of month 2 is kept;
     # after it, nothing is clawed back and the PV of the month of the return drops by 100.

@@ -104,7 +104,11 @@ def test_nearest_qualified_ancestor_over_members_by_hand():
     found = f.nearest_ancestor_slots(ok[members])
     rows = np.where(found >= 0, members[np.maximum(found, 0)], -1)
     assert dict(zip(members.tolist(), rows.tolist(), strict=True)) == {
-        0: -1, 1: -1, 2: 1, 4: 1, 5: 1
+        0: -1,
+        1: -1,
+        2: 1,
+        4: 1,
+        5: 1,
     }
     assert rows.tolist() == f.nearest_ancestor(ok)[members].tolist()
 

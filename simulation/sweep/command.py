@@ -125,4 +125,3 @@ def run(args: argparse.Namespace) -> int:
     res = run_sweep(sweep, out, steps=steps, **executor_options(args))
     print_result(res)
     return 1 if res.lost else 0
-

@@ -186,5 +186,3 @@ def run_sweep(
         results.write_json(manifest, out / MANIFEST_FILE)
         result.files = [*files, MANIFEST_FILE]
         return result
-
-

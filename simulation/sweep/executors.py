@@ -241,4 +241,3 @@ def check_workers(workers: int | None, scheduler: str | None) -> int:
     if scheduler:
         check_scheduler_address(scheduler)
     return workers
-

@@ -154,5 +154,3 @@ def _numeric(s: pd.Series) -> pd.Series:
     if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
         return s.astype("float64")
     return s
-
-

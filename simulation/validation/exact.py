@@ -126,7 +126,6 @@ class TreeDesign:
         )
 
 
-
 def check_rrt_leaf_share(design: TreeDesign) -> Row:
     """Uniform recruiting: the share who never recruit, against its batched expectation."""
     obs, exp = [], []
