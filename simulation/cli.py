@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import simulation
-from simulation import rerun
+from simulation import errors, rerun
 from simulation.config import load_scenario, schema
-from simulation.errors import UserError
+from simulation.errors import Terminated, UserError
 from simulation.intervals import band_text, whole
 from simulation.safepath import path_arg
 
@@ -396,12 +396,8 @@ def print_summary(
         print(f"  report:  {report}")
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM received: handled like Ctrl+C (workers stopped, finished results kept)."""
-
-
 def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated
+    errors.request_termination()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -433,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _closed_pipe()
     finally:
+        errors.clear_termination()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

@@ -11,6 +11,35 @@ from typing import Any
 from pydantic import ValidationError
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: handled like Ctrl+C (workers stopped, finished results kept)."""
+
+
+# Set by the SIGTERM handler before it raises. A signal handler's exception is lost when it
+# lands while a finalizer (``__del__``, a weakref callback) runs; loops that wait on workers
+# check this flag after each wait, so the request is never lost with it.
+_terminate_requested = False
+
+
+def request_termination() -> None:
+    """Record that the process was asked to end and raise :class:`Terminated`."""
+    global _terminate_requested
+    _terminate_requested = True
+    raise Terminated
+
+
+def check_terminated() -> None:
+    """Raise :class:`Terminated` if termination was requested and not yet acted on."""
+    if _terminate_requested:
+        raise Terminated
+
+
+def clear_termination() -> None:
+    """Forget a handled request (the command has returned its status)."""
+    global _terminate_requested
+    _terminate_requested = False
+
+
 class UserError(Exception):
     """An error in the user's input (file, option or value); exit code 2."""
 

@@ -464,6 +464,26 @@ def test_pages_served_by_two_processes_step_and_share_one_tally(app2):
         return found if len(found) == 2 else None
 
     workers = eventually(listening, what="two worker processes listening on the port")
+    # A worker holds the listening socket from its start but accepts only once its event loop
+    # runs (after importing Solara: seconds on a busy machine), and until then the other takes
+    # every connection. Open bare connections until each worker has accepted one.
+    import socket
+
+    probes: list[socket.socket] = []
+
+    def accepting() -> bool:
+        probes.append(socket.create_connection(("127.0.0.1", app2.port)))
+        eventually(
+            lambda: sum(on_port(w, "ESTABLISHED") for w in workers) >= len(probes),
+            what="the probe connection accepted",
+        )
+        return all(on_port(w, "ESTABLISHED") for w in workers)
+
+    try:
+        eventually(accepting, what="both worker processes accepting connections")
+    finally:
+        for sock in probes:
+            sock.close()
 
     def held():
         """Connections each worker holds once the pages' idle HTTP connections are closed

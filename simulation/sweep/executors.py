@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 from urllib.parse import urlsplit
 
-from simulation.errors import UserError
+from simulation.errors import UserError, check_terminated
 from simulation.sweep.task import run_task
 
 # --------------------------------------------------------------------------------------------
@@ -91,6 +91,7 @@ def run_pool(
         submit(4 * workers)
         while pending:
             done, rest = wait(pending, return_when=FIRST_COMPLETED)
+            check_terminated()  # a SIGTERM whose exception a finalizer swallowed
             pending.clear()
             pending.update(rest)
             for fut in done:
