@@ -231,14 +231,8 @@ class Forest:
         if members.size == 0:
             return res
         # Level by level over the members' positions (slices, not gathers over n rows).
-        bounds, pslot = self.member_levels()
-        up = self.parent[members]
-        ok_up = np.asarray(ok)[np.maximum(up, 0)]
-        found = np.full(members.size, -1, dtype=np.int32)
-        for d in range(1, bounds.size - 1):
-            lo, hi = bounds[d], bounds[d + 1]
-            found[lo:hi] = np.where(ok_up[lo:hi], up[lo:hi], found[pslot[lo:hi]])
-        res[members] = found
+        found = self.nearest_ancestor_slots(np.asarray(ok)[members])
+        res[members] = np.where(found >= 0, members[np.maximum(found, 0)], -1)
         return res
 
 

@@ -142,29 +142,11 @@ def schedule_pct(gpv: np.ndarray, params: StairstepParams) -> np.ndarray:
     return pct[np.searchsorted(thr, gpv, side="right")]
 
 
-def group_volumes(ctx: PeriodContext, params: StairstepParams):
-    """Bottom-up group volumes, percentages and gross bonuses.
-
-    Returns:
-        (gpv, gbv, pct, gross, child_gross, breakaway) as float64[n] arrays and a bool[n] mask
-        ``breakaway`` of rows whose group left their sponsor's (roots excluded).
-    """
-    n = ctx.inp.n
-    members, _ = ctx.forest.member_slots()
-    gpv_m, gbv_m, pct_m, gross_m, child_m, broke_m = _member_volumes(ctx, params)
-    pv, bv = ctx.volume(ctx.inp.pv), ctx.volume(ctx.inp.bv)
-    gpv, gbv = pv.copy(), bv.copy()
-    gpv[members], gbv[members] = gpv_m, gbv_m
-    pct, gross, child_gross = np.zeros(n), np.zeros(n), np.zeros(n)
-    pct[members], gross[members], child_gross[members] = pct_m, gross_m, child_m
-    broke = np.zeros(n, dtype=bool)
-    broke[members] = broke_m
-    return gpv, gbv, pct, gross, child_gross, broke
-
-
 def _member_volumes(ctx: PeriodContext, params: StairstepParams):
-    """:func:`group_volumes` over the forest's members (``member_slots`` order).
+    """Bottom-up group volumes, percentages and gross bonuses over the forest's members.
 
+    Returns ``(gpv, gbv, pct, gross, child_gross, breakaway)`` per member (``member_slots``
+    order), ``breakaway`` marking members whose group left their sponsor's (roots excluded).
     Worked over the members' positions (each level a slice, the same additions in the same
     order as over the n rows): non-members keep their own volume and have no percentage.
     """
