@@ -1168,12 +1168,20 @@ def load_scenario(
     except ConfigError as err:
         raise ConfigError(f"{path}: plan.file = {scen.plan.file!r}: {err}") from None
     if scen.market.edge_list:
-        p = Path(scen.market.edge_list)
-        if not p.is_absolute():
-            scen.market.edge_list = str((path.parent / p).resolve())
+        scen.market.edge_list = path_in_file(scen.market.edge_list, path.parent)
         check_edge_list(scen, str(path))
     check_memory(scen, str(path))
     return scen, path
+
+
+def path_in_file(value: str, folder: Path) -> str:
+    """A path a file gives (``market.edge_list``), resolved.
+
+    As it is if absolute, else relative to ``folder`` (the file's): the one rule for
+    scenarios, markets and sweeps.
+    """
+    p = Path(value)
+    return value if p.is_absolute() else str((folder / p).resolve())
 
 
 def check_edge_list(scen: Scenario, source: str) -> None:

@@ -53,6 +53,7 @@ from simulation.config import (
     check_edge_list,
     override_sources,
     parse_override,
+    path_in_file,
     resolve_plan_path,
     resolve_scenario_path,
     scenario_from_dict,
@@ -396,9 +397,8 @@ def market_from_dict(
     market = {k: data.pop(k) for k in MARKET_SECTIONS if k in data}
     data = apply_overrides(data, shared, where)
     edges = (data.get("market") or {}).get("edge_list")
-    if isinstance(edges, str) and not Path(edges).is_absolute():
-        # As for one company (config.load_scenario): relative to the scenario file.
-        data["market"]["edge_list"] = str((path.parent / edges).resolve())
+    if isinstance(edges, str):  # as for one company: relative to the scenario file
+        data["market"]["edge_list"] = path_in_file(edges, path.parent)
     base = scenario_from_dict(data, where, strict=True, sources=override_sources(shared))
     check_edge_list(base, where)
     raw = market.get("companies")

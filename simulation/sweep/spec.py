@@ -23,6 +23,7 @@ from simulation.config import (
     check_live,
     check_memory,
     load_scenario,
+    path_in_file,
     resolve_scenario_path,
     scenario_from_dict,
     unknown_key_message,
@@ -553,8 +554,8 @@ def _scenario_path(scenario: str, base_dir: Path) -> Path:
 def _with_edge_list_resolved(base: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     """``[base]`` values with a relative ``market.edge_list`` made relative to ``base_dir``."""
     values = dict(base)
-    if "market.edge_list" in values and not Path(values["market.edge_list"]).is_absolute():
-        values["market.edge_list"] = str((base_dir / values["market.edge_list"]).resolve())
+    if "market.edge_list" in values:
+        values["market.edge_list"] = path_in_file(values["market.edge_list"], base_dir)
     return values
 
 
