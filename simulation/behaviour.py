@@ -531,10 +531,12 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
     """Default retail: churn, win new customers among non-member contacts, take orders."""
     cfg = model.scenario.retail
     pop = model.pop
-    pop.customer_pv[:] = 0
+    # Last month's customer PV is on the rows it was added to below: clearing them clears all.
+    pop.customer_pv[model.customer_pv_rows] = 0
+    model.customer_pv_rows = np.empty(0, np.int64)
     if not cfg.enabled:
         return
-    customers = np.flatnonzero(pop.status == Status.CUSTOMER)
+    customers = model.customer_ids()
     churn_p = cfg.churn_monthly
     if model.scenario.people.overload_strength > 0 and customers.size:
         # Customers of an overstretched member stop buying sooner.
@@ -580,11 +582,13 @@ def retail(model: MLMModel, rng: np.random.Generator) -> None:
                 keep[theirs] = rivals.decide(t[theirs], s[theirs])
                 t, s = t[keep], s[keep]
         model.add_customers(t, s)
-    customers = np.flatnonzero(pop.status == Status.CUSTOMER)
+    customers = model.customer_ids()
     orders = cfg.order_pv * pop.spending[customers].astype(np.float64)
     # Added to the zeros set above (nothing else writes them in this phase), in the order
     # np.bincount sums in: the same sums without making and copying an n-row array.
-    np.add.at(pop.customer_pv, pop.customer_of[customers], orders)
+    seller_rows = pop.customer_of[customers]
+    np.add.at(pop.customer_pv, seller_rows, orders)
+    model.customer_pv_rows = seller_rows
 
 
 @dataclass

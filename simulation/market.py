@@ -618,8 +618,9 @@ class Market(mesa.Model):
         closed = self.moving.copy()
         for c in self.launched():
             if c is not company:
-                st = c.model.pop.status
-                closed |= (st == Status.DISTRIBUTOR) | (st == Status.CUSTOMER)
+                # (their rows, kept by each company: no pass over the n statuses)
+                closed[c.model.active_ids()] = True
+                closed[c.model.customer_ids()] = True
         if company.opened is not None and company.model is not None:
             closed |= ~company.opened[company.model.region]
         return closed
@@ -840,7 +841,7 @@ class Market(mesa.Model):
         group_of = np.full(self.n, -1, dtype=np.int64)
         for k, (movers, _) in enumerate(groups):
             group_of[movers] = k
-        cust = np.flatnonzero(pa.status == Status.CUSTOMER)
+        cust = a.model.customer_ids()
         g = group_of[pa.customer_of[cust]]
         cust, g = cust[g >= 0], g[g >= 0]
         share = self.spec.switching.customer_follow_share
@@ -878,7 +879,7 @@ class Market(mesa.Model):
         owner = np.full(self.n, -1, dtype=np.int16)
         for x in self.launched():
             if x is not c and not any(x is d for d in done):
-                owner[x.model.pop.status == Status.CUSTOMER] = x.index
+                owner[x.model.customer_ids()] = x.index
         open_ = (owner >= 0) & ~self.moving
         if c.opened is not None:
             open_ &= c.opened[c.model.region]

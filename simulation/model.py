@@ -186,13 +186,19 @@ class MLMModel(mesa.Model):
         self.pay_state_before: dict[str, Any] | None = None
         self.agent_of: dict[int, Distributor] = {}
         self._active: np.ndarray | None = None
+        self._customers: np.ndarray | None = None
         self.company = {"revenue": 0.0, "paid": 0.0, "refunds": 0.0, "clawbacks": 0.0}
         self.last_pay = None
         self.pay_forest: Forest | None = None
         self.household_month = np.zeros(m.population)
         self._retail_sales_month = np.zeros(m.population)
         self._bought_rows = np.empty(0, dtype=np.int64)  # who bought last month
+        self._pv_rows = np.empty(0, dtype=np.int64)  # rows whose PV this month may be nonzero
+        self._net_rows = np.empty(0, dtype=np.int64)  # rows of net_month written last month
+        self._paid_rows = np.empty(0, dtype=np.int64)  # rows paid commissions last month
         self.customers_month = np.zeros(m.population)
+        # Rows the retail phase added customer PV to this month (cleared the next month).
+        self.customer_pv_rows = np.empty(0, dtype=np.int64)
         self.bought_month = np.zeros(m.population)
         self.pay_history: list[tuple[float, int]] = []
         self.year_start: dict[str, np.ndarray] | None = None
@@ -284,6 +290,17 @@ class MLMModel(mesa.Model):
             self._active = np.flatnonzero(self.pop.status == Status.DISTRIBUTOR)
         return self._active
 
+    def customer_ids(self) -> np.ndarray:
+        """int64 rows of this company's retail customers, ascending.
+
+        Kept until customers are added or dropped (the only ways a person becomes or stops
+        being a customer), so the phases and the market's steps that need them between two
+        changes do not each scan the n persons' statuses.
+        """
+        if self._customers is None:
+            self._customers = np.flatnonzero(self.pop.status == Status.CUSTOMER)
+        return self._customers
+
     def distributor(self, pid: int) -> Distributor:
         """The Mesa agent of a person who joined (created on demand if agents are off)."""
         agent = self.agent_of.get(int(pid))
@@ -334,6 +351,8 @@ class MLMModel(mesa.Model):
         pop.status[customers] = Status.CUSTOMER
         pop.customer_of[customers] = sellers
         np.add.at(pop.customers, sellers, 1)
+        if customers.size:
+            self._customers = None
 
     def drop_customers(self, customers: np.ndarray) -> None:
         """Customers stop buying and become prospects again."""
@@ -342,6 +361,8 @@ class MLMModel(mesa.Model):
         np.subtract.at(pop.customers, pop.customer_of[customers], 1)
         pop.customer_of[customers] = -1
         pop.status[customers] = Status.PROSPECT
+        if customers.size:
+            self._customers = None
 
     def _reset_flow(self) -> None:
         self.month_flow = dict.fromkeys(
@@ -574,8 +595,11 @@ class MLMModel(mesa.Model):
         bought_own = p.own_use_pv - p.from_inventory_pv
         cust = pop.customer_pv[who].astype(np.float64)
         pv = bought_own + cust + p.topup_pv + p.loading_pv
-        pop.pv[:] = 0
+        # Last month's PV is nonzero only on the rows written then (its buyers, and the rows
+        # whose returns lowered it): zeroing those zeroes the n rows.
+        pop.pv[self._pv_rows] = 0
         pop.pv[who] = pv
+        self._pv_rows = who
         pop.inventory_pv[who] += p.topup_pv + p.loading_pv - p.from_inventory_pv
         if self._stock_bought is not None:
             ring = self._stock_bought[self.month % self._stock_bought.shape[0]]
@@ -681,8 +705,13 @@ class MLMModel(mesa.Model):
         pop = self.pop
         who = purchase.who
         commissions = pay.total
-        pop.commissions_month[:] = commissions
-        pop.commissions += commissions
+        # Only the paid rows (a company's members, out of the n persons) move: last month's
+        # are cleared and this month's written (adding 0.0 elsewhere would change nothing).
+        paid = np.flatnonzero(commissions)
+        pop.commissions_month[self._paid_rows] = 0.0
+        pop.commissions_month[paid] = commissions[paid]
+        pop.commissions[paid] += commissions[paid]
+        self._paid_rows = paid
         fixed = self.scenario.costs.fixed_usd_monthly
         seg = self.scenario.segments
         if seg.enabled:
@@ -710,8 +739,10 @@ class MLMModel(mesa.Model):
             month["returns_refund"] = back["refund"][who]
             month["customer_refunds"] = back["customer_refunds"][who]
             month["clawback"] = back["clawback"][who]
-        pop.net_month[:] = 0
+        # Only last month's buyers have a nonzero net income of the month to clear.
+        pop.net_month[self._net_rows] = 0
         pop.net_month[who] = money.net_income(month)
+        self._net_rows = who
         if self.scenario.policy.claim_cap == "median":
             # What an income disclosure would show: the median member's income from the
             # business (commissions and retail margin) this month.
@@ -770,7 +801,7 @@ class MLMModel(mesa.Model):
         leaving[quitters] = True
         # Their customers are nobody's customers any more.
         if pop.customers[quitters].any():
-            cust = np.flatnonzero(pop.status == Status.CUSTOMER)
+            cust = self.customer_ids()
             self.drop_customers(cust[leaving[pop.customer_of[cust]]])
         # The roll-up reads and writes the active members' rows only (tree.roll_up).
         members = self.active_ids()

@@ -273,6 +273,7 @@ def _lower_pv(model: MLMModel, rows: np.ndarray, pv_back: np.ndarray) -> None:
         pv = np.maximum(pv, 0.0)
     drop = pop.pv[rows] - pv
     pop.pv[rows] = pv
+    model._pv_rows = np.concatenate((model._pv_rows, rows))  # zeroed next month
     pop.pv_total[rows] -= drop
     model.month_flow["pv"] -= float(drop.sum())
 
