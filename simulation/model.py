@@ -439,7 +439,11 @@ class MLMModel(mesa.Model):
             self._chain_payments(joiners, sponsors)
         self.joined_this_month = joiners
         self.ever_ids = np.concatenate((self.ever_ids, first_time))
-        self._active = None
+        if self._active is not None:
+            # The joiners were not active (checked): each goes in at its place in row order,
+            # the same rows as a new scan of the n statuses.
+            new = np.sort(joiners)
+            self._active = np.insert(self._active, np.searchsorted(self._active, new), new)
         if self.make_agents:
             for pid in first_time.tolist():
                 self.agent_of[pid] = Distributor(self, pid)
@@ -811,7 +815,8 @@ class MLMModel(mesa.Model):
         if self.network is not None:
             # Each quitter's contacts count one more quitter (bad news).
             np.add.at(pop.quit_contacts, self.network.neighbour_pairs(quitters)[1], 1)
-        self._active = None
+        # The quitters were active (checked): the rest stay, in row order.
+        self._active = members[~leaving[members]]
 
     def _cooling_off_refund(self, who: np.ndarray) -> None:
         """Refund quitters within the cooling-off period (``policy.cooling_off_months``).
