@@ -195,7 +195,6 @@ class MLMModel(mesa.Model):
         self._bought_rows = np.empty(0, dtype=np.int64)  # who bought last month
         self._pv_rows = np.empty(0, dtype=np.int64)  # rows whose PV this month may be nonzero
         self._net_rows = np.empty(0, dtype=np.int64)  # rows of net_month written last month
-        self._paid_rows = np.empty(0, dtype=np.int64)  # rows paid commissions last month
         self.customers_month = np.zeros(m.population)
         # Rows the retail phase added customer PV to this month (cleared the next month).
         self.customer_pv_rows = np.empty(0, dtype=np.int64)
@@ -293,9 +292,10 @@ class MLMModel(mesa.Model):
     def customer_ids(self) -> np.ndarray:
         """int64 rows of this company's retail customers, ascending.
 
-        Kept until customers are added or dropped (the only ways a person becomes or stops
-        being a customer), so the phases and the market's steps that need them between two
-        changes do not each scan the n persons' statuses.
+        Scanned from the n persons' statuses once, then kept up to date by
+        :meth:`add_customers` and :meth:`drop_customers` (the only ways a person becomes or
+        stops being a customer), so the phases and the market's steps that need them do not
+        each scan the n statuses.
         """
         if self._customers is None:
             self._customers = np.flatnonzero(self.pop.status == Status.CUSTOMER)
@@ -348,11 +348,14 @@ class MLMModel(mesa.Model):
     def add_customers(self, customers: np.ndarray, sellers: np.ndarray) -> None:
         """Make prospects ``customers`` the customers of ``sellers`` (same length)."""
         pop = self.pop
+        new = customers[pop.status[customers] != Status.CUSTOMER]
         pop.status[customers] = Status.CUSTOMER
         pop.customer_of[customers] = sellers
         np.add.at(pop.customers, sellers, 1)
-        if customers.size:
-            self._customers = None
+        if new.size and self._customers is not None:
+            # Each new customer goes in at its place in row order (as a scan would list it).
+            new = np.unique(new)
+            self._customers = np.insert(self._customers, np.searchsorted(self._customers, new), new)
 
     def drop_customers(self, customers: np.ndarray) -> None:
         """Customers stop buying and become prospects again."""
@@ -361,8 +364,10 @@ class MLMModel(mesa.Model):
         np.subtract.at(pop.customers, pop.customer_of[customers], 1)
         pop.customer_of[customers] = -1
         pop.status[customers] = Status.PROSPECT
-        if customers.size:
-            self._customers = None
+        if customers.size and self._customers is not None:
+            gone = np.zeros(pop.n, dtype=bool)
+            gone[customers] = True
+            self._customers = self._customers[~gone[self._customers]]
 
     def _reset_flow(self) -> None:
         self.month_flow = dict.fromkeys(
@@ -709,13 +714,10 @@ class MLMModel(mesa.Model):
         pop = self.pop
         who = purchase.who
         commissions = pay.total
-        # Only the paid rows (a company's members, out of the n persons) move: last month's
-        # are cleared and this month's written (adding 0.0 elsewhere would change nothing).
-        paid = np.flatnonzero(commissions)
-        pop.commissions_month[self._paid_rows] = 0.0
-        pop.commissions_month[paid] = commissions[paid]
-        pop.commissions[paid] += commissions[paid]
-        self._paid_rows = paid
+        # The month's pay total itself, not an n-row copy of it: a new array every month that
+        # nothing writes afterwards.
+        pop.commissions_month = commissions
+        pop.commissions += commissions
         fixed = self.scenario.costs.fixed_usd_monthly
         seg = self.scenario.segments
         if seg.enabled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulation import behaviour
 from simulation.config import Scenario, apply_overrides, load_scenario, scenario_from_dict
 from simulation.model import MLMModel
 from simulation.state import Status
@@ -37,6 +38,15 @@ def check_invariants(model: MLMModel) -> None:
     assert (pop.customer_of[pop.status != Status.CUSTOMER] == -1).all()
     per = np.bincount(pop.customer_of[cust], minlength=n)
     assert (per == pop.customers).all()
+    # The active and customer rows the model keeps up to date are those a scan finds, and the
+    # month's arrays cleared row by row are nonzero only on the rows written this month.
+    assert np.array_equal(model.active_ids(), np.flatnonzero(pop.status == Status.DISTRIBUTOR))
+    assert np.array_equal(model.customer_ids(), cust)
+    cleared = {"pv": model._pv_rows, "net_month": model._net_rows}
+    if model.rules["retail"] is behaviour.retail:  # (a rule of a test's own sets it as it likes)
+        cleared["customer_pv"] = model.customer_pv_rows
+    for field, rows in cleared.items():
+        assert np.isin(np.flatnonzero(getattr(pop, field)), rows).all(), field
     # Money: what distributors paid the company = company revenue (net of buyback refunds
     # and refunds for returns); commissions paid and clawed back agree with the company's.
     paid_in = (
