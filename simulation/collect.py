@@ -171,6 +171,22 @@ def net_of_joiners(model: MLMModel) -> tuple[np.ndarray, np.ndarray]:
     return strict, strict + pop.own_use_value[model.ever_ids]
 
 
+def recent_recruits(model: MLMModel) -> np.ndarray:
+    """Recruits (joiners with an enroller) in their first EARLY_MONTHS months, in join order.
+
+    The rows of ``model.ever_ids`` whose last join is that recent, in that order, found among
+    the joiners of those months rather than by a pass over everyone who ever joined.
+    """
+    pop = model.pop
+    month = model.month
+    joined = [rows for m, rows in model.recent_joins.items() if m > month - EARLY_MONTHS]
+    if not joined:
+        return np.empty(0, np.int64)
+    rows = np.unique(np.concatenate(joined))
+    rows = rows[(pop.join_month[rows] > month - EARLY_MONTHS) & (pop.enroller[rows] >= 0)]
+    return model.ever_ids[np.sort(model.ever_position[rows])]
+
+
 def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[str, float]:
     """One row of the monthly table (see :func:`monthly_columns`).
 
@@ -178,9 +194,12 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     """
     pop = model.pop
     f = model.month_flow
-    # Head counts by status: counting bytes is several times faster than np.bincount, which
-    # first widens the n status codes to 64-bit integers.
-    counts = [int(np.count_nonzero(pop.status == s)) for s in range(4)]
+    # Head counts by status: the members and customers the model keeps, the quitters by
+    # counting bytes (several times faster than np.bincount, which first widens the n status
+    # codes to 64-bit integers), the prospects the rest.
+    counts = [0, model.customer_ids().size, model.active_ids().size]
+    counts.append(int(np.count_nonzero(pop.status == Status.QUIT)))
+    counts[Status.PROSPECT] = pop.n - sum(counts)
     ever = model.ever_ids
     n_ever = int(ever.size)
     comm = pop.commissions[ever]
@@ -236,7 +255,7 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
         chain = float(pay.components["chain"].sum()) if pay else 0.0
         row["paid_recruiting"] += chain
     # Recruits only: founders (and spontaneous joiners) were not brought in by anyone.
-    recent = ever[(pop.join_month[ever] > month - EARLY_MONTHS) & (pop.enroller[ever] >= 0)]
+    recent = recent_recruits(model)
     pv_new = float(pop.pv[recent].sum()) if month > 0 else 0.0
     row["bv"] = f["bv"]
     row["bv_new_recruits"] = pv_new * units.bv_per_pv

@@ -838,11 +838,12 @@ class Market(mesa.Model):
         if not groups:
             return []
         pa = a.model.pop
-        group_of = np.full(self.n, -1, dtype=np.int64)
+        # Group + 1 of each mover (0: not moving), in zeros that cost no pass over the n rows.
+        group_of = np.zeros(self.n, dtype=np.int64)
         for k, (movers, _) in enumerate(groups):
-            group_of[movers] = k
+            group_of[movers] = k + 1
         cust = a.model.customer_ids()
-        g = group_of[pa.customer_of[cust]]
+        g = group_of[pa.customer_of[cust]] - 1
         cust, g = cust[g >= 0], g[g >= 0]
         share = self.spec.switching.customer_follow_share
         follows = self.streams["customers"].random(cust.size) < share

@@ -208,6 +208,10 @@ class MLMModel(mesa.Model):
         self.changes: dict[int, dict[str, Any]] = {}
         self.joined_this_month = np.empty(0, np.int64)
         self.ever_ids = np.empty(0, np.int64)  # everyone who ever joined, in join order
+        # Each joiner's place in ever_ids (set at the first join; other rows unset).
+        self.ever_position = np.empty(m.population, np.int32)
+        # Who joined (or rejoined) in each of the last months: month -> rows.
+        self.recent_joins: dict[int, np.ndarray] = {}
         self.quit_this_month = np.empty(0, np.int64)
         self.rejoined_this_month = 0
         self.recruits_by_level = np.zeros(1)
@@ -443,7 +447,13 @@ class MLMModel(mesa.Model):
         if self.scenario.chain.enabled:
             self._chain_payments(joiners, sponsors)
         self.joined_this_month = joiners
+        start = self.ever_ids.size
+        self.ever_position[first_time] = np.arange(start, start + first_time.size, dtype=np.int32)
         self.ever_ids = np.concatenate((self.ever_ids, first_time))
+        done = self.recent_joins.get(self.month)
+        self.recent_joins[self.month] = joiners if done is None else np.concatenate((done, joiners))
+        for month in [k for k in self.recent_joins if k <= self.month - collect.EARLY_MONTHS]:
+            del self.recent_joins[month]
         if self._active is not None:
             # The joiners were not active (checked): each goes in at its place in row order,
             # the same rows as a new scan of the n statuses.

@@ -212,8 +212,11 @@ class Network:
         # floor(U * d) <= d - 1 for every U <= 1 - 2**-53 and d < 2**53 under round-to-nearest,
         # so the offset never reaches the next row.
         offset = (rng.random(who.shape) * degree).astype(np.int64)
-        out = np.full(who.shape, -1, dtype=np.int32)
         has = degree > 0
+        if has.all():
+            # Everyone has a contact (the usual case): one gather, no masks.
+            return self.indices[start + offset].astype(np.int32, copy=False)
+        out = np.full(who.shape, -1, dtype=np.int32)
         out[has] = self.indices[start[has] + offset[has]]
         return out
 

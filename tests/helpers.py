@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import behaviour
+from simulation import behaviour, collect
 from simulation.config import Scenario, apply_overrides, load_scenario, scenario_from_dict
 from simulation.model import MLMModel
 from simulation.state import Status
@@ -42,6 +42,9 @@ def check_invariants(model: MLMModel) -> None:
     # month's arrays cleared row by row are nonzero only on the rows written this month.
     assert np.array_equal(model.active_ids(), np.flatnonzero(pop.status == Status.DISTRIBUTOR))
     assert np.array_equal(model.customer_ids(), cust)
+    ever = model.ever_ids
+    recent = (pop.join_month[ever] > model.month - collect.EARLY_MONTHS) & (pop.enroller[ever] >= 0)
+    assert np.array_equal(collect.recent_recruits(model), ever[recent])
     cleared = {"pv": model._pv_rows, "net_month": model._net_rows}
     if model.rules["retail"] is behaviour.retail:  # (a rule of a test's own sets it as it likes)
         cleared["customer_pv"] = model.customer_pv_rows
