@@ -396,10 +396,10 @@ def level_rows(model: MLMModel, net: np.ndarray) -> list[dict[str, float]]:
     ever = model.ever_ids
     if not ever.size:
         return []
-    level = pop.level[ever].astype(np.int64)
+    level = model.ever_level  # pop.level[ever] as int64, kept by the joins
     size = int(level.max()) + 1
-    active = pop.status[ever] == Status.DISTRIBUTOR
-    members = np.bincount(level[active], minlength=size)
+    # (the active members are some of those who ever joined: their levels fit in size)
+    members = np.bincount(pop.level[model.active_ids()], minlength=size)
     joined = np.bincount(level, minlength=size)
     comm = np.bincount(level, weights=pop.commissions_month[ever], minlength=size)
     net = np.bincount(level, weights=net, minlength=size)

@@ -550,6 +550,9 @@ class Company:
     customers_out: int = 0
     # Active members at the end of each market month since launch (choice.record_weight).
     members_by_month: list[int] = field(default_factory=list)
+    # Persons who ever joined, per town, counted up to the first ever_seen of model.ever_ids.
+    ever_by_town: np.ndarray | None = None
+    ever_seen: int = 0
 
     @property
     def name(self) -> str:
@@ -1142,7 +1145,13 @@ class Market(mesa.Model):
         towns = size.size
         for c in self.launched():
             members = np.bincount(region[c.model.active_ids()], minlength=towns)
-            ever = np.bincount(region[c.model.ever_ids], minlength=towns)
+            # Everyone who ever joined stays in ever_ids (only appended to): the month's first
+            # joiners are added to the counts so far.
+            new = c.model.ever_ids[c.ever_seen :]
+            ever = np.bincount(region[new], minlength=towns)
+            if c.ever_by_town is not None:
+                ever += c.ever_by_town
+            c.ever_by_town, c.ever_seen = ever, c.model.ever_ids.size
             for r in range(towns):
                 dc.add_table_row(
                     "regions",

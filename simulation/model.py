@@ -210,6 +210,7 @@ class MLMModel(mesa.Model):
         self.ever_ids = np.empty(0, np.int64)  # everyone who ever joined, in join order
         # Each joiner's place in ever_ids (set at the first join; other rows unset).
         self.ever_position = np.empty(m.population, np.int32)
+        self.ever_level = np.empty(0, np.int64)  # pop.level of ever_ids
         # Who joined (or rejoined) in each of the last months: month -> rows.
         self.recent_joins: dict[int, np.ndarray] = {}
         self.quit_this_month = np.empty(0, np.int64)
@@ -450,6 +451,9 @@ class MLMModel(mesa.Model):
         start = self.ever_ids.size
         self.ever_position[first_time] = np.arange(start, start + first_time.size, dtype=np.int32)
         self.ever_ids = np.concatenate((self.ever_ids, first_time))
+        # Their levels, as the per-level table reads them (a rejoiner's is set again).
+        self.ever_level = np.concatenate((self.ever_level, np.empty(first_time.size, np.int64)))
+        self.ever_level[self.ever_position[joiners]] = pop.level[joiners]
         done = self.recent_joins.get(self.month)
         self.recent_joins[self.month] = joiners if done is None else np.concatenate((done, joiners))
         for month in [k for k in self.recent_joins if k <= self.month - collect.EARLY_MONTHS]:

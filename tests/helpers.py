@@ -43,6 +43,7 @@ def check_invariants(model: MLMModel) -> None:
     assert np.array_equal(model.active_ids(), np.flatnonzero(pop.status == Status.DISTRIBUTOR))
     assert np.array_equal(model.customer_ids(), cust)
     ever = model.ever_ids
+    assert np.array_equal(model.ever_level, pop.level[ever])
     recent = (pop.join_month[ever] > model.month - collect.EARLY_MONTHS) & (pop.enroller[ever] >= 0)
     assert np.array_equal(collect.recent_recruits(model), ever[recent])
     cleared = {"pv": model._pv_rows, "net_month": model._net_rows}
