@@ -356,7 +356,8 @@ class MLMModel(mesa.Model):
         new = customers[pop.status[customers] != Status.CUSTOMER]
         pop.status[customers] = Status.CUSTOMER
         pop.customer_of[customers] = sellers
-        np.add.at(pop.customers, sellers, 1)
+        # (a one of the array's own type: np.add.at's fast path, many times faster than int 1)
+        np.add.at(pop.customers, sellers, pop.customers.dtype.type(1))
         if new.size and self._customers is not None:
             # Each new customer goes in at its place in row order (as a scan would list it).
             new = np.unique(new)
@@ -366,7 +367,7 @@ class MLMModel(mesa.Model):
         """Customers stop buying and become prospects again."""
         pop = self.pop
         customers = customers[pop.status[customers] == Status.CUSTOMER]
-        np.subtract.at(pop.customers, pop.customer_of[customers], 1)
+        np.subtract.at(pop.customers, pop.customer_of[customers], pop.customers.dtype.type(1))
         pop.customer_of[customers] = -1
         pop.status[customers] = Status.PROSPECT
         if customers.size and self._customers is not None:
@@ -439,7 +440,7 @@ class MLMModel(mesa.Model):
         pop.join_month[joiners] = self.month
         pop.months_idle[joiners] = 0
         self._decide_why(joiners, sponsors)
-        np.add.at(pop.recruits, sponsors[has], 1)
+        np.add.at(pop.recruits, sponsors[has], pop.recruits.dtype.type(1))
         kit = self.scenario.costs.starter_kit_usd
         pop.kit_cost[joiners] += kit
         self.month_flow["kits"] += kit * joiners.size
@@ -830,7 +831,8 @@ class MLMModel(mesa.Model):
         roll_up(pop.sponsor, pop.depth, members, leaving)
         if self.network is not None:
             # Each quitter's contacts count one more quitter (bad news).
-            np.add.at(pop.quit_contacts, self.network.neighbour_pairs(quitters)[1], 1)
+            contacts = self.network.neighbour_pairs(quitters)[1]
+            np.add.at(pop.quit_contacts, contacts, pop.quit_contacts.dtype.type(1))
         # The quitters were active (checked): the rest stay, in row order.
         self._active = members[~leaving[members]]
 
