@@ -724,7 +724,8 @@ class Market(mesa.Model):
         owner = None  # self.holder(), made when first needed and kept up to date below
         for a in running:
             model = a.model
-            forest = model.sponsor_forest()
+            # (used only until the movers quit below, the last use: no copy of the sponsors)
+            forest = model.sponsor_forest(copy=False)
             active = model.active_ids()
             if not active.size:
                 continue
@@ -841,12 +842,16 @@ class Market(mesa.Model):
         if not groups:
             return []
         pa = a.model.pop
-        # Group + 1 of each mover (0: not moving), in zeros that cost no pass over the n rows.
-        group_of = np.zeros(self.n, dtype=np.int64)
-        for k, (movers, _) in enumerate(groups):
-            group_of[movers] = k + 1
+        # The group of each customer's seller (-1: not moving), looked up among the movers
+        # in row order (the groups are disjoint) rather than through an n-row array.
+        rows = np.concatenate([movers for movers, _ in groups])
+        group = np.repeat(np.arange(len(groups)), [movers.size for movers, _ in groups])
+        order = np.argsort(rows, kind="stable")
+        rows, group = rows[order], group[order]
         cust = a.model.customer_ids()
-        g = group_of[pa.customer_of[cust]] - 1
+        seller = pa.customer_of[cust]
+        at = np.minimum(np.searchsorted(rows, seller), rows.size - 1)
+        g = np.where(rows[at] == seller, group[at], -1)
         cust, g = cust[g >= 0], g[g >= 0]
         share = self.spec.switching.customer_follow_share
         follows = self.streams["customers"].random(cust.size) < share

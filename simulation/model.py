@@ -316,17 +316,20 @@ class MLMModel(mesa.Model):
             self.agent_of[int(pid)] = agent
         return agent
 
-    def sponsor_forest(self) -> Forest:
+    def sponsor_forest(self, copy: bool = True) -> Forest:
         """The current sponsor forest of active distributors, grouped by depth.
 
         Everyone else's sponsor and depth are -1 (the join and quit phases keep it so), so the
         arrays are copied as they are (the forest must not change with later roll-ups) and
-        the members are the cached active ids.
+        the members are the cached active ids. ``copy=False`` shares the sponsor array, for
+        a forest used only until the next join or quit.
         """
         pop = self.pop
         # Both copied explicitly (astype always copies): roll_up changes pop's arrays in place.
         return Forest.from_depth(
-            pop.sponsor.copy(), pop.depth.astype(np.int32), members=self.active_ids()
+            pop.sponsor.copy() if copy else pop.sponsor,
+            pop.depth.astype(np.int32),
+            members=self.active_ids(),
         )
 
     def schedule_change(self, month: int, key: str, value: Any) -> None:
