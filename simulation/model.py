@@ -211,6 +211,9 @@ class MLMModel(mesa.Model):
         # Each joiner's place in ever_ids (set at the first join; other rows unset).
         self.ever_position = np.empty(m.population, np.int32)
         self.ever_level = np.empty(0, np.int64)  # pop.level of ever_ids
+        # pop.join_month as the int32 the pay input takes, kept by the joins (no n-row
+        # conversion every month).
+        self._joined_period = np.full(m.population, -1, np.int32)
         # Who joined (or rejoined) in each of the last months: month -> rows.
         self.recent_joins: dict[int, np.ndarray] = {}
         self.quit_this_month = np.empty(0, np.int64)
@@ -441,6 +444,7 @@ class MLMModel(mesa.Model):
                 pop.level[joiners[inside]] = lv
                 pop.depth[joiners[inside]] = dp
         pop.join_month[joiners] = self.month
+        self._joined_period[joiners] = self.month
         pop.months_idle[joiners] = 0
         self._decide_why(joiners, sponsors)
         np.add.at(pop.recruits, sponsors[has], pop.recruits.dtype.type(1))
@@ -686,7 +690,7 @@ class MLMModel(mesa.Model):
             # (x * 1.0 is x to the bit: the PV array itself, not an n-row copy)
             bv=pv if bv_per_pv == 1.0 else pv * bv_per_pv,
             active=active,
-            joined_period=pop.join_month.astype(np.int32),
+            joined_period=self._joined_period,
             new_recruits=self.joined_this_month,
             forest=forest,
             kit_bought=pop.join_month == self.month,

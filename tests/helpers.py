@@ -42,6 +42,7 @@ def check_invariants(model: MLMModel) -> None:
     # month's arrays cleared row by row are nonzero only on the rows written this month.
     assert np.array_equal(model.active_ids(), np.flatnonzero(pop.status == Status.DISTRIBUTOR))
     assert np.array_equal(model.customer_ids(), cust)
+    assert np.array_equal(model._joined_period, pop.join_month)
     ever = model.ever_ids
     assert np.array_equal(model.ever_level, pop.level[ever])
     recent = (pop.join_month[ever] > model.month - collect.EARLY_MONTHS) & (pop.enroller[ever] >= 0)

@@ -148,6 +148,8 @@ class PeriodContext:
         retail_ok: bool[n] rows meeting the plan's retail conditions of pay
             (``qualification.min_retail_customers`` / ``min_retail_share``), or None when the
             plan sets none; :meth:`qualified` requires it.
+        masks: read-only bool[n] masks that several components ask for in the same period,
+            made by the first (e.g. the fast start's recruits in their window).
     """
 
     inp: PeriodInput
@@ -161,6 +163,7 @@ class PeriodContext:
     count_inactive_volume: bool = True
     kinds: dict[str, str] = field(default_factory=dict)
     retail_ok: np.ndarray | None = None
+    masks: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     _qualified: dict[tuple[float, int], np.ndarray] = field(
         default_factory=dict, repr=False, compare=False
     )

@@ -130,10 +130,17 @@ def orders_in_window(ctx: PeriodContext, params: FastStartParams) -> np.ndarray:
 
     Inactive recruits' orders pay too when their volume counts (``inactive_volume``).
     """
+    key = ("orders_in_window", params.window_periods)
+    done = ctx.masks.get(key)
+    if done is not None:  # (asked before the components run, and again by the component)
+        return done
     inp = ctx.inp
     age = inp.period - inp.joined_period
     window = (inp.joined_period >= 0) & (age >= 0) & (age < params.window_periods)
-    return window if ctx.count_inactive_volume else window & inp.active
+    window = window if ctx.count_inactive_volume else window & inp.active
+    window.setflags(write=False)  # shared: read-only so that no caller changes it
+    ctx.masks[key] = window
+    return window
 
 
 def _prepare(ctx: PeriodContext, params: FastStartParams) -> None:
