@@ -387,7 +387,12 @@ def mean_reachable(model: MLMModel) -> float:
     active = model.active_ids()
     if model.network is None or not active.size or not model.scenario.observe.reachable:
         return float("nan")
-    return float(np.float64(reachable_at_end(model, active, total=True)) / active.size)
+    # The sum over the members' contact lists of the open contacts (reachable_at_end) is each
+    # open person counted once per member who has them as a contact: one pass over n.
+    pop = model.pop
+    open_ = (pop.status <= Status.CUSTOMER) & (pop.refused_until <= model.month + 1)
+    total = int((model.active_contacts * open_).sum())
+    return float(np.float64(total) / active.size)
 
 
 def level_rows(model: MLMModel, net: np.ndarray) -> list[dict[str, float]]:

@@ -165,6 +165,11 @@ class MLMModel(mesa.Model):
                 self.region_start = np.cumsum(self.region_size) - self.region_size
                 self.region = region_of(self.region_size)
             self._init_persons()
+        # How many active members have each person among their contacts, kept by the joins
+        # and the quits (the reachable prospects per member are then one pass over n).
+        self.active_contacts = (
+            np.zeros(m.population, np.int32) if self.network is not None else None
+        )
         # Stock bought into inventory in each of the last buyback_window_months months
         # (a ring, row = month % window), for a buyback limited to recent stock.
         window = scenario.quit.buyback_window_months
@@ -445,6 +450,9 @@ class MLMModel(mesa.Model):
                 pop.depth[joiners[inside]] = dp
         pop.join_month[joiners] = self.month
         self._joined_period[joiners] = self.month
+        if self.active_contacts is not None:
+            contacts = self.network.neighbour_pairs(joiners)[1]  # (joiners are distinct)
+            np.add.at(self.active_contacts, contacts, np.int32(1))
         pop.months_idle[joiners] = 0
         self._decide_why(joiners, sponsors)
         np.add.at(pop.recruits, sponsors[has], pop.recruits.dtype.type(1))
@@ -840,6 +848,9 @@ class MLMModel(mesa.Model):
             # Each quitter's contacts count one more quitter (bad news).
             contacts = self.network.neighbour_pairs(quitters)[1]
             np.add.at(pop.quit_contacts, contacts, pop.quit_contacts.dtype.type(1))
+            if np.unique(quitters).size < quitters.size:  # each leaves the active once
+                contacts = self.network.neighbour_pairs(np.unique(quitters))[1]
+            np.subtract.at(self.active_contacts, contacts, np.int32(1))
         # The quitters were active (checked): the rest stay, in row order.
         self._active = members[~leaving[members]]
 

@@ -43,6 +43,15 @@ def check_invariants(model: MLMModel) -> None:
     assert np.array_equal(model.active_ids(), np.flatnonzero(pop.status == Status.DISTRIBUTOR))
     assert np.array_equal(model.customer_ids(), cust)
     assert np.array_equal(model._joined_period, pop.join_month)
+    if model.network is not None:
+        # Active members per person's contacts, and the reachable prospects per member
+        # from them, as the members' own contact lists give them.
+        listed = model.network.neighbour_pairs(model.active_ids())[1]
+        assert np.array_equal(model.active_contacts, np.bincount(listed, minlength=n))
+        active = model.active_ids()
+        if active.size and model.scenario.observe.reachable:
+            total = collect.reachable_at_end(model, active, total=True)
+            assert collect.mean_reachable(model) == float(np.float64(total) / active.size)
     ever = model.ever_ids
     assert np.array_equal(model.ever_level, pop.level[ever])
     recent = (pop.join_month[ever] > model.month - collect.EARLY_MONTHS) & (pop.enroller[ever] >= 0)
