@@ -206,16 +206,20 @@ class Network:
             raise IndexError(
                 f"node ids must be in 0..{self.n - 1}, got values from {who.min()} to {who.max()}."
             )
-        who = who.astype(np.intp, copy=False)  # so who + 1 cannot wrap in a small dtype
+        who = who.astype(np.intp, copy=False)
         start = self.indptr[who]
-        degree = self.indptr[who + 1] - start
+        degree = self.indptr[1:][who]  # the row's end, then (in place) its length
+        degree -= start
         # floor(U * d) <= d - 1 for every U <= 1 - 2**-53 and d < 2**53 under round-to-nearest,
         # so the offset never reaches the next row.
-        offset = (rng.random(who.shape) * degree).astype(np.int64)
-        has = degree > 0
-        if has.all():
+        offset = rng.random(who.shape)
+        offset *= degree
+        offset = offset.astype(np.int64)
+        if degree.min(initial=1) > 0:
             # Everyone has a contact (the usual case): one gather, no masks.
-            return self.indices[start + offset].astype(np.int32, copy=False)
+            start += offset
+            return self.indices[start].astype(np.int32, copy=False)
+        has = degree > 0
         out = np.full(who.shape, -1, dtype=np.int32)
         out[has] = self.indices[start[has] + offset[has]]
         return out
