@@ -17,6 +17,7 @@ from simulation import behaviour, cli
 from simulation import validation as v
 from simulation.config import load_scenario
 from simulation.model import MLMModel
+from simulation.validation import calibration
 from tests.helpers import check_invariants
 
 TREES = v.TreeDesign(seeds=tuple(range(40)))  # the same runs as tests/test_math.py (cached)
@@ -220,6 +221,21 @@ def test_calibration_rows_state_source_population_and_range():
     by = {r.name: r.values["model"] for r in rows}
     shares = by["calib_lost"] + by["calib_broke_even"] + by["calib_profit"]
     assert shares == pytest.approx(1.0)
+    # Without member segments there is no split by why people joined.
+    assert math.isnan(rows[0].values["run"]["discount_joined"])
+    assert "discount buyers" not in next(r.note for r in rows if r.name == "calib_lost")
+
+
+def test_loss_share_splits_by_segment():
+    """With segments on, everyone who joined is a discount buyer or not: the loss share is the
+    two groups' shares weighted by their sizes."""
+    sets = ("market.population=20000", "segments.enabled=true", "recruit.pitches_per_month=6")
+    run = v.simulate_realistic("realistic", 1, sets)
+    d = run["discount_joined"]
+    assert 0 < d < 1
+    assert run["lost"] == pytest.approx(d * run["lost_discount"] + (1 - d) * run["lost_business"])
+    note = calibration._lost_by_segment(run)
+    assert f"lost {100 * run['lost_discount']:.1f}%" in note
 
 
 def test_mlmsim_validate_quick_prints_the_table(tmp_path, capsys):

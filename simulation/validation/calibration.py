@@ -13,6 +13,7 @@ import pandas as pd
 from simulation import posterior, results
 from simulation.config import load_scenario
 from simulation.metrics import annual_quit_rate, at_risk, income_disclosure, top_share
+from simulation.state import Segment
 from simulation.validation.row import (
     Row,
     percent,
@@ -234,6 +235,10 @@ def simulate_realistic(scenario: str, seed: int, sets: tuple[str, ...] = ()) -> 
     joins = monthly["joined"].to_numpy(dtype=np.float64)
     risk = at_risk(act, joins)
     last = slice(months - 11, months + 1)
+    # Who lost money, by why they joined (their segment at the end; NaN without segments).
+    lost = net < -BROKE_EVEN_USD
+    discount = pop.segment[ever] == Segment.DISCOUNT
+    by_segment = scen.segments.enabled and discount.any() and not discount.all()
     return {
         "seconds": seconds,
         "ever_joined": int(net.size),
@@ -243,10 +248,13 @@ def simulate_realistic(scenario: str, seed: int, sets: tuple[str, ...] = ()) -> 
         "no_pay_year_full": float(full["share_no_gross"]),
         "top1": float(top_share(comm_year[in_year], 0.01)),
         "top1_lifetime": float(top_share(dist["commissions"], 0.01)),
-        "lost": float((net < -BROKE_EVEN_USD).mean()),
+        "lost": float(lost.mean()),
         "broke_even": float((np.abs(net) <= BROKE_EVEN_USD).mean()),
         "profit": float((net > BROKE_EVEN_USD).mean()),
         "lost_any": float((net < 0).mean()),
+        "discount_joined": float(discount.mean()) if by_segment else float("nan"),
+        "lost_discount": float(lost[discount].mean()) if by_segment else float("nan"),
+        "lost_business": float(lost[~discount].mean()) if by_segment else float("nan"),
         "lost_survey": float((survey < -BROKE_EVEN_USD).mean()),
         "broke_even_survey": float((np.abs(survey) <= BROKE_EVEN_USD).mean()),
         "profit_survey": float((survey > BROKE_EVEN_USD).mean()),
@@ -298,6 +306,18 @@ def _calibration_row(
     )
 
 
+def _lost_by_segment(v: dict[str, float]) -> str:
+    """The loss shares of discount buyers and of the rest, when the scenario has segments."""
+    if not np.isfinite(v["discount_joined"]):
+        return ""
+    return (
+        f" By why they joined (segment at the end): discount buyers "
+        f"({percent(v['discount_joined'])} of everyone) lost {percent(v['lost_discount'])}: "
+        f"household product is valued below its price; builders and retailers lost "
+        f"{percent(v['lost_business'])}."
+    )
+
+
 def calibration_rows(design: CalibrationDesign) -> list[Row]:
     """Run the calibration scenario over the seeds and compare with published figures."""
     runs, what = calibration_runs(design)
@@ -336,7 +356,8 @@ def calibration_rows(design: CalibrationDesign) -> list[Row]:
             note=f"Any loss at all (net < $0): {percent(v0['lost_any'])}. Counting as survey "
             "respondents may (household product worth what was paid for it, no fees, samples "
             f"or events): lost {percent(v0['lost_survey'])}, broke even "
-            f"{percent(v0['broke_even_survey'])}, profit {percent(v0['profit_survey'])}.",
+            f"{percent(v0['broke_even_survey'])}, profit {percent(v0['profit_survey'])}."
+            + _lost_by_segment(v0),
         ),
         _calibration_row(
             "broke_even",
