@@ -355,6 +355,10 @@ def legal_row(model: MLMModel) -> dict[str, float]:
     return row
 
 
+# Who can still be recruited: persons who never joined (reachable_at_end, mean_reachable).
+OPEN_STATUS = (Status.PROSPECT, Status.CUSTOMER)
+
+
 def reachable_at_end(model: MLMModel, rows: np.ndarray, total: bool = False) -> np.ndarray:
     """float64: still-reachable prospects of ``rows`` as of the month after the current one.
 
@@ -372,7 +376,7 @@ def reachable_at_end(model: MLMModel, rows: np.ndarray, total: bool = False) -> 
         pop.refused_until,
         model.month + 1,
         rows=rows,
-        open_status=(Status.PROSPECT, Status.CUSTOMER),
+        open_status=OPEN_STATUS,
         total=total,
     )
     return counts if total else counts.astype(np.float64)
@@ -390,7 +394,8 @@ def mean_reachable(model: MLMModel) -> float:
     # The sum over the members' contact lists of the open contacts (reachable_at_end) is each
     # open person counted once per member who has them as a contact: one pass over n.
     pop = model.pop
-    open_ = (pop.status <= Status.CUSTOMER) & (pop.refused_until <= model.month + 1)
+    open_ = (pop.status == OPEN_STATUS[0]) | (pop.status == OPEN_STATUS[1])
+    open_ &= pop.refused_until <= model.month + 1  # as reachable_at_end counts them
     total = int((model.active_contacts * open_).sum())
     return float(np.float64(total) / active.size)
 

@@ -69,6 +69,15 @@ SHARED_TRAITS = ("willingness", "effort", "spending", "skill")
 YEAR_FIELDS = MONEY_FIELDS
 
 
+def with_rows(rows: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Ascending ``rows`` with ``new`` (none of them in ``rows``) each put in at its place.
+
+    The kept active and customer rows stay the rows a new scan of the n statuses lists.
+    """
+    new = np.unique(new)
+    return np.insert(rows, np.searchsorted(rows, new), new)
+
+
 class MLMModel(mesa.Model):
     """An MLM company recruiting, selling and paying in a finite market.
 
@@ -370,9 +379,7 @@ class MLMModel(mesa.Model):
         # (a one of the array's own type: np.add.at's fast path, many times faster than int 1)
         np.add.at(pop.customers, sellers, pop.customers.dtype.type(1))
         if new.size and self._customers is not None:
-            # Each new customer goes in at its place in row order (as a scan would list it).
-            new = np.unique(new)
-            self._customers = np.insert(self._customers, np.searchsorted(self._customers, new), new)
+            self._customers = with_rows(self._customers, new)
 
     def drop_customers(self, customers: np.ndarray) -> None:
         """Customers stop buying and become prospects again."""
@@ -475,10 +482,7 @@ class MLMModel(mesa.Model):
         for month in [k for k in self.recent_joins if k <= self.month - collect.EARLY_MONTHS]:
             del self.recent_joins[month]
         if self._active is not None:
-            # The joiners were not active (checked): each goes in at its place in row order,
-            # the same rows as a new scan of the n statuses.
-            new = np.sort(joiners)
-            self._active = np.insert(self._active, np.searchsorted(self._active, new), new)
+            self._active = with_rows(self._active, joiners)  # (they were not active: checked)
         if self.make_agents:
             for pid in first_time.tolist():
                 self.agent_of[pid] = Distributor(self, pid)
@@ -848,8 +852,9 @@ class MLMModel(mesa.Model):
             # Each quitter's contacts count one more quitter (bad news).
             contacts = self.network.neighbour_pairs(quitters)[1]
             np.add.at(pop.quit_contacts, contacts, pop.quit_contacts.dtype.type(1))
-            if np.unique(quitters).size < quitters.size:  # each leaves the active once
-                contacts = self.network.neighbour_pairs(np.unique(quitters))[1]
+            once = np.unique(quitters)  # each leaves the active members once
+            if once.size < quitters.size:
+                contacts = self.network.neighbour_pairs(once)[1]
             np.subtract.at(self.active_contacts, contacts, np.int32(1))
         # The quitters were active (checked): the rest stay, in row order.
         self._active = members[~leaving[members]]
