@@ -495,13 +495,22 @@ def test_pages_served_by_two_processes_step_and_share_one_tally(app2):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            pages: list = []
-            while True:  # until each worker serves a page (which one accepts is the kernel's)
+            pages = [student_page(browser, app2.url, requests)]
+            counts = eventually(held, what="one connection per page")
+            # Which worker accepts a connection is the kernel's choice, and an idle server may
+            # hand every one to the same worker: pause the worker that took the first page,
+            # so that the second page (a new browser context: no kept-alive connection) can
+            # only go to the other.
+            busy = [w for w, c in zip(workers, counts, strict=True) if c]
+            for w in busy:
+                w.suspend()
+            try:
                 pages.append(student_page(browser, app2.url, requests))
-                counts = eventually(held, what="one connection per page")
-                if all(counts):
-                    break
-                assert len(pages) < 8, f"8 pages, all served by one process: {counts}"
+            finally:
+                for w in busy:
+                    w.resume()
+            counts = eventually(held, what="one connection per page")
+            assert counts == [1, 1], f"each worker holds one page's websocket: {counts}"
             numbers = [student_number(p) for p in pages]
             assert sorted(numbers) == list(range(1, len(pages) + 1))  # unique across processes
             for page in pages:
