@@ -201,6 +201,33 @@ def pitchers(model: MLMModel) -> np.ndarray:
     return active
 
 
+def sharers(model: MLMModel) -> np.ndarray:
+    """Active members who are not builders but share the product (``[segments]``).
+
+    Discount buyers and retailers who recommend the product to friends, who enroll under
+    them: pitched at ``segments.sharer_pitches_per_month``. Empty when segments are off or
+    the rate is 0 (the default), so no draw is taken for them.
+    """
+    seg = model.scenario.segments
+    if not seg.enabled or seg.sharer_pitches_per_month <= 0:
+        return np.empty(0, np.int64)
+    active = model.active_ids()
+    return active[model.pop.segment[active] != Segment.BUILDER]
+
+
+def _sharer_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray) -> np.ndarray:
+    """int[k] shares per sharer this month: Poisson(rate x effort), or fixed.
+
+    A sharer recommends the product, not the business: the rate is their own
+    (``segments.sharer_pitches_per_month``), outside the builders' pitch budget of
+    ``incentives.effort``.
+    """
+    rate = model.scenario.segments.sharer_pitches_per_month
+    if model.scenario.recruit.pitch_count == "fixed":
+        return _draw_count(rng, rate, who.size)
+    return rng.poisson(rate * model.pop.effort[who].astype(np.float64))
+
+
 def sellers(model: MLMModel) -> np.ndarray:
     """Active distributors who look for retail customers: all but discount buyers."""
     active = model.active_ids()
@@ -364,11 +391,16 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
     pop = model.pop
     month = model.month
     active = pitchers(model)
+    share = sharers(model)
     joiners = [np.empty(0, np.int64)]
     sponsors = [np.empty(0, np.int64)]
-    if active.size:
-        k = _pitch_counts(model, rng, active, cfg.pitches_per_month)
-        pitcher = np.repeat(active, k)
+    if active.size or share.size:
+        pitcher = np.empty(0, np.int64)
+        if active.size:
+            pitcher = np.repeat(active, _pitch_counts(model, rng, active, cfg.pitches_per_month))
+        if share.size:
+            # Members who only buy or sell share the product too (off by default: no draw).
+            pitcher = np.concatenate([pitcher, np.repeat(share, _sharer_counts(model, rng, share))])
         warm_share = cfg.warm_share if cfg.mode == "network" else 0.0
         target = _targets(model, rng, pitcher, warm_share)
         open_ = pop.status[target] <= Status.CUSTOMER

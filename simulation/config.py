@@ -419,7 +419,9 @@ class Segments(Section):
     discount buyer, a retailer or a builder. Discount buyers buy for their household only
     (no top-up, no loading, no pitching, no customers) and pay no business costs beyond a
     membership fee; retailers sell to customers but do not pitch the opportunity; builders do
-    both. A builder or retailer who would quit may stay on as a discount buyer.
+    both. A builder or retailer who would quit may stay on as a discount buyer. With
+    ``sharer_pitches_per_month`` > 0 discount buyers and retailers also share the product with
+    friends at that rate, and the friends who join enroll under them.
     """
 
     START_ONLY = frozenset({"enabled"})
@@ -458,6 +460,16 @@ class Segments(Section):
         le=1,
         description="Chance that a builder or retailer who would quit stays on as a discount "
         "buyer instead.",
+    )
+    sharer_pitches_per_month: float = Field(
+        0.0,
+        ge=0,
+        le=1000,
+        description="Pitches a month (Poisson mean, x effort) of members who are not builders "
+        "(discount buyers, retailers): they share the product with friends, who enroll under "
+        "them. 0 = only builders pitch (assumption: off by default; doTERRA describes most "
+        "members as enrolled by a friend who shared the oils, and AARP 2018 found one third "
+        "recruited by a friend, but no publication gives a rate; calibrate it).",
     )
 
     @model_validator(mode="after")

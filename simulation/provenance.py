@@ -446,6 +446,14 @@ PROVENANCE: dict[str, Provenance] = {
         "probability per would-be quitter",
         (0.0, 0.7),
     ),
+    "segments.sharer_pitches_per_month": _asm(
+        "off (0) by default, as in the textbook model where only builders recruit; doTERRA's "
+        "own material says most members enroll through a friend who shared the product and "
+        "the AARP Foundation 2018 survey found 1/3 recruited by a friend, but no publication "
+        "gives how often members who only buy share it; calibrate it",
+        "pitches per member-month",
+        (0.0, 3.0),
+    ),
     "recruit.bass_p": _set(
         "bass mode only: the textbook coefficient of innovation; Bass (1969) estimated about "
         "0.01 a year for consumer durables, so set it for the process you study.",

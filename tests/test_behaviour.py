@@ -101,6 +101,109 @@ def test_builders_who_give_up_may_stay_on_for_the_discount():
     assert (pop.segment[founders] == Segment.DISCOUNT).any()
 
 
+def _sharing_run(monkeypatch, months: int, seed: int, *sets: str):
+    """Run the classroom with segments on; record each month's pitchers and its sharers.
+
+    Retail off, so the only calls to ``_targets`` are the recruit rule's: its ``pitcher``
+    argument is every pitch of the month, one entry per pitch.
+    """
+    import simulation.behaviour as bh
+
+    months_seen = []
+    real = bh._targets
+
+    def spy(model, rng, pitcher, warm_share):
+        # State as the recruit rule saw it: nothing changes between its draw and this call.
+        months_seen.append((pitcher.copy(), bh.sharers(model), model.pop.segment.copy()))
+        return real(model, rng, pitcher, warm_share)
+
+    monkeypatch.setattr(bh, "_targets", spy)
+    m = classroom(
+        "segments.enabled=true",
+        "segments.discount_share=0.5",
+        "segments.retailer_share=0.2",
+        "retail.enabled=false",
+        f"scenario.months={months}",
+        *sets,
+        seed=seed,
+    )
+    for _ in range(months):
+        m.step()
+        check_invariants(m)
+    return m, months_seen
+
+
+def test_sharers_pitch_at_their_own_poisson_rate(monkeypatch):
+    # Each active non-builder pitches Poisson(c x effort) times a month, independently, so
+    # the month's pitches by non-builders are Poisson with mean c x the sum of their efforts;
+    # with heterogeneity off every effort is 1: c x the active non-builders. Summed over the
+    # months and seeds the total is Poisson(sum of the means): a z-test within 4 SE.
+    c = 0.7
+    observed = expected = 0.0
+    for seed in range(3):
+        _, months_seen = _sharing_run(
+            monkeypatch,
+            12,
+            seed,
+            "market.heterogeneity=false",
+            f"segments.sharer_pitches_per_month={c}",
+        )
+        for pitcher, share, segment in months_seen:
+            observed += np.count_nonzero(segment[pitcher] != Segment.BUILDER)
+            expected += c * share.size
+    assert expected > 500
+    z = (observed - expected) / math.sqrt(expected)
+    assert abs(z) < 4, (observed, expected, z)
+
+
+def test_with_fixed_counts_each_sharer_pitches_exactly_the_rate(monkeypatch):
+    # pitch_count = "fixed" and an integer rate: exactly 2 pitches per active non-builder.
+    m, months_seen = _sharing_run(
+        monkeypatch,
+        10,
+        4,
+        "recruit.pitch_count=fixed",
+        "segments.sharer_pitches_per_month=2",
+    )
+    assert sum(share.size for _, share, _ in months_seen) > 100
+    for pitcher, share, segment in months_seen:
+        mine = pitcher[segment[pitcher] != Segment.BUILDER]
+        assert np.array_equal(np.sort(mine), np.sort(np.repeat(share, 2)))
+    # Their friends enroll under them: some recruits have a discount buyer or a retailer as
+    # enroller (without sharing, every enroller is a builder).
+    pop = m.pop
+    recruits = m.ever_ids[pop.enroller[m.ever_ids] >= 0]
+    assert (pop.segment[pop.enroller[recruits]] != Segment.BUILDER).any()
+
+
+def _fingerprint(*sets: str) -> str:
+    import hashlib
+
+    m = classroom(
+        "segments.enabled=true",
+        "segments.discount_share=0.5",
+        "segments.retailer_share=0.2",
+        "scenario.months=18",
+        *sets,
+        seed=7,
+    ).run()
+    h = hashlib.sha256()
+    for name in ("status", "sponsor", "enroller", "segment", "join_month", "quit_month", "rank"):
+        h.update(np.ascontiguousarray(getattr(m.pop, name)).tobytes())
+    return h.hexdigest()
+
+
+def test_sharing_off_takes_no_draws():
+    # The default 0 gives the run of the code before sharing existed: the digest below is of
+    # that code's run (segments on, 18 months, seed 7), and setting 0 explicitly changes
+    # nothing; a rate above 0 does change the run.
+    before = "1023ffed10f25bc6ab37a5e34fd97bbadc89278b3313af103d3fd0122e7c3d86"
+    default = _fingerprint()
+    assert default == _fingerprint("segments.sharer_pitches_per_month=0")
+    assert default == before
+    assert default != _fingerprint("segments.sharer_pitches_per_month=0.5")
+
+
 # -------------------------------------------------------------------------- expectations
 
 
