@@ -667,9 +667,16 @@ def buy(model: MLMModel, rng: np.random.Generator) -> Purchase:
         age = model.month - pop.join_month[who]
         loading = np.where(pop.loader[who] & (age < cfg.loading_months), cfg.loading_pv, 0.0)
     if model.scenario.segments.enabled:
-        # Discount buyers buy for the household: no top-up to qualify, no stock for a rank.
+        # Discount buyers buy for the household: no top-up to qualify, no stock for a rank,
         business = pop.segment[who] != Segment.DISCOUNT
-        topup = np.where(business, topup, 0.0)
+        loyalty = model.scenario.segments.discount_loyalty_pv
+        if loyalty > 0:
+            # ... except a loyalty order: those on autoship order at least `loyalty` PV (the
+            # part their need does not cover goes to stock, like a builder's top-up).
+            kept = np.where(pop.autoship[who], np.maximum(loyalty - pv, 0.0), 0.0)
+        else:
+            kept = 0.0
+        topup = np.where(business, topup, kept)
         loading = np.where(business, loading, 0.0)
     return Purchase(who, need, from_stock, topup, loading)
 

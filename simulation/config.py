@@ -421,7 +421,8 @@ class Segments(Section):
     membership fee; retailers sell to customers but do not pitch the opportunity; builders do
     both. A builder or retailer who would quit may stay on as a discount buyer. With
     ``sharer_pitches_per_month`` > 0 discount buyers and retailers also share the product with
-    friends at that rate, and the friends who join enroll under them.
+    friends at that rate, and the friends who join enroll under them. With
+    ``discount_loyalty_pv`` > 0 discount buyers on autoship order at least that PV a month.
     """
 
     START_ONLY = frozenset({"enabled"})
@@ -470,6 +471,18 @@ class Segments(Section):
         "them. 0 = only builders pitch (assumption: off by default; doTERRA describes most "
         "members as enrolled by a friend who shared the oils, and AARP 2018 found one third "
         "recruited by a friend, but no publication gives a rate; calibrate it).",
+    )
+    discount_loyalty_pv: float = Field(
+        0.0,
+        ge=0,
+        le=1e6,
+        description="PV a month that a discount buyer on autoship (buy.autoship_share) orders "
+        "at least, topping up their household's need as a builder tops up to the plan's "
+        "minimum. 0 = discount buyers never top up (assumption: off by default; doTERRA's "
+        "Loyalty Rewards Program gives points on a monthly order from 50 PV and the free "
+        "product of the month from 125 PV, and its 2015 disclosure reports 'extremely high "
+        "participation', but no publication gives the order members who only buy keep; "
+        "calibrate it).",
     )
 
     @model_validator(mode="after")

@@ -454,6 +454,15 @@ PROVENANCE: dict[str, Provenance] = {
         "pitches per member-month",
         (0.0, 3.0),
     ),
+    "segments.discount_loyalty_pv": _asm(
+        "off (0) by default: discount buyers order only what the household uses; doTERRA's "
+        "Loyalty Rewards Program (its programme page) gives points on a monthly order from 50 "
+        "PV and the free product of the month from 125 PV, and its 2015 disclosure reports "
+        "'extremely high participation', but no publication gives the order that members who "
+        "only buy keep; calibrate it",
+        "PV per member-month",
+        (0.0, 150.0),
+    ),
     "recruit.bass_p": _set(
         "bass mode only: the textbook coefficient of innovation; Bass (1969) estimated about "
         "0.01 a year for consumer durables, so set it for the process you study.",

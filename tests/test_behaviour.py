@@ -204,6 +204,67 @@ def test_sharing_off_takes_no_draws():
     assert default != _fingerprint("segments.sharer_pitches_per_month=0.5")
 
 
+def test_discount_buyers_on_autoship_keep_their_loyalty_order():
+    # Own use 40 PV x spending; the classroom plan's minimum is 100 PV; no stock, no customers.
+    # Loyalty order 100 PV: a discount buyer on autoship who needs 40 buys 100 (top-up 60), one
+    # who needs 130 buys 130 (no top-up), one not on autoship buys 40; a builder on autoship
+    # tops up to the plan's minimum as before (60), one not on autoship does not.
+    import simulation.behaviour as bh
+
+    m = classroom(
+        "segments.enabled=true",
+        "segments.discount_loyalty_pv=100",
+        "buy.own_use_pv=40",
+        "buy.loader_share=0",
+        "retail.enabled=false",
+        seed=1,
+    )
+    m.step()
+    pop = m.pop
+    who = m.active_ids()[:5]
+    assert who.size == 5
+    pop.segment[who] = [Segment.DISCOUNT] * 3 + [Segment.BUILDER] * 2
+    pop.autoship[who] = [True, True, False, True, False]
+    pop.spending[who] = [1.0, 3.25, 1.0, 1.0, 1.0]
+    pop.inventory_pv[who] = 0.0
+    pop.customer_pv[who] = 0.0
+    p = bh.buy(m, np.random.default_rng(0))
+    rows = np.searchsorted(p.who, who)
+    assert np.array_equal(p.who[rows], who)
+    assert p.own_use_pv[rows].tolist() == [40.0, 130.0, 40.0, 40.0, 40.0]
+    assert p.topup_pv[rows].tolist() == [60.0, 0.0, 0.0, 60.0, 0.0]
+    assert p.loading_pv[rows].tolist() == [0.0] * 5
+    # A loyalty order of 30 PV: the discount buyer who needs 40 PV orders 40, no top-up; the
+    # builder still tops up to the plan's 100 PV.
+    m.scenario.segments.discount_loyalty_pv = 30.0
+    p = bh.buy(m, np.random.default_rng(0))
+    assert p.topup_pv[rows].tolist() == [0.0, 0.0, 0.0, 60.0, 0.0]
+
+
+def test_loyalty_order_off_leaves_the_run_unchanged():
+    # The default 0 gives the run of the code before the loyalty order (the same digest as
+    # the sharing test's, segments on, 18 months, seed 7); a loyalty order changes what
+    # discount buyers buy (with 0 they never hold stock, downgrades off).
+    before = "1023ffed10f25bc6ab37a5e34fd97bbadc89278b3313af103d3fd0122e7c3d86"
+    assert _fingerprint("segments.discount_loyalty_pv=0") == before
+    bought = {}
+    for loyalty in (0, 100):
+        m = classroom(
+            "segments.enabled=true",
+            "segments.discount_share=0.5",
+            "segments.retailer_share=0.2",
+            "segments.downgrade_prob=0",  # no builder's stock left to a discount buyer
+            "scenario.months=18",
+            f"segments.discount_loyalty_pv={loyalty}",
+            seed=7,
+        ).run()
+        discount = m.ever_ids[m.pop.segment[m.ever_ids] == Segment.DISCOUNT]
+        bought[loyalty] = m.pop.pv_total[discount].sum()
+        stocked = (m.pop.inventory_pv[discount] > 0).any()
+        assert stocked == (loyalty > 0)
+    assert bought[100] > bought[0]
+
+
 # -------------------------------------------------------------------------- expectations
 
 
