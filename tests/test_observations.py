@@ -152,6 +152,7 @@ LIVE = {
     "segments.discount_quit_monthly": (0.9, ["segments.enabled=true"]),
     "segments.downgrade_prob": (1.0, ["segments.enabled=true"]),
     "segments.sharer_pitches_per_month": (3.0, ["segments.enabled=true"]),
+    "segments.discount_loyalty_pv": (150.0, ["segments.enabled=true"]),
     "expectations.optimism": (10.0, ["expectations.enabled=true"]),
     "expectations.outside_option_usd": (1000.0, ["expectations.enabled=true"]),
     "expectations.scale_usd": (1.0, ["expectations.enabled=true"]),
