@@ -215,19 +215,6 @@ def sharers(model: MLMModel) -> np.ndarray:
     return active[model.pop.segment[active] != Segment.BUILDER]
 
 
-def _sharer_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray) -> np.ndarray:
-    """int[k] shares per sharer this month: Poisson(rate x effort), or fixed.
-
-    A sharer recommends the product, not the business: the rate is their own
-    (``segments.sharer_pitches_per_month``), outside the builders' pitch budget of
-    ``incentives.effort``.
-    """
-    rate = model.scenario.segments.sharer_pitches_per_month
-    if model.scenario.recruit.pitch_count == "fixed":
-        return _draw_count(rng, rate, who.size)
-    return rng.poisson(rate * model.pop.effort[who].astype(np.float64))
-
-
 def sellers(model: MLMModel) -> np.ndarray:
     """Active distributors who look for retail customers: all but discount buyers."""
     active = model.active_ids()
@@ -292,6 +279,16 @@ def _pitch_counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray, me
             whole = np.floor(means)
             return (whole + (rng.random(who.size) < means - whole)).astype(np.int64)
         return rng.poisson(means * model.pop.effort[who].astype(np.float64))
+    return _counts(model, rng, who, mean)
+
+
+def _counts(model: MLMModel, rng: np.random.Generator, who: np.ndarray, mean: float):
+    """int[k] pitches per person at one rate: Poisson(mean x effort), or fixed.
+
+    Builders without ``incentives.effort``, and members who only share the product
+    (``segments.sharer_pitches_per_month``: they recommend the product, not the business, so
+    their rate is their own, outside the builders' pitch budget).
+    """
     if model.scenario.recruit.pitch_count == "fixed":
         # A fixed count with a fractional mean is drawn, keeping the expected value exact.
         return _draw_count(rng, mean, who.size)
@@ -392,6 +389,7 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
     month = model.month
     active = pitchers(model)
     share = sharers(model)
+    seg_rate = model.scenario.segments.sharer_pitches_per_month
     joiners = [np.empty(0, np.int64)]
     sponsors = [np.empty(0, np.int64)]
     if active.size or share.size:
@@ -400,7 +398,9 @@ def pitch_recruit(model: MLMModel, rng: np.random.Generator) -> tuple[np.ndarray
             pitcher = np.repeat(active, _pitch_counts(model, rng, active, cfg.pitches_per_month))
         if share.size:
             # Members who only buy or sell share the product too (off by default: no draw).
-            pitcher = np.concatenate([pitcher, np.repeat(share, _sharer_counts(model, rng, share))])
+            pitcher = np.concatenate(
+                [pitcher, np.repeat(share, _counts(model, rng, share, seg_rate))]
+            )
         warm_share = cfg.warm_share if cfg.mode == "network" else 0.0
         target = _targets(model, rng, pitcher, warm_share)
         open_ = pop.status[target] <= Status.CUSTOMER

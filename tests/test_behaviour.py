@@ -176,6 +176,11 @@ def test_with_fixed_counts_each_sharer_pitches_exactly_the_rate(monkeypatch):
     assert (pop.segment[pop.enroller[recruits]] != Segment.BUILDER).any()
 
 
+# Digest of a segments-on run (18 months, seed 7) by the code before sharing and the loyalty
+# order existed: both at their default 0 must give it.
+SEGMENTS_RUN_BEFORE = "1023ffed10f25bc6ab37a5e34fd97bbadc89278b3313af103d3fd0122e7c3d86"
+
+
 def _fingerprint(*sets: str) -> str:
     import hashlib
 
@@ -197,7 +202,7 @@ def test_sharing_off_takes_no_draws():
     # The default 0 gives the run of the code before sharing existed: the digest below is of
     # that code's run (segments on, 18 months, seed 7), and setting 0 explicitly changes
     # nothing; a rate above 0 does change the run.
-    before = "1023ffed10f25bc6ab37a5e34fd97bbadc89278b3313af103d3fd0122e7c3d86"
+    before = SEGMENTS_RUN_BEFORE
     default = _fingerprint()
     assert default == _fingerprint("segments.sharer_pitches_per_month=0")
     assert default == before
@@ -245,7 +250,7 @@ def test_loyalty_order_off_leaves_the_run_unchanged():
     # The default 0 gives the run of the code before the loyalty order (the same digest as
     # the sharing test's, segments on, 18 months, seed 7); a loyalty order changes what
     # discount buyers buy (with 0 they never hold stock, downgrades off).
-    before = "1023ffed10f25bc6ab37a5e34fd97bbadc89278b3313af103d3fd0122e7c3d86"
+    before = SEGMENTS_RUN_BEFORE
     assert _fingerprint("segments.discount_loyalty_pv=0") == before
     bought = {}
     for loyalty in (0, 100):
