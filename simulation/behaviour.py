@@ -649,6 +649,10 @@ def buy(model: MLMModel, rng: np.random.Generator) -> Purchase:
     pop = model.pop
     who = model.active_ids()
     need = cfg.own_use_pv * pop.spending[who].astype(np.float64)
+    if cfg.first_order_pv > 0:
+        # A joiner's first order (an enrollment kit) is the household's product that month.
+        first = pop.join_month[who] == model.month
+        need = np.where(first, np.maximum(need, cfg.first_order_pv * pop.spending[who]), need)
     stock = pop.inventory_pv[who].astype(np.float64)
     from_stock = np.minimum(stock, need)
     bought_own = need - from_stock

@@ -313,6 +313,13 @@ class Buy(Section):
         description="Value of product consumed at home relative to its wholesale price (what "
         "the household would have paid anyway); used for the 'own use valued' net income.",
     )
+    first_order_pv: float = Field(
+        0.0,
+        ge=0,
+        description="The first order, bought in the month a distributor joins (an enrollment "
+        "kit), PV: the household's own use that month is at least this much (x spending). "
+        "0: the first month is like any other.",
+    )
     loader_share: float = Field(
         0.05, ge=0, le=1, description="Share of joiners who load inventory to reach a rank."
     )

@@ -302,6 +302,14 @@ PROVENANCE: dict[str, Provenance] = {
         "share of wholesale price",
         (0.5, 1.0),
     ),
+    "buy.first_order_pv": _asm(
+        "off (0) by default: the first month is like any other; doTERRA's enrollment kits "
+        "cost $150 to $550 wholesale and its $35 fee is waived with any kit or a first order "
+        "of 150 PV (members' FAQ pages, e.g. oceanabaityacupuncture.com/faq), but no "
+        "publication gives how many joiners buy which kit; calibrate it",
+        "PV per joiner",
+        (0.0, 550.0),
+    ),
     "buy.loader_share": _asm(
         "5% of joiners buy stock to reach a rank; no published figure",
         "share of persons",

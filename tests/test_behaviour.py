@@ -270,6 +270,46 @@ def test_loyalty_order_off_leaves_the_run_unchanged():
     assert bought[100] > bought[0]
 
 
+def test_an_enrollment_kit_is_bought_in_the_joining_month_only():
+    # A chain (everyone recruits exactly one, the month after joining) under unilevel_5
+    # (8/5/4/4/4 %), everyone using 100 PV a month, a first order of 350 PV, no top-ups,
+    # no stock, no customers. In month t the member joining at depth t buys 350 and the t - 1
+    # before it 100 each; the member with d uplines pays pv x cum[min(d, 5)], so month t pays
+    # 350 x cum[min(t, 5)] + 100 x sum_{d < t} cum[min(d, 5)] (the founders joined in month
+    # 0 and buy no kit). Month 1: 0.08 x 350 = 28; month 2: 0.13 x 350 + 0.08 x 100 = 53.5.
+    from simulation.behaviour import pyramid_recruit
+
+    kit, pv, months = 350.0, 100.0, 8
+    scen = quiet_scenario(
+        "market.population=100",
+        "market.founders=1",
+        'market.network="well_mixed"',
+        f"scenario.months={months}",
+        f"buy.own_use_pv={pv}",
+        f"buy.first_order_pv={kit}",
+        "buy.autoship_share=0",
+        "buy.loader_share=0",
+        'plan.file="unilevel_5"',
+    )
+    m = MLMModel(scenario=scen, agents=False, rules={"recruit": pyramid_recruit(1)})
+    cum = np.cumsum([0.08, 0.05, 0.04, 0.04, 0.04])
+    for t in range(1, months + 1):
+        m.step()
+        d = np.arange(1, t)
+        expected = kit * cum[min(t, 5) - 1] + pv * float(cum[np.minimum(d, 5) - 1].sum())
+        assert m.stats["commissions"] == pytest.approx(expected, abs=1e-9), t
+        # Each member bought its kit once and 100 PV in every later month; nothing was stocked.
+        who = m.ever_ids
+        months_in = m.month - m.pop.join_month[who]
+        bought = np.where(m.pop.join_month[who] > 0, kit + pv * months_in, pv * months_in)
+        assert np.allclose(m.pop.pv_total[who], bought, rtol=0, atol=1e-9)
+        assert (m.pop.inventory_pv[who] == 0).all()
+    assert m.stats["commissions"] == pytest.approx(
+        kit * cum[4] + pv * float(cum[np.minimum(np.arange(1, months), 5) - 1].sum())
+    )
+    check_invariants(m)
+
+
 # -------------------------------------------------------------------------- expectations
 
 

@@ -130,6 +130,7 @@ LIVE = {
     "retail.max_customers": (0, []),
     "buy.own_use_pv": (300.0, []),
     "buy.own_use_value_share": (0.1, []),
+    "buy.first_order_pv": (2000.0, []),
     "buy.loading_pv": (2000.0, ["buy.loader_share=1"]),
     "buy.loading_months": (0, ["buy.loader_share=1"]),
     "costs.starter_kit_usd": (500.0, []),
