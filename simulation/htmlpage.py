@@ -38,6 +38,7 @@ th { background: #f1f4f8; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 .note { color: #555; font-size: 15px; }
+.warn { background: #fff4e5; border-left: 4px solid #c77700; padding: 8px 12px; }
 code { background: #f3f3f3; padding: 0 3px; }
 """
 

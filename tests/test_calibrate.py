@@ -16,11 +16,17 @@ import pandas as pd
 import pytest
 
 from simulation.calibrate import prepare, run_calibration, tomlout
-from simulation.calibrate.driver import distance, scales, weighted_quantile
+from simulation.calibrate.driver import (
+    distance,
+    effective_sample_size,
+    scales,
+    spec_differences,
+    weighted_quantile,
+)
 from simulation.calibrate.synthetic import synthetic_statement, write_statement
 from simulation.calibrate.targets import load_targets, model_statistics
 from simulation.config import load_scenario
-from simulation.errors import ConfigError
+from simulation.errors import ConfigError, UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 DOTERRA = ROOT / "scenarios" / "targets" / "doterra_us_2017.toml"
@@ -240,6 +246,13 @@ def test_parameter_recovery_on_a_synthetic_statement(synthetic, tmp_path):
     assert scen.posterior.provenance["seed"] == 3
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "share: Manager" in page and "90% band" in page
+    # The final population's effective sample size is reported (Kish, from its weights).
+    ess = effective_sample_size(post["weight"].to_numpy())
+    assert res["ess"] == pytest.approx(ess) and 1.0 <= ess <= 30.0
+    assert scen.posterior.provenance["effective_sample_size"] == pytest.approx(ess, abs=0.01)
+    assert f"Effective sample size of the final population (Kish): {ess:.1f}" in page or (
+        res["ess_low"] and "Warning:" in page
+    )
 
 
 @pytest.mark.slow
@@ -283,6 +296,48 @@ def test_two_local_processes_give_the_same_posterior_as_one(synthetic, tmp_path)
     assert (tmp_path / "one" / "posterior.parquet").read_bytes() == (
         tmp_path / "two" / "posterior.parquet"
     ).read_bytes()
+
+
+def test_effective_sample_size_by_hand():
+    assert effective_sample_size(np.array([1.0, 1.0, 1.0, 1.0])) == pytest.approx(4.0)
+    assert effective_sample_size(np.array([0.25, 0.25, 0.25, 0.25])) == pytest.approx(4.0)
+    assert effective_sample_size(np.array([1.0, 0.0, 0.0])) == pytest.approx(1.0)
+    # (3 + 1)^2 / (9 + 1) = 1.6
+    assert effective_sample_size(np.array([3.0, 1.0])) == pytest.approx(1.6)
+
+
+def test_a_refused_folder_says_which_input_differs():
+    stored = {
+        "fingerprint": "0",
+        "scenario": {"recruit": {"join_prob": 0.5}, "seed": 1},
+        "seed": 3,
+        "simulations": 100,
+    }
+    now = {
+        "scenario": {"recruit": {"join_prob": 0.6}, "seed": 1, "buy": {"first_order_pv": 0.0}},
+        "seed": 3,
+        "simulations": 5000,  # the budget may grow: a longer run continues a shorter one
+    }
+    assert spec_differences(stored, now) == [
+        "scenario.buy.first_order_pv (not in the stored calibration: a newer mlmsim's field?)",
+        "scenario.recruit.join_prob (0.5 there, 0.6 here)",
+    ]
+    many = spec_differences({"a": {str(i): i for i in range(7)}}, {"a": {}}, most=4)
+    assert len(many) == 5 and many[-1] == "and 3 more"
+
+
+@pytest.mark.slow
+def test_a_calibration_with_another_scenario_is_refused_with_the_key(synthetic, tmp_path):
+    targets, priors = synthetic
+    args = {"population": 10, "generations": 1}
+    run_calibration(prepare(_args(targets, priors, **args)), tmp_path / "o", progress=False,
+                    report=False)  # fmt: skip
+    before = {p.name: p.read_bytes() for p in (tmp_path / "o").iterdir() if p.is_file()}
+    other = prepare(_args(targets, priors, sets=[*SETS, "recruit.join_prob=0.6"], **args))
+    with pytest.raises(UserError, match=r"scenario\.recruit\.join_prob \(0\.5 there, 0\.6 here\)"):
+        run_calibration(other, tmp_path / "o", progress=False, report=False)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "o").iterdir() if p.is_file()}
+    assert after == before
 
 
 def test_another_calibration_is_refused_in_the_same_folder(synthetic, tmp_path, capsys):

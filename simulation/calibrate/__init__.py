@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from simulation import safepath
@@ -172,5 +173,11 @@ def run(args: argparse.Namespace) -> int:
     for k in res["parameters"]:
         lo, hi = res["interval90"][k]
         print(f"  {k:<{width}}  median {res['median'][k]:.4g}  90% interval {lo:.4g} to {hi:.4g}")
+    print(f"  effective sample size {res['ess']:.1f} of {cal.population} particles")
+    from simulation.calibrate.outputs import ess_warning  # noqa: PLC0415 - matplotlib: 0.7 s
+
+    warn = ess_warning(res, cal.population)
+    if warn:
+        print(f"  warning: {warn}", file=sys.stderr)
     print(f"\n  results: {res['out']}")
     return 0

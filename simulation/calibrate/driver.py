@@ -46,6 +46,10 @@ MANIFEST_FILE = "manifest.json"
 
 # Posterior-predictive runs drawn from the posterior for the report (at most the population).
 PREDICTIVE_RUNS = 100
+# Below this share of the particles, the final population's effective sample size is
+# reported as too low to trust the posterior's intervals (pyabc's own adaptive populations
+# aim well above it; fit F of docs/calibration.md ended at 1.5 of 100).
+LOW_ESS_SHARE = 0.2
 # MAD -> standard deviation of a normal distribution.
 MAD_TO_SD = 1.4826
 
@@ -105,18 +109,59 @@ class Calibration:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _check_folder(fingerprint: str) -> Any:
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": leaf}`` of nested dicts (lists and other leaves kept whole)."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def spec_differences(stored: dict[str, Any], spec: dict[str, Any], most: int = 4) -> list[str]:
+    """What differs between a stored calibration's inputs and this one's, in words.
+
+    Both are :meth:`Calibration.spec` as JSON holds it; the budget is left out (a longer run
+    continues a shorter one). A key this calibration has and the stored one lacks is usually
+    a scenario field added by a newer mlmsim: the message says so.
+    """
+    now = json.loads(json.dumps(spec, default=str))
+    skip = ("fingerprint", "generations", "simulations")
+    a = _flat({k: v for k, v in stored.items() if k not in skip})
+    b = _flat({k: v for k, v in now.items() if k not in skip})
+    words = []
+    for key in sorted(a.keys() | b.keys()):
+        if key not in a:
+            words.append(f"{key} (not in the stored calibration: a newer mlmsim's field?)")
+        elif key not in b:
+            words.append(f"{key} (only in the stored calibration)")
+        elif a[key] != b[key]:
+            words.append(f"{key} ({a[key]!r} there, {b[key]!r} here)")
+    if len(words) > most:
+        words = [*words[:most], f"and {len(words) - most} more"]
+    return words
+
+
+def _check_folder(fingerprint: str, spec: dict[str, Any]) -> Any:
     def check(folder: Path) -> None:
         f = folder / CALIBRATION_FILE
         if f.is_file():
             try:
-                have = json.loads(f.read_text(encoding="utf-8")).get("fingerprint")
+                stored = json.loads(f.read_text(encoding="utf-8"))
+                have = stored.get("fingerprint")
             except (OSError, ValueError, AttributeError):
-                have = None
+                stored, have = None, None
             if have != fingerprint:
+                what = (
+                    "; it differs in " + "; ".join(spec_differences(stored, spec))
+                    if isinstance(stored, dict)
+                    else " (its calibration.json cannot be read)"
+                )
                 raise UserError(
-                    f"--out {folder}: holds another calibration (other scenario, targets, "
-                    "priors, seed or population); choose another folder to start this one"
+                    f"--out {folder}: holds another calibration (a calibration resumes only "
+                    f"with the same scenario, targets, priors, seed and population){what}; "
+                    "choose another folder to start this one"
                 )
         elif any(not p.name.startswith(".") for p in folder.iterdir()):
             raise UserError(
@@ -164,6 +209,17 @@ def distance(stats: pd.DataFrame, observed: dict[str, float], w: dict[str, float
     for k, o in observed.items():
         d += (w[k] * (stats[k].to_numpy(dtype=np.float64) - o)) ** 2
     return np.sqrt(d)
+
+
+def effective_sample_size(w: np.ndarray) -> float:
+    """Kish's effective sample size of importance weights, ``(sum w)^2 / sum w^2``.
+
+    N equal weights give N; one particle holding all the weight gives 1. A posterior whose
+    ESS is a small share of its particles rests on a few of them: its intervals are too
+    narrow (``LOW_ESS_SHARE``).
+    """
+    w = np.asarray(w, dtype=np.float64)
+    return float(w.sum() ** 2 / np.square(w).sum())
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
@@ -229,7 +285,7 @@ def run_calibration(
     t_start = time.perf_counter()
     fp = cal.fingerprint()
     say = print if progress else (lambda *a, **k: None)
-    with safepath.locked_folder(out, check=_check_folder(fp)) as out:
+    with safepath.locked_folder(out, check=_check_folder(fp, cal.spec())) as out:
         results.write_json({"fingerprint": fp, **cal.spec()}, out / CALIBRATION_FILE)
         names = list(cal.targets.observed)
         # 1. The prior-predictive pilot: scales of the distance and the first threshold.
@@ -285,6 +341,7 @@ def run_calibration(
         post["weight"] = np.array([p.weight for p in pop.particles], dtype=np.float64)
         post["weight"] /= post["weight"].sum()
         post["distance"] = np.array([p.distance for p in pop.particles], dtype=np.float64)
+        ess = effective_sample_size(post["weight"].to_numpy())
         _write_parquet(post, out / POSTERIOR_FILE)
         sims = int(history.total_nr_simulations) + len(pilot)
         gen_table = pd.DataFrame(
@@ -293,6 +350,10 @@ def run_calibration(
                 "epsilon": pops["epsilon"].to_numpy(dtype=np.float64),
                 "simulations": pops["samples"].to_numpy(dtype=np.int64),
                 "particles": pops["particles"].to_numpy(dtype=np.int64),
+                "ess": [
+                    effective_sample_size(history.get_distribution(m=0, t=int(t))[1])
+                    for t in pops["t"]
+                ],
             }
         )
         w = post["weight"].to_numpy()
@@ -329,6 +390,8 @@ def run_calibration(
             "simulations": sims,
             "pilot": len(pilot),
             "final_epsilon": float(gen_table["epsilon"].iloc[-1]),
+            "ess": ess,
+            "ess_low": ess < LOW_ESS_SHARE * len(post),
             "resumed_after": resumed,
             "scales": sc,
             "method": f"ABC-SMC (pyabc {abc.version()})",

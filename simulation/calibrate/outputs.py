@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from simulation import htmlpage, results, safepath
 from simulation.calibrate import tomlout
+from simulation.calibrate.driver import LOW_ESS_SHARE
 from simulation.calibrate.targets import Targets
 from simulation.plans.engine import shipped_plans
 
@@ -65,6 +66,7 @@ def calibrated_data(cal: Calibration, summary: dict[str, Any]) -> dict[str, dict
             "generations": int(summary["generations"]),
             "simulations": int(summary["simulations"]),
             "final_epsilon": float(summary["final_epsilon"]),
+            "effective_sample_size": round(float(summary["ess"]), 2),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "git_commit": results.git_commit() or "",
             "mlmsim": results.versions().get("mlmsim", ""),
@@ -172,6 +174,28 @@ def _figure_marginals(cal: Calibration, post: pd.DataFrame) -> bytes:
     return htmlpage.png_bytes(fig)
 
 
+def ess_warning(summary: dict[str, Any], population: int) -> str | None:
+    """The warning a posterior resting on few particles gets, or None."""
+    if not summary["ess_low"]:
+        return None
+    return (
+        f"the final population's effective sample size is {summary['ess']:.1f} of "
+        f"{population} particles (below {LOW_ESS_SHARE:.0%}): a few particles hold most of "
+        "the weight, so the posterior's intervals are too narrow and its medians rest on "
+        "those few; run more particles (--population) or calibrate fewer parameters"
+    )
+
+
+def _ess_html(cal: Calibration, summary: dict[str, Any]) -> str:
+    warn = ess_warning(summary, cal.population)
+    if warn is None:
+        return (
+            f"<p>Effective sample size of the final population (Kish): {summary['ess']:.1f} "
+            f"of {cal.population} particles.</p>"
+        )
+    return f'<p class="warn"><strong>Warning:</strong> {htmlpage.escape(warn)}.</p>'
+
+
 def write_report(
     out: Path,
     cal: Calibration,
@@ -191,6 +215,7 @@ def write_report(
         f'<p class="sub">{e(summary["method"])}; {summary["simulations"]:,} simulations in '
         f"{summary['generations']} generations of {cal.population} particles (and a pilot of "
         f"{summary['pilot']}); seed {cal.seed}; final epsilon {summary['final_epsilon']:.4g}.</p>",
+        _ess_html(cal, summary),
         htmlpage.nav_html(
             [
                 ("targets", "Targets"),
@@ -268,9 +293,15 @@ def write_report(
         f"(MAD x 1.4826) over {len(pilot)} prior-predictive pilot runs; each generation's "
         "threshold is the weighted median distance of the previous one.</p>",
         htmlpage.table_html(
-            ["generation", "epsilon", "simulations", "particles"],
+            ["generation", "epsilon", "simulations", "particles", "effective sample size"],
             [
-                [int(r.generation), f"{r.epsilon:.4g}", int(r.simulations), int(r.particles)]
+                [
+                    int(r.generation),
+                    f"{r.epsilon:.4g}",
+                    int(r.simulations),
+                    int(r.particles),
+                    f"{r.ess:.1f}",
+                ]
                 for r in generations.itertuples()
             ],
         ),
