@@ -105,6 +105,8 @@ MONTHLY_UNITS: dict[str, tuple[str, str]] = {
     "return_refunds": ("USD", THE_MONTH + "; only when [returns] is enabled"),
     "customer_refunds": ("USD", THE_MONTH + "; only when [returns] is enabled"),
     "clawbacks": ("USD", THE_MONTH + "; only when [returns] is enabled"),
+    "rank_members_<rank>": ("persons", THE_MONTH + ", paid as the rank; plans with ranks"),
+    "rank_commissions_<rank>": ("USD", THE_MONTH + ", paid as the rank; plans with ranks"),
 }
 
 LEVEL_UNITS: dict[str, tuple[str, str]] = {
@@ -651,6 +653,13 @@ def _monthly() -> dict[str, Entry]:
                 *MONTHLY_UNITS["paid_<component>"],
             )
         out[key] = _entry(text, *MONTHLY_UNITS[key])
+    for pattern, text in (
+        ("rank_members_<rank>", collect.RANK_MEMBERS_DESCRIPTION),
+        ("rank_commissions_<rank>", collect.RANK_PAID_DESCRIPTION),
+    ):
+        out[pattern] = _entry(
+            text.format("<rank>") + " One column per rank of the plan.", *MONTHLY_UNITS[pattern]
+        )
     return out
 
 
@@ -788,6 +797,10 @@ def pattern_of(table: str, column: str, components: Iterable[str] = ()) -> str:
     name = table.rpartition("/")[2]
     if name in ("monthly.csv", "monthly.parquet") and column.startswith("paid_"):
         return "paid_<component>"
+    if name in ("monthly.csv", "monthly.parquet"):
+        for prefix in ("rank_members_", "rank_commissions_"):
+            if column.startswith(prefix):
+                return prefix + "<rank>"
     if name == "survival.csv" and column.isdigit():
         return "<age>"
     if name == PAYOUT_TABLE and column in set(components):

@@ -100,6 +100,23 @@ COMPONENT_COLUMN = "paid_{}"
 COMPONENT_DESCRIPTION = "Paid this month by the plan component '{}' (after the cap), USD."
 
 
+# Per paid-as rank (plans with ranks): how many were paid as it this month and what they
+# were paid. An income disclosure statement that annualises monthly pay at a rank is 12 x
+# the second over the first (simulation.calibrate.targets, income_basis = "month_at_rank").
+RANK_MEMBERS_COLUMN = "rank_members_{}"
+RANK_MEMBERS_DESCRIPTION = (
+    "Distributors paid as rank '{}' this month (its quitters included: ranks are paid first)."
+)
+RANK_PAID_COLUMN = "rank_commissions_{}"
+RANK_PAID_DESCRIPTION = "Commissions paid this month to the distributors paid as rank '{}', USD."
+
+
+def rank_names(plan) -> list[str]:
+    """The plan's ranks in order (index = paid-as rank), or [] for a plan without ranks."""
+    ranks = plan.components.get("ranks")
+    return list(ranks.names) if ranks is not None else []
+
+
 def paying_components(plan) -> list[str]:
     """Names of the plan's components the company pays (one ``paid_<name>`` column each)."""
     return [k for k in plan.components if plan.spec(k).company_payout]
@@ -144,6 +161,9 @@ def monthly_columns(plan, scenario=None) -> dict[str, str]:
         if key == "paid_recruiting":
             out.update(extra)
         out[key] = text
+    for name in rank_names(plan):
+        out[RANK_MEMBERS_COLUMN.format(name)] = RANK_MEMBERS_DESCRIPTION.format(name)
+        out[RANK_PAID_COLUMN.format(name)] = RANK_PAID_DESCRIPTION.format(name)
     return out
 
 
@@ -271,6 +291,29 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
     if model.scenario.returns.enabled:
         for key in MECHANISM_COLUMNS["returns"]:
             row[key] = f[key]
+    row.update(rank_row(model))
+    return row
+
+
+def rank_row(model: MLMModel) -> dict[str, float]:
+    """Members paid as each rank this month and their commissions (plans with ranks).
+
+    ``pop.rank`` is this month's paid-as rank of everyone in the pay (-1: no rank or not
+    paid), kept for this month's quitters; ``commissions_month`` what the month paid them.
+    """
+    names = rank_names(model.plan)
+    if not names:
+        return {}
+    pop = model.pop
+    who = np.flatnonzero(pop.rank >= 0)
+    r = pop.rank[who].astype(np.int64)
+    k = len(names)
+    n = np.bincount(r, minlength=k)
+    paid = np.bincount(r, weights=pop.commissions_month[who], minlength=k)
+    row: dict[str, float] = {}
+    for i, name in enumerate(names):
+        row[RANK_MEMBERS_COLUMN.format(name)] = int(n[i])
+        row[RANK_PAID_COLUMN.format(name)] = float(paid[i])
     return row
 
 

@@ -27,6 +27,7 @@ from simulation.calibrate.synthetic import synthetic_statement, write_statement
 from simulation.calibrate.targets import load_targets, model_statistics
 from simulation.config import load_scenario
 from simulation.errors import ConfigError, UserError
+from simulation.model import MLMModel
 
 ROOT = Path(__file__).resolve().parents[1]
 DOTERRA = ROOT / "scenarios" / "targets" / "doterra_us_2017.toml"
@@ -105,6 +106,55 @@ def test_model_statistics_of_a_hand_made_year():
     assert s["share_paid_nothing"] == pytest.approx(2 / 5)
     assert s["attrition"] == 0.0
     assert s["retail_share"] == pytest.approx(0.25)
+    # On the monthly basis a rank bucket's income is 12 x its pay over its member-months in
+    # the year (months 13-24): Manager held 2 + 3 member-months paid 100 + 50 in the year
+    # (month 12, before it, is left out): 12 x 150 / 5 = 360. Director: 12 x 0 / 1 = 0. The
+    # entry-level rows, split by the year's pay, and the shares keep the year.
+    month = {c: np.zeros(25) for c in ("members_M", "paid_M", "members_D", "paid_D")}
+    month["members_M"][[12, 13, 24]] = [4, 2, 3]
+    month["paid_M"][[12, 13, 24]] = [999.0, 100.0, 50.0]
+    month["members_D"][20] = 1
+    for col, key in (("Manager", "M"), ("Director", "D")):
+        monthly[f"rank_members_{col}"] = month[f"members_{key}"]
+        monthly[f"rank_commissions_{col}"] = month[f"paid_{key}"]
+    monthly["rank_members_Consultant"] = 0.0
+    monthly["rank_commissions_Consultant"] = 0.0
+    spec["stats"] = [*spec["stats"], "income: Director+"]
+    m = model_statistics(dist, monthly, names, {**spec, "income_basis": "month_at_rank"})
+    assert m["income: Manager"] == pytest.approx(math.log10(361.0))
+    assert m["income: Director+"] == 0.0
+    assert m["income: entry paid"] == s["income: entry paid"]
+    assert m["share: Manager"] == s["share: Manager"]
+
+
+def test_rank_columns_of_the_monthly_table_add_up_by_hand():
+    # Every month: rank_members_<r> counts those paid as r, rank_commissions_<r> sums what the
+    # month paid them, from the persons' own arrays; the ranks' pay is at most the month's.
+    from simulation.collect import rank_row
+
+    scen, _ = load_scenario(
+        "realistic", ["market.population=3000", "scenario.months=14", "recruit.join_prob=0.9"]
+    )
+    m = MLMModel(scenario=scen, agents=False, seed=5)
+    names = list(m.plan.components["ranks"].names)
+    held_any = 0
+    for _ in range(14):
+        m.step()
+        row = rank_row(m)
+        pop = m.pop
+        for i, name in enumerate(names):
+            mine = pop.rank == i
+            assert row[f"rank_members_{name}"] == int(mine.sum())
+            assert row[f"rank_commissions_{name}"] == pytest.approx(
+                float(pop.commissions_month[mine].sum()), abs=1e-9
+            )
+        total = sum(row[f"rank_commissions_{n}"] for n in names)
+        assert total <= m.stats["commissions"] + 1e-6
+        held_any += sum(row[f"rank_members_{n}"] for n in names[1:])
+        # The DataCollector's table holds the same row.
+        last = m.datacollector.get_model_vars_dataframe().iloc[-1]
+        assert all(last[k] == pytest.approx(v) for k, v in row.items())
+    assert held_any > 0  # some months had members above the first rank
 
 
 def test_growth_targets_fit_the_shape_of_published_size(tmp_path):

@@ -96,6 +96,13 @@ class Calibration:
             "observed": self.targets.observed,
             "weights": self.targets.weights,
             "buckets": self.targets.spec()["buckets"],
+            # Only when not the default, so that calibrations made before the basis existed
+            # keep their fingerprint (and resume).
+            **(
+                {"income_basis": basis}
+                if (basis := self.targets.spec()["income_basis"]) != "year"
+                else {}
+            ),
             "population": self.population,
             "generations": self.generations,
             "simulations": self.simulations,

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from simulation.collect import RANK_MEMBERS_COLUMN, RANK_PAID_COLUMN
 from simulation.errors import ConfigError, format_validation_error
 from simulation.metrics import annual_quit_rate, at_risk
 from simulation.outcomes import retail_share
@@ -46,10 +47,16 @@ class Row(_Strict):
 
 
 class Statement(_Strict):
-    """``[statement]``: the plan the statement is mapped to, and its rows."""
+    """``[statement]``: the plan the statement is mapped to, its rows, how incomes are measured."""
 
     plan: str | None = Field(None, description="The plan whose ranks the rows name.")
     rows: list[Row] = Field(min_length=1)
+    income_basis: Literal["year", "month_at_rank"] = Field(
+        "year",
+        description="year: a row's income is what its members (by rank at the year's end) "
+        "were paid over the year; month_at_rank: 12 x the average monthly pay of those paid "
+        "as the row's rank(s) in a month of the year (rows split by paid keep the year).",
+    )
 
 
 class Source(_Strict):
@@ -140,6 +147,7 @@ class Targets:
             ],
             "stats": list(self.observed),
             "growth_months": list((self.extra.get("growth") or {}).get("months", [])),
+            "income_basis": self.extra.get("income_basis", "year"),
         }
 
 
@@ -225,6 +233,15 @@ def load_targets(
                 f"{where}: plan rank {name!r} is {what}; each plan rank must be counted in "
                 "exactly one row's model ranks, or in two rows with paid = false and true"
             )
+    if tf.statement.income_basis == "month_at_rank":
+        for (ranks, paid), part in groups.items():
+            if paid is None and NO_RANK in ranks:
+                raise ConfigError(
+                    f"{where}: statement.rows ({part[0].rank!r}): income_basis = "
+                    f"'month_at_rank' measures pay in the months members are paid as a plan "
+                    f"rank, and {NO_RANK!r} is none; split the row by paid = false / true "
+                    "(measured over the year) or use income_basis = 'year'"
+                )
     buckets = []
     for (ranks, paid), part in groups.items():
         share = sum(r.share for r in part)
@@ -272,7 +289,8 @@ def load_targets(
         if not (w >= 0 and math.isfinite(w)):
             raise ConfigError(f"{where}: targets.weights.{key} = {w}: expected a number >= 0")
     weights = {k: float(ex.weights.get(k, 1.0)) for k in observed}
-    return Targets(p, tf.source.model_dump(), buckets, observed, weights, ex.model_dump())
+    extra = {**ex.model_dump(), "income_basis": tf.statement.income_basis}
+    return Targets(p, tf.source.model_dump(), buckets, observed, weights, extra)
 
 
 def model_statistics(
@@ -305,6 +323,8 @@ def model_statistics(
     comm = dist["commissions_year"].to_numpy(dtype=np.float64)[members]
     rank = np.array([names.get(int(r), NO_RANK) for r in dist["rank"].to_numpy()[members]])
     n = max(int(members.sum()), 1)
+    by_month = spec.get("income_basis", "year") == "month_at_rank"
+    year_rows = (monthly["month"] >= first) & (monthly["month"] <= last)
     out: dict[str, float] = {}
     for b in spec["buckets"]:
         mask = np.isin(rank, b["ranks"])
@@ -313,7 +333,17 @@ def model_statistics(
         elif b["paid"] is False:
             mask &= comm <= 0
         out[f"share: {b['label']}"] = float(mask.sum() / n)
-        out[f"income: {b['label']}"] = income_stat(float(comm[mask].mean())) if mask.any() else 0.0
+        if by_month and b["paid"] is None:
+            # 12 x the mean monthly pay over the member-months paid as the bucket's ranks.
+            held = sum(
+                monthly.loc[year_rows, RANK_MEMBERS_COLUMN.format(r)].sum() for r in b["ranks"]
+            )
+            paid = sum(monthly.loc[year_rows, RANK_PAID_COLUMN.format(r)].sum() for r in b["ranks"])
+            out[f"income: {b['label']}"] = income_stat(12.0 * paid / held) if held > 0 else 0.0
+        else:
+            out[f"income: {b['label']}"] = (
+                income_stat(float(comm[mask].mean())) if mask.any() else 0.0
+            )
     out["share_paid_nothing"] = float((comm <= 0).sum() / n)
     quits = monthly["quit_this_month"].to_numpy(dtype=np.float64)
     act = monthly["distributors"].to_numpy(dtype=np.float64)
