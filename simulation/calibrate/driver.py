@@ -47,8 +47,8 @@ MANIFEST_FILE = "manifest.json"
 # Posterior-predictive runs drawn from the posterior for the report (at most the population).
 PREDICTIVE_RUNS = 100
 # Below this share of the particles, the final population's effective sample size is
-# reported as too low to trust the posterior's intervals (pyabc's own adaptive populations
-# aim well above it; fit F of docs/calibration.md ended at 1.5 of 100).
+# reported as too low to trust the posterior's intervals (an assumption, a rule of thumb;
+# fit F of docs/calibration.md ended at 1.5 of 100, the shipped fit at 15.0).
 LOW_ESS_SHARE = 0.2
 # MAD -> standard deviation of a normal distribution.
 MAD_TO_SD = 1.4826
