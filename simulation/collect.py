@@ -111,12 +111,6 @@ RANK_PAID_COLUMN = "rank_commissions_{}"
 RANK_PAID_DESCRIPTION = "Commissions paid this month to the distributors paid as rank '{}', USD."
 
 
-def rank_names(plan) -> list[str]:
-    """The plan's ranks in order (index = paid-as rank), or [] for a plan without ranks."""
-    ranks = plan.components.get("ranks")
-    return list(ranks.names) if ranks is not None else []
-
-
 def paying_components(plan) -> list[str]:
     """Names of the plan's components the company pays (one ``paid_<name>`` column each)."""
     return [k for k in plan.components if plan.spec(k).company_payout]
@@ -161,7 +155,7 @@ def monthly_columns(plan, scenario=None) -> dict[str, str]:
         if key == "paid_recruiting":
             out.update(extra)
         out[key] = text
-    for name in rank_names(plan):
+    for name in plan.rank_names:
         out[RANK_MEMBERS_COLUMN.format(name)] = RANK_MEMBERS_DESCRIPTION.format(name)
         out[RANK_PAID_COLUMN.format(name)] = RANK_PAID_DESCRIPTION.format(name)
     return out
@@ -301,7 +295,7 @@ def rank_row(model: MLMModel) -> dict[str, float]:
     ``pop.rank`` is this month's paid-as rank of everyone in the pay (-1: no rank or not
     paid), kept for this month's quitters; ``commissions_month`` what the month paid them.
     """
-    names = rank_names(model.plan)
+    names = model.plan.rank_names
     if not names:
         return {}
     pop = model.pop

@@ -150,11 +150,7 @@ class RunData:
 
 def rank_names(plan: Plan) -> dict[int, str]:
     """Rank index -> name from the plan's ranks component (-1 = "no rank")."""
-    names = {-1: "no rank"}
-    ranks = plan.components.get("ranks")
-    if ranks is not None:
-        names.update(dict(enumerate(ranks.names)))
-    return names
+    return {-1: "no rank", **dict(enumerate(plan.rank_names))}
 
 
 def retail_share(monthly: pd.DataFrame) -> float | None:

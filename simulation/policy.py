@@ -52,7 +52,7 @@ from simulation.sweep import (
     read_plan,
     run_sweep,
 )
-from simulation.userfile import read_toml, resolve_shipped
+from simulation.userfile import dotted_keys, read_toml, resolve_shipped
 
 POLICY_DIR = SCENARIO_DIR / "policies"
 DEFAULT_POLICIES = "default"
@@ -118,18 +118,6 @@ def resolve_policy_path(name: str | Path | None) -> Path:
     return resolve_shipped(DEFAULT_POLICIES if name is None else name, POLICY_DIR, "policy file")
 
 
-def _flat(table: dict[str, Any]) -> dict[str, Any]:
-    """``{"plan": {"qualification": {"min_pv": 1}}}`` or dotted keys -> dotted keys."""
-    out: dict[str, Any] = {}
-    for k, v in table.items():
-        if isinstance(v, dict):
-            for kk, vv in _flat(v).items():
-                out[f"{k}.{kk}"] = vv
-        else:
-            out[k] = v
-    return out
-
-
 def _check_key(key: str, where: str) -> None:
     section = key.partition(".")[0]
     if section in FIXED_SECTIONS:
@@ -160,7 +148,7 @@ def load_policies(path: Path) -> tuple[BatteryMeta, list[PolicySpec]]:
             )
         if names.count(p.name) > 1:
             raise ConfigError(f"{src}: policy[{i}].name = {p.name!r} is used twice")
-        flat = _flat(p.set)
+        flat = dotted_keys(p.set)
         for key in flat:
             _check_key(key, f"{src}: policy '{p.name}': set.{key}")
         p.set = flat

@@ -111,3 +111,18 @@ def resolve_shipped(name: str | Path, folder: Path, what: str) -> Path:
             return cand
     shipped = ", ".join(sorted(s.stem for s in folder.glob("*.toml")))
     raise ConfigError(f"{what} '{name}' not found (a file path, or one of: {shipped})")
+
+
+def dotted_keys(table: dict[str, Any]) -> dict[str, Any]:
+    """``{"plan": {"qualification": {"min_pv": 1}}}`` or dotted keys -> dotted keys.
+
+    Nested tables become ``a.b.c`` keys; any other value (lists included) is a leaf.
+    """
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        if isinstance(v, dict):
+            for kk, vv in dotted_keys(v).items():
+                out[f"{k}.{kk}"] = vv
+        else:
+            out[k] = v
+    return out

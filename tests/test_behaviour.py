@@ -277,21 +277,10 @@ def test_an_enrollment_kit_is_bought_in_the_joining_month_only():
     # before it 100 each; the member with d uplines pays pv x cum[min(d, 5)], so month t pays
     # 350 x cum[min(t, 5)] + 100 x sum_{d < t} cum[min(d, 5)] (the founders joined in month
     # 0 and buy no kit). Month 1: 0.08 x 350 = 28; month 2: 0.13 x 350 + 0.08 x 100 = 53.5.
-    from simulation.behaviour import pyramid_recruit
+    from simulation.validation.exact import unilevel_chain_model
 
     kit, pv, months = 350.0, 100.0, 8
-    scen = quiet_scenario(
-        "market.population=100",
-        "market.founders=1",
-        'market.network="well_mixed"',
-        f"scenario.months={months}",
-        f"buy.own_use_pv={pv}",
-        f"buy.first_order_pv={kit}",
-        "buy.autoship_share=0",
-        "buy.loader_share=0",
-        'plan.file="unilevel_5"',
-    )
-    m = MLMModel(scenario=scen, agents=False, rules={"recruit": pyramid_recruit(1)})
+    m = unilevel_chain_model(months, pv, f"buy.first_order_pv={kit}")
     cum = np.cumsum([0.08, 0.05, 0.04, 0.04, 0.04])
     for t in range(1, months + 1):
         m.step()

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from simulation import safepath
-from simulation.calibrate.driver import Calibration, run_calibration
+from simulation.calibrate.driver import Calibration, ess_warning, run_calibration
 from simulation.calibrate.priors import load_priors
 from simulation.calibrate.targets import load_targets
 from simulation.config import apply_overrides, load_scenario
@@ -110,8 +110,7 @@ def prepare(args: argparse.Namespace) -> Calibration:
         check_scheduler_address(args.scheduler)
     scen, path = load_scenario(args.scenario, list(args.sets))
     plan = load_plan(Path(scen.plan.file), changes=scen.plan.set)
-    ranks = plan.components.get("ranks")
-    rank_names = list(ranks.names) if ranks is not None else []
+    rank_names = plan.rank_names
     priors = load_priors(args.priors)
     plan_name = Path(scen.plan.file).stem
     targets = load_targets(args.targets, rank_names, plan_name, scen.scenario.months)
@@ -174,8 +173,6 @@ def run(args: argparse.Namespace) -> int:
         lo, hi = res["interval90"][k]
         print(f"  {k:<{width}}  median {res['median'][k]:.4g}  90% interval {lo:.4g} to {hi:.4g}")
     print(f"  effective sample size {res['ess']:.1f} of {cal.population} particles")
-    from simulation.calibrate.outputs import ess_warning  # noqa: PLC0415 - matplotlib: 0.7 s
-
     warn = ess_warning(res, cal.population)
     if warn:
         print(f"  warning: {warn}", file=sys.stderr)

@@ -34,6 +34,7 @@ from simulation import results, safepath
 from simulation.calibrate.priors import Prior
 from simulation.calibrate.targets import Targets
 from simulation.errors import UserError
+from simulation.userfile import dotted_keys
 
 CALIBRATION_FILE = "calibration.json"
 PILOT_FILE = "pilot.parquet"
@@ -116,16 +117,6 @@ class Calibration:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a.b": leaf}`` of nested dicts (lists and other leaves kept whole)."""
-    if not isinstance(value, dict):
-        return {prefix: value}
-    out: dict[str, Any] = {}
-    for k, v in value.items():
-        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
-
-
 def spec_differences(stored: dict[str, Any], spec: dict[str, Any], most: int = 4) -> list[str]:
     """What differs between a stored calibration's inputs and this one's, in words.
 
@@ -135,8 +126,8 @@ def spec_differences(stored: dict[str, Any], spec: dict[str, Any], most: int = 4
     """
     now = json.loads(json.dumps(spec, default=str))
     skip = ("fingerprint", "generations", "simulations")
-    a = _flat({k: v for k, v in stored.items() if k not in skip})
-    b = _flat({k: v for k, v in now.items() if k not in skip})
+    a = dotted_keys({k: v for k, v in stored.items() if k not in skip})
+    b = dotted_keys({k: v for k, v in now.items() if k not in skip})
     words = []
     for key in sorted(a.keys() | b.keys()):
         if key not in a:
@@ -227,6 +218,18 @@ def effective_sample_size(w: np.ndarray) -> float:
     """
     w = np.asarray(w, dtype=np.float64)
     return float(w.sum() ** 2 / np.square(w).sum())
+
+
+def ess_warning(summary: dict[str, Any], population: int) -> str | None:
+    """The warning a posterior resting on few particles gets, or None."""
+    if not summary["ess_low"]:
+        return None
+    return (
+        f"the final population's effective sample size is {summary['ess']:.1f} of "
+        f"{population} particles (below {LOW_ESS_SHARE:.0%}): a few particles hold most of "
+        "the weight, so the posterior's intervals are too narrow and its medians rest on "
+        "those few; run more particles (--population) or calibrate fewer parameters"
+    )
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:

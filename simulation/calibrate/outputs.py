@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from simulation import htmlpage, results, safepath
 from simulation.calibrate import tomlout
-from simulation.calibrate.driver import LOW_ESS_SHARE
+from simulation.calibrate.driver import ess_warning
 from simulation.calibrate.targets import Targets
 from simulation.plans.engine import shipped_plans
 
@@ -172,18 +172,6 @@ def _figure_marginals(cal: Calibration, post: pd.DataFrame) -> bytes:
         ax.set_yticks([])
     fig.tight_layout()
     return htmlpage.png_bytes(fig)
-
-
-def ess_warning(summary: dict[str, Any], population: int) -> str | None:
-    """The warning a posterior resting on few particles gets, or None."""
-    if not summary["ess_low"]:
-        return None
-    return (
-        f"the final population's effective sample size is {summary['ess']:.1f} of "
-        f"{population} particles (below {LOW_ESS_SHARE:.0%}): a few particles hold most of "
-        "the weight, so the posterior's intervals are too narrow and its medians rest on "
-        "those few; run more particles (--population) or calibrate fewer parameters"
-    )
 
 
 def _ess_html(cal: Calibration, summary: dict[str, Any]) -> str:

@@ -207,6 +207,12 @@ class Plan:
         return [k for k in self.components if self.kind(k) == kind]
 
     @property
+    def rank_names(self) -> list[str]:
+        """The plan's ranks, lowest first (index = paid-as rank); [] without ranks."""
+        ranks = self.components.get("ranks")
+        return list(ranks.names) if ranks is not None else []
+
+    @property
     def min_pv(self) -> float:
         """Default monthly PV for commission qualification."""
         return self.qualification.min_pv

@@ -580,13 +580,12 @@ def unilevel_chain_engine(percentages: Sequence[float] | None = None, bv: float 
     }
 
 
-def run_unilevel_chain_model(months: int = 12, pv: float = 100.0):
-    """A chain grown by :func:`pyramid_recruit` (r = 1), everyone buying ``pv`` a month.
+def unilevel_chain_model(months: int = 12, pv: float = 100.0, *sets: str):
+    """The chain of :func:`run_unilevel_chain_model`, built and not yet run.
 
-    Returns ``(paid per month, expected per month)``: in month t the chain has t + 1 members,
-    each with PV = BV = ``pv``; the member with d uplines pays ``pv * sum_{j<=min(d, L)} p_j``,
-    so month t pays ``pv * sum_{d=1}^{t} sum_{j<=min(d, L)} p_j`` (unilevel_5: no rank
-    gates, the 45% cap never binds below 25%).
+    Unilevel_5, one founder, everyone recruits exactly one the month after joining
+    (:func:`pyramid_recruit` r = 1) and uses ``pv`` a month; no top-ups, no loading, nothing
+    else (:func:`quiet_scenario`). ``sets``: further scenario changes.
     """
     from simulation.model import MLMModel  # noqa: PLC0415 - mesa: 0.9 s at every CLI start
 
@@ -599,8 +598,20 @@ def run_unilevel_chain_model(months: int = 12, pv: float = 100.0):
         "buy.autoship_share=0",
         "buy.loader_share=0",
         'plan.file="unilevel_5"',
+        *sets,
     )
-    m = MLMModel(scenario=scen, agents=False, rules={"recruit": pyramid_recruit(1)})
+    return MLMModel(scenario=scen, agents=False, rules={"recruit": pyramid_recruit(1)})
+
+
+def run_unilevel_chain_model(months: int = 12, pv: float = 100.0):
+    """A chain grown by :func:`pyramid_recruit` (r = 1), everyone buying ``pv`` a month.
+
+    Returns ``(paid per month, expected per month)``: in month t the chain has t + 1 members,
+    each with PV = BV = ``pv``; the member with d uplines pays ``pv * sum_{j<=min(d, L)} p_j``,
+    so month t pays ``pv * sum_{d=1}^{t} sum_{j<=min(d, L)} p_j`` (unilevel_5: no rank
+    gates, the 45% cap never binds below 25%).
+    """
+    m = unilevel_chain_model(months, pv)
     pct = np.asarray(m.plan.components["unilevel"].percentages)
     cum = np.cumsum(pct)
     paid, expected = [], []
