@@ -390,7 +390,7 @@ def test_a_calibrated_scenario_is_validated_over_posterior_draws(tmp_path):
         ((), 2),
     ]
     rows = v.calibration_rows(design)
-    lost = next(r for r in rows if r.name == "calib_lost_all_costs")
+    lost = next(r for r in rows if r.name == "calib_lost_purchases")
     assert len(lost.values["per_seed"]) == 10
     assert "90% of runs" in lost.model
     assert "10 posterior draws" in next(r for r in rows if r.name == "calib_no_pay_year").note
