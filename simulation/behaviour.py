@@ -205,14 +205,15 @@ def sharers(model: MLMModel) -> np.ndarray:
     """Active members who are not builders but share the product (``[segments]``).
 
     Discount buyers and retailers who recommend the product to friends, who enroll under
-    them: pitched at ``segments.sharer_pitches_per_month``. Empty when segments are off or
-    the rate is 0 (the default), so no draw is taken for them.
+    them: pitched at ``segments.sharer_pitches_per_month``; wholesale customers do not. Empty
+    when segments are off or the rate is 0 (the default), so no draw is taken for them.
     """
     seg = model.scenario.segments
     if not seg.enabled or seg.sharer_pitches_per_month <= 0:
         return np.empty(0, np.int64)
     active = model.active_ids()
-    return active[model.pop.segment[active] != Segment.BUILDER]
+    pop = model.pop
+    return active[(pop.segment[active] != Segment.BUILDER) & ~pop.wholesale[active]]
 
 
 def sellers(model: MLMModel) -> np.ndarray:

@@ -129,6 +129,7 @@ DISTRIBUTOR_STATE_UNITS: dict[str, str] = {
     "quit_month": "month index (-1 not quit)",
     "recruits": "persons",
     "customers": "persons",
+    "wholesale": "true/false",
     "rank": "rank index of the plan (-1 none)",
     "rank_last": "rank index of the plan (-1 none)",
     "rank_highest": "rank index of the plan (-1 none)",
@@ -154,6 +155,9 @@ DISTRIBUTOR_NOTES: dict[str, str] = {
     "the quitter leaves the tree: sponsor is -1 for roots (founders) and for every quitter, "
     "and differs from enroller for anyone whose enroller (or an upline) quit.",
     "enroller": " Unlike sponsor, not changed when an upline quits.",
+    "wholesale": " They buy, and their volume counts for their uplines, but they share with no "
+    "one and are paid nothing; income statements (calibration targets, mlmsim validate) leave "
+    "them out. Always false unless segments.wholesale_share > 0.",
     "level": " Set at joining (a rejoiner: at the latest joining) and not changed by roll-ups; "
     "compare depth (max_depth in monthly.csv), which roll-ups reduce.",
     "join_month": " For a rejoiner, the month of the latest joining.",
@@ -218,7 +222,7 @@ DISTRIBUTOR_DERIVED: dict[str, Entry] = {
 }
 DISTRIBUTOR_ORDER = (
     "id", "status", "enroller", "sponsor", "level", "join_month", "quit_month", "recruits",
-    "customers", "rank", "rank_last", "rank_highest", "pv_total", "commissions",
+    "customers", "wholesale", "rank", "rank_last", "rank_highest", "pv_total", "commissions",
     "retail_sales", "retail_margin", "purchases", "own_use_value", "kit_cost", "fixed_costs",
     "buyback_refund", "returns_refund", "customer_refunds", "clawback", "inventory_pv", "costs",
     "net_income", "net_income_strict", "commissions_year", "costs_year", "net_income_year",

@@ -294,12 +294,13 @@ def rank_row(model: MLMModel) -> dict[str, float]:
 
     ``pop.rank`` is this month's paid-as rank of everyone in the pay (-1: no rank or not
     paid), kept for this month's quitters; ``commissions_month`` what the month paid them.
+    Distributors only: a wholesale customer (``segments.wholesale_share``) holds no rank.
     """
     names = model.plan.rank_names
     if not names:
         return {}
     pop = model.pop
-    who = np.flatnonzero(pop.rank >= 0)
+    who = np.flatnonzero((pop.rank >= 0) & ~pop.wholesale)
     r = pop.rank[who].astype(np.int64)
     k = len(names)
     n = np.bincount(r, minlength=k)

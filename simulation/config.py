@@ -430,6 +430,9 @@ class Segments(Section):
     ``sharer_pitches_per_month`` > 0 discount buyers and retailers also share the product with
     friends at that rate, and the friends who join enroll under them. With
     ``discount_loyalty_pv`` > 0 discount buyers on autoship order at least that PV a month.
+    With ``wholesale_share`` > 0 that share of discount buyers hold a wholesale-customer
+    account: they buy, and their volume counts for their uplines, but they share with no one,
+    are paid nothing and are not distributors in an income statement.
     """
 
     START_ONLY = frozenset({"enabled"})
@@ -490,6 +493,20 @@ class Segments(Section):
         "product of the month from 125 PV, and its 2015 disclosure reports 'extremely high "
         "participation', but no publication gives the order members who only buy keep; "
         "calibrate it).",
+    )
+
+    wholesale_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of discount buyers who join as wholesale customers (drawn when they "
+        "join): an account that buys at the member price under the member who enrolled them, "
+        "whose volume counts for the uplines as any member's, but who share with no one "
+        "(whatever sharer_pitches_per_month), are paid nothing, and are not distributors in "
+        "an income statement (calibration targets, mlmsim validate). doTERRA has both kinds "
+        "of account (Wholesale Customers and Wellness Advocates) and its statements count "
+        "Wellness Advocates. 0 = every discount buyer is a distributor (assumption: off by "
+        "default; no publication gives the split; calibrate it).",
     )
 
     @model_validator(mode="after")

@@ -47,6 +47,7 @@ STREAMS = (
     "quit",
     "segments",
     "returns",
+    "wholesale",
 )
 
 # Short constructor keywords (for Mesa's batch_run and the web page) -> scenario key paths.
@@ -545,6 +546,15 @@ class MLMModel(mesa.Model):
             Segment.DISCOUNT,
             np.where(rest < p_retailer, Segment.RETAILER, Segment.BUILDER),
         )
+        if seg.wholesale_share <= 0:
+            pop.wholesale[joiners] = False  # (a rejoiner may have been one)
+            return
+        # Wholesale customers, drawn among the discount buyers with a sponsor. A joiner who
+        # sponsors another joiner of the batch (a leader's downline moving companies) stays
+        # a distributor, so wholesale customers are always leaves of the sponsor tree.
+        w = self.streams["wholesale"].random(joiners.size) < seg.wholesale_share
+        leaf = has & ~np.isin(joiners, sponsors)
+        pop.wholesale[joiners] = w & leaf & (pop.segment[joiners] == Segment.DISCOUNT)
 
     # ------------------------------------------------------------------ the month
     def step(self) -> None:

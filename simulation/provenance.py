@@ -471,6 +471,16 @@ PROVENANCE: dict[str, Provenance] = {
         "PV per member-month",
         (0.0, 150.0),
     ),
+    "segments.wholesale_share": _asm(
+        "off (0) by default: every member who only buys is a distributor. doTERRA offers two "
+        "accounts at the member price, Wholesale Customer (cannot enroll anyone or earn) and "
+        "Wellness Advocate (its Earning and Opportunity Guidelines; teams' enrollment guides "
+        "compare the two), and its income statements count Wellness Advocates; many who "
+        "only want the discount still enroll as Wellness Advocates. No publication gives the "
+        "split; calibrate it",
+        "share of discount buyers",
+        (0.0, 1.0),
+    ),
     "recruit.bass_p": _set(
         "bass mode only: the textbook coefficient of innovation; Bass (1969) estimated about "
         "0.01 a year for consumer durables, so set it for the process you study.",

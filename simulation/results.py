@@ -230,6 +230,7 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
         "quit_month": pop.quit_month[ids],
         "recruits": pop.recruits[ids],
         "customers": pop.customers[ids],
+        "wholesale": pop.wholesale[ids],
         "rank": pop.rank[ids],
         "rank_last": pop.rank_last[ids],
         "rank_highest": pop.rank_highest[ids],

@@ -52,6 +52,7 @@ FIELDS: list[tuple[str, str, float, str]] = [
     ("autoship", "bool", False, "Tops up to the monthly minimum PV."),
     ("loader", "bool", False, "Buys extra stock in the first months (inventory loading)."),
     ("segment", "int8", 3, "Why they joined (see Segment); builder unless segments are on."),
+    ("wholesale", "bool", False, "A discount buyer with a wholesale-customer account."),
     ("expected_income", "float64", 0.0, "Expected monthly income from the business, USD."),
     ("pitched", "int16", 0, "Times pitched the opportunity so far."),
     ("refused_until", "int16", -1, "Not pitched again before this month."),

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from simulation import collect
 from simulation.behaviour import support
 from simulation.config import load_scenario
 from simulation.errors import ConfigError
@@ -207,6 +208,97 @@ def test_sharing_off_takes_no_draws():
     assert default == _fingerprint("segments.sharer_pitches_per_month=0")
     assert default == before
     assert default != _fingerprint("segments.sharer_pitches_per_month=0.5")
+
+
+def test_wholesale_customers_off_take_no_draws():
+    # The default 0 gives the run of the code before wholesale customers existed (the same
+    # digest as the sharing test's); 0 set explicitly changes nothing. A share above 0 does
+    # once discount buyers share (wholesale customers do not), as fewer friends enroll.
+    assert _fingerprint("segments.wholesale_share=0") == SEGMENTS_RUN_BEFORE
+    sharing = "segments.sharer_pitches_per_month=0.5"
+    assert _fingerprint(sharing, "segments.wholesale_share=0.5") != _fingerprint(sharing)
+
+
+def _wholesale_run(share: float, seed: int) -> MLMModel:
+    m = classroom(
+        "segments.enabled=true",
+        "segments.discount_share=0.6",
+        "segments.sharer_pitches_per_month=1",
+        f"segments.wholesale_share={share}",
+        "segments.downgrade_prob=0",  # every discount buyer was one when joining
+        "scenario.months=18",
+        seed=seed,
+    )
+    for _ in range(m.scenario.scenario.months):
+        m.step()
+        check_invariants(m)
+    return m
+
+
+def test_wholesale_customers_are_drawn_among_discount_buyers_and_stay_unpaid_leaves():
+    # Each discount buyer with a sponsor is a wholesale customer with probability w (no
+    # leader moves companies here, so no joiner sponsors another of its batch): over the
+    # seeds the count is Binomial(discount recruits, w), a z-test within 4 SE. A wholesale
+    # customer shares with no one (the sharers pitch at 1 a month, so other discount buyers
+    # do enroll friends), so none is anyone's enroller or sponsor, and none is ever paid.
+    w = 0.4
+    hits = trials = 0
+    for seed in range(6):
+        m = _wholesale_run(w, seed)
+        pop, ever = m.pop, m.ever_ids
+        ws = ever[pop.wholesale[ever]]
+        assert (pop.segment[ws] == Segment.DISCOUNT).all()
+        assert (pop.enroller[ws] >= 0).all()  # founders are builders, never wholesale
+        recruits = ever[pop.enroller[ever] >= 0]
+        discount = recruits[pop.segment[recruits] == Segment.DISCOUNT]
+        hits += int(pop.wholesale[discount].sum())
+        trials += discount.size
+        assert not np.isin(ws, pop.enroller[ever]).any()
+        assert not np.isin(ws, pop.sponsor[ever]).any()
+        assert (pop.commissions[ws] == 0).all()
+        assert (pop.pv_total[ws] > 0).all()  # they buy
+        sharers = pop.enroller[recruits]
+        assert (pop.segment[sharers] == Segment.DISCOUNT).any(), "no discount buyer shared"
+    assert trials > 250
+    se = math.sqrt(w * (1 - w) / trials)
+    assert abs(hits / trials - w) < 4 * se, (hits, trials)
+
+
+def test_income_statements_leave_wholesale_customers_out():
+    # A statement of the run with wholesale customers is the statement of the same run's
+    # table without their rows: model_statistics drops them itself. With them counted (the
+    # column removed), the shares differ, so the check can fail.
+    from simulation import outcomes, results
+    from simulation.calibrate.targets import load_targets, model_statistics
+
+    m = classroom(
+        "segments.enabled=true",
+        "segments.discount_share=0.6",
+        "segments.wholesale_share=0.7",
+        'plan.file="doterra_like"',
+        "buy.own_use_pv=150",
+        "recruit.pitches_per_month=8",
+        "scenario.months=30",
+        seed=3,
+    ).run()
+    run = results.run_data(m)
+    names = outcomes.rank_names(run.plan)
+    spec = load_targets("scenarios/targets/realistic.toml", list(run.plan.rank_names)).spec()
+    dist = run.dist
+    ws = dist["wholesale"].to_numpy()
+    assert 40 < ws.sum() < len(dist) - 40
+    with_column = model_statistics(dist, run.monthly, names, spec)
+    distributors = dist[~ws].drop(columns="wholesale").reset_index(drop=True)
+    assert with_column == model_statistics(distributors, run.monthly, names, spec)
+    everyone = model_statistics(dist.drop(columns="wholesale"), run.monthly, names, spec)
+    assert everyone != with_column
+    # The month-by-month rank counts leave them out too: a wholesale customer buying 100 PV
+    # or more is paid as a rank in the pay, but no rank_members column counts them.
+    pop = m.pop
+    assert ((pop.rank >= 0) & pop.wholesale).any()
+    row = collect.rank_row(m)
+    counted = sum(v for k, v in row.items() if k.startswith("rank_members_"))
+    assert counted == int(((pop.rank >= 0) & ~pop.wholesale).sum())
 
 
 def test_discount_buyers_on_autoship_keep_their_loyalty_order():

@@ -154,6 +154,11 @@ LIVE = {
     "segments.downgrade_prob": (1.0, ["segments.enabled=true"]),
     "segments.sharer_pitches_per_month": (3.0, ["segments.enabled=true"]),
     "segments.discount_loyalty_pv": (150.0, ["segments.enabled=true"]),
+    # Read at each join; wholesale customers share with no one, so the sharers must pitch.
+    "segments.wholesale_share": (
+        1.0,
+        ["segments.enabled=true", "segments.sharer_pitches_per_month=3"],
+    ),
     "expectations.optimism": (10.0, ["expectations.enabled=true"]),
     "expectations.outside_option_usd": (1000.0, ["expectations.enabled=true"]),
     "expectations.scale_usd": (1.0, ["expectations.enabled=true"]),

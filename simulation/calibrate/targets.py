@@ -300,8 +300,9 @@ def model_statistics(
 
     The statement year is the run's last 12 months; its members are everyone who was a
     distributor in at least one of them (``all_participants`` of
-    :func:`simulation.metrics.income_disclosure`); a member's rank is their rank at the end
-    (for quitters the rank they last held); income is commissions over the year.
+    :func:`simulation.metrics.income_disclosure`) but wholesale customers
+    (``segments.wholesale_share``), who are not distributors; a member's rank is their rank at
+    the end (for quitters the rank they last held); income is commissions over the year.
 
     Args:
         dist: the per-distributor table (``results.distributor_columns``).
@@ -320,6 +321,8 @@ def model_statistics(
     quit_m = dist["quit_month"].to_numpy()
     active = status == "distributor"
     members = (active & (join <= last)) | ((status == "quit") & (quit_m >= first))
+    if "wholesale" in dist:  # wholesale customers are not distributors: no statement counts them
+        members &= ~dist["wholesale"].to_numpy(dtype=bool)
     comm = dist["commissions_year"].to_numpy(dtype=np.float64)[members]
     rank = np.array([names.get(int(r), NO_RANK) for r in dist["rank"].to_numpy()[members]])
     n = max(int(members.sum()), 1)

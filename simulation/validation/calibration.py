@@ -206,6 +206,10 @@ def simulate_realistic(scenario: str, seed: int, sets: tuple[str, ...] = ()) -> 
     seconds = time.perf_counter() - t0
     months = m.month
     dist = results.distributor_columns(m)
+    # Every figure below counts distributors: wholesale customers (segments.wholesale_share)
+    # are customers with an account, in no statement, survey of participants or top share.
+    keep = ~dist["wholesale"]
+    dist = {k: v[keep] for k, v in dist.items()}
     df = pd.DataFrame(dist)
     first = months - 11
     ids = income_disclosure(df, range(first, months + 1))
