@@ -156,7 +156,8 @@ DISTRIBUTOR_NOTES: dict[str, str] = {
     "and differs from enroller for anyone whose enroller (or an upline) quit.",
     "enroller": " Unlike sponsor, not changed when an upline quits.",
     "wholesale": " They buy, and their volume counts for their uplines, but they share with no "
-    "one and are paid nothing; income statements (calibration targets, mlmsim validate) leave "
+    "one (leaves of the sponsor tree: a plan paying on others' volume pays them nothing); "
+    "income statements (calibration targets, mlmsim validate) leave "
     "them out. Always false unless segments.wholesale_share > 0.",
     "level": " Set at joining (a rejoiner: at the latest joining) and not changed by roll-ups; "
     "compare depth (max_depth in monthly.csv), which roll-ups reduce.",

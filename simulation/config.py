@@ -431,8 +431,9 @@ class Segments(Section):
     friends at that rate, and the friends who join enroll under them. With
     ``discount_loyalty_pv`` > 0 discount buyers on autoship order at least that PV a month.
     With ``wholesale_share`` > 0 that share of discount buyers hold a wholesale-customer
-    account: they buy, and their volume counts for their uplines, but they share with no one,
-    are paid nothing and are not distributors in an income statement.
+    account: they buy, and their volume counts for their uplines, but they share with no one
+    (so they stay leaves, whom a plan paying on others' volume pays nothing) and are not
+    distributors in an income statement.
     """
 
     START_ONLY = frozenset({"enabled"})
@@ -502,7 +503,8 @@ class Segments(Section):
         description="Share of discount buyers who join as wholesale customers (drawn when they "
         "join): an account that buys at the member price under the member who enrolled them, "
         "whose volume counts for the uplines as any member's, but who share with no one "
-        "(whatever sharer_pitches_per_month), are paid nothing, and are not distributors in "
+        "(whatever sharer_pitches_per_month: they stay leaves of the sponsor tree, whom a plan "
+        "paying on others' volume, as doTERRA's, pays nothing) and are not distributors in "
         "an income statement (calibration targets, mlmsim validate). doTERRA has both kinds "
         "of account (Wholesale Customers and Wellness Advocates) and its statements count "
         "Wellness Advocates. 0 = every discount buyer is a distributor (assumption: off by "
