@@ -194,8 +194,9 @@ def test_pyramid_rule_rejects_a_bad_r():
 # the calibration scenario and the command
 
 
-def test_realistic_scenario_cites_its_sources():
-    scen, path = load_scenario("realistic")
+@pytest.mark.parametrize("name", ["realistic", "realistic_monthly"])
+def test_realistic_scenario_cites_its_sources(name):
+    scen, path = load_scenario(name)
     assert 20_000 <= scen.market.population <= 150_000  # a town or a small city
     assert 60 <= scen.scenario.months <= 120
     text = path.read_text(encoding="utf-8")
