@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from simulation.collect import RANK_MEMBERS_COLUMN, RANK_PAID_COLUMN
 from simulation.errors import ConfigError, format_validation_error
 from simulation.metrics import annual_quit_rate, at_risk
+from simulation.metrics.disclosure import year_populations
 from simulation.outcomes import retail_share
 from simulation.userfile import read_toml
 
@@ -316,15 +317,13 @@ def model_statistics(
     """
     last = int(monthly["month"].iloc[-1])
     first = last - 11
-    status = dist["status"].to_numpy()
-    join = dist["join_month"].to_numpy()
-    quit_m = dist["quit_month"].to_numpy()
-    active = status == "distributor"
-    members = (active & (join <= last)) | ((status == "quit") & (quit_m >= first))
-    if "wholesale" in dist:  # wholesale customers are not distributors: no statement counts them
-        members &= ~dist["wholesale"].to_numpy(dtype=bool)
+    members = year_populations(dist, first, last)["all_participants"]
     comm = dist["commissions_year"].to_numpy(dtype=np.float64)[members]
-    rank = np.array([names.get(int(r), NO_RANK) for r in dist["rank"].to_numpy()[members]])
+    # Rank names by lookup (index 0 = rank -1), not a Python loop over the members.
+    codes = dist["rank"].to_numpy(dtype=np.int64)[members]
+    top = int(codes.max()) if codes.size else -1
+    lookup = np.array([names.get(i, NO_RANK) for i in range(-1, top + 1)])
+    rank = lookup[codes + 1]
     n = max(int(members.sum()), 1)
     by_month = spec.get("income_basis", "year") == "month_at_rank"
     year_rows = (monthly["month"] >= first) & (monthly["month"] <= last)

@@ -49,6 +49,34 @@ def _ids_block(sub: pd.DataFrame, population: str, participants: int) -> pd.Data
     return pd.DataFrame(blocks)
 
 
+def year_populations(df: pd.DataFrame, first: int, last: int) -> dict[str, np.ndarray]:
+    """Row masks of a statement year's populations (see :func:`income_disclosure`).
+
+    ``active_full_year``, ``joined_during_year``, ``quit_during_year`` and their union
+    ``all_participants``. Wholesale customers (a true ``wholesale`` column, when the table has
+    one: ``segments.wholesale_share``) are in none: they are not distributors, and no
+    statement counts them.
+    """
+    status = df["status"].astype(str).to_numpy()
+    join = df["join_month"].to_numpy()
+    quit_ = df["quit_month"].to_numpy()
+    is_active = status == "distributor"
+    is_quit = status == "quit"
+    if "wholesale" in df:
+        distributor = ~df["wholesale"].to_numpy(dtype=bool)
+        is_active &= distributor
+        is_quit &= distributor
+    full_year = is_active & (join >= 0) & (join < first)
+    joined_in = is_active & (join >= first) & (join <= last)
+    quit_in = is_quit & (quit_ >= first) & (quit_ <= last)
+    return {
+        "active_full_year": full_year,
+        "joined_during_year": joined_in,
+        "quit_during_year": quit_in,
+        "all_participants": full_year | joined_in | quit_in,
+    }
+
+
 def income_disclosure(df: pd.DataFrame, year_months: Sequence[int]) -> pd.DataFrame:
     """Income disclosure statement for one year, in the published form and the full picture.
 
@@ -65,6 +93,8 @@ def income_disclosure(df: pd.DataFrame, year_months: Sequence[int]) -> pd.DataFr
     - ``quit_during_year``: ``status == "quit"`` and ``first <= quit_month <= last``.
     - ``all_participants``: the union of the three: everyone who was a distributor in at least
       one month of the year (quitters from before the year and joiners after it are out).
+
+    Wholesale customers are in none of them (:func:`year_populations`).
 
     Each population has one row per rank present in it (ascending, the ``rank`` column as
     recorded, e.g. -1 = no rank; for quitters the rank they last held), then one row for all
@@ -98,7 +128,7 @@ def income_disclosure(df: pd.DataFrame, year_months: Sequence[int]) -> pd.DataFr
         raise ValueError("year_months is empty; pass the months of the year.")
     first, last = min(months), max(months)
     status = df["status"].astype(str).to_numpy()
-    join = int_vector(df["join_month"].to_numpy(), "join_month")
+    int_vector(df["join_month"].to_numpy(), "join_month")  # checked here; used by year_populations
     quit_ = int_vector(df["quit_month"].to_numpy(), "quit_month")
     for col in ("commissions_year", "costs_year", "net_income_year"):
         vector(df[col].to_numpy(), col)
@@ -111,21 +141,10 @@ def income_disclosure(df: pd.DataFrame, year_months: Sequence[int]) -> pd.DataFr
             f"income_disclosure: row {df.index[i]!r} has status {status[i]!r} and quit_month "
             f"{quit_[i]}; expected 'distributor' with -1 or 'quit' with a month."
         )
-    full_year = is_active & (join >= 0) & (join < first)
-    joined_in = is_active & (join >= first) & (join <= last)
-    quit_in = is_quit & (quit_ >= first) & (quit_ <= last)
-    everyone = full_year | joined_in | quit_in
-    participants = int(everyone.sum())
+    pops = year_populations(df, first, last)
+    participants = int(pops["all_participants"].sum())
     frame = df.loc[:, list(IDS_COLUMNS)].reset_index(drop=True)
-    parts = [
-        _ids_block(frame[mask], name, participants)
-        for name, mask in (
-            ("active_full_year", full_year),
-            ("joined_during_year", joined_in),
-            ("quit_during_year", quit_in),
-            ("all_participants", everyone),
-        )
-    ]
+    parts = [_ids_block(frame[mask], name, participants) for name, mask in pops.items()]
     out = pd.concat(parts, ignore_index=True)
     out["rank"] = out["rank"].astype("Int64")
     out["count"] = out["count"].astype(np.int64)
