@@ -129,6 +129,7 @@ DISTRIBUTOR_STATE_UNITS: dict[str, str] = {
     "quit_month": "month index (-1 not quit)",
     "recruits": "persons",
     "customers": "persons",
+    "joined_as": "text",
     "wholesale": "true/false",
     "rank": "rank index of the plan (-1 none)",
     "rank_last": "rank index of the plan (-1 none)",
@@ -139,6 +140,7 @@ DISTRIBUTOR_STATE_UNITS: dict[str, str] = {
     "retail_margin": "USD",
     "purchases": "USD",
     "own_use_value": "USD",
+    "own_use_paid": "USD",
     "kit_cost": "USD",
     "fixed_costs": "USD",
     "buyback_refund": "USD",
@@ -168,6 +170,12 @@ DISTRIBUTOR_NOTES: dict[str, str] = {
     "retail_margin": " Cumulative, whole run.",
     "purchases": " Cumulative, whole run.",
     "own_use_value": " Cumulative, whole run.",
+    "own_use_paid": " Cumulative, whole run; own_use_value / buy.own_use_value_share when "
+    "that share is above 0.",
+    "joined_as": " 'discount' (buys for the household), 'retailer' (sells, does not recruit) "
+    "or 'builder' (sells and recruits); 'builder' for everyone unless segments are on. Unlike "
+    "the segment a member is in at the end, not changed when a builder or retailer who gives "
+    "up stays on for the discount.",
     "kit_cost": " Cumulative, whole run.",
     "fixed_costs": " Cumulative, whole run.",
     "buyback_refund": " Cumulative, whole run.",
@@ -200,6 +208,12 @@ DISTRIBUTOR_DERIVED: dict[str, Entry] = {
         "not valued).",
         "unit": "USD",
     },
+    "net_income_reported": {
+        "meaning": "Net income as a participant would report it (survey answers): product "
+        "used at home worth what was paid for it, neither gain nor loss; every business cost "
+        "counted: net_income_strict + own_use_paid (state.net_income_reported).",
+        "unit": "USD",
+    },
     "commissions_year": {
         "meaning": "Commissions net of clawbacks in the last 12 months (the income "
         "disclosure year; the whole run if it is shorter).",
@@ -223,10 +237,11 @@ DISTRIBUTOR_DERIVED: dict[str, Entry] = {
 }
 DISTRIBUTOR_ORDER = (
     "id", "status", "enroller", "sponsor", "level", "join_month", "quit_month", "recruits",
-    "customers", "wholesale", "rank", "rank_last", "rank_highest", "pv_total", "commissions",
-    "retail_sales", "retail_margin", "purchases", "own_use_value", "kit_cost", "fixed_costs",
-    "buyback_refund", "returns_refund", "customer_refunds", "clawback", "inventory_pv", "costs",
-    "net_income", "net_income_strict", "commissions_year", "costs_year", "net_income_year",
+    "customers", "joined_as", "wholesale", "rank", "rank_last", "rank_highest", "pv_total",
+    "commissions", "retail_sales", "retail_margin", "purchases", "own_use_value", "own_use_paid",
+    "kit_cost", "fixed_costs", "buyback_refund", "returns_refund", "customer_refunds", "clawback",
+    "inventory_pv", "costs", "net_income", "net_income_strict", "net_income_reported",
+    "commissions_year", "costs_year", "net_income_year",
     "willingness", "effort", "reachable_prospects", "region",
 )  # fmt: skip
 

@@ -546,6 +546,7 @@ class MLMModel(mesa.Model):
             Segment.DISCOUNT,
             np.where(rest < p_retailer, Segment.RETAILER, Segment.BUILDER),
         )
+        pop.joined_as[joiners] = pop.segment[joiners]
         if seg.wholesale_share <= 0:
             pop.wholesale[joiners] = False  # (a rejoiner may have been one)
             return
@@ -663,6 +664,7 @@ class MLMModel(mesa.Model):
         pop.purchases[who] += cost
         pop.pv_total[who] += pv
         pop.own_use_value[who] += p.own_use_pv * usd * self.scenario.buy.own_use_value_share
+        pop.own_use_paid[who] += p.own_use_pv * usd
         markup = self.plan.retail.markup
         sales = cust * usd * (1.0 + markup)
         pop.retail_sales[who] += sales

@@ -34,7 +34,14 @@ from simulation.errors import ConfigError, UserError
 from simulation.outcomes import Analysis, RunData
 from simulation.plans import plan_from_dict
 from simulation.safepath import atomic_write, locked_folder, safe_name
-from simulation.state import STATUS_NAMES, commissions_net, costs, net_income
+from simulation.state import (
+    SEGMENT_NAMES,
+    STATUS_NAMES,
+    commissions_net,
+    costs,
+    net_income,
+    net_income_reported,
+)
 
 if TYPE_CHECKING:
     from simulation.model import MLMModel
@@ -230,6 +237,7 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
         "quit_month": pop.quit_month[ids],
         "recruits": pop.recruits[ids],
         "customers": pop.customers[ids],
+        "joined_as": np.array([SEGMENT_NAMES.get(s, "") for s in range(4)])[pop.joined_as[ids]],
         "wholesale": pop.wholesale[ids],
         "rank": pop.rank[ids],
         "rank_last": pop.rank_last[ids],
@@ -240,6 +248,7 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
         "retail_margin": pop.retail_margin[ids],
         "purchases": pop.purchases[ids],
         "own_use_value": pop.own_use_value[ids],
+        "own_use_paid": pop.own_use_paid[ids],
         "kit_cost": pop.kit_cost[ids],
         "fixed_costs": pop.fixed_costs[ids],
         "buyback_refund": pop.buyback_refund[ids],
@@ -251,6 +260,9 @@ def distributor_columns(model: MLMModel) -> dict[str, np.ndarray]:
         "net_income": net_income(money),
         "net_income_strict": net_income(money, own_use_as_cost=True),
     }
+    cols["net_income_reported"] = net_income_reported(
+        {**money, "own_use_paid": cols["own_use_paid"]}
+    )
     # Last 12 months (the income disclosure year): cumulative now minus 12 months ago.
     start = model.year_start
     year = {k: v - start[k][ids] for k, v in money.items()} if start is not None else money

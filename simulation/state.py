@@ -51,7 +51,14 @@ FIELDS: list[tuple[str, str, float, str]] = [
     ("leader", "bool", False, "A founder drawn as a leader ([people] leader_founders)."),
     ("autoship", "bool", False, "Tops up to the monthly minimum PV."),
     ("loader", "bool", False, "Buys extra stock in the first months (inventory loading)."),
-    ("segment", "int8", 3, "Why they joined (see Segment); builder unless segments are on."),
+    (
+        "segment",
+        "int8",
+        3,
+        "Why they take part now (see Segment); builder unless segments are on. A builder or "
+        "retailer who gives up may stay on for the discount (joined_as keeps why they joined).",
+    ),
+    ("joined_as", "int8", 3, "Why they joined (see Segment), at the latest joining."),
     ("wholesale", "bool", False, "A discount buyer with a wholesale-customer account."),
     ("expected_income", "float64", 0.0, "Expected monthly income from the business, USD."),
     ("pitched", "int16", 0, "Times pitched the opportunity so far."),
@@ -78,6 +85,12 @@ FIELDS: list[tuple[str, str, float, str]] = [
     ("retail_margin", "float64", 0.0, "Retail sales minus their wholesale cost, USD."),
     ("purchases", "float64", 0.0, "Product bought from the company at wholesale, USD."),
     ("own_use_value", "float64", 0.0, "Value of product consumed at home, USD."),
+    (
+        "own_use_paid",
+        "float64",
+        0.0,
+        "Paid for product consumed at home, USD (own use at its wholesale price).",
+    ),
     ("kit_cost", "float64", 0.0, "Starter kit paid, USD."),
     ("fixed_costs", "float64", 0.0, "Fees, samples, events, USD."),
     ("buyback_refund", "float64", 0.0, "Refund for stock returned on quitting, USD."),
@@ -137,7 +150,8 @@ def net_income(cols: Mapping[str, np.ndarray], own_use_as_cost: bool = False) ->
     Args:
         cols: money field name -> array (see :func:`costs`).
         own_use_as_cost: True counts product used at home as a pure cost (full-cost studies);
-            False credits it at ``own_use_value`` (what participants' surveys count).
+            False credits it at ``own_use_value`` (``buy.own_use_value_share`` of its price;
+            :func:`net_income_reported` counts it at its price, as survey answers do).
     """
     # Inflows first, then each outflow: the order of the sums is part of the bit-for-bit
     # reproducibility of stored results.
@@ -151,6 +165,20 @@ def net_income(cols: Mapping[str, np.ndarray], own_use_as_cost: bool = False) ->
     if not own_use_as_cost:
         net = net + cols["own_use_value"]
     return net
+
+
+def net_income_reported(cols: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Net income as a participant would report it, USD.
+
+    :func:`net_income` with product used at home worth exactly what was paid for it (neither
+    a gain nor a loss), and every business cost (kit, fees, samples, events, unsold stock) a
+    cost.
+
+    ``cols`` also needs ``own_use_paid`` (a memo field, not a flow: what the household
+    product cost). Survey answers ("did you make or lose money?") count this way
+    (docs/validation.md, "Survey answers").
+    """
+    return net_income(cols, own_use_as_cost=True) + cols["own_use_paid"]
 
 
 class Population:

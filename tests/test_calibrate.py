@@ -228,7 +228,8 @@ def test_toml_writer_round_trips():
 SETS = ["plan.file=unilevel_7_dt", "market.population=600", "scenario.months=24",
         "recruit.join_prob=0.5", "recruit.pitches_per_month=3.0", "buy.own_use_pv=60.0",
         "people.skill_sigma=0.0", "costs.starter_kit_usd=60.7",
-        "quit.idle_extra=0.05"]  # fmt: skip
+        "quit.idle_extra=0.05", "segments.enabled=false",
+        "costs.fixed_usd_monthly=25.0"]  # fmt: skip
 TRUTH = {"quit.base_monthly": 0.03}
 PRIORS = """
 [priors."quit.base_monthly"]

@@ -222,21 +222,27 @@ def test_calibration_rows_state_source_population_and_range():
     by = {r.name: r.values["model"] for r in rows}
     shares = by["calib_lost"] + by["calib_broke_even"] + by["calib_profit"]
     assert shares == pytest.approx(1.0)
-    # Without member segments there is no split by why people joined.
-    assert math.isnan(rows[0].values["run"]["discount_joined"])
-    assert "discount buyers" not in next(r.note for r in rows if r.name == "calib_lost")
+    # Without member segments everyone joined to make money: the survey asks everyone.
+    run = rows[0].values["run"]
+    assert run["asked_share"] == 1.0 and run["lost"] == run["lost_everyone"]
+    assert "Asked:" not in next(r.note for r in rows if r.name == "calib_lost")
 
 
-def test_loss_share_splits_by_segment():
-    """With segments on, everyone who joined is a discount buyer or not: the loss share is the
-    two groups' shares weighted by their sizes."""
+def test_survey_rows_ask_the_members_who_joined_to_make_money():
+    """With segments on, the survey rows ask only the members who did not join for the
+    discount; the note's figure over everyone who joined mixes in the discount joiners."""
     sets = ("market.population=20000", "segments.enabled=true", "recruit.pitches_per_month=6")
     run = v.simulate_realistic("realistic", 1, sets)
-    d = run["discount_joined"]
-    assert 0 < d < 1
-    assert run["lost"] == pytest.approx(d * run["lost_discount"] + (1 - d) * run["lost_business"])
-    note = calibration._lost_by_segment(run)
-    assert f"lost {100 * run['lost_discount']:.1f}%" in note
+    assert 0 < run["asked_share"] < 1
+    assert run["asked"] == round(run["asked_share"] * run["ever_joined"])
+    for a in ("lost", "broke_even", "profit"):
+        assert 0 <= run[a] <= 1 and 0 <= run[f"{a}_everyone"] <= 1
+    assert run["lost"] + run["broke_even"] + run["profit"] == pytest.approx(1)
+    # Discount joiners count their household product at its price and pay $2 a month: most
+    # of them end within $100 of zero, so everyone together breaks even more often.
+    assert run["broke_even_everyone"] > run["broke_even"]
+    note = calibration._survey_note(run)
+    assert f"lost {100 * run['lost_everyone']:.1f}%" in note
 
 
 def test_mlmsim_validate_quick_prints_the_table(tmp_path, capsys):

@@ -22,6 +22,7 @@ from simulation.collect import RANK_MEMBERS_COLUMN, RANK_PAID_COLUMN
 from simulation.errors import ConfigError, format_validation_error
 from simulation.metrics import annual_quit_rate, at_risk
 from simulation.metrics.disclosure import year_populations
+from simulation.metrics.survey import BROKE_EVEN_USD, SURVEY_ANSWERS, survey_answers
 from simulation.outcomes import retail_share
 from simulation.userfile import read_toml
 
@@ -29,6 +30,8 @@ NO_RANK = "no rank"
 # Published shares are rounded (doTERRA: 4 decimals over 13 rows); they must sum to 1 within
 # this (assumption: 13 rows rounded to 1e-4 err by at most 6.5e-4).
 SHARE_SUM_TOLERANCE = 0.002
+# Survey shares are whole percents (AARP: 47 / 27 / 26): three rounded to 0.01 err by 0.015.
+SURVEY_SUM_TOLERANCE = 0.015
 
 
 class _Strict(BaseModel):
@@ -96,6 +99,31 @@ class Growth(_Strict):
         return self
 
 
+class Survey(_Strict):
+    """``[targets.survey]``: a survey of people who ever took part (metrics.survey).
+
+    The shares of the members who joined to make money whose lifetime net income, as they
+    would report it, is a loss, about zero (within ``band_usd``) or a profit.
+    """
+
+    lost: float = Field(ge=0, le=1, description="Share who lost money.")
+    broke_even: float = Field(ge=0, le=1, description="Share who broke even.")
+    profit: float = Field(ge=0, le=1, description="Share who made a profit.")
+    band_usd: float = Field(
+        BROKE_EVEN_USD, ge=0, description="A net within this of zero is 'broke even', USD."
+    )
+
+    @model_validator(mode="after")
+    def _sum(self) -> Survey:
+        total = self.lost + self.broke_even + self.profit
+        if abs(total - 1.0) > SURVEY_SUM_TOLERANCE:
+            raise ValueError(
+                f"lost + broke_even + profit = {total:.4f}, expected 1 (within "
+                f"{SURVEY_SUM_TOLERANCE}): every respondent gives one of the three answers"
+            )
+        return self
+
+
 class Extra(_Strict):
     """``[targets]``: which summary statistics enter the distance, and their weights."""
 
@@ -105,6 +133,7 @@ class Extra(_Strict):
     attrition: float | None = Field(None, ge=0, le=1, description="Annual quit rate, last year.")
     retail_share: float | None = Field(None, ge=0, le=1, description="Customer PV / all PV.")
     growth: Growth | None = Field(None, description="Published size over time (its shape).")
+    survey: Survey | None = Field(None, description="Survey answers: lost, broke even, profit.")
     weights: dict[str, float] = Field(
         default_factory=dict, description="Weight per statistic name (default 1)."
     )
@@ -149,6 +178,9 @@ class Targets:
             "stats": list(self.observed),
             "growth_months": list((self.extra.get("growth") or {}).get("months", [])),
             "income_basis": self.extra.get("income_basis", "year"),
+            "survey_band_usd": float(
+                (self.extra.get("survey") or {}).get("band_usd", BROKE_EVEN_USD)
+            ),
         }
 
 
@@ -160,6 +192,11 @@ def income_stat(usd: float) -> float:
 def growth_stat(month: int) -> str:
     """The name of the growth statistic at ``month``."""
     return f"growth: month {month}"
+
+
+def survey_stat(answer: str) -> str:
+    """The name of a survey statistic (``answer`` one of ``SURVEY_ANSWERS``)."""
+    return f"survey: {answer.replace('_', ' ')}"
 
 
 def load_targets(
@@ -279,6 +316,8 @@ def load_targets(
                 for m, x in zip(ex.growth.months, ex.growth.members, strict=True)
             }
         )
+    if ex.survey is not None:
+        observed.update({survey_stat(a): float(getattr(ex.survey, a)) for a in SURVEY_ANSWERS})
     if not observed:
         raise ConfigError(f"{where}: [targets] selects no statistic to fit")
     for key, w in ex.weights.items():
@@ -362,4 +401,9 @@ def model_statistics(
         top = sizes.max()
         for m, x in zip(growth, sizes, strict=True):
             out[growth_stat(m)] = float(x / top) if top > 0 else 0.0
+    if any(k.startswith("survey: ") for k in spec["stats"]):
+        answers = survey_answers(dist, spec.get("survey_band_usd", BROKE_EVEN_USD))
+        for a in SURVEY_ANSWERS:
+            v = answers[a]
+            out[survey_stat(a)] = float(v) if math.isfinite(v) else 0.0  # nobody asked
     return {k: out[k] for k in spec["stats"]}

@@ -12,6 +12,8 @@ second:
   :func:`monthly_quit_rate`, :func:`at_risk`.
 * :mod:`~simulation.metrics.disclosure`: the income disclosure statement,
   :func:`income_disclosure`.
+* :mod:`~simulation.metrics.survey`: survey answers (lost money, broke even, profit) of the
+  members who joined to make money, :func:`survey_answers`.
 * :mod:`~simulation.metrics.indicators`: pyramid-risk indicators with their legal or
   conventional sources, :func:`pyramid_indicators`, and :func:`recruitment_income`.
 * :mod:`~simulation.metrics.legal`: the legal tests of Amway 1979, the Vemma and Herbalife
@@ -56,9 +58,11 @@ from simulation.metrics.inequality import (
     top_share,
 )
 from simulation.metrics.saturation import SATURATION_COLUMNS, level_saturation, reachable_prospects
+from simulation.metrics.survey import BROKE_EVEN_USD, survey_answers
 
 __all__ = [
     "AMWAY",
+    "BROKE_EVEN_USD",
     "BURNLOUNGE",
     "CONCENTRATION_COLUMNS",
     "FTC_GUIDANCE",
@@ -85,6 +89,7 @@ __all__ = [
     "recruitment_income",
     "share_below",
     "summary",
+    "survey_answers",
     "survival_by_cohort",
     "top_share",
 ]

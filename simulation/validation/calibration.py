@@ -13,7 +13,8 @@ import pandas as pd
 from simulation import posterior, results
 from simulation.config import load_scenario
 from simulation.metrics import annual_quit_rate, at_risk, income_disclosure, top_share
-from simulation.state import Segment
+from simulation.metrics.disclosure import year_populations
+from simulation.metrics.survey import BROKE_EVEN_USD, survey_answers, survey_population
 from simulation.validation.row import (
     Row,
     percent,
@@ -162,7 +163,12 @@ PUBLISHED: dict[str, dict[str, Any]] = {
 
 # With this many runs or more a row shows the band holding 90% of them, else their range.
 BAND_RUNS = 10
-BROKE_EVEN_USD = 100.0  # |lifetime net income| <= $100 counts as "broke even" (survey answer)
+# Who the survey rows ask, and how each counts (simulation.metrics.survey).
+SURVEY_POPULATION = (
+    "everyone who ever joined to make money (not for the discount; everyone without "
+    "segments), lifetime net income as they would report it: household product worth what "
+    "was paid for it, every business cost (kit, fees, samples, events, unsold stock) counted"
+)
 
 
 @dataclass(frozen=True)
@@ -215,13 +221,9 @@ def simulate_realistic(scenario: str, seed: int, sets: tuple[str, ...] = ()) -> 
     ids = income_disclosure(df, range(first, months + 1))
     allp = ids[(ids.population == "all_participants") & ids["rank"].isna()].iloc[0]
     full = ids[(ids.population == "active_full_year") & ids["rank"].isna()].iloc[0]
-    status = df["status"].to_numpy()
-    join = df["join_month"].to_numpy()
-    quit_m = df["quit_month"].to_numpy()
     # The income disclosure year's participants (metrics.income_disclosure's populations).
-    full_year = (status == "distributor") & (join < first)
-    in_year = full_year | ((status == "distributor") & (join >= first))
-    in_year |= (status == "quit") & (quit_m >= first)
+    year = year_populations(df, first, months)
+    full_year, in_year = year["active_full_year"], year["all_participants"]
     comm_year = df["commissions_year"].to_numpy()
     pop = m.pop
     ever = dist["id"]
@@ -229,21 +231,19 @@ def simulate_realistic(scenario: str, seed: int, sets: tuple[str, ...] = ()) -> 
     gross_full = comm_year[full_year] + margin_year[full_year]
     net = dist["net_income"]
     strict = dist["net_income_strict"]
-    # How survey respondents may count: household product worth what they paid for it, and
-    # no fees, samples or events (the model's fixed costs).
-    share = scen.buy.own_use_value_share
-    own_full = dist["own_use_value"] / share if share > 0 else 0.0
-    survey = strict + own_full + dist["fixed_costs"]
+    # Survey answers (metrics.survey): the members who joined to make money, each counting
+    # their lifetime net as a participant would; and, for the notes, everyone who ever joined
+    # counted the same way, and the model's own net income (household product valued at
+    # buy.own_use_value_share of its price) of everyone.
+    asked = survey_answers(df)
+    everyone = survey_answers(df.assign(joined_as="builder"))
+    joined_business = survey_population(df)
     monthly = results.monthly_table(m)
     quit_ = monthly["quit_this_month"].to_numpy(dtype=np.float64)
     act = monthly["distributors"].to_numpy(dtype=np.float64)
     joins = monthly["joined"].to_numpy(dtype=np.float64)
     risk = at_risk(act, joins)
     last = slice(months - 11, months + 1)
-    # Who lost money, by why they joined (their segment at the end; NaN without segments).
-    lost = net < -BROKE_EVEN_USD
-    discount = pop.segment[ever] == Segment.DISCOUNT
-    by_segment = scen.segments.enabled and discount.any() and not discount.all()
     return {
         "seconds": seconds,
         "ever_joined": int(net.size),
@@ -253,16 +253,19 @@ def simulate_realistic(scenario: str, seed: int, sets: tuple[str, ...] = ()) -> 
         "no_pay_year_full": float(full["share_no_gross"]),
         "top1": float(top_share(comm_year[in_year], 0.01)),
         "top1_lifetime": float(top_share(dist["commissions"], 0.01)),
-        "lost": float(lost.mean()),
-        "broke_even": float((np.abs(net) <= BROKE_EVEN_USD).mean()),
-        "profit": float((net > BROKE_EVEN_USD).mean()),
+        "lost": asked["lost"],
+        "broke_even": asked["broke_even"],
+        "profit": asked["profit"],
+        "asked": asked["asked"],
+        "asked_share": float(joined_business.mean()),
+        "lost_everyone": everyone["lost"],
+        "broke_even_everyone": everyone["broke_even"],
+        "profit_everyone": everyone["profit"],
+        "lost_model": float((net < -BROKE_EVEN_USD).mean()),
+        "broke_even_model": float((np.abs(net) <= BROKE_EVEN_USD).mean()),
+        "profit_model": float((net > BROKE_EVEN_USD).mean()),
         "lost_any": float((net < 0).mean()),
-        "discount_joined": float(discount.mean()) if by_segment else float("nan"),
-        "lost_discount": float(lost[discount].mean()) if by_segment else float("nan"),
-        "lost_business": float(lost[~discount].mean()) if by_segment else float("nan"),
-        "lost_survey": float((survey < -BROKE_EVEN_USD).mean()),
-        "broke_even_survey": float((np.abs(survey) <= BROKE_EVEN_USD).mean()),
-        "profit_survey": float((survey > BROKE_EVEN_USD).mean()),
+        "own_use_value_share": float(scen.buy.own_use_value_share),
         # Taylor's counting: every purchase (household use too) and the sign-up kit are costs;
         # fees, samples and events (the model's fixed costs) are not.
         "lost_purchases": float((strict + dist["fixed_costs"] < 0).mean()),
@@ -314,15 +317,21 @@ def _calibration_row(
     )
 
 
-def _lost_by_segment(v: dict[str, float]) -> str:
-    """The loss shares of discount buyers and of the rest, when the scenario has segments."""
-    if not np.isfinite(v["discount_joined"]):
-        return ""
-    return (
-        f" By why they joined (segment at the end): discount buyers "
-        f"({percent(v['discount_joined'])} of everyone) lost {percent(v['lost_discount'])}: "
-        f"household product is valued below its price; builders and retailers lost "
-        f"{percent(v['lost_business'])}."
+def _survey_note(v: dict[str, float]) -> str:
+    """The survey rows' other countings: everyone who ever joined, and the model's net."""
+    note = ""
+    if v["asked_share"] < 1:
+        note += (
+            f"Asked: the {percent(v['asked_share'])} of members who joined to make money. "
+            f"Everyone who ever joined, counted the same way: lost {percent(v['lost_everyone'])}"
+            f", broke even {percent(v['broke_even_everyone'])}, profit "
+            f"{percent(v['profit_everyone'])}. "
+        )
+    return note + (
+        "The model's own net income of everyone (household product valued at "
+        f"{percent(v['own_use_value_share'])} of its price): lost {percent(v['lost_model'])}, "
+        f"broke even {percent(v['broke_even_model'])}, profit {percent(v['profit_model'])}; "
+        f"any loss at all {percent(v['lost_any'])}."
     )
 
 
@@ -357,29 +366,22 @@ def calibration_rows(design: CalibrationDesign) -> list[Row]:
         _calibration_row(
             "lost",
             "Share who lost money (survey answer)",
-            f"everyone who ever joined, lifetime net income with household use valued (net < "
-            f"-${BROKE_EVEN_USD:.0f})",
+            SURVEY_POPULATION + f" (net < -${BROKE_EVEN_USD:.0f})",
             "lost",
             values,
-            note=f"Any loss at all (net < $0): {percent(v0['lost_any'])}. Counting as survey "
-            "respondents may (household product worth what was paid for it, no fees, samples "
-            f"or events): lost {percent(v0['lost_survey'])}, broke even "
-            f"{percent(v0['broke_even_survey'])}, profit {percent(v0['profit_survey'])}."
-            + _lost_by_segment(v0),
+            note=_survey_note(v0),
         ),
         _calibration_row(
             "broke_even",
             "Share who broke even (survey answer)",
-            f"everyone who ever joined, |lifetime net income| <= ${BROKE_EVEN_USD:.0f}, "
-            "household use valued",
+            SURVEY_POPULATION + f" (|net| <= ${BROKE_EVEN_USD:.0f})",
             "broke_even",
             values,
         ),
         _calibration_row(
             "profit",
             "Share who made a profit (survey answer)",
-            f"everyone who ever joined, lifetime net income > ${BROKE_EVEN_USD:.0f}, household "
-            "use valued",
+            SURVEY_POPULATION + f" (net > ${BROKE_EVEN_USD:.0f})",
             "profit",
             values,
         ),
