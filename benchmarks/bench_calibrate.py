@@ -1,9 +1,9 @@
 """Calibration benchmarks: cost per simulation, a whole calibration, and parameter recovery.
 
 Part (a), ``--part cost``: the cost of one simulation of a 10,000-person, 60-month market
-(the realistic scenario with the doTERRA-like plan), then a calibration of ``--simulations``
-simulations (default 5,000) to the doTERRA 2017 statement on 2 local processes and on a
-2-worker Dask LocalCluster. Target: under 30 minutes each on 2 cores.
+(the realistic_plain scenario, every member a builder, with the doTERRA-like plan), then a
+calibration of ``--simulations`` simulations (default 5,000) to the doTERRA 2017 statement on
+2 local processes and on a 2-worker Dask LocalCluster. Target: under 30 minutes each on 2 cores.
 
 Part (b), ``--part recovery``: parameter recovery with simulation-based calibration (Talts
 et al. 2018). ``--sets`` parameter sets are drawn from the priors; for each, the model makes
@@ -61,7 +61,7 @@ reason = "recovery check: 6% to 52% a year for members doing fine"
 
 def _args(targets: Path, priors: Path, sets: list[str], **kw) -> argparse.Namespace:
     a = {
-        "scenario": "realistic",
+        "scenario": "realistic_plain",
         "targets": targets,
         "priors": priors,
         "sets": sets,

@@ -338,7 +338,8 @@ PROVENANCE: dict[str, Provenance] = {
         "$25 a month of fees, website, samples and events; no confirmed survey figure (My "
         "Daily Choice's 2018 company survey gives $134/month for the affiliates who "
         "answered; Taylor 2011 counts 'minimal operating expenses'); moves the loss share "
-        "strongly",
+        "strongly; realistic.toml calibrates it to the AARP 2018 survey's answers (median "
+        "$30.79, 90% interval $22-45)",
         "usd per distributor-month",
         (0.0, 150.0),
     ),
@@ -349,7 +350,7 @@ PROVENANCE: dict[str, Provenance] = {
         "idle one quits 7.5% a month (61% a year). Company-wide the classroom scenario gives "
         "about 40-45% a year, a little below the 47-66% companies report (Young Living 2018: "
         "47% of a new cohort bought nothing the next year; Herbalife about half; Melaleuca "
-        "~66%); realistic.toml calibrates it to a statement and attrition "
+        "~66%); realistic.toml calibrates it to a statement, attrition and a survey "
         "(docs/validation.md); the split between the three "
         "terms has no source",
         "probability per distributor-month",
@@ -363,7 +364,8 @@ PROVENANCE: dict[str, Provenance] = {
     ),
     "quit.idle_extra": _asm(
         "six months without any commission add 4 points (see base_monthly); no published "
-        "figure; realistic.toml calibrates it to a statement and attrition (median 0.096)",
+        "figure; realistic.toml calibrates it to a statement, attrition and a survey "
+        "(median 0.108)",
         "probability per distributor-month",
         (0.0, 0.2),
     ),

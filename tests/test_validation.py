@@ -194,7 +194,7 @@ def test_pyramid_rule_rejects_a_bad_r():
 # the calibration scenario and the command
 
 
-@pytest.mark.parametrize("name", ["realistic", "realistic_monthly"])
+@pytest.mark.parametrize("name", ["realistic", "realistic_plain"])
 def test_realistic_scenario_cites_its_sources(name):
     scen, path = load_scenario(name)
     assert 20_000 <= scen.market.population <= 150_000  # a town or a small city
@@ -222,10 +222,16 @@ def test_calibration_rows_state_source_population_and_range():
     by = {r.name: r.values["model"] for r in rows}
     shares = by["calib_lost"] + by["calib_broke_even"] + by["calib_profit"]
     assert shares == pytest.approx(1.0)
-    # Without member segments everyone joined to make money: the survey asks everyone.
+    # The shipped scenario has member segments: the survey asks those who joined to make
+    # money, and the note gives everyone who joined too.
     run = rows[0].values["run"]
+    assert 0 < run["asked_share"] < 1
+    assert "Asked:" in next(r.note for r in rows if r.name == "calib_lost")
+    # Without member segments everyone joined to make money: the survey asks everyone.
+    plain = v.calibration_rows(v.CalibrationDesign(seeds=(1,), scenario="realistic_plain"))
+    run = plain[0].values["run"]
     assert run["asked_share"] == 1.0 and run["lost"] == run["lost_everyone"]
-    assert "Asked:" not in next(r.note for r in rows if r.name == "calib_lost")
+    assert "Asked:" not in next(r.note for r in plain if r.name == "calib_lost")
 
 
 def test_survey_rows_ask_the_members_who_joined_to_make_money():
