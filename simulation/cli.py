@@ -376,6 +376,9 @@ def print_summary(
     rows += [
         ("lost money (own use valued)", show("share_net_loss", pct)),
         ("lost money (own use as cost)", show("share_net_loss_strict", pct)),
+        ("asked as a survey: lost", show("survey_lost", pct)),
+        ("  broke even", show("survey_broke_even", pct)),
+        ("  made a profit", show("survey_profit", pct)),
         ("median net income of joiners", show("median_net_income", usd)),
         ("Gini of net income", show("gini_net_income", gini)),
         ("top 1% share of commissions", show("top1_commissions", pct)),

@@ -40,6 +40,7 @@ from simulation.metrics import (
     survival_by_cohort,
     top_share,
 )
+from simulation.metrics.survey import SURVEY_ANSWERS, survey_answers
 from simulation.plans import Plan
 
 # Numeric outcomes of a run, described: the keys of summary.json and the columns of a sweep's
@@ -58,6 +59,12 @@ OUTCOMES: dict[str, str] = {
     "share_net_loss": "Share of joiners paid less than their costs (net income < 0, household "
     "use of the product valued at what it would have cost anyway).",
     "share_net_loss_strict": "The same with all purchases counted as a cost.",
+    "survey_lost": "Share of the joiners who joined to make money (not for the discount; "
+    "everyone without segments; no wholesale customers) whose lifetime net income as they "
+    "would report it (household product worth what it cost, every business cost counted) is "
+    "below -$100: a survey's 'lost money' (metrics.survey).",
+    "survey_broke_even": "The same population: net income within $100 of zero ('broke even').",
+    "survey_profit": "The same population: net income above $100 ('made a profit').",
     "median_net_income": "Median cumulative net income of joiners, USD.",
     "consumer_injury": "Total consumer injury: the sum of the net losses of everyone who "
     "joined, sum of max(-net income, 0) (own use valued, state.net_income), USD.",
@@ -241,6 +248,10 @@ def summarise(run: RunData) -> dict[str, Any]:
     peak = int(np.argmax(joins)) if joins.size else 0
     half = months_to_half_peak(joins) if joins.size else None
     bv = monthly["commissionable_revenue"].sum()
+    # Survey answers need the reported net income (tables written before it existed, and
+    # hand-built or imported ones, may not have it: then they are unknown, not zero).
+    asked = survey_answers(dist) if "net_income_reported" in dist else {"asked": 0}
+    survey = {f"survey_{a}": _f(asked[a]) if asked["asked"] else None for a in SURVEY_ANSWERS}
     return {
         "scenario": run.scenario.scenario.name,
         "seed": run.seed,
@@ -255,6 +266,7 @@ def summarise(run: RunData) -> dict[str, Any]:
         "max_level": int(dist["level"].max()) if net.size else 0,
         "share_net_loss": float((net < 0).mean()) if net.size else None,
         "share_net_loss_strict": float((strict < 0).mean()) if net.size else None,
+        **survey,
         "median_net_income": float(np.median(net)) if net.size else None,
         "consumer_injury": consumer_injury(net),
         "gini_net_income": float(gini(net)) if net.size else float("nan"),

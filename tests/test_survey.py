@@ -60,6 +60,8 @@ def test_survey_asks_only_members_who_joined_to_make_money():
     assert nobody["asked"] == 0 and np.isnan(nobody["lost"])
     with pytest.raises(ValueError, match="band_usd"):
         survey_answers(df, band_usd=-1.0)
+    with pytest.raises(ValueError, match="net_income_reported"):
+        survey_answers(df.drop(columns="net_income_reported"))
 
 
 def _run(*sets: str, seed: int = 3) -> MLMModel:
@@ -158,3 +160,20 @@ def test_survey_statistics_of_a_run_are_its_survey_answers(tmp_path):
     for a in ("lost", "broke_even", "profit"):
         assert stats[survey_stat(a)] == want[a]
     assert sum(stats[survey_stat(a)] for a in ("lost", "broke_even", "profit")) == pytest.approx(1)
+
+
+def test_run_summary_reports_the_survey_answers():
+    # summary.json (and the terminal) show the same three shares as the metric, and none
+    # when the table has no reported net income (a hand-built or older table).
+    from simulation.outcomes import summarise
+
+    run = results.run_data(_run("segments.enabled=true", "segments.discount_share=0.5"))
+    s = summarise(run)
+    want = survey_answers(run.dist)
+    assert (s["survey_lost"], s["survey_broke_even"], s["survey_profit"]) == (
+        want["lost"],
+        want["broke_even"],
+        want["profit"],
+    )
+    run.dist = run.dist.drop(columns="net_income_reported")
+    assert summarise(run)["survey_lost"] is None

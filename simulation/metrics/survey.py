@@ -52,6 +52,11 @@ def survey_answers(df: pd.DataFrame, band_usd: float = BROKE_EVEN_USD) -> dict[s
     """
     if not band_usd >= 0:
         raise ValueError(f"band_usd = {band_usd}: expected a number >= 0")
+    if "net_income_reported" not in df:
+        raise ValueError(
+            "df: no column 'net_income_reported' (the per-distributor table of "
+            "results.distributor_columns has it)"
+        )
     net = df["net_income_reported"].to_numpy(dtype=np.float64)[survey_population(df)]
     n = net.size
     if n == 0:
