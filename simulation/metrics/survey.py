@@ -24,27 +24,31 @@ BROKE_EVEN_USD = 100.0
 SURVEY_ANSWERS = ("lost", "broke_even", "profit")
 
 
-def survey_population(df: pd.DataFrame) -> np.ndarray:
+def survey_population(df: pd.DataFrame, discount_joiners: bool = False) -> np.ndarray:
     """Row mask of the members a survey of participants asks.
 
     Not wholesale customers, and (when the table says why they joined) not those who joined
-    only for the discount.
+    only for the discount, unless ``discount_joiners``.
     """
     keep = np.ones(len(df), dtype=bool)
     if "wholesale" in df:
         keep &= ~df["wholesale"].to_numpy(dtype=bool)
-    if "joined_as" in df:
+    if "joined_as" in df and not discount_joiners:
         keep &= df["joined_as"].astype(str).to_numpy() != "discount"
     return keep
 
 
-def survey_answers(df: pd.DataFrame, band_usd: float = BROKE_EVEN_USD) -> dict[str, float]:
+def survey_answers(
+    df: pd.DataFrame, band_usd: float = BROKE_EVEN_USD, discount_joiners: bool = False
+) -> dict[str, float]:
     """Shares who lost money, broke even and made a profit, as survey answers.
 
     Args:
         df: the per-distributor table (``results.distributor_columns``) with
             ``net_income_reported`` and, when segments are on, ``joined_as`` and ``wholesale``.
         band_usd: a lifetime net income within this of zero is "broke even".
+        discount_joiners: also ask the members who joined for the discount (everyone who ever
+            joined but wholesale customers; for comparison, not the survey's population).
 
     Returns:
         ``{"lost", "broke_even", "profit", "asked"}``: the three shares (NaN when nobody is
@@ -57,7 +61,8 @@ def survey_answers(df: pd.DataFrame, band_usd: float = BROKE_EVEN_USD) -> dict[s
             "df: no column 'net_income_reported' (the per-distributor table of "
             "results.distributor_columns has it)"
         )
-    net = df["net_income_reported"].to_numpy(dtype=np.float64)[survey_population(df)]
+    asked = survey_population(df, discount_joiners)
+    net = df["net_income_reported"].to_numpy(dtype=np.float64)[asked]
     n = net.size
     if n == 0:
         return {"lost": np.nan, "broke_even": np.nan, "profit": np.nan, "asked": 0}

@@ -14,7 +14,7 @@ from simulation import posterior, results
 from simulation.config import load_scenario
 from simulation.metrics import annual_quit_rate, at_risk, income_disclosure, top_share
 from simulation.metrics.disclosure import year_populations
-from simulation.metrics.survey import BROKE_EVEN_USD, survey_answers, survey_population
+from simulation.metrics.survey import BROKE_EVEN_USD, survey_answers
 from simulation.validation.row import (
     Row,
     percent,
@@ -236,8 +236,7 @@ def simulate_realistic(scenario: str, seed: int, sets: tuple[str, ...] = ()) -> 
     # counted the same way, and the model's own net income (household product valued at
     # buy.own_use_value_share of its price) of everyone.
     asked = survey_answers(df)
-    everyone = survey_answers(df.assign(joined_as="builder"))
-    joined_business = survey_population(df)
+    everyone = survey_answers(df, discount_joiners=True)
     monthly = results.monthly_table(m)
     quit_ = monthly["quit_this_month"].to_numpy(dtype=np.float64)
     act = monthly["distributors"].to_numpy(dtype=np.float64)
@@ -257,7 +256,7 @@ def simulate_realistic(scenario: str, seed: int, sets: tuple[str, ...] = ()) -> 
         "broke_even": asked["broke_even"],
         "profit": asked["profit"],
         "asked": asked["asked"],
-        "asked_share": float(joined_business.mean()),
+        "asked_share": asked["asked"] / len(df),
         "lost_everyone": everyone["lost"],
         "broke_even_everyone": everyone["broke_even"],
         "profit_everyone": everyone["profit"],
