@@ -752,6 +752,45 @@ class Chain(Section):
     )
 
 
+class Placement(Section):
+    """``[placement]``: where a builder places the members they enroll (enroller vs sponsor).
+
+    Plans such as doTERRA's let the enroller (who brought the new member) place them under
+    another member of the enroller's own organisation, who becomes the sponsor; commissions,
+    team bonuses and rank legs follow the sponsor tree, the enroller keeps the enrollment
+    (doTERRA, "Enroller vs. Sponsor" and "Placement strategy"; docs/odd.md, Placement).
+
+    ``rule = "enroller"`` (default): every member is sponsored by their enroller. ``rule =
+    "legs"``: a builder with at least ``width`` active frontline members places a recruit who
+    did not join to build (a retailer or a discount buyer), with probability ``share``, in the
+    leg that needs volume: the weakest (smallest last-month team volume) of their ``width``
+    strongest legs, under the leg's first member, or, for a discount buyer when that member
+    already has ``width`` frontline members, under the member's frontline builder or retailer
+    with the fewest frontline members. Builders are always sponsored by their enroller.
+    Needs ``[segments]`` (the reason each member joined).
+    """
+
+    rule: Literal["enroller", "legs"] = Field(
+        "enroller",
+        description="'enroller': sponsored by the enroller; 'legs': builders place the recruits "
+        "who did not join to build in the leg that needs volume.",
+    )
+    share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Rule 'legs': probability that a builder places a recruit who did not join "
+        "to build (the rest stay on the enroller's frontline).",
+    )
+    width: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Rule 'legs': frontline members a builder keeps before placing in legs, "
+        "and the legs they balance (doTERRA's Power of 3: three).",
+    )
+
+
 class Returns(Section):
     """``[returns]``: customers and members send product back; refunds and clawbacks.
 
@@ -885,6 +924,7 @@ class Scenario(Section):
     chain: Chain = Field(default_factory=Chain)
     incentives: Incentives = Field(default_factory=Incentives)
     returns: Returns = Field(default_factory=Returns)
+    placement: Placement = Field(default_factory=Placement)
     posterior: Posterior = Field(default_factory=Posterior)
 
     @model_validator(mode="after")
@@ -928,6 +968,11 @@ class Scenario(Section):
                 f"incentives.effort = true splits pitches between recruiting and selling, but "
                 f"recruit.mode = {self.recruit.mode!r} does not recruit by pitches; use "
                 "recruit.mode = 'network' or 'well_mixed', or incentives.effort = false"
+            )
+        if self.placement.rule == "legs" and not self.segments.enabled:
+            raise ValueError(
+                "placement.rule = 'legs' places the recruits who join to sell or for the "
+                "discount; it needs segments.enabled = true (the reason each member joined)"
             )
         if m.mean_degree >= m.population:
             raise ValueError(

@@ -29,6 +29,7 @@ from simulation.network import build as build_network
 from simulation.plans import PeriodInput, Plan, load_plan
 from simulation.regions import region_of, region_sizes
 from simulation.returns import ReturnsBook
+from simulation.sponsorship import choose_sponsors
 from simulation.state import MONEY_FIELDS, Population, Segment, Status
 from simulation.tree import Forest, roll_up
 
@@ -48,6 +49,7 @@ STREAMS = (
     "segments",
     "returns",
     "wholesale",
+    "placement",
 )
 
 # Short constructor keywords (for Mesa's batch_run and the web page) -> scenario key paths.
@@ -428,6 +430,8 @@ class MLMModel(mesa.Model):
             self.rejoined_this_month = 0
             return
         pop = self.pop
+        # The organisation before this month's joiners (placement reads it).
+        before = self.active_ids() if self.scenario.placement.rule != "enroller" else None
         was_customer = joiners[pop.status[joiners] == Status.CUSTOMER]
         self.drop_customers(was_customer)
         # Rejoiners (quitters recruited again) keep their row and lifetime accounts.
@@ -463,6 +467,8 @@ class MLMModel(mesa.Model):
             np.add.at(self.active_contacts, contacts, np.int32(1))
         pop.months_idle[joiners] = 0
         self._decide_why(joiners, sponsors)
+        if before is not None:
+            self._place(joiners, sponsors, before)
         np.add.at(pop.recruits, sponsors[has], pop.recruits.dtype.type(1))
         kit = self.scenario.costs.starter_kit_usd
         pop.kit_cost[joiners] += kit
@@ -487,6 +493,41 @@ class MLMModel(mesa.Model):
         if self.make_agents:
             for pid in first_time.tolist():
                 self.agent_of[pid] = Distributor(self, pid)
+
+    def _place(self, joiners: np.ndarray, enrollers: np.ndarray, before: np.ndarray) -> None:
+        """Move the joiners their enrollers place (``[placement]``) under their new sponsor.
+
+        Joiners are booked under their enroller first; this sets the sponsor and the depth of
+        those placed elsewhere (:func:`simulation.sponsorship.choose_sponsors`). One draw per
+        joiner from the ``placement`` stream, placed or not, so the stream stays in step.
+        """
+        pop, cfg = self.pop, self.scenario.placement
+        u = self.streams["placement"].random(joiners.size)
+        has = enrollers >= 0
+        e = np.maximum(enrollers, 0)
+        # Builders place; a mover's enroller is a fellow joiner (not in `before`): no placing.
+        builder_enroller = has & (pop.joined_as[e] == Segment.BUILDER)
+        builder_enroller &= pop.status[e] == Status.DISTRIBUTOR
+        builder_enroller &= ~np.isin(enrollers, joiners)
+        place = builder_enroller & (pop.joined_as[joiners] != Segment.BUILDER) & (u < cfg.share)
+        if not place.any():
+            return
+        can_sponsor = (pop.segment != Segment.DISCOUNT) & ~pop.wholesale
+        forest = Forest.from_depth(pop.sponsor, pop.depth.astype(np.int32), members=before)
+        sponsors = choose_sponsors(
+            pop.sponsor,
+            before,
+            forest.subtree_sum(pop.pv),
+            can_sponsor,
+            enrollers,
+            place,
+            pop.joined_as[joiners] == Segment.DISCOUNT,
+            cfg.width,
+        )
+        moved = sponsors != enrollers
+        rows, to = joiners[moved], sponsors[moved]
+        pop.sponsor[rows] = to
+        pop.depth[rows] = pop.depth[to] + 1
 
     def _chain_payments(self, joiners: np.ndarray, sponsors: np.ndarray) -> None:
         """Book the chain letter's joining payments of this month's joiners (``[chain]``).
@@ -718,6 +759,7 @@ class MLMModel(mesa.Model):
             new_recruits=self.joined_this_month,
             forest=forest,
             kit_bought=pop.join_month == self.month,
+            enroller=pop.enroller,
             retail_sales=self._retail_sales_month,
             customers=pop.customers,
             customer_pv=pop.customer_pv,

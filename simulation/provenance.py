@@ -636,6 +636,27 @@ PROVENANCE: dict[str, Provenance] = {
         "from a rule).",
         "usd per month",
     ),
+    # ---------------------------------------------------------------- [placement]
+    "placement.rule": _set(
+        "Switch: 'enroller' (default), every member sponsored by who enrolled them, the "
+        "textbook tree; 'legs', builders place the recruits who did not join to build in the "
+        "leg that needs volume, as doTERRA's own training tells them to ('While you could "
+        "potentially sponsor all of your new enrollees, this is not your best strategy', "
+        "doTERRA blog 'Why Power of 3?'; 'Placement strategy', doTERRA Empowered Success)."
+    ),
+    "placement.share": _asm(
+        "1: every builder follows the placement guidance of the company's training. No "
+        "publication says how many do; calibrate it",
+        "probability",
+        (0.0, 1.0),
+    ),
+    "placement.width": _src(
+        "doTERRA's Power of 3: three personally sponsored members with 100 PV orders, and "
+        "Silver's three Elite legs (doTERRA company blog, 'Why Power of 3?' and 'Ranks in "
+        "doTERRA', undated, read 2026): a builder keeps three on the frontline and balances "
+        "three legs.",
+        "members",
+    ),
     # ---------------------------------------------------------------- [chain]
     "chain.enabled": _set("Switch: recruits pay a joining fee up the chain (chain letter)."),
     "chain.fee_usd": _set(

@@ -210,6 +210,9 @@ LIVE = {
         ["returns.enabled=true", "returns.customer_prob=0.5"],
     ),
     "returns.member_refund_share": (0.0, ["returns.enabled=true", "returns.member_prob=0.5"]),
+    "placement.rule": ("legs", ["segments.enabled=true"]),
+    "placement.share": (0.0, ["segments.enabled=true", 'placement.rule="legs"']),
+    "placement.width": (1, ["segments.enabled=true", 'placement.rule="legs"', "placement.width=6"]),
 }
 SHOCK_MONTH = 5
 

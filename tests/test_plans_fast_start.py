@@ -123,3 +123,43 @@ def test_flat_mode_needs_an_amount():
         FastStartParams(mode="flat")
     with pytest.raises(ValidationError, match="percent"):
         FastStartParams(mode="flat", amount=10, exclude_from_unilevel=True)
+
+
+# Enroller chain (tree = "enroller"): rows 0..4. 0 enrolled 1 and 4 and placed 4 under 2; 1
+# enrolled 2 and 3. Sponsor tree: 0 <- 1 <- 2 <- 4 and 1 <- 3. 4 joined this period (300 BV).
+SPONSOR_PLACED = [-1, 0, 1, 1, 2]
+ENROLLER_PLACED = [-1, 0, 1, 1, 0]
+PV_PLACED = [100, 100, 100, 100, 300]
+JOINED_PLACED = [0, 0, 0, 0, 5]
+
+
+def test_enroller_tree_pays_the_enroller_not_the_sponsor():
+    # By enroller: 4's enroller 0 -> 20% of 300 = 60; 0 has no enroller: 10% and 5% breakage.
+    # By sponsor: 2 -> 60, 1 -> 30, 0 -> 15.
+    kw = {"joined_period": JOINED_PLACED, "period": 5, "enroller": ENROLLER_PLACED}
+    r = pay({"fast_start": {"tree": "enroller"}}, SPONSOR_PLACED, PV_PLACED, **kw)
+    assert r.components["fast_start"] == pytest.approx([60, 0, 0, 0, 0])
+    assert r.breakage["fast_start"] == pytest.approx(300 * 0.35 - 60)
+    r = pay({"fast_start": {}}, SPONSOR_PLACED, PV_PLACED, **kw)
+    assert r.components["fast_start"] == pytest.approx([15, 30, 60, 0, 0])
+
+
+def test_enroller_tree_compression():
+    # 3 enrolled by 1 (50 PV: unqualified) whose enroller is 0. 3 joined now with 200 BV.
+    # none: 1's 20% is breakage, 0 gets 10% = 20. dynamic: 0 gets 20% = 40, then nobody.
+    sponsor, enroller = [-1, 0, 0, 0], [-1, 0, 0, 1]
+    pv, joined = [100, 50, 100, 200], [0, 0, 0, 5]
+    kw = {"joined_period": joined, "period": 5, "enroller": enroller}
+    r = pay({"fast_start": {"tree": "enroller"}}, sponsor, pv, **kw)
+    assert r.components["fast_start"] == pytest.approx([20, 0, 0, 0])
+    fs = {"fast_start": {"tree": "enroller", "compression": "dynamic"}}
+    r = pay(fs, sponsor, pv, **kw)
+    assert r.components["fast_start"] == pytest.approx([40, 0, 0, 0])
+
+
+def test_enroller_tree_without_enroller_information_walks_the_sponsors():
+    # An imported genealogy without an enroller column: the sponsor chain, as tree = "sponsor".
+    kw = {"joined_period": JOINED, "period": 5}
+    a = pay({"fast_start": {"tree": "enroller"}}, CHAIN, PV, **kw)
+    b = pay({"fast_start": {}}, CHAIN, PV, **kw)
+    assert a.components["fast_start"] == pytest.approx(b.components["fast_start"])

@@ -51,6 +51,8 @@ class PeriodInput:
             rows keep their place: they are never qualified and carry no volume).
         rank: int16[n] given paid-as rank, or None to let a ``ranks`` component compute it.
         kit_bought: bool[n] bought a starter kit this period (flat fast-start bonus), or None.
+        enroller: int[n] who enrolled each row (-1 none), for components that pay the enroller
+            rather than the sponsor (``fast_start.tree = "enroller"``), or None.
         placement: int32[n] imported placement parents (binary/matrix) or None to place by rule.
         leg: int8[n] imported binary side (0 left, 1 right, -1 unknown) or None.
         retail_sales: float64[n] money received from non-member customers at retail price, net
@@ -73,6 +75,7 @@ class PeriodInput:
     forest: Forest | None = None
     rank: np.ndarray | None = None
     kit_bought: np.ndarray | None = None
+    enroller: np.ndarray | None = None
     placement: np.ndarray | None = None
     leg: np.ndarray | None = None
     retail_sales: np.ndarray | None = None

@@ -5,6 +5,10 @@
   ``compression = "none"`` (doTERRA: "no compression ... unearned bonuses do not roll up") the
   ``g``-th enroller is the ``g``-th physical ancestor and an unqualified one's share is breakage;
   with ``"dynamic"`` unqualified ancestors are skipped.
+* ``tree = "enroller"`` walks the enroller chain (``PeriodInput.enroller``) instead: where an
+  enroller placed the recruit under someone else (``[placement]``), doTERRA still pays the
+  enroller ("Enrollership is important when determining Fast Start"). An enroller who has
+  quit is unqualified. Without enroller information the sponsor chain is walked.
 * Flat mode: ``amount`` once per new recruit to the enroller (the nearest qualified ancestor
   with ``"dynamic"``), in the first period within ``window_periods`` of joining in which the
   recruit is active and (with ``requires_kit``) bought a starter kit. Who was already paid for is
@@ -74,6 +78,12 @@ class FastStartParams(Params):
         "none",
         description="'none' (doTERRA): an unqualified enroller's share is breakage; 'dynamic': "
         "unqualified ancestors are skipped.",
+    )
+    tree: Literal["sponsor", "enroller"] = Field(
+        "sponsor",
+        description="Whose chain is paid: the sponsor's (the tree commissions follow) or the "
+        "enroller's (doTERRA: the Fast Start goes to who enrolled the recruit, wherever they "
+        "placed them).",
     )
     exclude_from_unilevel: bool = Field(
         False,
@@ -166,6 +176,8 @@ def fast_start(
     # The enrollers are walked over the forest's members' positions (a recruit outside the
     # forest has no upline); the recruits stay in row order, so the sums are those of a walk
     # over the n rows to the last bit.
+    if params.tree == "enroller" and inp.enroller is not None:
+        return _by_enroller(ctx, params, state)
     members, slot = ctx.forest.member_slots()
     qualified = ctx.qualified(params.min_pv)[members]
     if params.compression == "none":
@@ -203,6 +215,50 @@ def fast_start(
     return ComponentResult(
         pay=pay.total(), max_pay=max_pay, state=state if params.mode == "flat" else None
     )
+
+
+def _by_enroller(
+    ctx: PeriodContext, params: FastStartParams, state: np.ndarray | None
+) -> ComponentResult:
+    """:func:`fast_start` up the enroller chain (``tree = "enroller"``), over the rows."""
+    inp = ctx.inp
+    n = inp.n
+    enroller = np.asarray(inp.enroller, dtype=np.int64)
+    qualified = ctx.qualified(params.min_pv)
+    if params.mode == "flat":
+        paid_before = np.zeros(n, dtype=bool)
+        if state is not None:
+            m = min(n, state.shape[0])
+            paid_before[:m] = state[:m]
+        counted = qualifying_recruits(ctx, params, paid_before)
+        state = paid_before | counted
+        src = np.flatnonzero(counted)
+        share = np.array([1.0])
+        vol = np.full(src.size, params.amount)
+    else:
+        bv = ctx.volume(inp.bv)
+        src = np.flatnonzero(orders_in_window(ctx, params) & (bv > 0))
+        share = np.asarray(params.percentages, dtype=np.float64)
+        vol = bv[src]
+    max_pay = float(vol.sum() * share.sum())
+    pay = np.zeros(n, dtype=np.float64)
+    u = enroller[src]
+    for g in range(share.size):
+        if params.compression == "dynamic":
+            # Skip the unqualified: up the chain to the nearest qualified (at most n steps).
+            for _ in range(n):
+                skip = (u >= 0) & ~qualified[np.maximum(u, 0)]
+                if not skip.any():
+                    break
+                u[skip] = enroller[u[skip]]
+        keep = u >= 0
+        u, vol = u[keep], vol[keep]
+        if not u.size:
+            break
+        paid = qualified[u]
+        np.add.at(pay, u[paid], share[g] * vol[paid])
+        u = enroller[u]
+    return ComponentResult(pay=pay, max_pay=max_pay, state=state if params.mode == "flat" else None)
 
 
 fast_start.prepare = _prepare
