@@ -455,3 +455,43 @@ def test_prior_draws_stay_inside_each_prior_and_the_valid_range():
     assert p.min() >= 0.5 and p.max() <= 8.0
     # log-uniform: half the draws below the geometric mean of the bounds, sqrt(0.5 * 8) = 2
     assert (p < 2.0).mean() == pytest.approx(0.5, abs=0.05)
+
+
+def test_revenue_per_member_counts_everyone_with_an_account(tmp_path):
+    # Year = months 13-24. Members of the year: ids 0, 1 (a wholesale customer: counted here,
+    # unlike in the statement's shares), 2 (quit in month 15); id 3 quit in month 8 (out).
+    # Revenue in the year: 12 months x 300 = 3,600 (month 12's 10,000 is before it), so
+    # 3,600 / 3 = 1,200 a member: log10(1,201).
+    text = DOTERRA.read_text(encoding="utf-8").replace(
+        "[targets]\n", "[targets]\nrevenue_per_member = 600.0\n", 1
+    )
+    path = tmp_path / "revenue.toml"
+    path.write_text(text, encoding="utf-8")
+    t = load_targets(path, PLAN_RANKS, "unilevel_7_dt")
+    assert t.observed["revenue per member"] == pytest.approx(math.log10(601.0))
+    dist = pd.DataFrame(
+        {
+            "status": ["distributor", "distributor", "quit", "quit"],
+            "join_month": [1, 14, 3, 2],
+            "quit_month": [-1, -1, 15, 8],
+            "wholesale": [False, True, False, False],
+            "rank": [-1, -1, -1, -1],
+            "commissions_year": [0.0, 0.0, 0.0, 0.0],
+        }
+    )
+    revenue = np.full(25, 300.0)
+    revenue[12] = 10_000.0
+    monthly = pd.DataFrame({"month": np.arange(25), "revenue": revenue})
+    spec = {"buckets": [], "stats": ["revenue per member"]}
+    s = model_statistics(
+        dist,
+        monthly.assign(quit_this_month=0.0, distributors=1.0, joined=0.0, pv=1.0, customer_pv=0.0),
+        {-1: "no rank"},
+        spec,
+    )
+    assert s["revenue per member"] == pytest.approx(math.log10(1201.0))
+    # A target that is not a positive dollar figure is refused, naming the key.
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("revenue_per_member = 600.0", "revenue_per_member = -5"))
+    with pytest.raises(ConfigError, match="revenue_per_member"):
+        load_targets(bad, PLAN_RANKS, "unilevel_7_dt")

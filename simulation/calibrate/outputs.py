@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from simulation import htmlpage, results, safepath
 from simulation.calibrate import tomlout
 from simulation.calibrate.driver import ess_warning
-from simulation.calibrate.targets import Targets
+from simulation.calibrate.targets import Targets, in_usd
 from simulation.plans.engine import shipped_plans
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def target_rows(targets: Targets, predictive: pd.DataFrame) -> list[dict[str, An
     rows = []
     for k, obs in targets.observed.items():
         lo, mid, hi = _band(predictive[k].to_numpy(dtype=np.float64))
-        if k.startswith("income: "):
+        if in_usd(k):
             obs, lo, mid, hi = (10**v - 1 for v in (obs, lo, mid, hi))
         rows.append(
             {
@@ -120,7 +120,7 @@ def target_rows(targets: Targets, predictive: pd.DataFrame) -> list[dict[str, An
 def _fmt(stat: str, v: float) -> str:
     if not np.isfinite(v):
         return "n/a"
-    return f"${v:,.0f}" if stat.startswith("income: ") else f"{100 * v:.2f}%"
+    return f"${v:,.0f}" if in_usd(stat) else f"{100 * v:.2f}%"
 
 
 def _figure_buckets(targets: Targets, predictive: pd.DataFrame, kind: str) -> bytes | None:

@@ -32,6 +32,8 @@ NO_RANK = "no rank"
 SHARE_SUM_TOLERANCE = 0.002
 # Survey shares are whole percents (AARP: 47 / 27 / 26): three rounded to 0.01 err by 0.015.
 SURVEY_SUM_TOLERANCE = 0.015
+# The statistic of targets.revenue_per_member: log10(1 + USD), as incomes.
+REVENUE_STAT = "revenue per member"
 
 
 class _Strict(BaseModel):
@@ -133,6 +135,13 @@ class Extra(_Strict):
     attrition: float | None = Field(None, ge=0, le=1, description="Annual quit rate, last year.")
     retail_share: float | None = Field(None, ge=0, le=1, description="Customer PV / all PV.")
     growth: Growth | None = Field(None, description="Published size over time (its shape).")
+    revenue_per_member: float | None = Field(
+        None,
+        gt=0,
+        le=1e7,
+        description="Company revenue over the statement year per member who held an account "
+        "in it (wholesale customers too), USD; fitted as log10(1 + USD).",
+    )
     survey: Survey | None = Field(None, description="Survey answers: lost, broke even, profit.")
     weights: dict[str, float] = Field(
         default_factory=dict, description="Weight per statistic name (default 1)."
@@ -187,6 +196,11 @@ class Targets:
 def income_stat(usd: float) -> float:
     """The income statistic: ``log10(1 + usd)`` (incomes span five orders of magnitude)."""
     return math.log10(1.0 + max(usd, 0.0))
+
+
+def in_usd(stat: str) -> bool:
+    """The statistic is a dollar figure kept as ``log10(1 + USD)`` (:func:`income_stat`)."""
+    return stat.startswith("income: ") or stat == REVENUE_STAT
 
 
 def growth_stat(month: int) -> str:
@@ -316,6 +330,8 @@ def load_targets(
                 for m, x in zip(ex.growth.months, ex.growth.members, strict=True)
             }
         )
+    if ex.revenue_per_member is not None:
+        observed[REVENUE_STAT] = income_stat(ex.revenue_per_member)
     if ex.survey is not None:
         observed.update({survey_stat(a): float(getattr(ex.survey, a)) for a in SURVEY_ANSWERS})
     if not observed:
@@ -401,6 +417,10 @@ def model_statistics(
         top = sizes.max()
         for m, x in zip(growth, sizes, strict=True):
             out[growth_stat(m)] = float(x / top) if top > 0 else 0.0
+    if REVENUE_STAT in spec["stats"]:
+        year = year_populations(dist, first, last, wholesale=True)["all_participants"]
+        revenue = float(monthly.loc[year_rows, "revenue"].sum())
+        out[REVENUE_STAT] = income_stat(revenue / year.sum()) if year.any() else 0.0
     if any(k.startswith("survey: ") for k in spec["stats"]):
         answers = survey_answers(dist, spec.get("survey_band_usd", BROKE_EVEN_USD))
         for a in SURVEY_ANSWERS:

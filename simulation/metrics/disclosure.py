@@ -49,20 +49,23 @@ def _ids_block(sub: pd.DataFrame, population: str, participants: int) -> pd.Data
     return pd.DataFrame(blocks)
 
 
-def year_populations(df: pd.DataFrame, first: int, last: int) -> dict[str, np.ndarray]:
+def year_populations(
+    df: pd.DataFrame, first: int, last: int, wholesale: bool = False
+) -> dict[str, np.ndarray]:
     """Row masks of a statement year's populations (see :func:`income_disclosure`).
 
     ``active_full_year``, ``joined_during_year``, ``quit_during_year`` and their union
     ``all_participants``. Wholesale customers (a true ``wholesale`` column, when the table has
     one: ``segments.wholesale_share``) are in none: they are not distributors, and no
-    statement counts them.
+    statement counts them. ``wholesale=True`` counts them too: everyone who held an account
+    (the members a company's member count gives).
     """
     status = df["status"].astype(str).to_numpy()
     join = df["join_month"].to_numpy()
     quit_ = df["quit_month"].to_numpy()
     is_active = status == "distributor"
     is_quit = status == "quit"
-    if "wholesale" in df:
+    if "wholesale" in df and not wholesale:
         distributor = ~df["wholesale"].to_numpy(dtype=bool)
         is_active &= distributor
         is_quit &= distributor
