@@ -381,6 +381,11 @@ ANALYSIS: dict[str, tuple[str, str]] = {
     "penetration": ("ever_joined / N.", "share 0-1"),
     "share_net_loss": ("Share of joiners with net income < 0 (own use valued).", "share 0-1"),
     "share_net_loss_strict": ("The same with own use counted as a cost.", "share 0-1"),
+    "survey_lost": ("Of the joiners who joined to make money, the share whose lifetime net as "
+                    "they would report it is a loss (summary's survey_lost; null if none).",
+                    "share 0-1"),
+    "survey_broke_even": ("The same, within $100 of zero.", "share 0-1"),
+    "survey_profit": ("The same, a profit.", "share 0-1"),
     "lost_money": ("Joiners with net income < 0.", "persons"),
     "median_net_income": ("Median net income of joiners.", "USD"),
     "mean_net_income": ("Mean net income of joiners.", "USD"),

@@ -546,6 +546,7 @@ def analyse(run: RunData) -> Analysis:
         "penetration": _f(summary.get("penetration")),
         "share_net_loss": _f(summary.get("share_net_loss")),
         "share_net_loss_strict": _f(summary.get("share_net_loss_strict")),
+        **{f"survey_{a}": summary.get(f"survey_{a}") for a in SURVEY_ANSWERS},
         "lost_money": int((dist["net_income"] < 0).sum()),
         "median_net_income": _f(summary.get("median_net_income")),
         "mean_net_income": _f(net_all["mean"]),

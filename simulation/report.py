@@ -167,7 +167,9 @@ def _answers(run: RunData, a: Analysis) -> str:
             f"lost money as participants' surveys count it: net income after all costs below "
             f"zero, with product used at home valued at {pct(own_use, 0)} of its price. With "
             f"all costs, that product counted as a cost too: "
-            f"{pct(f['share_net_loss_strict'])}. " + loss_assumptions(run.scenario),
+            f"{pct(f['share_net_loss_strict'])}. "
+            + _survey_text(f["survey_lost"], f["survey_broke_even"], f["survey_profit"])
+            + loss_assumptions(run.scenario),
         ),
         (
             "What did the top 1% take?",
@@ -255,7 +257,9 @@ def ensemble_answers(run: RunData, bands: dict[str, dict[str, Any]]) -> str:
             f"The median over {runs} runs of the share of people who ever joined whose net "
             f"income after all costs was below zero, with product used at home valued at "
             f"{pct(own_use, 0)} of its price. Counting that product as a cost: "
-            f"{band_text(bands['share_net_loss_strict'], pct)}. " + loss_assumptions(run.scenario),
+            f"{band_text(bands['share_net_loss_strict'], pct)}. "
+            + _survey_text(*(bands.get(f"survey_{a}") for a in ("lost", "broke_even", "profit")))
+            + loss_assumptions(run.scenario),
         ),
         (
             "What did the top 1% take?",
@@ -277,6 +281,22 @@ def ensemble_answers(run: RunData, bands: dict[str, dict[str, Any]]) -> str:
         ),
     ]
     return _cards_html(cards)
+
+
+def _survey_text(lost: Any, even: Any, profit: Any) -> str:
+    """What a survey of the members who joined to make money would answer ("" if none asked).
+
+    Each answer is a share (one run) or a band (an ensemble: ``{"median", "p05", ...}``).
+    """
+    if lost is None or (isinstance(lost, dict) and lost.get("median") is None):
+        return ""
+    show = (lambda x: band_text(x, pct)) if isinstance(lost, dict) else pct
+    return (
+        "Asked as a survey of participants asks (the members who joined to make money, "
+        "counting as they would: product used at home worth what they paid, every business "
+        f"cost), {show(lost)} lost money, {show(even)} broke even and {show(profit)} made a "
+        "profit (docs/validation.md, Survey answers). "
+    )
 
 
 def _cap_text(c: dict[str, Any]) -> str:

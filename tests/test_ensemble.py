@@ -166,6 +166,9 @@ def test_terminal_and_cards_show_intervals(ensemble):
     assert f"(90% interval {pct(loss['p05'])}–{pct(loss['p95'])}, 5 runs)" in cards
     payout, retail = b["payout_ratio"], b["retail_share"]
     assert f"{pct(payout['median'])} · {pct(retail['median'])}" in cards
+    lost = b["survey_lost"]
+    said = f"{pct(lost['median'])} (90% interval {pct(lost['p05'])}–{pct(lost['p95'])}, 5 runs)"
+    assert f"{said} lost money" in html.replace("&#x27;", "'")
     assert "fig-fans" in html and "One run in detail" in html
     # `mlmsim report` of the ensemble's folder points to its page and its runs.
     assert main(["report", str(out)]) == 2
