@@ -761,13 +761,14 @@ class Placement(Section):
     (doTERRA, "Enroller vs. Sponsor" and "Placement strategy"; docs/odd.md, Placement).
 
     ``rule = "enroller"`` (default): every member is sponsored by their enroller. ``rule =
-    "legs"``: a builder with at least ``width`` active frontline members places a recruit who
-    did not join to build (a retailer or a discount buyer), with probability ``share``, in the
-    leg that needs volume: the weakest (smallest last-month team volume) of their ``width``
-    strongest legs, under the leg's first member, or, for a discount buyer when that member
-    already has ``width`` frontline members, under the member's frontline builder or retailer
-    with the fewest frontline members. Builders are always sponsored by their enroller.
-    Needs ``[segments]`` (the reason each member joined).
+    "legs"``: a builder with at least ``width`` active frontline members places a recruit in
+    the leg that needs volume, the weakest (smallest last-month team volume) of their
+    ``width`` strongest legs: under the leg's first member, or, for a discount buyer when that
+    member already has ``width`` frontline members, under the member's frontline builder or
+    retailer with the fewest frontline members. A recruit who joined to sell or for the
+    discount is placed with probability ``share``, one who joined to build (on the second
+    level, as doTERRA's guidance has it) with probability ``builder_share``. Needs
+    ``[segments]`` (the reason each member joined).
     """
 
     rule: Literal["enroller", "legs"] = Field(
@@ -781,6 +782,13 @@ class Placement(Section):
         le=1,
         description="Rule 'legs': probability that a builder places a recruit who did not join "
         "to build (the rest stay on the enroller's frontline).",
+    )
+    builder_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Rule 'legs': probability that a builder places a recruit who joined to "
+        "build on the second level, in the leg that needs volume (the rest start a new leg).",
     )
     width: int = Field(
         3,

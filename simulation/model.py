@@ -509,7 +509,8 @@ class MLMModel(mesa.Model):
         builder_enroller = has & (pop.joined_as[e] == Segment.BUILDER)
         builder_enroller &= pop.status[e] == Status.DISTRIBUTOR
         builder_enroller &= ~np.isin(enrollers, joiners)
-        place = builder_enroller & (pop.joined_as[joiners] != Segment.BUILDER) & (u < cfg.share)
+        builder = pop.joined_as[joiners] == Segment.BUILDER
+        place = builder_enroller & (u < np.where(builder, cfg.builder_share, cfg.share))
         if not place.any():
             return
         can_sponsor = (pop.segment != Segment.DISCOUNT) & ~pop.wholesale

@@ -650,6 +650,15 @@ PROVENANCE: dict[str, Provenance] = {
         "probability",
         (0.0, 1.0),
     ),
+    "placement.builder_share": _asm(
+        "0: every builder recruit starts a new leg on the enroller's frontline, the textbook "
+        "tree. doTERRA's guidance places builders 'on your first and second levels' "
+        "('Identifying and Placing Team Members', Building doTERRA Naturally) and Silver asks "
+        "for three legs that each hold an Elite; no publication says how often a builder is "
+        "placed in a leg rather than frontline, so calibrate it",
+        "probability",
+        (0.0, 1.0),
+    ),
     "placement.width": _src(
         "doTERRA's Power of 3: three personally sponsored members with 100 PV orders, and "
         "Silver's three Elite legs (doTERRA company blog, 'Why Power of 3?' and 'Ranks in "

@@ -212,6 +212,15 @@ LIVE = {
     "returns.member_refund_share": (0.0, ["returns.enabled=true", "returns.member_prob=0.5"]),
     "placement.rule": ("legs", ["segments.enabled=true"]),
     "placement.share": (0.0, ["segments.enabled=true", 'placement.rule="legs"']),
+    "placement.builder_share": (
+        1.0,
+        [
+            "segments.enabled=true",
+            "segments.discount_share=0.1",
+            'placement.rule="legs"',
+            "placement.width=1",
+        ],
+    ),
     "placement.width": (1, ["segments.enabled=true", 'placement.rule="legs"', "placement.width=6"]),
 }
 SHOCK_MONTH = 5

@@ -153,6 +153,16 @@ def test_placement_needs_segments():
         make_model("placement.rule=legs")
 
 
+def test_builders_are_placed_on_the_second_level_with_builder_share():
+    m = run_placed("placement.builder_share=1", "placement.share=0", seed=4)
+    joiners, enr, spo, up1, _ = (np.concatenate(x) for x in zip(*m.placed, strict=True))
+    moved = spo != enr
+    assert moved.sum() > 5
+    # Only builders moved (share 0), each under a frontline member of its enroller.
+    assert (m.pop.joined_as[joiners[moved]] == Segment.BUILDER).all()
+    assert (up1[moved] == enr[moved]).all()
+
+
 def test_fewer_placed_with_a_smaller_share():
     def moved(share):
         m = run_placed(f"placement.share={share}", seed=2)
