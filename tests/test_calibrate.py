@@ -495,3 +495,47 @@ def test_revenue_per_member_counts_everyone_with_an_account(tmp_path):
     bad.write_text(text.replace("revenue_per_member = 600.0", "revenue_per_member = -5"))
     with pytest.raises(ConfigError, match="revenue_per_member"):
         load_targets(bad, PLAN_RANKS, "unilevel_7_dt")
+
+
+@pytest.mark.slow
+def test_a_generation_pyabc_cannot_weight_ends_the_calibration_at_the_last_complete_one(
+    synthetic, tmp_path, monkeypatch
+):
+    # pyabc refuses a generation whose weights underflow ("The population total weight nan
+    # is not normalized."). Simulated here: generation 1 runs, then the next raises. The
+    # results are those of generation 1, said on the page, in the summary and on stderr,
+    # exactly those of a calibration asked for one generation.
+    import pyabc
+
+    targets, priors = synthetic
+    small = {"population": 10}
+    ref = run_calibration(
+        prepare(_args(targets, priors, generations=1, **small)), tmp_path / "ref",
+        progress=False, report=False,
+    )  # fmt: skip
+    real_run = pyabc.ABCSMC.run
+
+    def failing_run(self, *args, **kw):
+        real_run(self, *args, **{**kw, "max_nr_populations": 1})
+        raise AssertionError("The population total weight nan is not normalized.")
+
+    monkeypatch.setattr(pyabc.ABCSMC, "run", failing_run)
+    res = run_calibration(
+        prepare(_args(targets, priors, generations=3, **small)), tmp_path / "cut",
+        progress=False, report=True,
+    )  # fmt: skip
+    assert res["stopped_early"].startswith("generation 1 could not be weighted")
+    assert "the results are those of generation 0" in res["stopped_early"]
+    assert res["generations"] == ref["generations"] == 1
+    assert res["median"] == ref["median"]
+    page = (tmp_path / "cut" / "report.html").read_text(encoding="utf-8")
+    assert "Stopped early:" in page
+    # Any other failure inside pyabc is not swallowed.
+    monkeypatch.setattr(pyabc.ABCSMC, "run", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("something else")
+    ))  # fmt: skip
+    with pytest.raises(AssertionError, match="something else"):
+        run_calibration(
+            prepare(_args(targets, priors, generations=3, seed=9, **small)), tmp_path / "other",
+            progress=False, report=False,
+        )  # fmt: skip

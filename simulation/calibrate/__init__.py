@@ -176,5 +176,7 @@ def run(args: argparse.Namespace) -> int:
     warn = ess_warning(res, cal.population)
     if warn:
         print(f"  warning: {warn}", file=sys.stderr)
+    if res.get("stopped_early"):
+        print(f"  warning: stopped early: {res['stopped_early']}", file=sys.stderr)
     print(f"\n  results: {res['out']}")
     return 0

@@ -333,13 +333,27 @@ def run_calibration(
         budget = None if cal.simulations is None else cal.simulations - len(pilot)
         gens = (cal.generations if cal.generations is not None else 10**6) - resumed
         done_sims = int(smc.history.total_nr_simulations)
+        stopped = None
         if gens > 0 and (budget is None or done_sims < budget):
             sampler.report = say
-            smc.run(
-                minimum_epsilon=0.0,
-                max_nr_populations=gens,
-                max_total_nr_simulations=np.inf if budget is None else budget,
-            )
+            try:
+                smc.run(
+                    minimum_epsilon=0.0,
+                    max_nr_populations=gens,
+                    max_total_nr_simulations=np.inf if budget is None else budget,
+                )
+            except AssertionError as err:
+                # pyabc refuses a generation whose importance weights do not sum to a
+                # number (they underflow when the proposal kernel has shrunk far in many
+                # dimensions). The generations before it are complete and stored: end there.
+                if "not normalized" not in str(err):
+                    raise
+                last = int(smc.history.max_t)
+                stopped = (
+                    f"generation {last + 1} could not be weighted (pyabc: {err}); the "
+                    f"results are those of generation {last}, the last complete one"
+                )
+                say(f"stopped early: {stopped}")
         history = smc.history
         pops = history.get_all_populations()
         pops = pops[pops["t"] >= 0]
@@ -403,6 +417,7 @@ def run_calibration(
             "ess": ess,
             "ess_low": ess < LOW_ESS_SHARE * len(post),
             "resumed_after": resumed,
+            "stopped_early": stopped,
             "scales": sc,
             "method": f"ABC-SMC (pyabc {abc.version()})",
             "seed": cal.seed,

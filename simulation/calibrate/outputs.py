@@ -176,12 +176,16 @@ def _figure_marginals(cal: Calibration, post: pd.DataFrame) -> bytes:
 
 def _ess_html(cal: Calibration, summary: dict[str, Any]) -> str:
     warn = ess_warning(summary, cal.population)
+    stop = ""
+    if summary.get("stopped_early"):
+        text = htmlpage.escape(summary["stopped_early"])
+        stop = f'<p class="warn"><strong>Stopped early:</strong> {text}.</p>'
     if warn is None:
         return (
             f"<p>Effective sample size of the final population (Kish): {summary['ess']:.1f} "
-            f"of {cal.population} particles.</p>"
+            f"of {cal.population} particles.</p>" + stop
         )
-    return f'<p class="warn"><strong>Warning:</strong> {htmlpage.escape(warn)}.</p>'
+    return f'<p class="warn"><strong>Warning:</strong> {htmlpage.escape(warn)}.</p>' + stop
 
 
 def write_report(
