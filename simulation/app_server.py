@@ -88,6 +88,8 @@ MAX_PROCESSES = 32  # a sanity bound on --processes (32 processes: about 8 GB be
 # The level ``solara run`` gives uvicorn's own loggers: errors only (no line per request, no
 # "Started server process" in the terminal).
 UVICORN_LOG_LEVEL = "error"
+# Seconds a worker process may take to answer uvicorn's health check before it is restarted.
+WORKER_HEALTHCHECK_S = 60
 # The environment variable through which the parent tells its workers where the class tally is.
 TALLY_ENV = "MLMSIM_CLASS_TALLY"
 
@@ -257,6 +259,8 @@ def _open_when_ready(url: str) -> None:
 
 def _run_workers(args: argparse.Namespace, processes: int) -> None:
     """Serve with ``processes`` uvicorn worker processes sharing one listening socket."""
+    import inspect  # noqa: PLC0415
+
     import uvicorn  # noqa: PLC0415 (imported with solara anyway: only the app server needs it)
 
     os.environ["SOLARA_APP"] = APP_MODULE  # what ``solara run`` sets for its server
@@ -279,6 +283,15 @@ def _run_workers(args: argparse.Namespace, processes: int) -> None:
             ws=UVICORN_WS if uvicorn.config.WS_PROTOCOLS.get(UVICORN_WS) else "auto",
             log_config=None,  # each worker sets Solara's (worker_app)
             log_level=UVICORN_LOG_LEVEL,
+            # uvicorn kills and restarts a worker that does not answer its health check in
+            # time (default 5 s), and every page that worker served loses its session. On a
+            # busy classroom machine a worker stepping many models can be that slow: allow a
+            # minute (older uvicorn releases have no such check and no such option).
+            **(
+                {"timeout_worker_healthcheck": WORKER_HEALTHCHECK_S}
+                if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters
+                else {}
+            ),
         )
     finally:
         shutil.rmtree(tally_dir, ignore_errors=True)

@@ -5,10 +5,10 @@ keeps the enrollment; the *sponsor* is the member's parent in the tree that comm
 bonuses and rank legs are paid over. An enroller may place a new member under someone in
 their own organisation, who becomes the sponsor (doTERRA, "Enroller vs. Sponsor", doTERRA
 University building strategy; "Placement strategy", doTERRA Empowered Success). doTERRA's
-training tells builders to keep builders on their own frontline, to place members who will
-only share or only use the product under builders and sharers further down, "where volume
-is needed", and to build three legs (the Power of 3); docs/odd.md, "Placement", gives the
-rule the model follows and its assumptions.
+training tells builders to place builders on their first and second levels, members who
+will only share or only use the product under builders and sharers further down, "where
+volume is needed", and to build three legs (the Power of 3); docs/odd.md, "Placement", gives
+the rule the model follows and its assumptions.
 
 :func:`choose_sponsors` is the rule over plain arrays (tested by hand on small trees);
 :meth:`simulation.model.MLMModel._place` calls it with the model's state.
