@@ -158,6 +158,29 @@ def _prepare(ctx: PeriodContext, params: FastStartParams) -> None:
         ctx.mark_unilevel_excluded(orders_in_window(ctx, params) & (ctx.volume(ctx.inp.bv) > 0))
 
 
+def _sources(
+    ctx: PeriodContext, params: FastStartParams, state: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The period's paying recruits, with what each generation gets.
+
+    Returns the recruits' rows, the share per generation, each recruit's volume, and the flat
+    mode's new state (who has been paid for; None in percent mode).
+    """
+    inp = ctx.inp
+    n = inp.n
+    if params.mode == "flat":
+        paid_before = np.zeros(n, dtype=bool)
+        if state is not None:
+            m = min(n, state.shape[0])
+            paid_before[:m] = state[:m]
+        counted = qualifying_recruits(ctx, params, paid_before)
+        src = np.flatnonzero(counted)
+        return src, np.array([1.0]), np.full(src.size, params.amount), paid_before | counted
+    bv = ctx.volume(inp.bv)
+    src = np.flatnonzero(orders_in_window(ctx, params) & (bv > 0))
+    return src, np.asarray(params.percentages, dtype=np.float64), bv[src], None
+
+
 @register(
     "fast_start",
     FastStartParams,
@@ -171,34 +194,18 @@ def fast_start(
 
     ``state`` (flat mode): bool[n] recruits already paid for in earlier periods.
     """
-    inp = ctx.inp
-    n = inp.n
+    if params.tree == "enroller" and ctx.inp.enroller is not None:
+        return _by_enroller(ctx, params, state)
     # The enrollers are walked over the forest's members' positions (a recruit outside the
     # forest has no upline); the recruits stay in row order, so the sums are those of a walk
     # over the n rows to the last bit.
-    if params.tree == "enroller" and inp.enroller is not None:
-        return _by_enroller(ctx, params, state)
     members, slot = ctx.forest.member_slots()
     qualified = ctx.qualified(params.min_pv)[members]
     if params.compression == "none":
         step = ctx.forest.member_levels()[1]
     else:
         step = ctx.forest.nearest_ancestor_slots(qualified)
-    if params.mode == "flat":
-        paid_before = np.zeros(n, dtype=bool)
-        if state is not None:
-            m = min(n, state.shape[0])
-            paid_before[:m] = state[:m]
-        counted = qualifying_recruits(ctx, params, paid_before)
-        state = paid_before | counted
-        src = np.flatnonzero(counted)
-        share = np.array([1.0])
-        vol = np.full(src.size, params.amount)
-    else:
-        bv = ctx.volume(inp.bv)
-        src = np.flatnonzero(orders_in_window(ctx, params) & (bv > 0))
-        share = np.asarray(params.percentages, dtype=np.float64)
-        vol = bv[src]
+    src, share, vol, state = _sources(ctx, params, state)
     max_pay = float(vol.sum() * share.sum())
     pay = LevelSums(ctx)
     at = slot[src]
@@ -212,9 +219,7 @@ def fast_start(
         paid = qualified[u]
         pay.add_slots(u[paid], share[g] * vol[paid])
         u = step[u].astype(np.int64)
-    return ComponentResult(
-        pay=pay.total(), max_pay=max_pay, state=state if params.mode == "flat" else None
-    )
+    return ComponentResult(pay=pay.total(), max_pay=max_pay, state=state)
 
 
 def _by_enroller(
@@ -225,21 +230,7 @@ def _by_enroller(
     n = inp.n
     enroller = np.asarray(inp.enroller, dtype=np.int64)
     qualified = ctx.qualified(params.min_pv)
-    if params.mode == "flat":
-        paid_before = np.zeros(n, dtype=bool)
-        if state is not None:
-            m = min(n, state.shape[0])
-            paid_before[:m] = state[:m]
-        counted = qualifying_recruits(ctx, params, paid_before)
-        state = paid_before | counted
-        src = np.flatnonzero(counted)
-        share = np.array([1.0])
-        vol = np.full(src.size, params.amount)
-    else:
-        bv = ctx.volume(inp.bv)
-        src = np.flatnonzero(orders_in_window(ctx, params) & (bv > 0))
-        share = np.asarray(params.percentages, dtype=np.float64)
-        vol = bv[src]
+    src, share, vol, state = _sources(ctx, params, state)
     max_pay = float(vol.sum() * share.sum())
     pay = np.zeros(n, dtype=np.float64)
     u = enroller[src]
@@ -258,7 +249,7 @@ def _by_enroller(
         paid = qualified[u]
         np.add.at(pay, u[paid], share[g] * vol[paid])
         u = enroller[u]
-    return ComponentResult(pay=pay, max_pay=max_pay, state=state if params.mode == "flat" else None)
+    return ComponentResult(pay=pay, max_pay=max_pay, state=state)
 
 
 fast_start.prepare = _prepare
