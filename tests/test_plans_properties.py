@@ -275,6 +275,8 @@ MINE = [
     "recruiting_heavy",
     "retail_heavy",
     "hybrid_unilevel_stairstep_matching",
+    "doterra_like",
+    "doterra_pools",
 ]
 
 

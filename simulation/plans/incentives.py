@@ -9,9 +9,9 @@ about, for behaviour rules that respond to the plan (``[incentives]``, ``docs/od
   recruit's BV over ``min(window_periods, horizon)`` months, every unilevel's level-1 share
   of the recruit's BV over the horizon (when the enroller's rank unlocks level 1; a percent
   fast start that excludes its orders from the unilevel takes those months out), and a
-  stairstep's first-step percentage on that BV. Binary and matrix legs, matching bonuses and
-  payout caps are not counted: they depend on where the recruit is placed and on what others
-  earn, not on the recruit alone.
+  stairstep's first-step percentage on that BV. Binary and matrix legs, matching bonuses,
+  pools and payout caps are not counted: they depend on where the recruit is placed and on
+  what others buy and earn, not on the recruit alone.
 * :func:`retail_margin_per_usd`: the retail margin per USD of product bought at wholesale and
   sold to a customer (the plan's markup).
 * :func:`next_rank`: for plans with a ``[ranks]`` table, the volume (PV) still missing to the
