@@ -167,6 +167,7 @@ class PeriodContext:
     kinds: dict[str, str] = field(default_factory=dict)
     retail_ok: np.ndarray | None = None
     masks: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _total_volume: float | None = field(default=None, repr=False, compare=False)
     _qualified: dict[tuple[float, int], np.ndarray] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -185,6 +186,15 @@ class PeriodContext:
         if self.count_inactive_volume:
             return values
         return np.where(self.inp.active, values, 0.0)
+
+    def total_volume(self) -> float:
+        """The period's BV summed as it counts for uplines (:meth:`volume`); made once.
+
+        The cap's revenue (``total_bv``) and every pool read it.
+        """
+        if self._total_volume is None:
+            self._total_volume = float(self.volume(self.inp.bv).sum())
+        return self._total_volume
 
     def qualified(self, min_pv: float | None = None) -> np.ndarray:
         """bool[n]: active, PV >= min_pv (inclusive) and the retail conditions of pay.

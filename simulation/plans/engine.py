@@ -535,11 +535,10 @@ class PlanEngine:
         extra: dict[str, np.ndarray],
         n: int,
     ) -> PayResult:
-        inp = ctx.inp
         paying = {k: r for k, r in results.items() if self.plan.spec(k).company_payout}
         pays = {k: np.asarray(r.pay, dtype=np.float64) for k, r in paying.items()}
         cap = self.plan.cap
-        revenue = float(ctx.volume(inp.bv).sum())
+        revenue = ctx.total_volume()
         if cap is not None and not isinstance(cap.revenue, str):
             revenue = float(cap.revenue)
         # Each component's sum over all rows, made once (and again after the cap for the

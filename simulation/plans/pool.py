@@ -85,7 +85,7 @@ def enrollments(ctx: PeriodContext) -> np.ndarray:
 def pool(ctx: PeriodContext, params: PoolParams, state: None) -> ComponentResult:
     """Divide one period's pool among the qualified members by their ranks' shares."""
     n = ctx.inp.n
-    amount = params.share * float(ctx.volume(ctx.inp.bv).sum())
+    amount = params.share * ctx.total_volume()
     table = np.array(
         [float(params.shares.get(name, 0.0)) for name in ctx.rank_names] + [0.0],
         dtype=np.float64,
