@@ -19,6 +19,9 @@ from simulation.calibrate import prepare, run_calibration, tomlout
 from simulation.calibrate.driver import (
     distance,
     effective_sample_size,
+    prior_check,
+    prior_summary,
+    prior_warnings,
     scales,
     spec_differences,
     weighted_quantile,
@@ -298,6 +301,12 @@ def test_parameter_recovery_on_a_synthetic_statement(synthetic, tmp_path):
     assert scen.posterior.parameters == list(TRUTH)
     assert (tmp_path / "out" / scen.posterior.samples).is_file()
     assert scen.posterior.provenance["seed"] == 3
+    # The report places every published figure among the pilot's runs (the truth's own
+    # statement: the priors reach each figure).
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Which published figures the priors can reach" in page
+    assert "Outside the prior predictive" not in page
+    assert [r["verdict"] for r in res["prior_check"]].count("outside") == 0
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "share: Manager" in page and "90% band" in page
     # The final population's effective sample size is reported (Kish, from its weights).
@@ -330,6 +339,21 @@ def test_same_seed_same_posterior_bytes_and_a_resume_continues_exactly(synthetic
     bytes_a = (tmp_path / "a" / "posterior.parquet").read_bytes()
     assert bytes_a == (tmp_path / "b" / "posterior.parquet").read_bytes()
     assert a["median"] == b["median"]
+    # The pilot alone first (--check-priors), then the calibration: it reuses the pilot.
+    p = run_calibration(
+        prepare(_args(targets, priors, generations=2, **small)), tmp_path / "p", progress=False,
+        pilot_only=True,
+    )  # fmt: skip
+    assert sorted(f.name for f in (tmp_path / "p").iterdir() if not f.name.startswith(".")) == [
+        "calibration.json",
+        "pilot.parquet",
+    ]
+    assert p["pilot"] == 12 and p["prior_check"] == a["prior_check"]
+    run_calibration(
+        prepare(_args(targets, priors, generations=2, **small)), tmp_path / "p", progress=False,
+        report=False,
+    )  # fmt: skip
+    assert (tmp_path / "p" / "posterior.parquet").read_bytes() == bytes_a
     # Another seed gives another posterior.
     c = run_calibration(
         prepare(_args(targets, priors, generations=2, seed=4, **small)), tmp_path / "c",
@@ -350,6 +374,84 @@ def test_two_local_processes_give_the_same_posterior_as_one(synthetic, tmp_path)
     assert (tmp_path / "one" / "posterior.parquet").read_bytes() == (
         tmp_path / "two" / "posterior.parquet"
     ).read_bytes()
+
+
+def test_prior_check_places_each_published_figure_among_the_pilot_runs_by_hand():
+    pilot = pd.DataFrame(
+        {
+            "share: Manager": [0.1, 0.2, 0.2, 0.4],
+            # log10(1 + USD), as the statistics hold incomes: $99, $999, $9,999 and a NaN.
+            "income: Manager": [2.0, 3.0, 4.0, np.nan],
+            "attrition": [np.nan] * 4,
+        }
+    )
+    observed = {"share: Manager": 0.2, "income: Manager": math.log10(1 + 20_000), "attrition": 0.5}
+    rows = {r["statistic"]: r for r in prior_check(pilot, observed)}
+    # 0.2: one run below, two tied (half each), one above: (1 + 2 x 0.5) / 4 = 0.5.
+    assert rows["share: Manager"]["below"] == 0.5
+    assert rows["share: Manager"]["verdict"] == "inside"
+    assert (rows["share: Manager"]["low"], rows["share: Manager"]["high"]) == (0.1, 0.4)
+    # $20,000 is above all three runs that gave a number (in USD: $99 to $9,999).
+    inc = rows["income: Manager"]
+    assert inc["verdict"] == "outside" and inc["below"] == 1.0 and inc["runs"] == 3
+    assert inc["low"] == pytest.approx(99) and inc["high"] == pytest.approx(9_999)
+    assert inc["published"] == pytest.approx(20_000)
+    # A statistic no run produced is outside too.
+    assert rows["attrition"]["verdict"] == "outside" and rows["attrition"]["runs"] == 0
+    # Tail: 100 runs 0, 1, ..., 99. At 98.5, 99 runs are below and 1 beyond (1% < 2.5%);
+    # at 97 (a tie), 97.5 below and 2.5 beyond: not fewer than 2.5%, so inside.
+    runs = pd.DataFrame({"x": np.arange(100.0)})
+    assert prior_check(runs, {"x": 98.5})[0]["verdict"] == "tail"
+    assert prior_check(runs, {"x": 97.0})[0]["below"] == 0.975
+    assert prior_check(runs, {"x": 97.0})[0]["verdict"] == "inside"
+    assert prior_check(runs, {"x": -0.5})[0]["verdict"] == "outside"
+    warn = prior_warnings(prior_check(pilot, observed))
+    assert len(warn) == 2
+    assert "'income: Manager' published $20,000 lies outside" in warn[0]
+    assert "$99 to $9,999" in warn[0] and "cannot cover it" in warn[0]
+    assert "no run gave a number" in warn[1]
+    assert prior_warnings(prior_check(runs, {"x": 98.5})) == [
+        "'x' published 9850.00% lies in the prior predictive's tail (1.0% of 100 runs beyond it)"
+    ]
+    both = prior_check(pilot, observed) + prior_check(runs, {"x": 98.5})
+    assert prior_summary(both) == [
+        "2 published figure(s) outside the prior predictive (no pilot run reached them; the "
+        "posterior cannot cover them): income: Manager, attrition",
+        "1 published figure(s) in the prior predictive's tail (fewer than 2.5% of the pilot "
+        "runs beyond them): x",
+    ]
+
+
+def test_check_priors_runs_the_pilot_only_and_names_the_target_it_cannot_reach(
+    synthetic, tmp_path, capsys
+):
+    from simulation.cli import main
+
+    targets, priors = synthetic
+    data = tomllib.loads(targets.read_text(encoding="utf-8"))
+    # A quit hazard of at most 0.08 a month cannot lose 99.9% of the members in a year.
+    text = targets.read_text(encoding="utf-8")
+    old = f"attrition = {data['targets']['attrition']!r}"
+    assert old in text
+    unreachable = tmp_path / "unreachable.toml"
+    unreachable.write_text(text.replace(old, "attrition = 0.999"), encoding="utf-8")
+    out = tmp_path / "out"
+    sets = [part for s in SETS for part in ("--set", s)]
+    code = main(["calibrate", "realistic", *sets, "--targets", str(unreachable),
+                 "--priors", str(priors), "--out", str(out), "--population", "8",
+                 "--workers", "1", "--check-priors", "--quiet"])  # fmt: skip
+    cap = capsys.readouterr()
+    assert code == 0
+    assert "among the 8 prior-predictive runs" in cap.out
+    line = next(ln for ln in cap.out.splitlines() if ln.strip().startswith("attrition"))
+    assert "published     99.90%" in line and line.endswith("below it 100.0%  outside")
+    assert "1 published figure(s) outside the prior predictive" in cap.err
+    assert cap.err.rstrip().endswith("cannot cover them): attrition")
+    assert sorted(f.name for f in out.iterdir() if not f.name.startswith(".")) == [
+        "calibration.json",
+        "pilot.parquet",
+    ]
+    assert len(pd.read_parquet(out / "pilot.parquet")) == 8
 
 
 def test_effective_sample_size_by_hand():

@@ -14,9 +14,14 @@ import sys
 from pathlib import Path
 
 from simulation import safepath
-from simulation.calibrate.driver import Calibration, ess_warning, run_calibration
+from simulation.calibrate.driver import (
+    Calibration,
+    ess_warning,
+    prior_summary,
+    run_calibration,
+)
 from simulation.calibrate.priors import load_priors
-from simulation.calibrate.targets import load_targets
+from simulation.calibrate.targets import in_usd, load_targets
 from simulation.config import apply_overrides, load_scenario
 from simulation.errors import UserError
 from simulation.plans.engine import load_plan
@@ -86,6 +91,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-report", action="store_true", help="skip the predictive runs and page"
     )
+    parser.add_argument(
+        "--check-priors",
+        action="store_true",
+        help="run only the prior-predictive pilot and say where each published figure falls "
+        "in it (a figure no run reaches cannot be fitted); a later run with the same inputs "
+        "and --out reuses the pilot",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -147,6 +159,23 @@ def prepare(args: argparse.Namespace) -> Calibration:
     )
 
 
+def _print_prior_check(rows: list[dict], runs: int) -> None:
+    """The prior-predictive check as a table on stdout."""
+
+    def fmt(stat: str, v: float) -> str:
+        return f"${v:,.0f}" if in_usd(stat) else f"{100 * v:.2f}%"
+
+    width = max(len(r["statistic"]) for r in rows)
+    print(f"\n  where each published figure falls among the {runs} prior-predictive runs")
+    for r in rows:
+        k = r["statistic"]
+        span = f"{fmt(k, r['low'])} to {fmt(k, r['high'])}"
+        print(
+            f"  {k:<{width}}  published {fmt(k, r['published']):>10}  runs {span:>22}  "
+            f"below it {100 * r['below']:5.1f}%  {r['verdict']}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """``mlmsim calibrate``: run or resume a calibration, print the posterior."""
     cal = prepare(args)
@@ -156,6 +185,20 @@ def run(args: argparse.Namespace) -> int:
             f"{cal.context['scenario']['scenario']['name']}-{Path(args.targets).stem}"
         )
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if args.check_priors:
+        res = run_calibration(
+            cal,
+            Path(out),
+            workers=workers,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+            pilot_only=True,
+        )
+        _print_prior_check(res["prior_check"], res["pilot"])
+        print(f"\n  pilot: {res['out']} ({res['wall_s']:.1f} s)")
+        for w in prior_summary(res["prior_check"]):
+            print(f"  warning: {w}", file=sys.stderr)
+        return 0
     res = run_calibration(
         cal,
         Path(out),
@@ -178,5 +221,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  warning: {warn}", file=sys.stderr)
     if res.get("stopped_early"):
         print(f"  warning: stopped early: {res['stopped_early']}", file=sys.stderr)
+    for w in prior_summary(res["prior_check"]):
+        print(
+            f"  warning: {w} (report.html, 'Which published figures the priors can reach')",
+            file=sys.stderr,
+        )
     print(f"\n  results: {res['out']}")
     return 0

@@ -5,7 +5,8 @@ The output folder (``results/calibrations/<scenario>-<targets>`` by default):
 - ``calibration.json``: the inputs that determine the result and their fingerprint (a rerun
   into the same folder resumes only the same calibration);
 - ``pilot.parquet``: the prior-predictive pilot (parameters and statistics), which fixes the
-  distance's scales and the first threshold;
+  distance's scales and the first threshold, and shows which published figures the priors
+  can reach at all (:func:`prior_check`);
 - ``history.db``: pyabc's history (SQLite), one entry per finished generation;
 - ``posterior.parquet``: the last generation's particles (parameters, ``weight``,
   ``distance``);
@@ -21,6 +22,7 @@ import hashlib
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -32,7 +34,7 @@ import pandas as pd
 
 from simulation import results, safepath
 from simulation.calibrate.priors import Prior
-from simulation.calibrate.targets import Targets
+from simulation.calibrate.targets import Targets, in_usd
 from simulation.errors import UserError
 from simulation.userfile import dotted_keys
 
@@ -53,6 +55,10 @@ PREDICTIVE_RUNS = 100
 LOW_ESS_SHARE = 0.2
 # MAD -> standard deviation of a normal distribution.
 MAD_TO_SD = 1.4826
+# A published figure with fewer than this share of the prior-predictive pilot's runs beyond it
+# lies in the priors' tail (an assumption: the two-sided 95% convention). The posterior can
+# still reach it, but only from a corner of the priors that few particles explore.
+PRIOR_TAIL = 0.025
 
 
 @dataclass
@@ -167,6 +173,107 @@ def _check_folder(fingerprint: str, spec: dict[str, Any]) -> Any:
             )
 
     return check
+
+
+def prior_check(pilot: pd.DataFrame, observed: dict[str, float]) -> list[dict[str, Any]]:
+    """Where each published figure falls among the prior-predictive pilot's runs.
+
+    A posterior only reweights what the priors produce: a figure no pilot run reaches is one
+    the calibration cannot cover whatever its budget, which the pilot shows in minutes rather
+    than after an hour of generations.
+
+    Args:
+        pilot: the pilot's table (one row per run, a column per statistic).
+        observed: ``{statistic: published value}`` (log10(1 + USD) for incomes).
+
+    Returns:
+        One row per target, in ``observed``'s order: ``statistic``; ``published``, ``low``
+        and ``high`` (the runs' smallest and largest values; USD for incomes); ``below``, the
+        share of runs below the published figure (a tie counts half); ``verdict``:
+        ``"outside"`` when the figure lies outside [low, high] (no run reached it),
+        ``"tail"`` when fewer than :data:`PRIOR_TAIL` of the runs lie beyond it, else
+        ``"inside"``. A statistic no run produced a number for is ``"outside"``.
+    """
+    rows = []
+    for k, obs in observed.items():
+        x = pilot[k].to_numpy(dtype=np.float64)
+        x = x[np.isfinite(x)]
+        if x.size:
+            lo, hi = float(x.min()), float(x.max())
+            below = float(((x < obs).sum() + 0.5 * (x == obs).sum()) / x.size)
+            beyond = min(below, 1.0 - below)
+            verdict = "inside"
+            if obs < lo or obs > hi:
+                verdict = "outside"
+            elif beyond < PRIOR_TAIL:
+                verdict = "tail"
+        else:
+            lo = hi = below = float("nan")
+            verdict = "outside"
+        usd = in_usd(k)
+        show = (lambda v: 10**v - 1) if usd else (lambda v: v)
+        rows.append(
+            {
+                "statistic": k,
+                "published": show(obs),
+                "low": show(lo),
+                "high": show(hi),
+                "below": below,
+                "runs": int(x.size),
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
+def prior_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """One sentence per :func:`prior_check` row that is not ``"inside"``."""
+
+    def fmt(stat: str, v: float) -> str:
+        return f"${v:,.0f}" if in_usd(stat) else f"{100 * v:.2f}%"
+
+    out = []
+    for r in rows:
+        k = r["statistic"]
+        if r["verdict"] == "outside":
+            where = (
+                "no run gave a number"
+                if not r["runs"]
+                else f"the {r['runs']} runs gave {fmt(k, r['low'])} to {fmt(k, r['high'])}"
+            )
+            out.append(
+                f"'{k}' published {fmt(k, r['published'])} lies outside the prior predictive "
+                f"({where}): no parameter set drawn from the priors reached it, so the "
+                "posterior cannot cover it"
+            )
+        elif r["verdict"] == "tail":
+            beyond = min(r["below"], 1.0 - r["below"])
+            out.append(
+                f"'{k}' published {fmt(k, r['published'])} lies in the prior predictive's tail "
+                f"({100 * beyond:.1f}% of {r['runs']} runs beyond it)"
+            )
+    return out
+
+
+def prior_summary(rows: list[dict[str, Any]]) -> list[str]:
+    """At most two sentences: the targets outside the prior predictive, those in its tail."""
+    out = []
+    for verdict, what in (
+        (
+            "outside",
+            "outside the prior predictive (no pilot run reached them; the posterior "
+            "cannot cover them)",
+        ),
+        (
+            "tail",
+            f"in the prior predictive's tail (fewer than {100 * PRIOR_TAIL:.1f}% of the "
+            "pilot runs beyond them)",
+        ),
+    ):
+        names = [r["statistic"] for r in rows if r["verdict"] == verdict]
+        if names:
+            out.append(f"{len(names)} published figure(s) {what}: " + ", ".join(names))
+    return out
 
 
 def prior_draws(priors: list[Prior], n: int, rng: np.random.Generator) -> list[dict[str, float]]:
@@ -284,8 +391,13 @@ def run_calibration(
     scheduler: str | None = None,
     progress: bool = True,
     report: bool = True,
+    pilot_only: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) ``cal`` into ``out``; returns a summary (see the module doc for files).
+
+    With ``pilot_only`` only the pilot runs (``calibration.json`` and ``pilot.parquet`` are
+    written; a later run of the same calibration reuses the pilot) and the summary holds
+    ``pilot``, ``prior_check`` (:func:`prior_check`), ``wall_s`` and ``out``.
 
     Raises:
         UserError: the folder holds another calibration, or runs were lost.
@@ -310,6 +422,16 @@ def run_calibration(
             say(f"pilot: {cal.population} prior-predictive runs")
             pilot = _predictive(cal, draws, seeds, workers, scheduler, outcomes=False)
             _write_parquet(pilot, pilot_path)
+        check = prior_check(pilot, cal.targets.observed)
+        if pilot_only:
+            return {
+                "pilot": len(pilot),
+                "prior_check": check,
+                "wall_s": time.perf_counter() - t_start,
+                "out": out,
+            }
+        for w in prior_warnings(check):  # now, not only at the end: an hour may follow
+            say(f"  warning: {w}", file=sys.stderr)
         sc = scales(pilot, names)
         fixed = {k: cal.targets.weights[k] / sc[k] for k in names}
         pilot_d = distance(pilot, cal.targets.observed, fixed)
@@ -419,6 +541,7 @@ def run_calibration(
             "resumed_after": resumed,
             "stopped_early": stopped,
             "scales": sc,
+            "prior_check": check,
             "method": f"ABC-SMC (pyabc {abc.version()})",
             "seed": cal.seed,
         }

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from simulation import htmlpage, results, safepath
 from simulation.calibrate import tomlout
-from simulation.calibrate.driver import ess_warning
+from simulation.calibrate.driver import PRIOR_TAIL, ess_warning
 from simulation.calibrate.targets import Targets, in_usd
 from simulation.plans.engine import shipped_plans
 
@@ -211,6 +211,7 @@ def write_report(
         htmlpage.nav_html(
             [
                 ("targets", "Targets"),
+                ("priors-check", "Prior predictive"),
                 ("parameters", "Posterior"),
                 ("outcomes", "Other outcomes"),
                 ("generations", "Generations"),
@@ -246,6 +247,38 @@ def write_report(
         png = _figure_buckets(cal.targets, predictive, kind)
         if png is not None:
             body.append(htmlpage.figure_html(png, cap))
+    check = summary.get("prior_check") or []
+    if check:
+        unreached = [r for r in check if r["verdict"] == "outside"]
+        body += [
+            '<h2 id="priors-check">Which published figures the priors can reach</h2>',
+            f"<p>Where each published figure falls among the {len(pilot)} prior-predictive "
+            "pilot runs (parameters drawn from the priors, each run with its own seed). A "
+            "figure outside every run's value is one no parameter set in the priors produced: "
+            "the posterior only reweights those sets, so no budget covers it, and the model or "
+            "the priors must change instead. <em>tail</em>: fewer than "
+            f"{100 * PRIOR_TAIL:.1f}% of the runs lie beyond it.</p>",
+        ]
+        if unreached:
+            names_ = ", ".join(e(r["statistic"]) for r in unreached)
+            body.append(
+                f'<p class="warn"><strong>Outside the prior predictive:</strong> {names_}.</p>'
+            )
+        body.append(
+            htmlpage.table_html(
+                ["statistic", "published", "prior-predictive runs", "runs below it", "verdict"],
+                [
+                    [
+                        r["statistic"],
+                        _fmt(r["statistic"], r["published"]),
+                        f"{_fmt(r['statistic'], r['low'])} to {_fmt(r['statistic'], r['high'])}",
+                        f"{100 * r['below']:.1f}%",
+                        r["verdict"],
+                    ]
+                    for r in check
+                ],
+            )
+        )
     prow = []
     for p in cal.priors:
         lo, hi = summary["interval90"][p.key]
