@@ -398,6 +398,7 @@ def test_prior_check_places_each_published_figure_among_the_pilot_runs_by_hand()
     assert inc["published"] == pytest.approx(20_000)
     # A statistic no run produced is outside too.
     assert rows["attrition"]["verdict"] == "outside" and rows["attrition"]["runs"] == 0
+    assert rows["attrition"]["low"] is None and rows["attrition"]["below"] is None
     # Tail: 100 runs 0, 1, ..., 99. At 98.5, 99 runs are below and 1 beyond (1% < 2.5%);
     # at 97 (a tie), 97.5 below and 2.5 beyond: not fewer than 2.5%, so inside.
     runs = pd.DataFrame({"x": np.arange(100.0)})
@@ -444,7 +445,7 @@ def test_check_priors_runs_the_pilot_only_and_names_the_target_it_cannot_reach(
     assert code == 0
     assert "among the 8 prior-predictive runs" in cap.out
     line = next(ln for ln in cap.out.splitlines() if ln.strip().startswith("attrition"))
-    assert "published     99.90%" in line and line.endswith("below it 100.0%  outside")
+    assert "published     99.90%" in line and line.endswith("below it 100.00%  outside")
     assert "1 published figure(s) outside the prior predictive" in cap.err
     assert cap.err.rstrip().endswith("cannot cover them): attrition")
     assert sorted(f.name for f in out.iterdir() if not f.name.startswith(".")) == [

@@ -21,7 +21,7 @@ from simulation.calibrate.driver import (
     run_calibration,
 )
 from simulation.calibrate.priors import load_priors
-from simulation.calibrate.targets import in_usd, load_targets
+from simulation.calibrate.targets import format_stat, load_targets
 from simulation.config import apply_overrides, load_scenario
 from simulation.errors import UserError
 from simulation.plans.engine import load_plan
@@ -161,10 +161,7 @@ def prepare(args: argparse.Namespace) -> Calibration:
 
 def _print_prior_check(rows: list[dict], runs: int) -> None:
     """The prior-predictive check as a table on stdout."""
-
-    def fmt(stat: str, v: float) -> str:
-        return f"${v:,.0f}" if in_usd(stat) else f"{100 * v:.2f}%"
-
+    fmt = format_stat
     width = max(len(r["statistic"]) for r in rows)
     print(f"\n  where each published figure falls among the {runs} prior-predictive runs")
     for r in rows:
@@ -172,7 +169,7 @@ def _print_prior_check(rows: list[dict], runs: int) -> None:
         span = f"{fmt(k, r['low'])} to {fmt(k, r['high'])}"
         print(
             f"  {k:<{width}}  published {fmt(k, r['published']):>10}  runs {span:>22}  "
-            f"below it {100 * r['below']:5.1f}%  {r['verdict']}"
+            f"below it {fmt('share', r['below']):>7}  {r['verdict']}"
         )
 
 

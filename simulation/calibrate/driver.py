@@ -34,7 +34,7 @@ import pandas as pd
 
 from simulation import results, safepath
 from simulation.calibrate.priors import Prior
-from simulation.calibrate.targets import Targets, in_usd
+from simulation.calibrate.targets import Targets, format_stat, in_usd
 from simulation.errors import UserError
 from simulation.userfile import dotted_keys
 
@@ -189,7 +189,8 @@ def prior_check(pilot: pd.DataFrame, observed: dict[str, float]) -> list[dict[st
     Returns:
         One row per target, in ``observed``'s order: ``statistic``; ``published``, ``low``
         and ``high`` (the runs' smallest and largest values; USD for incomes); ``below``, the
-        share of runs below the published figure (a tie counts half); ``verdict``:
+        share of runs below the published figure (a tie counts half; ``low``, ``high`` and
+        ``below`` are None when no run gave a number); ``verdict``:
         ``"outside"`` when the figure lies outside [low, high] (no run reached it),
         ``"tail"`` when fewer than :data:`PRIOR_TAIL` of the runs lie beyond it, else
         ``"inside"``. A statistic no run produced a number for is ``"outside"``.
@@ -208,10 +209,12 @@ def prior_check(pilot: pd.DataFrame, observed: dict[str, float]) -> list[dict[st
             elif beyond < PRIOR_TAIL:
                 verdict = "tail"
         else:
-            lo = hi = below = float("nan")
+            lo = hi = below = None
             verdict = "outside"
-        usd = in_usd(k)
-        show = (lambda v: 10**v - 1) if usd else (lambda v: v)
+
+        def show(v: float | None, usd: bool = in_usd(k)) -> float | None:
+            return None if v is None else (10**v - 1 if usd else v)
+
         rows.append(
             {
                 "statistic": k,
@@ -228,10 +231,7 @@ def prior_check(pilot: pd.DataFrame, observed: dict[str, float]) -> list[dict[st
 
 def prior_warnings(rows: list[dict[str, Any]]) -> list[str]:
     """One sentence per :func:`prior_check` row that is not ``"inside"``."""
-
-    def fmt(stat: str, v: float) -> str:
-        return f"${v:,.0f}" if in_usd(stat) else f"{100 * v:.2f}%"
-
+    fmt = format_stat
     out = []
     for r in rows:
         k = r["statistic"]

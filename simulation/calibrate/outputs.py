@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from simulation import htmlpage, results, safepath
 from simulation.calibrate import tomlout
 from simulation.calibrate.driver import PRIOR_TAIL, ess_warning
-from simulation.calibrate.targets import Targets, in_usd
+from simulation.calibrate.targets import Targets, format_stat, in_usd
 from simulation.plans.engine import shipped_plans
 
 if TYPE_CHECKING:
@@ -117,10 +117,7 @@ def target_rows(targets: Targets, predictive: pd.DataFrame) -> list[dict[str, An
     return rows
 
 
-def _fmt(stat: str, v: float) -> str:
-    if not np.isfinite(v):
-        return "n/a"
-    return f"${v:,.0f}" if in_usd(stat) else f"{100 * v:.2f}%"
+_fmt = format_stat
 
 
 def _figure_buckets(targets: Targets, predictive: pd.DataFrame, kind: str) -> bytes | None:
@@ -272,7 +269,7 @@ def write_report(
                         r["statistic"],
                         _fmt(r["statistic"], r["published"]),
                         f"{_fmt(r['statistic'], r['low'])} to {_fmt(r['statistic'], r['high'])}",
-                        f"{100 * r['below']:.1f}%",
+                        _fmt("share", r["below"]),
                         r["verdict"],
                     ]
                     for r in check

@@ -203,6 +203,17 @@ def in_usd(stat: str) -> bool:
     return stat.startswith("income: ") or stat == REVENUE_STAT
 
 
+def format_stat(stat: str, v: float | None) -> str:
+    """A statistic's value as people read it.
+
+    USD for incomes (``v`` in USD, not the log), a percentage for shares and rates, ``n/a``
+    for a missing or non-finite value.
+    """
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    return f"${v:,.0f}" if in_usd(stat) else f"{100 * v:.2f}%"
+
+
 def growth_stat(month: int) -> str:
     """The name of the growth statistic at ``month``."""
     return f"growth: month {month}"
