@@ -377,6 +377,50 @@ def resolve_plan_path(name: str | Path, base: Path | None = None) -> Path:
     )
 
 
+def read_plan_file(path: Path) -> dict[str, Any]:
+    """A plan file's tables, with ``[plan] extends = "other"`` resolved.
+
+    A plan that extends another is that plan with each of its own tables put in place of the
+    other's table of the same name (a whole table, or a whole list of ``[[...]]`` tables:
+    nothing is merged key by key), and its own ``[plan]`` table (name, description, source)
+    in place of the other's. The other plan is found as ``plan.file`` is (a path relative to
+    this file, or a shipped plan's name) and may extend a third.
+
+    Raises:
+        ConfigError: naming the file and ``plan.extends``: not a name, a plan not found, or a
+            chain that comes back to a file already in it.
+    """
+    chain: list[Path] = []
+    layers: list[dict[str, Any]] = []
+    here = path
+    while True:
+        data = read_toml(here, "plan")
+        chain.append(here.resolve())
+        meta = data.get("plan")
+        parent = meta.get("extends") if isinstance(meta, dict) else None
+        if parent is None:
+            layers.append(data)
+            break
+        where = f"{here}: plan.extends = {parent!r}"
+        if not isinstance(parent, str) or not parent.strip():
+            raise ConfigError(
+                f"{where}: expected the name or path of a plan file, e.g. 'doterra_like'"
+            )
+        try:
+            nxt = resolve_plan_path(parent, base=here.parent)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        if nxt.resolve() in chain:
+            names = " -> ".join(c.name for c in [*chain, nxt.resolve()])
+            raise ConfigError(f"{where}: the plans extend each other in a circle ({names})")
+        layers.append({**data, "plan": {k: v for k, v in meta.items() if k != "extends"}})
+        here = nxt
+    out: dict[str, Any] = {}
+    for layer in reversed(layers):
+        out.update(layer)
+    return out
+
+
 def with_changes(data: dict[str, Any], changes: dict[str, Any], source: str) -> dict[str, Any]:
     """A copy of plan ``data`` with ``changes`` (``"table.key" -> value``) applied.
 
@@ -419,7 +463,7 @@ def load_plan(
     values before they are validated (:func:`with_changes`).
     """
     p = resolve_plan_path(path, base)
-    data = with_changes(read_toml(p, "plan"), changes or {}, str(p))
+    data = with_changes(read_plan_file(p), changes or {}, str(p))
     return plan_from_dict(data, source=str(p), strict=True)
 
 

@@ -31,7 +31,7 @@ from simulation.config import (
 from simulation.errors import ConfigError, format_validation_error
 from simulation.parameters import market_sections
 from simulation.plans import plan_from_dict
-from simulation.plans.engine import resolve_plan_path, with_changes
+from simulation.plans.engine import read_plan_file, resolve_plan_path, with_changes
 from simulation.userfile import read_toml, resolve_shipped
 
 SWEEP_DIR = SCENARIO_DIR / "sweeps"
@@ -539,7 +539,7 @@ def read_plan(value: str, base_dir: Path, src: str, key: str = "plan.file") -> d
     except ConfigError as err:
         raise ConfigError(f"{src}: {key} = {value!r}: {err}") from None
     try:
-        data = read_toml(path, "plan")
+        data = read_plan_file(path)
     except ConfigError as err:
         raise ConfigError(f"{src}: {key} = {value!r}: {err}") from None
     return {"path": str(path.resolve()), "data": data}
