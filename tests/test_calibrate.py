@@ -26,6 +26,7 @@ from simulation.calibrate.driver import (
     spec_differences,
     weighted_quantile,
 )
+from simulation.calibrate.outputs import target_rows
 from simulation.calibrate.synthetic import synthetic_statement, write_statement
 from simulation.calibrate.targets import load_targets, model_statistics
 from simulation.config import load_scenario
@@ -212,6 +213,27 @@ def test_distance_scales_and_weighted_quantile_by_hand():
     x = np.array([3.0, 1.0, 2.0])
     assert weighted_quantile(x, np.array([0.2, 0.5, 0.3]), 0.5) == 1.0
     assert weighted_quantile(x, np.array([0.2, 0.3, 0.5]), 0.5) == 2.0
+
+
+def test_a_weight_0_statistic_is_shown_but_not_fitted():
+    """realistic_reach.toml leaves Silver and above's share out of the distance, not the file."""
+    path = ROOT / "scenarios" / "targets" / "realistic_reach.toml"
+    names = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier"]
+    t = load_targets(path, [*names, "Silver", "Gold", "Platinum", "Diamond"], "doterra_pools")
+    top = "share: Silver to Presidential Diamond"
+    assert t.observed[top] == pytest.approx(0.0100, abs=1e-12)
+    assert t.weights[top] == 0.0
+    assert all(w == 1.0 for k, w in t.weights.items() if k != top)
+    # Two runs that differ only in that share are at the same distance from the statement.
+    row = dict(t.observed)
+    table = pd.DataFrame([{**row, top: 0.0}, {**row, top: 0.5}])
+    w = {k: t.weights[k] / 0.01 for k in t.observed}
+    assert distance(table, t.observed, w).tolist() == [0.0, 0.0]
+    # The report shows it, outside the band, and counts only the fitted figures.
+    rows = {r["statistic"]: r for r in target_rows(t, table)}
+    assert rows[top]["fitted"] is False and rows[top]["inside"] is False
+    assert rows[top]["published"] == pytest.approx(0.0100, abs=1e-12)
+    assert all(r["fitted"] and r["inside"] for k, r in rows.items() if k != top)
 
 
 def test_toml_writer_round_trips():
@@ -406,6 +428,15 @@ def test_prior_check_places_each_published_figure_among_the_pilot_runs_by_hand()
     assert prior_check(runs, {"x": 97.0})[0]["below"] == 0.975
     assert prior_check(runs, {"x": 97.0})[0]["verdict"] == "inside"
     assert prior_check(runs, {"x": -0.5})[0]["verdict"] == "outside"
+    # A figure of weight 0 is placed the same way, and said to be left out of the fit.
+    (row,) = prior_check(pilot, {"share: Manager": 0.5}, {"share: Manager": 0.0})
+    assert row["verdict"] == "outside" and row["fitted"] is False
+    assert prior_warnings([row]) == [
+        "'share: Manager' published 50.00% lies outside the prior predictive (the 4 runs gave "
+        "10.00% to 40.00%): no parameter set drawn from the priors reached it, and it is not "
+        "fitted (weight 0 in the target file)"
+    ]
+    assert prior_summary([row])[0].endswith(": share: Manager (not fitted)")
     warn = prior_warnings(prior_check(pilot, observed))
     assert len(warn) == 2
     assert "'income: Manager' published $20,000 lies outside" in warn[0]

@@ -175,7 +175,9 @@ def _check_folder(fingerprint: str, spec: dict[str, Any]) -> Any:
     return check
 
 
-def prior_check(pilot: pd.DataFrame, observed: dict[str, float]) -> list[dict[str, Any]]:
+def prior_check(
+    pilot: pd.DataFrame, observed: dict[str, float], weights: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
     """Where each published figure falls among the prior-predictive pilot's runs.
 
     A posterior only reweights what the priors produce: a figure no pilot run reaches is one
@@ -185,6 +187,7 @@ def prior_check(pilot: pd.DataFrame, observed: dict[str, float]) -> list[dict[st
     Args:
         pilot: the pilot's table (one row per run, a column per statistic).
         observed: ``{statistic: published value}`` (log10(1 + USD) for incomes).
+        weights: ``{statistic: weight}`` of the target file (default 1 each).
 
     Returns:
         One row per target, in ``observed``'s order: ``statistic``; ``published``, ``low``
@@ -193,8 +196,10 @@ def prior_check(pilot: pd.DataFrame, observed: dict[str, float]) -> list[dict[st
         ``below`` are None when no run gave a number); ``verdict``:
         ``"outside"`` when the figure lies outside [low, high] (no run reached it),
         ``"tail"`` when fewer than :data:`PRIOR_TAIL` of the runs lie beyond it, else
-        ``"inside"``. A statistic no run produced a number for is ``"outside"``.
+        ``"inside"``. A statistic no run produced a number for is ``"outside"``. ``fitted``:
+        false for a statistic of weight 0 (shown, not in the distance).
     """
+    weights = weights or {}
     rows = []
     for k, obs in observed.items():
         x = pilot[k].to_numpy(dtype=np.float64)
@@ -224,6 +229,7 @@ def prior_check(pilot: pd.DataFrame, observed: dict[str, float]) -> list[dict[st
                 "below": below,
                 "runs": int(x.size),
                 "verdict": verdict,
+                "fitted": weights.get(k, 1.0) > 0,
             }
         )
     return rows
@@ -243,8 +249,12 @@ def prior_warnings(rows: list[dict[str, Any]]) -> list[str]:
             )
             out.append(
                 f"'{k}' published {fmt(k, r['published'])} lies outside the prior predictive "
-                f"({where}): no parameter set drawn from the priors reached it, so the "
-                "posterior cannot cover it"
+                f"({where}): no parameter set drawn from the priors reached it, "
+                + (
+                    "so the posterior cannot cover it"
+                    if r.get("fitted", True)
+                    else "and it is not fitted (weight 0 in the target file)"
+                )
             )
         elif r["verdict"] == "tail":
             beyond = min(r["below"], 1.0 - r["below"])
@@ -270,7 +280,11 @@ def prior_summary(rows: list[dict[str, Any]]) -> list[str]:
             "pilot runs beyond them)",
         ),
     ):
-        names = [r["statistic"] for r in rows if r["verdict"] == verdict]
+        names = [
+            r["statistic"] + ("" if r.get("fitted", True) else " (not fitted)")
+            for r in rows
+            if r["verdict"] == verdict
+        ]
         if names:
             out.append(f"{len(names)} published figure(s) {what}: " + ", ".join(names))
     return out
@@ -422,7 +436,7 @@ def run_calibration(
             say(f"pilot: {cal.population} prior-predictive runs")
             pilot = _predictive(cal, draws, seeds, workers, scheduler, outcomes=False)
             _write_parquet(pilot, pilot_path)
-        check = prior_check(pilot, cal.targets.observed)
+        check = prior_check(pilot, cal.targets.observed, cal.targets.weights)
         if pilot_only:
             return {
                 "pilot": len(pilot),

@@ -98,7 +98,11 @@ def _band(x: np.ndarray) -> tuple[float, float, float]:
 
 
 def target_rows(targets: Targets, predictive: pd.DataFrame) -> list[dict[str, Any]]:
-    """Every target: the published figure and the posterior-predictive median and band."""
+    """Every target: the published figure and the posterior-predictive median and band.
+
+    ``fitted`` is false for a statistic the target file gives weight 0: it is shown beside the
+    model's, but the distance, and so the posterior, ignores it.
+    """
     rows = []
     for k, obs in targets.observed.items():
         lo, mid, hi = _band(predictive[k].to_numpy(dtype=np.float64))
@@ -112,6 +116,7 @@ def target_rows(targets: Targets, predictive: pd.DataFrame) -> list[dict[str, An
                 "low": lo,
                 "high": hi,
                 "inside": bool(lo <= obs <= hi),
+                "fitted": targets.weights.get(k, 1.0) > 0,
             }
         )
     return rows
@@ -198,7 +203,15 @@ def write_report(
     e = htmlpage.escape
     src = cal.targets.source
     trows = target_rows(cal.targets, predictive)
-    inside = sum(r["inside"] for r in trows)
+    fitted = [r for r in trows if r["fitted"]]
+    inside = sum(r["inside"] for r in fitted)
+    shown = [r["statistic"] for r in trows if not r["fitted"]]
+    not_fitted = (
+        f" Not fitted (weight 0 in the target file, so the posterior ignores them; shown "
+        f"for comparison): {e(', '.join(shown))}."
+        if shown
+        else ""
+    )
     body = [
         f"<h1>Calibration: {e(cal.name)}</h1>",
         f'<p class="sub">{e(summary["method"])}; {summary["simulations"]:,} simulations in '
@@ -216,9 +229,10 @@ def write_report(
         ),
         '<h2 id="targets">Every target against the published figure</h2>',
         f"<p>Source: {e(src.get('citation', ''))}. Population: {e(src.get('population', ''))}. "
-        f"{inside} of {len(trows)} published figures fall inside the 90% posterior-predictive "
-        f"band ({len(predictive)} runs drawn from the posterior, each with its own seed: the "
-        "band holds both the parameters' uncertainty and the market's luck).</p>",
+        f"{inside} of the {len(fitted)} published figures fitted fall inside the 90% "
+        f"posterior-predictive band ({len(predictive)} runs drawn from the posterior, each with "
+        f"its own seed: the band holds both the parameters' uncertainty and the market's "
+        f"luck).{not_fitted}</p>",
         htmlpage.table_html(
             ["statistic", "published", "model median", "90% band", "inside"],
             [
@@ -227,7 +241,7 @@ def write_report(
                     _fmt(r["statistic"], r["published"]),
                     _fmt(r["statistic"], r["median"]),
                     f"{_fmt(r['statistic'], r['low'])} to {_fmt(r['statistic'], r['high'])}",
-                    "yes" if r["inside"] else "no",
+                    ("yes" if r["inside"] else "no") + ("" if r["fitted"] else " (not fitted)"),
                 ]
                 for r in trows
             ],
