@@ -34,7 +34,7 @@ import pandas as pd
 
 from simulation import results, safepath
 from simulation.calibrate.priors import Prior
-from simulation.calibrate.targets import Targets, format_stat, in_usd
+from simulation.calibrate.targets import Targets, format_stat, in_usd, is_fitted
 from simulation.errors import UserError
 from simulation.userfile import dotted_keys
 
@@ -229,7 +229,7 @@ def prior_check(
                 "below": below,
                 "runs": int(x.size),
                 "verdict": verdict,
-                "fitted": weights.get(k, 1.0) > 0,
+                "fitted": is_fitted(weights, k),
             }
         )
     return rows
@@ -252,7 +252,7 @@ def prior_warnings(rows: list[dict[str, Any]]) -> list[str]:
                 f"({where}): no parameter set drawn from the priors reached it, "
                 + (
                     "so the posterior cannot cover it"
-                    if r.get("fitted", True)
+                    if r["fitted"]
                     else "and it is not fitted (weight 0 in the target file)"
                 )
             )
@@ -281,7 +281,7 @@ def prior_summary(rows: list[dict[str, Any]]) -> list[str]:
         ),
     ):
         names = [
-            r["statistic"] + ("" if r.get("fitted", True) else " (not fitted)")
+            r["statistic"] + ("" if r["fitted"] else " (not fitted)")
             for r in rows
             if r["verdict"] == verdict
         ]

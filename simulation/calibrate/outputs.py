@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from simulation import htmlpage, results, safepath
 from simulation.calibrate import tomlout
 from simulation.calibrate.driver import PRIOR_TAIL, ess_warning
-from simulation.calibrate.targets import Targets, format_stat, in_usd
+from simulation.calibrate.targets import Targets, format_stat, in_usd, is_fitted
 from simulation.plans.engine import shipped_plans
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def target_rows(targets: Targets, predictive: pd.DataFrame) -> list[dict[str, An
                 "low": lo,
                 "high": hi,
                 "inside": bool(lo <= obs <= hi),
-                "fitted": targets.weights.get(k, 1.0) > 0,
+                "fitted": is_fitted(targets.weights, k),
             }
         )
     return rows

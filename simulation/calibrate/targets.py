@@ -167,6 +167,14 @@ class Bucket:
     income: float  # share-weighted average annual income of the published rows, USD
 
 
+def is_fitted(weights: dict[str, float], statistic: str) -> bool:
+    """Whether ``statistic`` enters the distance: weight above 0 (default 1).
+
+    A statistic of weight 0 is still measured and shown beside the published figure.
+    """
+    return weights.get(statistic, 1.0) > 0
+
+
 @dataclass
 class Targets:
     """A checked target file: the buckets, the observed statistics and their weights."""
