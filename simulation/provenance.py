@@ -339,7 +339,7 @@ PROVENANCE: dict[str, Provenance] = {
         "Daily Choice's 2018 company survey gives $134/month for the affiliates who "
         "answered; Taylor 2011 counts 'minimal operating expenses'); moves the loss share "
         "strongly; realistic.toml calibrates it to the AARP 2018 survey's answers (median "
-        "$28.99, 90% interval $16-57)",
+        "$33.69, 90% interval $25-41)",
         "usd per distributor-month",
         (0.0, 150.0),
     ),
