@@ -20,6 +20,8 @@ from simulation.model import MLMModel
 from simulation.validation import calibration
 from tests.helpers import check_invariants
 
+ROOT = Path(__file__).resolve().parents[1]
+
 TREES = v.TreeDesign(seeds=tuple(range(40)))  # the same runs as tests/test_math.py (cached)
 
 
@@ -209,6 +211,82 @@ def test_realistic_scenario_cites_its_sources(name):
             section = line
         elif "=" in line and not line.startswith("#") and section != "[scenario]":
             assert "#" in line, f"no source beside: {line}"
+
+
+def _weighted_median_by_definition(x: np.ndarray, w: np.ndarray) -> float:
+    """The smallest sample value v with the weight of the samples <= v at least half the total.
+
+    Written from the definition (a scan over the distinct values), not with the calibration's
+    cumulative-sum search, so that the two are checked against each other.
+    """
+    total = float(w.sum())
+    for value in sorted(set(x.tolist())):
+        if float(w[x <= value].sum()) >= 0.5 * total - 1e-12 * total:
+            return value
+    raise AssertionError("no weighted median")
+
+
+def _shipped_posteriors():
+    return sorted(
+        p.stem
+        for p in (ROOT / "scenarios").glob("*.toml")
+        if "\n[posterior]" in p.read_text(encoding="utf-8")
+    )
+
+
+def test_a_shipped_calibrated_scenario_is_set_to_its_recorded_posterior():
+    """A shipped posterior is copied into a scenario by hand: every copy must agree.
+
+    The calibrated lines run the median, the [posterior] table records it, the samples file
+    holds the particles it was taken from, and the header's recalibration command names the
+    files and settings the provenance records.
+    """
+    import tomllib
+
+    import pandas as pd
+
+    from simulation.calibrate import DEFAULT_POPULATION
+
+    names = _shipped_posteriors()
+    assert "realistic" in names
+    for name in names:
+        path = ROOT / "scenarios" / f"{name}.toml"
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+        post = data["posterior"]
+        keys = post["parameters"]
+        for key in keys:
+            section, field = key.split(".")
+            assert data[section][field] == post["median"][key], f"{name}: {key}"
+            value = re.escape(f"{field} = {data[section][field]!r}")
+            line = next(ln for ln in text.splitlines() if re.match(value, ln))
+            assert "[calibrated]" in line, f"{name}: {key} is not marked [calibrated]"
+        samples = pd.read_parquet(path.parent / post["samples"])
+        prov = post["provenance"]
+        assert len(samples) == prov["population"], name
+        w = samples["weight"].to_numpy(dtype=np.float64)
+        assert np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0, name
+        for key in keys:
+            x = samples[key].to_numpy(dtype=np.float64)
+            assert _weighted_median_by_definition(x, w) == post["median"][key], f"{name}: {key}"
+        header = "\n".join(ln for ln in text.splitlines() if ln.startswith("#"))
+        command = header[header.index("mlmsim calibrate") :]
+        parts = [
+            f"scenarios/targets/{prov['targets']}",
+            f"scenarios/priors/{prov['priors']}",
+            f"--seed {prov['seed']}",
+        ]
+        if prov["population"] != DEFAULT_POPULATION:  # the default need not be written
+            parts.append(f"--population {prov['population']}")
+        for part in parts:
+            assert part in command, f"{name}: the recalibration command lacks {part!r}"
+
+
+def test_weighted_median_by_definition_on_a_hand_example():
+    # Weights 1, 1, 2 on 3, 1, 2 (sorted: 1 -> 1, 2 -> 2, 3 -> 1; total 4): the samples <= 1
+    # weigh 1 (< 2), those <= 2 weigh 3 (>= 2): the median is 2. Equal halves pick the lower.
+    assert _weighted_median_by_definition(np.array([3.0, 1.0, 2.0]), np.array([1.0, 1, 2])) == 2
+    assert _weighted_median_by_definition(np.array([5.0, 7.0]), np.array([1.0, 1.0])) == 5
 
 
 def test_calibration_rows_state_source_population_and_range():
