@@ -58,6 +58,31 @@ def test_doterra_targets_merge_the_ranks_above_silver_by_hand():
     assert sum(b.share for b in t.buckets) == pytest.approx(1.0, abs=1e-9)
 
 
+def _published_rows(data: dict) -> list[tuple[str, float, float]]:
+    """The statement's figures as published (rank, share, income): the model mapping aside."""
+    return [(r["rank"], r["share"], r["avg_annual_income_usd"]) for r in data["statement"]["rows"]]
+
+
+def test_every_target_file_citing_doterra_2017_carries_its_figures_unchanged():
+    # Seven target files transcribe the same statement, each mapping it onto another plan's
+    # ranks: a figure corrected in one and not the others would fit a different statement
+    # under the same citation. The published columns must agree with doterra_us_2017.toml,
+    # whose shares sum to 1 as the statement's do, and the share paid nothing is its row.
+    reference = tomllib.loads(DOTERRA.read_text())
+    rows = _published_rows(reference)
+    assert sum(share for _, share, _ in rows) == pytest.approx(1.0, abs=1e-9)
+    citing = []
+    for path in sorted((ROOT / "scenarios" / "targets").glob("*.toml")):
+        data = tomllib.loads(path.read_text())
+        if data.get("source", {}).get("citation") != reference["source"]["citation"]:
+            continue
+        citing.append(path.name)
+        assert data["source"] == reference["source"], path.name
+        assert _published_rows(data) == rows, path.name
+        assert data["targets"]["share_paid_nothing"] == rows[0][1], path.name
+    assert len(citing) == 7, citing
+
+
 def test_model_statistics_of_a_hand_made_year():
     # Month 24 is the last; the year is months 13-24. Five members of the year, one quitter
     # from before it (left out).
