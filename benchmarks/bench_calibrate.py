@@ -14,6 +14,7 @@ uniform when the posterior is calibrated), written as PNG to ``docs/img/``.
 
     python benchmarks/bench_calibrate.py --part cost [--simulations 5000] [--no-dask]
     python benchmarks/bench_calibrate.py --part recovery [--sets 20] [--population 1500]
+        [--kernel-scale logit]
 
 Figures are printed with the machine's core count and written to
 ``benchmarks/out/bench_calibrate_<part>.json``.
@@ -183,7 +184,8 @@ def part_recovery(ns: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         res = run_calibration(
             prepare(_args(target, priors, sets, population=ns.particles,
-                          generations=ns.generations, seed=ns.seed + i, workers=ns.workers)),
+                          generations=ns.generations, seed=ns.seed + i, workers=ns.workers,
+                          kernel_scale=ns.kernel_scale)),
             folder, workers=ns.workers, progress=False, report=False,
         )  # fmt: skip
         post = pd.read_parquet(folder / "posterior.parquet")
@@ -205,7 +207,8 @@ def part_recovery(ns: argparse.Namespace) -> dict:
     table.to_csv(OUT / f"bench_calibrate_recovery{ns.tag}.csv", index=False)
     out = {"cpu_count": os.cpu_count(), "sets": len(table), "population": ns.population,
            "months": ns.months, "particles": ns.particles, "generations": ns.generations,
-           "draws": L, "wall_s": time.perf_counter() - t_all, "coverage90": {}}  # fmt: skip
+           "draws": L, "kernel_scale": ns.kernel_scale, "wall_s": time.perf_counter() - t_all,
+           "coverage90": {}}  # fmt: skip
     IMG.mkdir(parents=True, exist_ok=True)
     for k in truths[0]:
         cov = float(table[f"{k} inside"].mean())
@@ -238,6 +241,10 @@ def main() -> None:
     p.add_argument("--draws", type=int, default=19, help="(b) posterior draws for SBC ranks")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--seed", type=int, default=20261202)
+    p.add_argument(
+        "--kernel-scale", choices=("natural", "logit"), default="natural",
+        help="(b) where the kernel works (mlmsim calibrate --kernel-scale)",
+    )  # fmt: skip
     p.add_argument("--tag", default="", help="suffix of the output files (e.g. _1500)")
     ns = p.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from simulation import safepath
 from simulation.calibrate.driver import (
+    KERNEL_SCALES,
     Calibration,
     ess_warning,
     prior_summary,
@@ -73,6 +74,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="run generations until this many simulations (the pilot included) are done",
     )
     parser.add_argument("--seed", type=int, default=1, help="calibration seed (default 1)")
+    parser.add_argument(
+        "--kernel-scale",
+        choices=KERNEL_SCALES,
+        default="natural",
+        help="where the kernel proposing new particles works: natural (default) or logit "
+        "(uniform and log-uniform priors on the logit scale, so that proposals do not thin "
+        "out against a prior's bounds; docs/calibration.md, 'Effective sample size')",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -151,6 +160,7 @@ def prepare(args: argparse.Namespace) -> Calibration:
         generations=generations,
         simulations=args.simulations,
         seed=args.seed,
+        kernel_scale=getattr(args, "kernel_scale", "natural"),
         sources={
             "scenario": path.name,
             "targets": Path(args.targets).name,

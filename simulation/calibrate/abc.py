@@ -191,12 +191,19 @@ def run_particles(
     return run_pool(tasks, min(workers, len(tasks)), on_result, fn=fn)
 
 
-def prior_distribution(priors: list[Prior]) -> pyabc.Distribution:
-    """Pyabc's prior: uniform, log-uniform, or normal truncated to the valid range."""
+def prior_distribution(priors: list[Prior], scale: str = "natural") -> pyabc.Distribution:
+    """Pyabc's prior: uniform, log-uniform, or normal truncated to the valid range.
+
+    With ``scale="logit"`` the uniform and log-uniform priors are given on the logit scale
+    (a standard logistic: :meth:`Prior.from_logit` maps it back to exactly the prior), so
+    the kernel that proposes new particles never thins out against a bound.
+    """
     rvs = {}
     for p in priors:
         a = p.args
-        if p.distribution == "uniform":
+        if scale == "logit" and p.on_logit_scale():
+            rvs[p.key] = pyabc.RV("logistic", 0.0, 1.0)
+        elif p.distribution == "uniform":
             rvs[p.key] = pyabc.RV("uniform", a["low"], a["high"] - a["low"])
         elif p.distribution == "loguniform":
             rvs[p.key] = pyabc.RV("loguniform", a["low"], a["high"])
@@ -220,6 +227,7 @@ def build_abc(
     population: int,
     sampler: ExecutorSampler,
     initial_eps: float | None,
+    scale: str = "natural",
 ) -> pyabc.ABCSMC:
     """The ABC-SMC: fixed weighted L2 distance, median epsilon schedule, Gaussian kernel.
 
@@ -232,11 +240,13 @@ def build_abc(
         initial_eps: the first generation's threshold (a new calibration); None when
             resuming: the next threshold is then the median distance of the last stored
             generation, as it would have been without the interruption.
+        scale: the kernel's scale, ``"natural"`` or ``"logit"`` (:func:`prior_distribution`;
+            ``model`` must then take logit-scale values, :func:`on_natural_scale`).
     """
     quiet_pyabc()
     return pyabc.ABCSMC(
         models=model,
-        parameter_priors=prior_distribution(priors),
+        parameter_priors=prior_distribution(priors, scale),
         distance_function=pyabc.PNormDistance(p=2, fixed_weights=fixed_weights),
         population_size=population,
         sampler=sampler,
@@ -246,6 +256,21 @@ def build_abc(
         ),
         transitions=pyabc.MultivariateNormalTransition(),
     )
+
+
+def on_natural_scale(
+    priors: list[Prior], model: Callable[[Any], dict[str, float]], pars: Any
+) -> dict[str, float]:
+    """Run ``model`` at the natural-scale values of logit-scale parameters ``pars``."""
+    values = dict(pars)
+    return model({p.key: p.from_logit(float(values[p.key])) for p in priors})
+
+
+def natural_values(priors: list[Prior], scale: str, values: dict[str, float]) -> dict[str, float]:
+    """A particle's stored values (on ``scale``) as parameter values."""
+    if scale == "natural":
+        return {p.key: float(values[p.key]) for p in priors}
+    return {p.key: p.from_logit(float(values[p.key])) for p in priors}
 
 
 def version() -> str:

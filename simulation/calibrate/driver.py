@@ -41,6 +41,8 @@ from simulation.userfile import dotted_keys
 CALIBRATION_FILE = "calibration.json"
 PILOT_FILE = "pilot.parquet"
 HISTORY_FILE = "history.db"
+# Where the kernel proposing new particles works (--kernel-scale; docs/calibration.md).
+KERNEL_SCALES = ("natural", "logit")
 POSTERIOR_FILE = "posterior.parquet"
 PREDICTIVE_FILE = "predictive.parquet"
 CALIBRATED_FILE = "calibrated.toml"
@@ -76,6 +78,8 @@ class Calibration:
         simulations: most simulations, pilot included (None: until ``generations``).
         seed: the calibration seed.
         sources: file names of the scenario, targets and priors (for the provenance).
+        kernel_scale: where the proposal kernel works: ``"natural"`` (the parameters as they
+            are) or ``"logit"`` (uniform and log-uniform priors on the logit scale).
     """
 
     name: str
@@ -88,6 +92,7 @@ class Calibration:
     simulations: int | None
     seed: int
     sources: dict[str, str] = field(default_factory=dict)
+    kernel_scale: str = "natural"
 
     @property
     def keys(self) -> list[str]:
@@ -110,6 +115,8 @@ class Calibration:
                 if (basis := self.targets.spec()["income_basis"]) != "year"
                 else {}
             ),
+            # Only when not the default, as the income basis.
+            **({"kernel_scale": self.kernel_scale} if self.kernel_scale != "natural" else {}),
             "population": self.population,
             "generations": self.generations,
             "simulations": self.simulations,
@@ -457,16 +464,22 @@ def run_calibration(
         db = f"sqlite:///{(out / HISTORY_FILE).resolve()}"
         sampler = abc.ExecutorSampler(cal.seed, workers, scheduler, progress)
         model = partial(abc_model_ref(), cal.context)
+        if cal.kernel_scale != "natural":
+            model = partial(abc.on_natural_scale, cal.priors, model)
         resumed = 0
         if (out / HISTORY_FILE).is_file():
-            smc = abc.build_abc(model, cal.priors, fixed, cal.population, sampler, None)
+            smc = abc.build_abc(
+                model, cal.priors, fixed, cal.population, sampler, None, cal.kernel_scale
+            )
             history = smc.load(db, 1)
             resumed = history.n_populations
             if resumed == 0:  # interrupted in its first generation: start again
                 (out / HISTORY_FILE).unlink()
         if resumed == 0:
             eps0 = float(np.median(pilot_d))
-            smc = abc.build_abc(model, cal.priors, fixed, cal.population, sampler, eps0)
+            smc = abc.build_abc(
+                model, cal.priors, fixed, cal.population, sampler, eps0, cal.kernel_scale
+            )
             smc.new(db, dict(cal.targets.observed))
         else:
             say(f"resuming after generation {resumed - 1} ({HISTORY_FILE})")
@@ -500,7 +513,7 @@ def run_calibration(
         t_max = int(history.max_t)
         pop = history.get_population(t_max)
         post = pd.DataFrame(
-            [{**{k: float(p.parameter[k]) for k in cal.keys}} for p in pop.particles]
+            [abc.natural_values(cal.priors, cal.kernel_scale, p.parameter) for p in pop.particles]
         )
         post["weight"] = np.array([p.weight for p in pop.particles], dtype=np.float64)
         post["weight"] /= post["weight"].sum()
@@ -560,7 +573,7 @@ def run_calibration(
             "stopped_early": stopped,
             "scales": sc,
             "prior_check": check,
-            "method": f"ABC-SMC (pyabc {abc.version()})",
+            "method": method(abc.version(), cal.kernel_scale),
             "seed": cal.seed,
         }
         outputs.write_calibrated(out, cal, summary)
@@ -586,6 +599,12 @@ def run_calibration(
         summary["out"] = out
         summary["files"] = manifest["files"]
         return summary
+
+
+def method(pyabc_version: str, kernel_scale: str) -> str:
+    """The method as the provenance records it: the kernel's scale only when not natural."""
+    scale = "" if kernel_scale == "natural" else f", kernel on the {kernel_scale} scale"
+    return f"ABC-SMC (pyabc {pyabc_version}){scale}"
 
 
 def abc_model_ref() -> Any:

@@ -102,6 +102,26 @@ class Prior:
             return self.valid
         return self.args["low"], self.args["high"]
 
+    def on_logit_scale(self) -> bool:
+        """Whether the ``logit`` kernel scale moves this prior (uniform and log-uniform do)."""
+        return self.distribution in ("uniform", "loguniform")
+
+    def from_logit(self, z: float) -> float:
+        """The parameter value at ``z`` on the logit scale (``docs/calibration.md``).
+
+        ``u = 1 / (1 + exp(-z))`` is the prior's cumulative probability, so a standard
+        logistic ``z`` gives exactly this prior: uniform ``low + (high - low) u``, log-uniform
+        ``low (high / low)^u``. ``z`` = 0 is the uniform's midpoint and the log-uniform's
+        geometric mean. A normal prior is not moved (it has no bound to thin out against).
+        """
+        if not self.on_logit_scale():
+            return float(z)
+        u = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        lo, hi = self.args["low"], self.args["high"]
+        if self.distribution == "uniform":
+            return min(hi, max(lo, lo + (hi - lo) * u))
+        return min(hi, max(lo, lo * (hi / lo) ** u))
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data (manifest, report)."""
         return {
