@@ -572,6 +572,17 @@ def test_a_logit_scale_calibration_recovers_the_truth_and_is_its_own_calibration
                         report=False)  # fmt: skip
 
 
+def test_a_posterior_resting_on_few_particles_is_warned_with_what_to_try():
+    from simulation.calibrate.driver import ess_warning
+
+    assert ess_warning({"ess": 40.0, "ess_low": False}, 200) is None
+    natural = ess_warning({"ess": 13.66, "ess_low": True, "kernel_scale": "natural"}, 200)
+    assert natural.startswith("the final population's effective sample size is 13.7 of 200 ")
+    assert "(below 20%)" in natural and "--kernel-scale logit" in natural
+    logit = ess_warning({"ess": 13.66, "ess_low": True, "kernel_scale": "logit"}, 200)
+    assert "--kernel-scale" not in logit and logit.endswith("calibrate fewer parameters")
+
+
 def test_a_refused_folder_says_which_input_differs():
     stored = {
         "fingerprint": "0",

@@ -356,7 +356,13 @@ def ess_warning(summary: dict[str, Any], population: int) -> str | None:
         f"the final population's effective sample size is {summary['ess']:.1f} of "
         f"{population} particles (below {LOW_ESS_SHARE:.0%}): a few particles hold most of "
         "the weight, so the posterior's intervals are too narrow and its medians rest on "
-        "those few; run more particles (--population) or calibrate fewer parameters"
+        "those few; "
+        + (
+            "try the kernel on the logit scale (--kernel-scale logit), "
+            if summary.get("kernel_scale", "natural") == "natural"
+            else ""
+        )
+        + "run more particles (--population) or calibrate fewer parameters"
     )
 
 
@@ -569,6 +575,7 @@ def run_calibration(
             "final_epsilon": float(gen_table["epsilon"].iloc[-1]),
             "ess": ess,
             "ess_low": ess < LOW_ESS_SHARE * len(post),
+            "kernel_scale": cal.kernel_scale,
             "resumed_after": resumed,
             "stopped_early": stopped,
             "scales": sc,
