@@ -70,6 +70,7 @@ def _args(targets: Path, priors: Path, sets: list[str], **kw) -> argparse.Namesp
         "generations": None,
         "simulations": None,
         "seed": 1,
+        "kernel_scale": "natural",
         "workers": 2,
         "scheduler": None,
         "out": None,

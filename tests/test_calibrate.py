@@ -303,6 +303,7 @@ def _args(targets: Path, priors: Path, **kw) -> argparse.Namespace:
         "generations": 3,
         "simulations": None,
         "seed": 3,
+        "kernel_scale": "natural",
         "workers": 1,
         "scheduler": None,
         "out": None,

@@ -160,7 +160,7 @@ def prepare(args: argparse.Namespace) -> Calibration:
         generations=generations,
         simulations=args.simulations,
         seed=args.seed,
-        kernel_scale=getattr(args, "kernel_scale", "natural"),
+        kernel_scale=args.kernel_scale,
         sources={
             "scenario": path.name,
             "targets": Path(args.targets).name,

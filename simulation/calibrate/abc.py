@@ -17,6 +17,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import cloudpickle
@@ -240,10 +241,13 @@ def build_abc(
         initial_eps: the first generation's threshold (a new calibration); None when
             resuming: the next threshold is then the median distance of the last stored
             generation, as it would have been without the interruption.
-        scale: the kernel's scale, ``"natural"`` or ``"logit"`` (:func:`prior_distribution`;
-            ``model`` must then take logit-scale values, :func:`on_natural_scale`).
+        scale: the kernel's scale, ``"natural"`` or ``"logit"`` (:func:`prior_distribution`);
+            ``model`` takes parameter values on their own scale either way: on the logit
+            scale it is called through :func:`natural_values`.
     """
     quiet_pyabc()
+    if scale != "natural":
+        model = partial(_on_natural_scale, priors, scale, model)
     return pyabc.ABCSMC(
         models=model,
         parameter_priors=prior_distribution(priors, scale),
@@ -258,19 +262,18 @@ def build_abc(
     )
 
 
-def on_natural_scale(
-    priors: list[Prior], model: Callable[[Any], dict[str, float]], pars: Any
-) -> dict[str, float]:
-    """Run ``model`` at the natural-scale values of logit-scale parameters ``pars``."""
-    values = dict(pars)
-    return model({p.key: p.from_logit(float(values[p.key])) for p in priors})
-
-
-def natural_values(priors: list[Prior], scale: str, values: dict[str, float]) -> dict[str, float]:
-    """A particle's stored values (on ``scale``) as parameter values."""
+def natural_values(priors: list[Prior], scale: str, values: Any) -> dict[str, float]:
+    """A particle's values (on ``scale``: pyabc's parameters) as parameter values."""
+    values = dict(values)
     if scale == "natural":
         return {p.key: float(values[p.key]) for p in priors}
     return {p.key: p.from_logit(float(values[p.key])) for p in priors}
+
+
+def _on_natural_scale(
+    priors: list[Prior], scale: str, model: Callable[[Any], dict[str, float]], pars: Any
+) -> dict[str, float]:
+    return model(natural_values(priors, scale, pars))
 
 
 def version() -> str:

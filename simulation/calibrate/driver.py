@@ -470,8 +470,6 @@ def run_calibration(
         db = f"sqlite:///{(out / HISTORY_FILE).resolve()}"
         sampler = abc.ExecutorSampler(cal.seed, workers, scheduler, progress)
         model = partial(abc_model_ref(), cal.context)
-        if cal.kernel_scale != "natural":
-            model = partial(abc.on_natural_scale, cal.priors, model)
         resumed = 0
         if (out / HISTORY_FILE).is_file():
             smc = abc.build_abc(

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy.special import expit
 
 from simulation.config import Scenario, unknown_key_message
 from simulation.errors import ConfigError, format_validation_error
@@ -116,7 +117,7 @@ class Prior:
         """
         if not self.on_logit_scale():
             return float(z)
-        u = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        u = float(expit(z))
         lo, hi = self.args["low"], self.args["high"]
         if self.distribution == "uniform":
             return min(hi, max(lo, lo + (hi - lo) * u))
