@@ -171,7 +171,8 @@ def _check_folder(fingerprint: str, spec: dict[str, Any]) -> Any:
                 )
                 raise UserError(
                     f"--out {folder}: holds another calibration (a calibration resumes only "
-                    f"with the same scenario, targets, priors, seed and population){what}; "
+                    "with the same scenario, targets, priors, seed, population and kernel "
+                    f"scale){what}; "
                     "choose another folder to start this one"
                 )
         elif any(not p.name.startswith(".") for p in folder.iterdir()):
