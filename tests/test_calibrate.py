@@ -568,7 +568,7 @@ def test_a_logit_scale_calibration_recovers_the_truth_and_is_its_own_calibration
     written = (tmp_path / "z" / "posterior.parquet").read_bytes()
     assert (tmp_path / "z2" / "posterior.parquet").read_bytes() == written
     assert again["median"] == res["median"]
-    with pytest.raises(UserError, match=r"kernel_scale"):
+    with pytest.raises(UserError, match=r"kernel_scale \('logit' there, 'natural' here\)"):
         run_calibration(prepare(_args(targets, priors)), tmp_path / "z", progress=False,
                         report=False)  # fmt: skip
 
@@ -599,6 +599,13 @@ def test_a_refused_folder_says_which_input_differs():
     assert spec_differences(stored, now) == [
         "scenario.buy.first_order_pv (not in the stored calibration: a newer mlmsim's field?)",
         "scenario.recruit.join_prob (0.5 there, 0.6 here)",
+    ]
+    # A key left out at its default is compared at its value, both ways.
+    assert spec_differences({"kernel_scale": "logit"}, {}) == [
+        "kernel_scale ('logit' there, 'natural' here)"
+    ]
+    assert spec_differences({}, {"income_basis": "month_at_rank"}) == [
+        "income_basis ('year' there, 'month_at_rank' here)"
     ]
     many = spec_differences({"a": {str(i): i for i in range(7)}}, {"a": {}}, most=4)
     assert len(many) == 5 and many[-1] == "and 3 more"

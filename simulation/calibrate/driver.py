@@ -63,6 +63,10 @@ MAD_TO_SD = 1.4826
 PRIOR_TAIL = 0.025
 
 
+#: Keys :meth:`Calibration.spec` writes only when not at these values.
+SPEC_DEFAULTS = {"income_basis": "year", "kernel_scale": "natural"}
+
+
 @dataclass
 class Calibration:
     """A checked calibration: what to fit, how, and with which budget.
@@ -108,15 +112,16 @@ class Calibration:
             "observed": self.targets.observed,
             "weights": self.targets.weights,
             "buckets": self.targets.spec()["buckets"],
-            # Only when not the default, so that calibrations made before the basis existed
-            # keep their fingerprint (and resume).
-            **(
-                {"income_basis": basis}
-                if (basis := self.targets.spec()["income_basis"]) != "year"
-                else {}
-            ),
-            # Only when not the default, as the income basis.
-            **({"kernel_scale": self.kernel_scale} if self.kernel_scale != "natural" else {}),
+            # Only when not the default (SPEC_DEFAULTS), so that calibrations made before
+            # these options existed keep their fingerprint (and resume).
+            **{
+                k: v
+                for k, v in (
+                    ("income_basis", self.targets.spec()["income_basis"]),
+                    ("kernel_scale", self.kernel_scale),
+                )
+                if v != SPEC_DEFAULTS[k]
+            },
             "population": self.population,
             "generations": self.generations,
             "simulations": self.simulations,
@@ -139,8 +144,10 @@ def spec_differences(stored: dict[str, Any], spec: dict[str, Any], most: int = 4
     """
     now = json.loads(json.dumps(spec, default=str))
     skip = ("fingerprint", "generations", "simulations")
-    a = dotted_keys({k: v for k, v in stored.items() if k not in skip})
-    b = dotted_keys({k: v for k, v in now.items() if k not in skip})
+    # The spec leaves these out at their defaults (older calibrations keep their fingerprint):
+    # compare them at their values, so that "natural" reads as such, not as missing.
+    a = dotted_keys({**SPEC_DEFAULTS, **{k: v for k, v in stored.items() if k not in skip}})
+    b = dotted_keys({**SPEC_DEFAULTS, **{k: v for k, v in now.items() if k not in skip}})
     words = []
     for key in sorted(a.keys() | b.keys()):
         if key not in a:
