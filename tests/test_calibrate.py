@@ -35,6 +35,7 @@ from simulation.model import MLMModel
 
 ROOT = Path(__file__).resolve().parents[1]
 DOTERRA = ROOT / "scenarios" / "targets" / "doterra_us_2017.toml"
+STATEMENT = ROOT / "scenarios" / "statements" / "doterra_us_2017.toml"
 PLAN_RANKS = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier", "Silver"]
 
 
@@ -58,29 +59,87 @@ def test_doterra_targets_merge_the_ranks_above_silver_by_hand():
     assert sum(b.share for b in t.buckets) == pytest.approx(1.0, abs=1e-9)
 
 
-def _published_rows(data: dict) -> list[tuple[str, float, float]]:
-    """The statement's figures as published (rank, share, income): the model mapping aside."""
-    return [(r["rank"], r["share"], r["avg_annual_income_usd"]) for r in data["statement"]["rows"]]
-
-
-def test_every_target_file_citing_doterra_2017_carries_its_figures_unchanged():
-    # Seven target files transcribe the same statement, each mapping it onto another plan's
-    # ranks: a figure corrected in one and not the others would fit a different statement
-    # under the same citation. The published columns must agree with doterra_us_2017.toml,
-    # whose shares sum to 1 as the statement's do, and the share paid nothing is its row.
-    reference = tomllib.loads(DOTERRA.read_text())
-    rows = _published_rows(reference)
-    assert sum(share for _, share, _ in rows) == pytest.approx(1.0, abs=1e-9)
+def test_doterra_2017_is_transcribed_once_and_every_target_file_maps_it():
+    # The statement's figures live in one file; the seven target files that fit it only map
+    # its ranks onto a plan's. A target file with its own copy of a figure could drift from
+    # it under the same citation (load_targets refuses one: the next test).
+    published = tomllib.loads(STATEMENT.read_text(encoding="utf-8"))
+    rows = published["statement"]["rows"]
+    assert len(rows) == 13 and sum(r["share"] for r in rows) == pytest.approx(1.0, abs=1e-9)
+    assert rows[0]["rank"] == "entry level (no profit)" and rows[0]["avg_annual_income_usd"] == 0
     citing = []
     for path in sorted((ROOT / "scenarios" / "targets").glob("*.toml")):
-        data = tomllib.loads(path.read_text())
-        if data.get("source", {}).get("citation") != reference["source"]["citation"]:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        if data["statement"].get("published") != "doterra_us_2017":
             continue
         citing.append(path.name)
-        assert data["source"] == reference["source"], path.name
-        assert _published_rows(data) == rows, path.name
-        assert data["targets"]["share_paid_nothing"] == rows[0][1], path.name
+        assert "source" not in data, path.name
+        assert [r["rank"] for r in data["statement"]["rows"]] == [r["rank"] for r in rows]
+        assert all(set(r) <= {"rank", "model", "paid"} for r in data["statement"]["rows"])
+        assert data["targets"]["share_paid_nothing"] == rows[0]["share"], path.name
     assert len(citing) == 7, citing
+
+
+def test_a_published_statement_is_mapped_rank_by_rank_or_refused(tmp_path):
+    text = DOTERRA.read_text(encoding="utf-8")
+    ref = load_targets(DOTERRA, PLAN_RANKS, "unilevel_7_dt")
+    assert ref.source["citation"].startswith("doTERRA, US income disclosure statement 2017")
+    # A copy elsewhere finds the shipped statement by its name ...
+    (tmp_path / "copy.toml").write_text(text, encoding="utf-8")
+    assert load_targets(tmp_path / "copy.toml", PLAN_RANKS).observed == ref.observed
+    # ... and a statement of one's own by a path relative to the target file.
+    (tmp_path / "mine.toml").write_text(
+        STATEMENT.read_text(encoding="utf-8").replace(
+            "share = 0.0966, avg_annual_income_usd = 752",
+            "share = 0.0966, avg_annual_income_usd = 800",
+        ),
+        encoding="utf-8",
+    )
+    own = text.replace('published = "doterra_us_2017"', 'published = "mine.toml"')
+    (tmp_path / "own.toml").write_text(own, encoding="utf-8")
+    t = load_targets(tmp_path / "own.toml", PLAN_RANKS)
+    assert t.observed["income: Manager"] == pytest.approx(math.log10(801))
+    assert {k: v for k, v in t.observed.items() if k != "income: Manager"} == {
+        k: v for k, v in ref.observed.items() if k != "income: Manager"
+    }
+    source = '[source]\nname = "x"\ncitation = "y"\n\n'
+    manager = '{ rank = "Manager", model'
+    cases = {
+        "nowhere": (
+            text.replace('published = "doterra_us_2017"', 'published = "nowhere"'),
+            r"statement.published 'nowhere' not found \(a file path, or one of: doterra_us_2017\)",
+        ),
+        "not published": (
+            text.replace(manager, '{ rank = "Managers", model'),
+            r"rows\[2\]: rank 'Managers' is not in the published statement",
+        ),
+        "left out": (
+            text.replace('  { rank = "Presidential Diamond", model = ["Silver"] },\n', ""),
+            r"published rank\(s\) 'Presidential Diamond' of .* are not mapped",
+        ),
+        "twice": (
+            text.replace('{ rank = "Gold",', '{ rank = "Platinum",'),
+            r"rows\[9\]: rank 'Platinum' is mapped twice",
+        ),
+        "a figure": (
+            text.replace(manager, '{ rank = "Manager", share = 0.1, model'),
+            r"rows\[2\] \('Manager'\): its figures come from the published statement",
+        ),
+        "two sources": (source + text, r"\[source\]: the source is the published statement's"),
+        "no source": (
+            text.replace('published = "doterra_us_2017"', ""),
+            r"\[source\] is missing",
+        ),
+        "no figures": (
+            source + text.replace('published = "doterra_us_2017"', ""),
+            r"rows\[0\] \('entry level \(no profit\)'\): share is missing",
+        ),
+    }
+    for name, (bad, message) in cases.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.toml"
+        path.write_text(bad, encoding="utf-8")
+        with pytest.raises(ConfigError, match=message):
+            load_targets(path, PLAN_RANKS, "unilevel_7_dt")
 
 
 def test_model_statistics_of_a_hand_made_year():

@@ -24,9 +24,11 @@ from simulation.metrics import annual_quit_rate, at_risk
 from simulation.metrics.disclosure import year_populations
 from simulation.metrics.survey import BROKE_EVEN_USD, SURVEY_ANSWERS, survey_answers
 from simulation.outcomes import retail_share
-from simulation.userfile import read_toml
+from simulation.userfile import read_toml, resolve_shipped
 
 NO_RANK = "no rank"
+# Shipped published statements, named by statement.published (scenarios/statements/<name>.toml).
+STATEMENT_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "statements"
 # Published shares are rounded (doTERRA: 4 decimals over 13 rows); they must sum to 1 within
 # this (assumption: 13 rows rounded to 1e-4 err by at most 6.5e-4).
 SHARE_SUM_TOLERANCE = 0.002
@@ -40,12 +42,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class Row(_Strict):
-    """One published rank: its share of members, average annual income and model rank(s)."""
+class PublishedRow(_Strict):
+    """One published rank as the statement gives it: share of members, average income."""
 
     rank: str = Field(min_length=1, description="The rank as the statement names it.")
     share: float = Field(ge=0, le=1, description="Share of all members (0-1).")
     avg_annual_income_usd: float = Field(ge=0, description="Average annual income, USD.")
+
+
+class Row(_Strict):
+    """One published rank and the plan rank(s) it is counted in.
+
+    ``share`` and ``avg_annual_income_usd`` are written here, or, when ``statement.published``
+    names a statement file, read from that file's row of the same ``rank``.
+    """
+
+    rank: str = Field(min_length=1, description="The rank as the statement names it.")
+    share: float | None = Field(None, ge=0, le=1, description="Share of all members (0-1).")
+    avg_annual_income_usd: float | None = Field(
+        None, ge=0, description="Average annual income, USD."
+    )
     model: list[str] = Field(min_length=1, description="Plan rank(s) counted in this row.")
     paid: bool | None = Field(
         None, description="Only members paid something (true) or nothing (false) in the year."
@@ -55,6 +71,13 @@ class Row(_Strict):
 class Statement(_Strict):
     """``[statement]``: the plan the statement is mapped to, its rows, how incomes are measured."""
 
+    published: str | None = Field(
+        None,
+        min_length=1,
+        description="A statement file holding [source] and the published rows (a path "
+        "relative to this file, or a shipped statement's name: scenarios/statements/<name>.toml"
+        "); the rows here then only map its ranks onto the plan's.",
+    )
     plan: str | None = Field(None, description="The plan whose ranks the rows name.")
     rows: list[Row] = Field(min_length=1)
     income_basis: Literal["year", "month_at_rank"] = Field(
@@ -151,9 +174,20 @@ class Extra(_Strict):
 class TargetFile(_Strict):
     """A whole target file."""
 
-    source: Source
+    source: Source | None = None
     statement: Statement
     targets: Extra = Field(default_factory=Extra)
+
+
+class _PublishedRows(_Strict):
+    rows: list[PublishedRow] = Field(min_length=1)
+
+
+class PublishedFile(_Strict):
+    """A statement file: the figures as published and their source, no mapping."""
+
+    source: Source
+    statement: _PublishedRows
 
 
 @dataclass(frozen=True)
@@ -264,7 +298,7 @@ def load_targets(
         tf = TargetFile.model_validate(data, strict=False)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, where)) from None
-    rows = tf.statement.rows
+    source, rows = _published_rows(tf, p, where)
     if plan is not None and tf.statement.plan is not None and tf.statement.plan != plan:
         raise ConfigError(
             f"{where}: statement.plan = {tf.statement.plan!r}: the statement's ranks are those "
@@ -365,7 +399,84 @@ def load_targets(
             raise ConfigError(f"{where}: targets.weights.{key} = {w}: expected a number >= 0")
     weights = {k: float(ex.weights.get(k, 1.0)) for k in observed}
     extra = {**ex.model_dump(), "income_basis": tf.statement.income_basis}
-    return Targets(p, tf.source.model_dump(), buckets, observed, weights, extra)
+    return Targets(p, source.model_dump(), buckets, observed, weights, extra)
+
+
+def _published_rows(tf: TargetFile, path: Path, where: str) -> tuple[Source, list[Row]]:
+    """The target file's source and rows, with the figures of ``statement.published`` filled in.
+
+    Without ``published`` the file must carry ``[source]`` and every row its share and income.
+    With it, ``[source]`` and the figures come from the statement file, and the rows must map
+    each of its ranks exactly once (in the target file's order, which names the buckets).
+    """
+    rows = tf.statement.rows
+    ref = tf.statement.published
+    if ref is None:
+        if tf.source is None:
+            raise ConfigError(
+                f"{where}: [source] is missing: name where the figures come from (name, "
+                "citation), or name a statement file that does with statement.published"
+            )
+        for i, r in enumerate(rows):
+            for key in ("share", "avg_annual_income_usd"):
+                if getattr(r, key) is None:
+                    raise ConfigError(
+                        f"{where}: statement.rows[{i}] ({r.rank!r}): {key} is missing; write "
+                        "the published figure, or name a statement file that holds it with "
+                        "statement.published"
+                    )
+        return tf.source, rows
+    # A path relative to the target file, or the name of a shipped statement (as plan.file).
+    there = path.parent / ref
+    if not there.is_file():
+        there = resolve_shipped(ref, STATEMENT_DIR, f"{where}: statement.published")
+    if tf.source is not None:
+        raise ConfigError(
+            f"{where}: [source]: the source is the published statement's ({there}); remove it here"
+        )
+    try:
+        pub = PublishedFile.model_validate(read_toml(there, "statement"), strict=False)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, f"statement file {there}")) from None
+    figures: dict[str, PublishedRow] = {}
+    for i, r in enumerate(pub.statement.rows):
+        if r.rank in figures:
+            raise ConfigError(
+                f"statement file {there}: statement.rows[{i}]: rank {r.rank!r} appears twice"
+            )
+        figures[r.rank] = r
+    seen: set[str] = set()
+    filled = []
+    for i, r in enumerate(rows):
+        if r.share is not None or r.avg_annual_income_usd is not None:
+            raise ConfigError(
+                f"{where}: statement.rows[{i}] ({r.rank!r}): its figures come from the "
+                f"published statement ({there}); keep only rank, model and paid here"
+            )
+        if r.rank not in figures:
+            raise ConfigError(
+                f"{where}: statement.rows[{i}]: rank {r.rank!r} is not in the published "
+                f"statement {there} (its ranks: {', '.join(figures)})"
+            )
+        if r.rank in seen:
+            raise ConfigError(
+                f"{where}: statement.rows[{i}]: rank {r.rank!r} is mapped twice; map each "
+                "published rank once"
+            )
+        seen.add(r.rank)
+        f = figures[r.rank]
+        filled.append(
+            r.model_copy(
+                update={"share": f.share, "avg_annual_income_usd": f.avg_annual_income_usd}
+            )
+        )
+    missing = [k for k in figures if k not in seen]
+    if missing:
+        raise ConfigError(
+            f"{where}: statement.rows: the published rank(s) {', '.join(map(repr, missing))} "
+            f"of {there} are not mapped; every published rank must be counted in a plan rank"
+        )
+    return pub.source, filled
 
 
 def model_statistics(
