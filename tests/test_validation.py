@@ -278,6 +278,9 @@ def test_a_shipped_calibrated_scenario_is_set_to_its_recorded_posterior():
         ]
         if prov["population"] != DEFAULT_POPULATION:  # the default need not be written
             parts.append(f"--population {prov['population']}")
+        # The method records the kernel's scale; the command names it (the default changed).
+        scale = "logit" if post["method"].endswith("kernel on the logit scale") else "natural"
+        parts.append(f"--kernel-scale {scale}")
         for part in parts:
             assert part in command, f"{name}: the recalibration command lacks {part!r}"
 

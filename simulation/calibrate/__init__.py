@@ -77,10 +77,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kernel-scale",
         choices=KERNEL_SCALES,
-        default="natural",
-        help="where the kernel proposing new particles works: natural (default) or logit "
-        "(uniform and log-uniform priors on the logit scale, so that proposals do not thin "
-        "out against a prior's bounds; docs/calibration.md, 'Effective sample size')",
+        default="logit",
+        help="where the kernel proposing new particles works: logit (default: uniform and "
+        "log-uniform priors on the logit scale, so that proposals do not thin out against a "
+        "prior's bounds; docs/calibration.md, 'Effective sample size') or natural (the "
+        "parameters as they are; calibrations made before 2026-12-05)",
     )
     parser.add_argument(
         "--workers",
