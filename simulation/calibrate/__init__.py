@@ -81,7 +81,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="where the kernel proposing new particles works: logit (default: uniform and "
         "log-uniform priors on the logit scale, so that proposals do not thin out against a "
         "prior's bounds; docs/calibration.md, 'Effective sample size') or natural (the "
-        "parameters as they are; calibrations made before 2026-12-05)",
+        "parameters as they are: the default of mlmsim before 2026-12-04, to resume or repeat "
+        "a calibration made then)",
     )
     parser.add_argument(
         "--workers",
