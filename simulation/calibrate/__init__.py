@@ -12,6 +12,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from simulation import safepath
 from simulation.calibrate.driver import (
@@ -22,7 +26,13 @@ from simulation.calibrate.driver import (
     run_calibration,
 )
 from simulation.calibrate.priors import load_priors
-from simulation.calibrate.targets import format_stat, load_targets
+from simulation.calibrate.targets import (
+    Targets,
+    format_stat,
+    in_usd,
+    is_fitted,
+    load_targets,
+)
 from simulation.config import apply_overrides, load_scenario
 from simulation.errors import UserError
 from simulation.plans.engine import load_plan
@@ -42,7 +52,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """``mlmsim calibrate SCENARIO --targets T --priors P [options]``."""
     parser.add_argument("scenario", help="scenario file or a shipped scenario's name")
     parser.add_argument("--targets", type=path_arg, required=True, help="target file (TOML)")
-    parser.add_argument("--priors", type=path_arg, required=True, help="prior file (TOML)")
+    parser.add_argument(
+        "--priors", type=path_arg, default=None, help="prior file (TOML; not with --evaluate)"
+    )
     parser.add_argument(
         "--set",
         dest="sets",
@@ -109,12 +121,35 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "in it (a figure no run reaches cannot be fitted); a later run with the same inputs "
         "and --out reuses the pilot",
     )
+    parser.add_argument(
+        "--evaluate",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fit nothing: run the scenario as it is (--set applied) with seeds 1..N and "
+        "print each target beside the published figure, in minutes; --out writes the runs' "
+        "figures as CSV",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def _positive(value: int | None, option: str, least: int) -> None:
     if value is not None and value < least:
         raise UserError(f"{option} {value}: need at least {least}")
+
+
+def _scenario_and_targets(args: argparse.Namespace) -> tuple[Any, Path, str, Targets, dict]:
+    """The scenario (``--set`` applied), its plan's name, the checked targets, the context."""
+    scen, path = load_scenario(args.scenario, list(args.sets))
+    plan = load_plan(Path(scen.plan.file), changes=scen.plan.set)
+    plan_name = Path(scen.plan.file).stem
+    targets = load_targets(args.targets, plan.rank_names, plan_name, scen.scenario.months)
+    context = {
+        "scenario": scen.to_dict(),
+        "plan": read_plan(scen.plan.file, path.parent, str(path)),
+        "spec": targets.spec(),
+    }
+    return scen, path, plan_name, targets, context
 
 
 def prepare(args: argparse.Namespace) -> Calibration:
@@ -131,12 +166,13 @@ def prepare(args: argparse.Namespace) -> Calibration:
         raise UserError(f"--seed {args.seed}: expected a number >= 0")
     if args.scheduler:
         check_scheduler_address(args.scheduler)
-    scen, path = load_scenario(args.scenario, list(args.sets))
-    plan = load_plan(Path(scen.plan.file), changes=scen.plan.set)
-    rank_names = plan.rank_names
+    if args.priors is None:
+        raise UserError(
+            "--priors: a calibration needs a prior file (or, to compare the scenario as it is "
+            "with the targets, --evaluate N)"
+        )
     priors = load_priors(args.priors)
-    plan_name = Path(scen.plan.file).stem
-    targets = load_targets(args.targets, rank_names, plan_name, scen.scenario.months)
+    scen, path, plan_name, targets, context = _scenario_and_targets(args)
     population = args.population or DEFAULT_POPULATION
     generations = args.generations
     if args.simulations is None and generations is None:
@@ -147,11 +183,6 @@ def prepare(args: argparse.Namespace) -> Calibration:
             "pilot alone runs that many)"
         )
     raw = apply_overrides(read_toml(path, "scenario"), list(args.sets), str(path))
-    context = {
-        "scenario": scen.to_dict(),
-        "plan": read_plan(scen.plan.file, path.parent, str(path)),
-        "spec": targets.spec(),
-    }
     return Calibration(
         name=f"{scen.scenario.name} ({plan_name}) to {Path(args.targets).stem}",
         scenario_data=raw,
@@ -187,6 +218,8 @@ def _print_prior_check(rows: list[dict], runs: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``mlmsim calibrate``: run or resume a calibration, print the posterior."""
+    if args.evaluate is not None:
+        return evaluate_command(args)
     cal = prepare(args)
     out = args.out
     if out is None:
@@ -236,4 +269,122 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(f"\n  results: {res['out']}")
+    return 0
+
+
+# Options that shape a fit: refused with --evaluate, which runs none.
+FIT_OPTIONS = (
+    ("priors", "--priors"),
+    ("population", "--population"),
+    ("generations", "--generations"),
+    ("simulations", "--simulations"),
+    ("check_priors", "--check-priors"),
+    ("no_report", "--no-report"),
+)
+
+
+def evaluate(args: argparse.Namespace) -> tuple[pd.DataFrame, Targets]:
+    """Run the scenario as it is with seeds 1..N; the target statistics of each run.
+
+    The runs are a calibration's simulations with no parameter drawn (:func:`run_once` with
+    the scenario's own values), on the same executors. Nothing is written.
+
+    Returns:
+        One row per seed (``seed`` and every target statistic, as fitted: shares 0-1,
+        incomes ``log10(1 + USD)``), and the checked targets.
+
+    Raises:
+        UserError: a bad count, a fit option beside --evaluate, or any input
+            :func:`prepare` refuses.
+    """
+    from simulation.calibrate.abc import run_particles  # noqa: PLC0415 - pyabc: 4 s import
+    from simulation.calibrate.simulate import predictive_task  # noqa: PLC0415 - mesa: 0.9 s
+
+    _positive(args.evaluate, "--evaluate", 1)
+    _positive(args.workers, "--workers", 1)
+    for attr, flag in FIT_OPTIONS:
+        if getattr(args, attr, None) not in (None, False):
+            raise UserError(
+                f"{flag}: --evaluate runs the scenario as it is and fits nothing; drop {flag} "
+                "(or --evaluate to calibrate)"
+            )
+    if args.scheduler:
+        check_scheduler_address(args.scheduler)
+    _, _, _, targets, context = _scenario_and_targets(args)
+    tasks = [
+        {"index": i, "values": {}, "seed": i + 1, "context": context, "outcomes": False}
+        for i in range(args.evaluate)
+    ]
+    got: dict[int, dict[str, Any]] = {}
+
+    def on_result(res: dict[str, Any]) -> None:
+        got[res["index"]] = res
+        if not args.quiet:
+            print(f"  seed {res['seed']} done ({len(got)} of {len(tasks)})", file=sys.stderr)
+
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    lost = run_particles(tasks, workers, args.scheduler, on_result, fn=predictive_task)
+    if lost:
+        raise UserError(f"{lost} run(s) were lost (a worker died); run again")
+    rows = [{"seed": got[i]["seed"], **got[i]["stats"]} for i in range(len(tasks))]
+    return pd.DataFrame(rows, columns=["seed", *targets.observed]), targets
+
+
+def evaluation_table(runs: pd.DataFrame, targets: Targets) -> list[dict[str, Any]]:
+    """Each target: published, the runs' median and range, whether the range holds it.
+
+    The range is the runs' 5-95% band from 20 runs on, their minimum to maximum below that
+    (too few runs to estimate a band's ends).
+    """
+    band = len(runs) >= 20
+    out = []
+    for stat, published in targets.observed.items():
+        x = runs[stat].to_numpy(dtype=np.float64)
+        lo, hi = np.percentile(x, [5, 95]) if band else (x.min(), x.max())
+        out.append(
+            {
+                "statistic": stat,
+                "published": published,
+                "median": float(np.median(x)),
+                "low": float(lo),
+                "high": float(hi),
+                "inside": bool(lo <= published <= hi),
+                "fitted": is_fitted(targets.weights, stat),
+            }
+        )
+    return out
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``mlmsim calibrate SCENARIO --targets T --evaluate N``: print the comparison."""
+    out = None
+    if args.out is not None:  # checked before the runs
+        out = safepath.output_file(args.out, "--out", inputs=[Path(args.targets)])
+        if out.suffix.lower() != ".csv":
+            raise UserError(f"--out {out}: with --evaluate, a CSV file (a name ending in .csv)")
+    runs, targets = evaluate(args)
+    rows = evaluation_table(runs, targets)
+
+    def show(stat: str, v: float) -> str:  # incomes are fitted as log10(1 + USD)
+        return format_stat(stat, 10**v - 1 if in_usd(stat) else v)
+
+    what = "5-95% of" if len(runs) >= 20 else "lowest to highest of"
+    print(f"\n  {targets.source['name']}: the scenario as it is, {what} {len(runs)} runs")
+    width = max(len(r["statistic"]) for r in rows)
+    for r in rows:
+        k = r["statistic"]
+        span = f"{show(k, r['low'])} to {show(k, r['high'])}"
+        verdict = "inside" if r["inside"] else "outside"
+        print(
+            f"  {k:<{width}}  published {show(k, r['published']):>10}  median "
+            f"{show(k, r['median']):>10}  runs {span:>22}  "
+            f"{verdict}{'' if r['fitted'] else ' (not fitted)'}"
+        )
+    fitted = [r for r in rows if r["fitted"]]
+    print(f"\n  {sum(r['inside'] for r in fitted)} of {len(fitted)} fitted figures inside")
+    if out is not None:
+        folder = safepath.make_folder(out.parent if str(out.parent) else Path("."))
+        with safepath.FolderLock(folder, name=f".{out.name}.lock", remove=True):
+            safepath.atomic_write(out, lambda p: runs.to_csv(p, index=False))
+        print(f"  runs: {out}")
     return 0
