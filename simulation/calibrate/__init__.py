@@ -369,7 +369,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
         return format_stat(stat, 10**v - 1 if in_usd(stat) else v)
 
     what = "5-95% of" if len(runs) >= 20 else "lowest to highest of"
-    print(f"\n  {targets.source['name']}: the scenario as it is, {what} {len(runs)} runs")
+    print(
+        f"\n  {targets.source['name']}: the scenario as it is, {what} {len(runs)} runs "
+        "(chance alone: the parameters are fixed)"
+    )
     width = max(len(r["statistic"]) for r in rows)
     for r in rows:
         k = r["statistic"]
