@@ -184,6 +184,16 @@ def make_folder(path: Path, root: Path | None = None) -> Path:
     return path
 
 
+def write_output_file(path: Path, write: Callable[[Path], None]) -> None:
+    """Write one output file a command was given (``--out FILE``, see :func:`output_file`).
+
+    Its folder is made, one writer at a time holds it, and the file is replaced at once.
+    """
+    folder = make_folder(path.parent)
+    with FolderLock(folder, name=f".{path.name}.lock", remove=True):
+        atomic_write(path, write)
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)``, then rename ``tmp`` to ``path`` (same folder: an atomic rename).
 

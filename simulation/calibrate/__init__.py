@@ -22,17 +22,12 @@ from simulation.calibrate.driver import (
     KERNEL_SCALES,
     Calibration,
     ess_warning,
+    predictive_runs,
     prior_summary,
     run_calibration,
 )
 from simulation.calibrate.priors import load_priors
-from simulation.calibrate.targets import (
-    Targets,
-    format_stat,
-    in_usd,
-    is_fitted,
-    load_targets,
-)
+from simulation.calibrate.targets import Targets, format_stat, load_targets
 from simulation.config import apply_overrides, load_scenario
 from simulation.errors import UserError
 from simulation.plans.engine import load_plan
@@ -286,8 +281,8 @@ FIT_OPTIONS = (
 def evaluate(args: argparse.Namespace) -> tuple[pd.DataFrame, Targets]:
     """Run the scenario as it is with seeds 1..N; the target statistics of each run.
 
-    The runs are a calibration's simulations with no parameter drawn (:func:`run_once` with
-    the scenario's own values), on the same executors. Nothing is written.
+    The runs are a calibration's predictive runs with no parameter drawn (the scenario's own
+    values), on the same executors. Nothing is written.
 
     Returns:
         One row per seed (``seed`` and every target statistic, as fitted: shares 0-1,
@@ -297,9 +292,6 @@ def evaluate(args: argparse.Namespace) -> tuple[pd.DataFrame, Targets]:
         UserError: a bad count, a fit option beside --evaluate, or any input
             :func:`prepare` refuses.
     """
-    from simulation.calibrate.abc import run_particles  # noqa: PLC0415 - pyabc: 4 s import
-    from simulation.calibrate.simulate import predictive_task  # noqa: PLC0415 - mesa: 0.9 s
-
     _positive(args.evaluate, "--evaluate", 1)
     _positive(args.workers, "--workers", 1)
     for attr, flag in FIT_OPTIONS:
@@ -311,64 +303,26 @@ def evaluate(args: argparse.Namespace) -> tuple[pd.DataFrame, Targets]:
     if args.scheduler:
         check_scheduler_address(args.scheduler)
     _, _, _, targets, context = _scenario_and_targets(args)
-    tasks = [
-        {"index": i, "values": {}, "seed": i + 1, "context": context, "outcomes": False}
-        for i in range(args.evaluate)
-    ]
-    got: dict[int, dict[str, Any]] = {}
-
-    def on_result(res: dict[str, Any]) -> None:
-        got[res["index"]] = res
-        if not args.quiet:
-            print(f"  seed {res['seed']} done ({len(got)} of {len(tasks)})", file=sys.stderr)
-
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
-    lost = run_particles(tasks, workers, args.scheduler, on_result, fn=predictive_task)
-    if lost:
-        raise UserError(f"{lost} run(s) were lost (a worker died); run again")
-    rows = [{"seed": got[i]["seed"], **got[i]["stats"]} for i in range(len(tasks))]
-    return pd.DataFrame(rows, columns=["seed", *targets.observed]), targets
-
-
-def evaluation_table(runs: pd.DataFrame, targets: Targets) -> list[dict[str, Any]]:
-    """Each target: published, the runs' median and range, whether the range holds it.
-
-    The range is the runs' 5-95% band from 20 runs on, their minimum to maximum below that
-    (too few runs to estimate a band's ends).
-    """
-    band = len(runs) >= 20
-    out = []
-    for stat, published in targets.observed.items():
-        x = runs[stat].to_numpy(dtype=np.float64)
-        lo, hi = np.percentile(x, [5, 95]) if band else (x.min(), x.max())
-        out.append(
-            {
-                "statistic": stat,
-                "published": published,
-                "median": float(np.median(x)),
-                "low": float(lo),
-                "high": float(hi),
-                "inside": bool(lo <= published <= hi),
-                "fitted": is_fitted(targets.weights, stat),
-            }
-        )
-    return out
+    seeds = np.arange(1, args.evaluate + 1)
+    runs = predictive_runs(context, [{}] * len(seeds), seeds, workers, args.scheduler, False)
+    return runs[["seed", *targets.observed]], targets
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """``mlmsim calibrate SCENARIO --targets T --evaluate N``: print the comparison."""
+    from simulation.calibrate.outputs import BAND, target_rows  # noqa: PLC0415 - matplotlib
+
     out = None
     if args.out is not None:  # checked before the runs
         out = safepath.output_file(args.out, "--out", inputs=[Path(args.targets)])
         if out.suffix.lower() != ".csv":
             raise UserError(f"--out {out}: with --evaluate, a CSV file (a name ending in .csv)")
     runs, targets = evaluate(args)
-    rows = evaluation_table(runs, targets)
-
-    def show(stat: str, v: float) -> str:  # incomes are fitted as log10(1 + USD)
-        return format_stat(stat, 10**v - 1 if in_usd(stat) else v)
-
-    what = "5-95% of" if len(runs) >= 20 else "lowest to highest of"
+    # From 20 runs on, their 5-95% band; below, too few to estimate its ends: all of them.
+    many = len(runs) >= 20
+    rows = target_rows(targets, runs, BAND if many else (0.0, 1.0))
+    what = "5-95% of" if many else "lowest to highest of"
     print(
         f"\n  {targets.source['name']}: the scenario as it is, {what} {len(runs)} runs "
         "(chance alone: the parameters are fixed)"
@@ -376,18 +330,16 @@ def evaluate_command(args: argparse.Namespace) -> int:
     width = max(len(r["statistic"]) for r in rows)
     for r in rows:
         k = r["statistic"]
-        span = f"{show(k, r['low'])} to {show(k, r['high'])}"
+        span = f"{format_stat(k, r['low'])} to {format_stat(k, r['high'])}"
         verdict = "inside" if r["inside"] else "outside"
         print(
-            f"  {k:<{width}}  published {show(k, r['published']):>10}  median "
-            f"{show(k, r['median']):>10}  runs {span:>22}  "
+            f"  {k:<{width}}  published {format_stat(k, r['published']):>10}  median "
+            f"{format_stat(k, r['median']):>10}  runs {span:>22}  "
             f"{verdict}{'' if r['fitted'] else ' (not fitted)'}"
         )
     fitted = [r for r in rows if r["fitted"]]
     print(f"\n  {sum(r['inside'] for r in fitted)} of {len(fitted)} fitted figures inside")
     if out is not None:
-        folder = safepath.make_folder(out.parent if str(out.parent) else Path("."))
-        with safepath.FolderLock(folder, name=f".{out.name}.lock", remove=True):
-            safepath.atomic_write(out, lambda p: runs.to_csv(p, index=False))
+        safepath.write_output_file(out, lambda p: runs.to_csv(p, index=False))
         print(f"  runs: {out}")
     return 0

@@ -105,23 +105,18 @@ class Calibration:
 
     def spec(self) -> dict[str, Any]:
         """Everything the result depends on (not the executor: it does not change it)."""
+        targets = self.targets.spec()
+        options = {"income_basis": targets["income_basis"], "kernel_scale": self.kernel_scale}
         return {
             "scenario": self.context["scenario"],
             "plan": self.context["plan"]["data"],
             "priors": [p.as_dict() for p in self.priors],
             "observed": self.targets.observed,
             "weights": self.targets.weights,
-            "buckets": self.targets.spec()["buckets"],
+            "buckets": targets["buckets"],
             # Only when not the default (SPEC_DEFAULTS), so that calibrations made before
             # these options existed keep their fingerprint (and resume).
-            **{
-                k: v
-                for k, v in (
-                    ("income_basis", self.targets.spec()["income_basis"]),
-                    ("kernel_scale", self.kernel_scale),
-                )
-                if v != SPEC_DEFAULTS[k]
-            },
+            **{k: v for k, v in options.items() if v != SPEC_DEFAULTS[k]},
             "population": self.population,
             "generations": self.generations,
             "simulations": self.simulations,
@@ -381,19 +376,25 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(x[order][min(int(np.searchsorted(cw, q)), len(x) - 1)])
 
 
-def _predictive(
-    cal: Calibration,
+def predictive_runs(
+    context: dict[str, Any],
     draws: list[dict[str, float]],
     seeds: np.ndarray,
     workers: int,
     scheduler: str | None,
     outcomes: bool,
 ) -> pd.DataFrame:
+    """Run the scenario of ``context`` once per (draw, seed) on the executors; one row each.
+
+    Columns: ``index``, ``seed``, the draw's values, every target statistic, and with
+    ``outcomes`` the run's outcomes as ``outcome: <name>``. A draw of ``{}`` runs the
+    scenario's own values. Raises UserError when a worker died.
+    """
     from simulation.calibrate.abc import run_particles  # noqa: PLC0415 - pyabc: 4 s import
     from simulation.calibrate.simulate import predictive_task  # noqa: PLC0415 - mesa: 0.9 s
 
     tasks = [
-        {"index": i, "values": v, "seed": int(s), "context": cal.context, "outcomes": outcomes}
+        {"index": i, "values": v, "seed": int(s), "context": context, "outcomes": outcomes}
         for i, (v, s) in enumerate(zip(draws, seeds, strict=True))
     ]
     got: dict[int, dict[str, Any]] = {}
@@ -459,7 +460,7 @@ def run_calibration(
             draws = prior_draws(cal.priors, cal.population, rng)
             seeds = rng.integers(0, 2**31 - 1, cal.population)
             say(f"pilot: {cal.population} prior-predictive runs")
-            pilot = _predictive(cal, draws, seeds, workers, scheduler, outcomes=False)
+            pilot = predictive_runs(cal.context, draws, seeds, workers, scheduler, outcomes=False)
             _write_parquet(pilot, pilot_path)
         check = prior_check(pilot, cal.targets.observed, cal.targets.weights)
         if pilot_only:
@@ -567,7 +568,9 @@ def run_calibration(
             draws = [{c: float(post[c].iloc[i]) for c in cal.keys} for i in idx]
             seeds = rng.integers(0, 2**31 - 1, k)
             say(f"posterior predictive: {k} runs")
-            predictive = _predictive(cal, draws, seeds, workers, scheduler, outcomes=True)
+            predictive = predictive_runs(
+                cal.context, draws, seeds, workers, scheduler, outcomes=True
+            )
             _write_parquet(predictive, out / PREDICTIVE_FILE)
             files.append(PREDICTIVE_FILE)
         summary = {

@@ -89,23 +89,26 @@ def write_calibrated(out: Path, cal: Calibration, summary: dict[str, Any]) -> Pa
     return path
 
 
-def _band(x: np.ndarray) -> tuple[float, float, float]:
+def _band(x: np.ndarray, band: tuple[float, float] = BAND) -> tuple[float, float, float]:
     x = x[np.isfinite(x)]
     if not x.size:
         return (float("nan"),) * 3
-    lo, mid, hi = np.quantile(x, [BAND[0], 0.5, BAND[1]])
+    lo, mid, hi = np.quantile(x, [band[0], 0.5, band[1]])
     return float(lo), float(mid), float(hi)
 
 
-def target_rows(targets: Targets, predictive: pd.DataFrame) -> list[dict[str, Any]]:
-    """Every target: the published figure and the posterior-predictive median and band.
+def target_rows(
+    targets: Targets, predictive: pd.DataFrame, band: tuple[float, float] = BAND
+) -> list[dict[str, Any]]:
+    """Every target: the published figure and the runs' median and band (quantiles ``band``).
 
-    ``fitted`` is false for a statistic the target file gives weight 0: it is shown beside the
-    model's, but the distance, and so the posterior, ignores it.
+    Dollar figures are in USD. ``fitted`` is false for a statistic the target file gives
+    weight 0: it is shown beside the model's, but the distance, and so the posterior, ignores
+    it.
     """
     rows = []
     for k, obs in targets.observed.items():
-        lo, mid, hi = _band(predictive[k].to_numpy(dtype=np.float64))
+        lo, mid, hi = _band(predictive[k].to_numpy(dtype=np.float64), band)
         if in_usd(k):
             obs, lo, mid, hi = (10**v - 1 for v in (obs, lo, mid, hi))
         rows.append(

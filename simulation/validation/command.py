@@ -6,9 +6,8 @@ import argparse
 import sys
 import textwrap
 import time
-from pathlib import Path
 
-from simulation.safepath import FolderLock, atomic_write, make_folder, output_file, path_arg
+from simulation.safepath import output_file, path_arg, write_output_file
 from simulation.validation.table import to_markdown, to_text, validation_table
 
 
@@ -65,10 +64,8 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     if out is not None:
-        folder = make_folder(out.parent if str(out.parent) else Path("."))
         text = to_markdown(rows)
-        with FolderLock(folder, name=f".{out.name}.lock", remove=True):
-            atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
+        write_output_file(out, lambda p: p.write_text(text, encoding="utf-8"))
         print(f"markdown table: {out}")
     if not all(r.passed for r in exact):
         print("error: an exact check failed", file=sys.stderr)
