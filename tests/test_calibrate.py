@@ -747,6 +747,21 @@ def test_prior_draws_stay_inside_each_prior_and_the_valid_range():
     assert (p < 2.0).mean() == pytest.approx(0.5, abs=0.05)
 
 
+def test_the_ends_a_prior_is_checked_at_by_hand():
+    from simulation.calibrate.priors import Prior
+
+    assert Prior("a.b", "uniform", {"low": 0.2, "high": 0.7}, "r", (0, 1)).ends() == (0.2, 0.7)
+    assert Prior("a.b", "loguniform", {"low": 1, "high": 30}, "r", (0, 1e3)).ends() == (1, 30)
+    # A normal prior is truncated to the valid range: its ends are the range where finite,
+    # else five standard deviations from the mean (2 - 5 x 0.5 = -0.5, 2 + 2.5 = 4.5).
+    assert Prior("a.b", "normal", {"mean": 0.02, "sd": 0.01}, "r", (0, 1)).ends() == (0, 1)
+    assert Prior("a.b", "normal", {"mean": 2, "sd": 0.5}, "r", (0, math.inf)).ends() == (0, 4.5)
+    assert Prior("a.b", "normal", {"mean": 2, "sd": 0.5}, "r", (-math.inf, math.inf)).ends() == (
+        -0.5,
+        4.5,
+    )
+
+
 def test_revenue_per_member_counts_everyone_with_an_account(tmp_path):
     # Year = months 13-24. Members of the year: ids 0, 1 (a wholesale customer: counted here,
     # unlike in the statement's shares), 2 (quit in month 15); id 3 quit in month 8 (out).

@@ -26,7 +26,7 @@ from simulation.calibrate.driver import (
     prior_summary,
     run_calibration,
 )
-from simulation.calibrate.priors import load_priors
+from simulation.calibrate.priors import check_support, load_priors
 from simulation.calibrate.targets import Targets, format_stat, load_targets
 from simulation.config import apply_overrides, load_scenario
 from simulation.errors import UserError
@@ -168,6 +168,7 @@ def prepare(args: argparse.Namespace) -> Calibration:
         )
     priors = load_priors(args.priors)
     scen, path, plan_name, targets, context = _scenario_and_targets(args)
+    check_support(priors, context["scenario"], f"--priors {args.priors}")
     population = args.population or DEFAULT_POPULATION
     generations = args.generations
     if args.simulations is None and generations is None:

@@ -29,9 +29,13 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.special import expit
 
-from simulation.config import Scenario, unknown_key_message
+from simulation.config import Scenario, apply_values, unknown_key_message
 from simulation.errors import ConfigError, format_validation_error
 from simulation.userfile import read_toml
+
+# How far from its mean a normal prior without a finite bound is checked against the scenario
+# (check_support): five standard deviations hold all but 6e-7 of its draws.
+NORMAL_REACH = 5.0
 
 
 class PriorSpec(BaseModel):
@@ -102,6 +106,21 @@ class Prior:
         if self.distribution == "normal":
             return self.valid
         return self.args["low"], self.args["high"]
+
+    def ends(self) -> tuple[float, float]:
+        """The lowest and highest values a calibration may run the model at.
+
+        A uniform or log-uniform prior's bounds; a normal prior's valid range where it is
+        finite, else ``NORMAL_REACH`` standard deviations from its mean.
+        """
+        if self.distribution != "normal":
+            return self.args["low"], self.args["high"]
+        lo, hi = self.valid
+        reach = NORMAL_REACH * self.args["sd"]
+        return (
+            lo if math.isfinite(lo) else self.args["mean"] - reach,
+            hi if math.isfinite(hi) else self.args["mean"] + reach,
+        )
 
     def on_logit_scale(self) -> bool:
         """Whether the ``logit`` kernel scale moves this prior (uniform and log-uniform do)."""
@@ -201,3 +220,42 @@ def load_priors(path: Path | str) -> list[Prior]:
             args = {"low": spec.low, "high": spec.high}
         out.append(Prior(key, spec.distribution, args, spec.reason, (lo, hi)))
     return out
+
+
+def check_support(priors: list[Prior], scenario: dict[str, Any], where: str) -> None:
+    """Refuse priors that would run the scenario at values it does not accept.
+
+    Each parameter is valid on its own (:func:`load_priors`), but the scenario also checks
+    parameters together (``segments.discount_share`` + ``segments.retailer_share`` <= 1, for
+    example): a prior reaching past such a limit would lose runs in the middle of a
+    calibration. The scenario is validated with each prior at either end of its support
+    (:meth:`Prior.ends`), the others at the scenario's values, then with every prior at its
+    low end together and at its high end together.
+
+    Args:
+        priors: the checked priors.
+        scenario: the resolved scenario data the calibration runs (``--set`` applied).
+        where: how messages name the prior file (``--priors FILE``).
+
+    Raises:
+        ConfigError: naming the prior, the value and the scenario's own message.
+    """
+    cases = [
+        ({p.key: v}, f'priors."{p.key}" = {p.describe()} at {v:g}')
+        for p in priors
+        for v in p.ends()
+    ]
+    if len(priors) > 1:
+        for i, end in ((0, "low"), (1, "high")):
+            values = {p.key: p.ends()[i] for p in priors}
+            cases.append((values, f"every prior at its {end} end together"))
+    for values, what in cases:
+        try:
+            Scenario.model_validate(apply_values(scenario, values, where))
+        except ValidationError as err:
+            e = err.errors()[0]
+            at = ".".join(str(x) for x in e["loc"])
+            msg = e["msg"].removeprefix("Value error, ")
+            raise ConfigError(
+                f"{where}: {what}: the scenario refuses it ({at}: {msg}); narrow the prior"
+            ) from None
