@@ -155,8 +155,9 @@ class ExecutorSampler(pyabc.sampler.Sampler):
             bar.close()
         if lost:
             raise UserError(
-                f"generation {t}: {lost} particle task(s) were lost (a worker died); the "
-                "finished generations are kept: run the same command to resume"
+                f"generation {t}: {lost} particle task(s) were lost (a run failed or a worker "
+                "died: the warnings above say which); the finished generations are kept: run "
+                "the same command to resume"
             )
         sample = self._create_empty_sample()
         evals = 0

@@ -388,7 +388,7 @@ def predictive_runs(
 
     Columns: ``index``, ``seed``, the draw's values, every target statistic, and with
     ``outcomes`` the run's outcomes as ``outcome: <name>``. A draw of ``{}`` runs the
-    scenario's own values. Raises UserError when a worker died.
+    scenario's own values. Raises UserError when runs were lost.
     """
     from simulation.calibrate.abc import run_particles  # noqa: PLC0415 - pyabc: 4 s import
     from simulation.calibrate.simulate import predictive_task  # noqa: PLC0415 - mesa: 0.9 s
@@ -404,7 +404,10 @@ def predictive_runs(
 
     lost = run_particles(tasks, workers, scheduler, on_result, fn=predictive_task)
     if lost:
-        raise UserError(f"{lost} predictive run(s) were lost (a worker died); run again")
+        raise UserError(
+            f"{lost} predictive run(s) were lost (a run failed or a worker died: the warnings "
+            "above say which); run again"
+        )
     rows = []
     for i in range(len(tasks)):
         r = got[i]
