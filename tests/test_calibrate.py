@@ -19,6 +19,7 @@ from simulation.calibrate import prepare, run_calibration, tomlout
 from simulation.calibrate.driver import (
     distance,
     effective_sample_size,
+    healthy_generation,
     prior_check,
     prior_summary,
     prior_warnings,
@@ -745,6 +746,63 @@ def test_prior_draws_stay_inside_each_prior_and_the_valid_range():
     assert p.min() >= 0.5 and p.max() <= 8.0
     # log-uniform: half the draws below the geometric mean of the bounds, sqrt(0.5 * 8) = 2
     assert (p < 2.0).mean() == pytest.approx(0.5, abs=0.05)
+
+
+def test_the_generation_a_stopping_rule_keeps_by_hand():
+    # 200 particles, --min-ess 0.1: a generation below 20 effective particles is a collapse.
+    assert healthy_generation([50, 40, 30, 5, 4], 200, 0.1) == 2  # 3 is the first below
+    assert healthy_generation([50, 10, 60], 200, 0.1) == 0  # later recovery does not count
+    assert healthy_generation([10, 50], 200, 0.1) == 1  # generation 0 has none before it
+    assert healthy_generation([50, 40, 30], 200, 0.1) == 2  # none below: the last
+    assert healthy_generation([50, 5, 4], 200, None) == 2  # no rule: the last
+    assert healthy_generation([50, 20.0], 200, 0.1) == 1  # at the share is not below it
+
+
+@pytest.mark.slow
+def test_min_ess_stops_after_a_collapse_and_keeps_the_generation_before(synthetic, tmp_path):
+    # --min-ess 1: every generation after the first (weights no longer equal) is below it,
+    # so the calibration stops before sampling generation 2 and the posterior is generation 0,
+    # read here from the history database with pyabc itself.
+    import pyabc
+
+    targets, priors = synthetic
+    small = {"population": 10}
+    res = run_calibration(
+        prepare(_args(targets, priors, generations=4, min_ess=1.0, **small)), tmp_path / "s",
+        progress=False, report=True,
+    )  # fmt: skip
+    history = pyabc.History(f"sqlite:///{tmp_path / 's' / 'history.db'}")
+    assert history.max_t == 1  # generations 2 and 3 never ran
+    ess1 = effective_sample_size(history.get_distribution(m=0, t=1)[1])
+    assert ess1 < 10
+    assert res["stopped_early"] == (
+        f"generation 1's effective sample size fell to {ess1:.1f} of 10 particles (below "
+        "--min-ess 1); the results are those of generation 0, the last one above it"
+    )
+    gen0, w0 = history.get_distribution(m=0, t=0)
+    post = pd.read_parquet(tmp_path / "s" / "posterior.parquet")
+    assert np.array_equal(
+        np.sort(post["quit.base_monthly"].to_numpy()), np.sort(gen0["quit.base_monthly"].to_numpy())
+    )
+    assert res["ess"] == pytest.approx(effective_sample_size(w0))
+    eps = history.get_all_populations().set_index("t")["epsilon"]
+    assert res["final_epsilon"] == pytest.approx(eps[0])
+    assert "Stopped early:" in (tmp_path / "s" / "report.html").read_text(encoding="utf-8")
+    # Resumed with the same command: nothing more is sampled, the same bytes come out.
+    first = (tmp_path / "s" / "posterior.parquet").read_bytes()
+    again = run_calibration(
+        prepare(_args(targets, priors, generations=4, min_ess=1.0, **small)), tmp_path / "s",
+        progress=False, report=False,
+    )  # fmt: skip
+    assert again["simulations"] == res["simulations"]
+    assert (tmp_path / "s" / "posterior.parquet").read_bytes() == first
+    # Without the rule, the same folder continues past the collapse (the rule is not part of
+    # the calibration's identity, like the budget).
+    on = run_calibration(
+        prepare(_args(targets, priors, generations=3, **small)), tmp_path / "s",
+        progress=False, report=False,
+    )  # fmt: skip
+    assert on["stopped_early"] is None and on["generations"] == 3
 
 
 def test_the_ends_a_prior_is_checked_at_by_hand():

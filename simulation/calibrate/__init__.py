@@ -105,6 +105,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need mlmsim)",
     )
+    parser.add_argument(
+        "--min-ess",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="stop when a generation's effective sample size falls below this share of the "
+        "particles (0-1, e.g. 0.05); the results are then the generation before it (default: "
+        "no such stop)",
+    )
     parser.add_argument("--out", type=path_arg, default=None, help="output folder")
     parser.add_argument(
         "--no-report", action="store_true", help="skip the predictive runs and page"
@@ -159,6 +168,11 @@ def prepare(args: argparse.Namespace) -> Calibration:
     _positive(args.workers, "--workers", 1)
     if args.seed < 0:
         raise UserError(f"--seed {args.seed}: expected a number >= 0")
+    min_ess = getattr(args, "min_ess", None)
+    if min_ess is not None and not 0 < min_ess <= 1:
+        raise UserError(
+            f"--min-ess {min_ess:g}: expected a share of the particles, above 0 and at most 1"
+        )
     if args.scheduler:
         check_scheduler_address(args.scheduler)
     if args.priors is None:
@@ -190,6 +204,7 @@ def prepare(args: argparse.Namespace) -> Calibration:
         simulations=args.simulations,
         seed=args.seed,
         kernel_scale=args.kernel_scale,
+        min_ess=min_ess,
         sources={
             "scenario": path.name,
             "targets": Path(args.targets).name,
@@ -274,6 +289,7 @@ FIT_OPTIONS = (
     ("population", "--population"),
     ("generations", "--generations"),
     ("simulations", "--simulations"),
+    ("min_ess", "--min-ess"),
     ("check_priors", "--check-priors"),
     ("no_report", "--no-report"),
 )

@@ -102,6 +102,8 @@ class ExecutorSampler(pyabc.sampler.Sampler):
         self.scheduler = scheduler
         self.progress = progress
         self.report: Callable[[str], None] = lambda line: None
+        # Called with the generation about to be sampled; may raise to stop the calibration.
+        self.before: Callable[[int], None] = lambda t: None
 
     def _chunks(self, n: int) -> list[list[int]]:
         """Particle indices per task: a few tasks per worker (the result does not depend on it)."""
@@ -119,6 +121,7 @@ class ExecutorSampler(pyabc.sampler.Sampler):
         ana_vars=None,
     ):
         """One generation: ``n`` accepted particles, in index order (see the module doc)."""
+        self.before(int(t))
         blob = cloudpickle.dumps(simulate_one)
         key = hashlib.sha256(blob).hexdigest()
         tasks = [

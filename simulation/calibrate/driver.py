@@ -63,6 +63,10 @@ MAD_TO_SD = 1.4826
 PRIOR_TAIL = 0.025
 
 
+#: Keys of :meth:`Calibration.spec` that say when to stop, not what is fitted: left out of the
+#: fingerprint, so a folder resumes with another budget or stopping rule.
+STOPPING = ("generations", "simulations", "min_ess")
+
 #: Keys :meth:`Calibration.spec` writes only when not at these values.
 SPEC_DEFAULTS = {"income_basis": "year", "kernel_scale": "natural"}
 
@@ -84,6 +88,9 @@ class Calibration:
         sources: file names of the scenario, targets and priors (for the provenance).
         kernel_scale: where the proposal kernel works: ``"natural"`` (the parameters as they
             are) or ``"logit"`` (uniform and log-uniform priors on the logit scale).
+        min_ess: stop when a generation's effective sample size falls below this share of
+            the particles; the results are then the generation before it
+            (:func:`healthy_generation`). None: no such stop.
     """
 
     name: str
@@ -97,6 +104,7 @@ class Calibration:
     seed: int
     sources: dict[str, str] = field(default_factory=dict)
     kernel_scale: str = "natural"
+    min_ess: float | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -120,12 +128,17 @@ class Calibration:
             "population": self.population,
             "generations": self.generations,
             "simulations": self.simulations,
+            # A stopping rule, like the budget; only when set (earlier folders' specs).
+            **({"min_ess": self.min_ess} if self.min_ess is not None else {}),
             "seed": self.seed,
         }
 
     def fingerprint(self) -> str:
-        """A hash of :meth:`spec` without the budget (a longer run continues a shorter one)."""
-        spec = {k: v for k, v in self.spec().items() if k not in ("generations", "simulations")}
+        """A hash of :meth:`spec` without the budget and the stopping rule.
+
+        A longer run, or one stopped by another rule, continues a shorter one.
+        """
+        spec = {k: v for k, v in self.spec().items() if k not in STOPPING}
         blob = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -351,6 +364,32 @@ def effective_sample_size(w: np.ndarray) -> float:
     return float(w.sum() ** 2 / np.square(w).sum())
 
 
+class EssCollapseError(Exception):
+    """A generation's effective sample size fell below ``--min-ess``: stop sampling."""
+
+
+def healthy_generation(ess: list[float], population: int, min_ess: float | None) -> int:
+    """The generation whose particles are the posterior, under the stopping rule ``min_ess``.
+
+    The generation before the first one (from generation 1) whose effective sample size is
+    below ``min_ess x population``; the last generation when none is, or when ``min_ess`` is
+    None. Generation 0, the first after the pilot, is used even when its own is below: there
+    is none before it. The rule reads the stored generations only, so a run stopped by it and
+    a run that went on past the collapse (a larger budget, or a resume) give the same answer.
+
+    Args:
+        ess: each stored generation's effective sample size, generation 0 first.
+        population: particles per generation.
+        min_ess: the share, or None.
+    """
+    if min_ess is None:
+        return len(ess) - 1
+    for t in range(1, len(ess)):
+        if ess[t] < min_ess * population:
+            return t - 1
+    return len(ess) - 1
+
+
 def ess_warning(summary: dict[str, Any], population: int) -> str | None:
     """The warning a posterior resting on few particles gets, or None."""
     if not summary["ess_low"]:
@@ -366,6 +405,11 @@ def ess_warning(summary: dict[str, Any], population: int) -> str | None:
             else ""
         )
         + "run more particles (--population) or calibrate fewer parameters"
+        + (
+            ""
+            if summary.get("min_ess") is not None
+            else "; --min-ess stops a calibration when a generation's falls below a share"
+        )
     )
 
 
@@ -503,14 +547,29 @@ def run_calibration(
         gens = (cal.generations if cal.generations is not None else 10**6) - resumed
         done_sims = int(smc.history.total_nr_simulations)
         stopped = None
+
+        def stored_ess() -> list[float]:
+            ts = range(int(smc.history.max_t) + 1)
+            return [effective_sample_size(smc.history.get_distribution(m=0, t=t)[1]) for t in ts]
+
+        def before(t: int) -> None:
+            # The stopping rule, checked on the stored generations before sampling another.
+            if cal.min_ess is not None and t >= 2:
+                ess = stored_ess()
+                if healthy_generation(ess, cal.population, cal.min_ess) < len(ess) - 1:
+                    raise EssCollapseError
+
         if gens > 0 and (budget is None or done_sims < budget):
             sampler.report = say
+            sampler.before = before
             try:
                 smc.run(
                     minimum_epsilon=0.0,
                     max_nr_populations=gens,
                     max_total_nr_simulations=np.inf if budget is None else budget,
                 )
+            except EssCollapseError:
+                pass  # said below, with the generation the results come from
             except AssertionError as err:
                 # pyabc refuses a generation whose importance weights do not sum to a
                 # number (they underflow when the proposal kernel has shrunk far in many
@@ -526,8 +585,17 @@ def run_calibration(
         history = smc.history
         pops = history.get_all_populations()
         pops = pops[pops["t"] >= 0]
-        t_max = int(history.max_t)
-        pop = history.get_population(t_max)
+        ess_by_gen = stored_ess()
+        t_used = healthy_generation(ess_by_gen, cal.population, cal.min_ess)
+        if t_used < len(ess_by_gen) - 1:
+            bad = t_used + 1
+            stopped = (
+                f"generation {bad}'s effective sample size fell to {ess_by_gen[bad]:.1f} of "
+                f"{cal.population} particles (below --min-ess {cal.min_ess:g}); the results are "
+                f"those of generation {t_used}, the last one above it"
+            )
+            say(f"stopped early: {stopped}")
+        pop = history.get_population(t_used)
         post = pd.DataFrame(
             [abc.natural_values(cal.priors, cal.kernel_scale, p.parameter) for p in pop.particles]
         )
@@ -543,10 +611,7 @@ def run_calibration(
                 "epsilon": pops["epsilon"].to_numpy(dtype=np.float64),
                 "simulations": pops["samples"].to_numpy(dtype=np.int64),
                 "particles": pops["particles"].to_numpy(dtype=np.int64),
-                "ess": [
-                    effective_sample_size(history.get_distribution(m=0, t=int(t))[1])
-                    for t in pops["t"]
-                ],
+                "ess": ess_by_gen,
             }
         )
         w = post["weight"].to_numpy()
@@ -584,7 +649,10 @@ def run_calibration(
             "generations": len(gen_table),
             "simulations": sims,
             "pilot": len(pilot),
-            "final_epsilon": float(gen_table["epsilon"].iloc[-1]),
+            # The threshold of the generation the posterior is (the last, unless --min-ess
+            # stopped the calibration after a collapse).
+            "final_epsilon": float(gen_table["epsilon"].iloc[t_used]),
+            "min_ess": cal.min_ess,
             "ess": ess,
             "ess_low": ess < LOW_ESS_SHARE * len(post),
             "kernel_scale": cal.kernel_scale,
