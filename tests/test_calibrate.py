@@ -641,7 +641,11 @@ def test_a_posterior_resting_on_few_particles_is_warned_with_what_to_try():
     assert natural.startswith("the final population's effective sample size is 13.7 of 200 ")
     assert "(below 20%)" in natural and "--kernel-scale logit" in natural
     logit = ess_warning({"ess": 13.66, "ess_low": True, "kernel_scale": "logit"}, 200)
-    assert "--kernel-scale" not in logit and logit.endswith("calibrate fewer parameters")
+    assert "--kernel-scale" not in logit
+    assert logit.endswith("--min-ess stops a calibration when a generation's falls below a share")
+    # With the stopping rule on, it is not suggested again.
+    ruled = {"ess": 13.66, "ess_low": True, "kernel_scale": "logit", "min_ess": 0.05}
+    assert ess_warning(ruled, 200).endswith("calibrate fewer parameters")
 
 
 def test_a_refused_folder_says_which_input_differs():
