@@ -792,6 +792,11 @@ def test_min_ess_stops_after_a_collapse_and_keeps_the_generation_before(syntheti
     eps = history.get_all_populations().set_index("t")["epsilon"]
     assert res["final_epsilon"] == pytest.approx(eps[0])
     assert "Stopped early:" in (tmp_path / "s" / "report.html").read_text(encoding="utf-8")
+    # The calibrated file says which generation its posterior is, and by which rule.
+    scen, _ = load_scenario(tmp_path / "s" / "calibrated.toml")
+    prov = scen.posterior.provenance
+    assert prov["min_ess"] == 1.0 and prov["posterior_generation"] == 0
+    assert prov["generations"] == 2 and prov["final_epsilon"] == pytest.approx(eps[0])
     # Resumed with the same command: nothing more is sampled, the same bytes come out.
     first = (tmp_path / "s" / "posterior.parquet").read_bytes()
     again = run_calibration(

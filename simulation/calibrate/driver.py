@@ -653,6 +653,7 @@ def run_calibration(
             # stopped the calibration after a collapse).
             "final_epsilon": float(gen_table["epsilon"].iloc[t_used]),
             "min_ess": cal.min_ess,
+            "posterior_generation": t_used,
             "ess": ess,
             "ess_low": ess < LOW_ESS_SHARE * len(post),
             "kernel_scale": cal.kernel_scale,

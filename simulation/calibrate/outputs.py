@@ -67,6 +67,15 @@ def calibrated_data(cal: Calibration, summary: dict[str, Any]) -> dict[str, dict
             "simulations": int(summary["simulations"]),
             "final_epsilon": float(summary["final_epsilon"]),
             "effective_sample_size": round(float(summary["ess"]), 2),
+            # The stopping rule, and the generation it kept (the posterior's), when used.
+            **(
+                {
+                    "min_ess": float(summary["min_ess"]),
+                    "posterior_generation": int(summary["posterior_generation"]),
+                }
+                if summary.get("min_ess") is not None
+                else {}
+            ),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "git_commit": results.git_commit() or "",
             "mlmsim": results.versions().get("mlmsim", ""),
