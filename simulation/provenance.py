@@ -339,7 +339,7 @@ PROVENANCE: dict[str, Provenance] = {
         "Daily Choice's 2018 company survey gives $134/month for the affiliates who "
         "answered; Taylor 2011 counts 'minimal operating expenses'); moves the loss share "
         "strongly; realistic.toml calibrates it to the AARP 2018 survey's answers (median "
-        "$33.05, 90% interval $23-43)",
+        "$31.27, 90% interval $25-38)",
         "usd per distributor-month",
         (0.0, 150.0),
     ),
@@ -365,7 +365,7 @@ PROVENANCE: dict[str, Provenance] = {
     "quit.idle_extra": _asm(
         "six months without any commission add 4 points (see base_monthly); no published "
         "figure; realistic.toml calibrates it to a statement, attrition and a survey "
-        "(median 0.101)",
+        "(median 0.127)",
         "probability per distributor-month",
         (0.0, 0.2),
     ),

@@ -281,6 +281,8 @@ def test_a_shipped_calibrated_scenario_is_set_to_its_recorded_posterior():
         # The method records the kernel's scale; the command names it (the default changed).
         scale = "logit" if post["method"].endswith("kernel on the logit scale") else "natural"
         parts.append(f"--kernel-scale {scale}")
+        if "min_ess" in prov:  # the posterior is the generation a stopping rule kept
+            parts.append(f"--min-ess {prov['min_ess']:g}")
         for part in parts:
             assert part in command, f"{name}: the recalibration command lacks {part!r}"
 
