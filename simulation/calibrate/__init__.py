@@ -21,6 +21,8 @@ from simulation import safepath
 from simulation.calibrate.driver import (
     KERNEL_SCALES,
     Calibration,
+    calibration_distance,
+    distance,
     ess_warning,
     predictive_runs,
     prior_summary,
@@ -134,6 +136,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "print each target beside the published figure, in minutes; --out writes the runs' "
         "figures as CSV",
     )
+    parser.add_argument(
+        "--distance-from",
+        type=path_arg,
+        default=None,
+        metavar="FOLDER",
+        help="with --evaluate: also each run's distance to the published figures as the "
+        "calibration in FOLDER measures it (its pilot's scales), beside its final threshold",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -175,6 +185,10 @@ def prepare(args: argparse.Namespace) -> Calibration:
         )
     if args.scheduler:
         check_scheduler_address(args.scheduler)
+    if getattr(args, "distance_from", None) is not None:
+        raise UserError(
+            "--distance-from: only with --evaluate (a calibration measures its own distance)"
+        )
     if args.priors is None:
         raise UserError(
             "--priors: a calibration needs a prior file (or, to compare the scenario as it is "
@@ -295,7 +309,7 @@ FIT_OPTIONS = (
 )
 
 
-def evaluate(args: argparse.Namespace) -> tuple[pd.DataFrame, Targets]:
+def evaluate(args: argparse.Namespace) -> tuple[pd.DataFrame, Targets, float | None]:
     """Run the scenario as it is with seeds 1..N; the target statistics of each run.
 
     The runs are a calibration's predictive runs with no parameter drawn (the scenario's own
@@ -303,7 +317,9 @@ def evaluate(args: argparse.Namespace) -> tuple[pd.DataFrame, Targets]:
 
     Returns:
         One row per seed (``seed`` and every target statistic, as fitted: shares 0-1,
-        incomes ``log10(1 + USD)``), and the checked targets.
+        incomes ``log10(1 + USD)``; with ``--distance-from``, each run's ``distance`` as that
+        calibration measures it), the checked targets, and that calibration's final
+        threshold (None without ``--distance-from``, or before its first generation).
 
     Raises:
         UserError: a bad count, a fit option beside --evaluate, or any input
@@ -320,10 +336,16 @@ def evaluate(args: argparse.Namespace) -> tuple[pd.DataFrame, Targets]:
     if args.scheduler:
         check_scheduler_address(args.scheduler)
     _, _, _, targets, context = _scenario_and_targets(args)
+    measure = None
+    if getattr(args, "distance_from", None) is not None:  # checked before the runs
+        measure = calibration_distance(Path(args.distance_from), targets)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     seeds = np.arange(1, args.evaluate + 1)
     runs = predictive_runs(context, [{}] * len(seeds), seeds, workers, args.scheduler, False)
-    return runs[["seed", *targets.observed]], targets
+    runs = runs[["seed", *targets.observed]]
+    if measure is None:
+        return runs, targets, None
+    return runs.assign(distance=distance(runs, targets.observed, measure[0])), targets, measure[1]
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -335,7 +357,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         out = safepath.output_file(args.out, "--out", inputs=[Path(args.targets)])
         if out.suffix.lower() != ".csv":
             raise UserError(f"--out {out}: with --evaluate, a CSV file (a name ending in .csv)")
-    runs, targets = evaluate(args)
+    runs, targets, final = evaluate(args)
     # From 20 runs on, their 5-95% band; below, too few to estimate its ends: all of them.
     many = len(runs) >= 20
     rows = target_rows(targets, runs, BAND if many else (0.0, 1.0))
@@ -356,6 +378,13 @@ def evaluate_command(args: argparse.Namespace) -> int:
         )
     fitted = [r for r in rows if r["fitted"]]
     print(f"\n  {sum(r['inside'] for r in fitted)} of {len(fitted)} fitted figures inside")
+    if "distance" in runs:
+        d = runs["distance"]
+        print(
+            f"  distance to the published figures ({args.distance_from}'s measure): median "
+            f"{d.median():.3g}, runs {d.min():.3g} to {d.max():.3g}"
+            + ("" if final is None else f"; that calibration's final threshold {final:.3g}")
+        )
     if out is not None:
         safepath.write_output_file(out, lambda p: runs.to_csv(p, index=False))
         print(f"  runs: {out}")

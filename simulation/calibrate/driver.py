@@ -353,6 +353,69 @@ def distance(stats: pd.DataFrame, observed: dict[str, float], w: dict[str, float
     return np.sqrt(d)
 
 
+def calibration_distance(folder: Path, targets: Targets) -> tuple[dict[str, float], float | None]:
+    """The distance the calibration in ``folder`` measures, for runs against ``targets``.
+
+    Its weights over the scales of its prior-predictive pilot (:func:`scales`), to pass to
+    :func:`distance`: so a setting tried with ``--evaluate`` can be compared with the
+    thresholds the calibration reached.
+
+    Args:
+        folder: a calibration's output folder (``calibration.json`` and ``pilot.parquet``;
+            ``--check-priors`` writes both).
+        targets: the target file the runs are measured against.
+
+    Returns:
+        ``{statistic: weight / scale}``, and the calibration's final threshold (None when it
+        has run no generation).
+
+    Raises:
+        UserError: the folder holds no calibration or no pilot, or its calibration was fitted
+            to other figures or weights than ``targets``.
+    """
+    where = f"--distance-from {folder}"
+    spec_path, pilot_path = folder / CALIBRATION_FILE, folder / PILOT_FILE
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        observed, weights = dict(spec["observed"]), dict(spec["weights"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise UserError(
+            f"{where}: holds no calibration that can be read (a folder `mlmsim calibrate` "
+            f"wrote, with {CALIBRATION_FILE})"
+        ) from None
+    if not pilot_path.is_file():
+        raise UserError(
+            f"{where}: has no {PILOT_FILE} yet (run the calibration, or --check-priors, first)"
+        )
+    for k, o in targets.observed.items():
+        if k not in observed or observed[k] != o or weights.get(k) != targets.weights[k]:
+            raise UserError(
+                f"{where}: that calibration was fitted to other figures: {k!r} is "
+                + (
+                    "not among them"
+                    if k not in observed
+                    else f"{observed[k]:.6g} at weight {weights.get(k)} there, {o:.6g} at "
+                    f"weight {targets.weights[k]} in --targets"
+                )
+            )
+    if set(observed) != set(targets.observed):
+        extra = sorted(set(observed) - set(targets.observed))[0]
+        raise UserError(f"{where}: that calibration also fitted {extra!r}, which --targets lacks")
+    names = list(targets.observed)
+    sc = scales(pd.read_parquet(pilot_path), names)
+    w = {k: targets.weights[k] / sc[k] for k in names}
+    final = None
+    manifest = folder / MANIFEST_FILE
+    if manifest.is_file():
+        try:
+            final = float(
+                json.loads(manifest.read_text(encoding="utf-8"))["calibration"]["final_epsilon"]
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            final = None
+    return w, final
+
+
 def effective_sample_size(w: np.ndarray) -> float:
     """Kish's effective sample size of importance weights, ``(sum w)^2 / sum w^2``.
 
