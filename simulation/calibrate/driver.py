@@ -353,6 +353,13 @@ def distance(stats: pd.DataFrame, observed: dict[str, float], w: dict[str, float
     return np.sqrt(d)
 
 
+def distance_weights(pilot: pd.DataFrame, targets: Targets) -> tuple[dict, dict]:
+    """The distance's terms: each statistic's scale over ``pilot`` and its weight / scale."""
+    names = list(targets.observed)
+    sc = scales(pilot, names)
+    return sc, {k: targets.weights[k] / sc[k] for k in names}
+
+
 def calibration_distance(folder: Path, targets: Targets) -> tuple[dict[str, float], float | None]:
     """The distance the calibration in ``folder`` measures, for runs against ``targets``.
 
@@ -401,9 +408,7 @@ def calibration_distance(folder: Path, targets: Targets) -> tuple[dict[str, floa
     if set(observed) != set(targets.observed):
         extra = sorted(set(observed) - set(targets.observed))[0]
         raise UserError(f"{where}: that calibration also fitted {extra!r}, which --targets lacks")
-    names = list(targets.observed)
-    sc = scales(pd.read_parquet(pilot_path), names)
-    w = {k: targets.weights[k] / sc[k] for k in names}
+    _, w = distance_weights(pd.read_parquet(pilot_path), targets)
     final = None
     manifest = folder / MANIFEST_FILE
     if manifest.is_file():
@@ -559,7 +564,6 @@ def run_calibration(
     say = print if progress else (lambda *a, **k: None)
     with safepath.locked_folder(out, check=_check_folder(fp, cal.spec())) as out:
         results.write_json({"fingerprint": fp, **cal.spec()}, out / CALIBRATION_FILE)
-        names = list(cal.targets.observed)
         # 1. The prior-predictive pilot: scales of the distance and the first threshold.
         pilot_path = out / PILOT_FILE
         if pilot_path.is_file():
@@ -582,8 +586,7 @@ def run_calibration(
             }
         for w in prior_warnings(check):  # now, not only at the end: an hour may follow
             say(f"  warning: {w}", file=sys.stderr)
-        sc = scales(pilot, names)
-        fixed = {k: cal.targets.weights[k] / sc[k] for k in names}
+        sc, fixed = distance_weights(pilot, cal.targets)
         pilot_d = distance(pilot, cal.targets.observed, fixed)
         # 2. ABC-SMC, resumed from the history if there is one.
         db = f"sqlite:///{(out / HISTORY_FILE).resolve()}"
@@ -611,9 +614,12 @@ def run_calibration(
         done_sims = int(smc.history.total_nr_simulations)
         stopped = None
 
+        ess_of: dict[int, float] = {}  # a stored generation's weights never change
+
         def stored_ess() -> list[float]:
-            ts = range(int(smc.history.max_t) + 1)
-            return [effective_sample_size(smc.history.get_distribution(m=0, t=t)[1]) for t in ts]
+            for t in range(len(ess_of), int(smc.history.max_t) + 1):
+                ess_of[t] = effective_sample_size(smc.history.get_distribution(m=0, t=t)[1])
+            return list(ess_of.values())
 
         def before(t: int) -> None:
             # The stopping rule, checked on the stored generations before sampling another.
