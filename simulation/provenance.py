@@ -339,7 +339,7 @@ PROVENANCE: dict[str, Provenance] = {
         "Daily Choice's 2018 company survey gives $134/month for the affiliates who "
         "answered; Taylor 2011 counts 'minimal operating expenses'); moves the loss share "
         "strongly; realistic.toml calibrates it to the AARP 2018 survey's answers (median "
-        "$31.27, 90% interval $25-38)",
+        "$33.53, 90% interval $23-42)",
         "usd per distributor-month",
         (0.0, 150.0),
     ),
@@ -351,10 +351,10 @@ PROVENANCE: dict[str, Provenance] = {
         "about 40-45% a year, a little below the 47-66% companies report (Young Living 2018: "
         "47% of a new cohort bought nothing the next year; Herbalife about half; Melaleuca "
         "~66%); realistic.toml calibrates it to a statement, attrition and a survey "
-        "(docs/validation.md); the split between the three "
-        "terms has no source",
+        "(docs/validation.md: median 0.033, 90% interval 0.008-0.056); the split between "
+        "the three terms has no source",
         "probability per distributor-month",
-        (0.005, 0.03),
+        (0.005, 0.06),
     ),
     "quit.loss_extra": _asm(
         "a losing month adds 2 points to the monthly hazard (see base_monthly); no "
@@ -365,7 +365,7 @@ PROVENANCE: dict[str, Provenance] = {
     "quit.idle_extra": _asm(
         "six months without any commission add 4 points (see base_monthly); no published "
         "figure; realistic.toml calibrates it to a statement, attrition and a survey "
-        "(median 0.127)",
+        "(median 0.109)",
         "probability per distributor-month",
         (0.0, 0.2),
     ),
