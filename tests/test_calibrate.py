@@ -321,6 +321,44 @@ def test_a_weight_0_statistic_is_shown_but_not_fitted():
     assert all(r["fitted"] and r["inside"] for k, r in rows.items() if k != top)
 
 
+def test_an_income_band_leaves_out_the_runs_with_nobody_in_the_bucket():
+    """A run without a Silver has no Silver income: counted, not banded as $0."""
+    from simulation.calibrate.outputs import _empty_note
+
+    path = ROOT / "scenarios" / "targets" / "realistic_reach.toml"
+    names = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier"]
+    t = load_targets(path, [*names, "Silver", "Gold", "Platinum", "Diamond"], "doterra_pools")
+    bucket = "Silver to Presidential Diamond"
+    share, income = f"share: {bucket}", f"income: {bucket}"
+    # Seven runs with Silvers paid $50,000 to $80,000 a year, three with none (share 0, and
+    # the income statistic 0 by definition: log10(1 + 0)).
+    paid = [50_000.0, 55_000.0, 60_000.0, 65_000.0, 70_000.0, 75_000.0, 80_000.0]
+    rows = [{**t.observed, share: 0.004, income: np.log10(1 + x)} for x in paid]
+    rows += [{**t.observed, share: 0.0, income: 0.0}] * 3
+    table = pd.DataFrame(rows)
+    got = {r["statistic"]: r for r in target_rows(t, table, (0.0, 1.0))}
+    r = got[income]
+    assert r["empty"] == 3
+    # Lowest to highest of the seven (not $0): $50,000 to $80,000, the median $65,000.
+    assert r["low"] == pytest.approx(50_000.0) and r["high"] == pytest.approx(80_000.0)
+    assert r["median"] == pytest.approx(65_000.0)
+    assert r["inside"] is True  # $73,270 published
+    # Buckets every run has, and the shares themselves, leave nothing out.
+    assert got["income: Manager"]["empty"] == 0 and got[share]["empty"] == 0
+    assert got[share]["low"] == 0.0
+    assert _empty_note(r, 10) == " (3 of 10 runs: nobody in the bucket)"
+    assert _empty_note(got["income: Manager"], 10) == ""
+    # A run whose members held the rank in some of the year's months but not at its end
+    # (share 0, income paid: the month-by-month reading) stays in the band.
+    table.loc[9, income] = np.log10(1 + 90_000.0)
+    r = {r["statistic"]: r for r in target_rows(t, table, (0.0, 1.0))}[income]
+    assert r["empty"] == 2 and r["high"] == pytest.approx(90_000.0)
+    # Nobody at the rank in any run: no band, and not inside.
+    table[share], table[income] = 0.0, 0.0
+    r = {r["statistic"]: r for r in target_rows(t, table, (0.0, 1.0))}[income]
+    assert r["empty"] == 10 and r["inside"] is False and np.isnan(r["low"])
+
+
 def test_toml_writer_round_trips():
     data = {
         "scenario": {"name": 'x "q"', "seed": 3, "on": True},

@@ -371,10 +371,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
         k = r["statistic"]
         span = f"{format_stat(k, r['low'])} to {format_stat(k, r['high'])}"
         verdict = "inside" if r["inside"] else "outside"
+        empty = f"; {r['empty']} run(s) with nobody in the bucket left out" if r["empty"] else ""
         print(
             f"  {k:<{width}}  published {format_stat(k, r['published']):>10}  median "
             f"{format_stat(k, r['median']):>10}  runs {span:>22}  "
-            f"{verdict}{'' if r['fitted'] else ' (not fitted)'}"
+            f"{verdict}{'' if r['fitted'] else ' (not fitted)'}{empty}"
         )
     fitted = [r for r in rows if r["fitted"]]
     print(f"\n  {sum(r['inside'] for r in fitted)} of {len(fitted)} fitted figures inside")

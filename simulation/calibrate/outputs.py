@@ -113,11 +113,14 @@ def target_rows(
 
     Dollar figures are in USD. ``fitted`` is false for a statistic the target file gives
     weight 0: it is shown beside the model's, but the distance, and so the posterior, ignores
-    it.
+    it. ``empty`` counts the runs left out of an income's band because nobody was in its
+    bucket (:func:`empty_runs`); 0 for every other statistic.
     """
     rows = []
     for k, obs in targets.observed.items():
-        lo, mid, hi = _band(predictive[k].to_numpy(dtype=np.float64), band)
+        x = predictive[k].to_numpy(dtype=np.float64)
+        empty = empty_runs(targets, predictive, k)
+        lo, mid, hi = _band(x[~empty], band)
         if in_usd(k):
             obs, lo, mid, hi = (10**v - 1 for v in (obs, lo, mid, hi))
         rows.append(
@@ -129,12 +132,38 @@ def target_rows(
                 "high": hi,
                 "inside": bool(lo <= obs <= hi),
                 "fitted": is_fitted(targets.weights, k),
+                "empty": int(empty.sum()),
             }
         )
     return rows
 
 
+def empty_runs(targets: Targets, predictive: pd.DataFrame, stat: str) -> np.ndarray:
+    """bool[runs]: the runs with nobody in the bucket of ``stat``, an ``income: <bucket>``.
+
+    The average income of nobody is not a figure: the distance counts it as 0 (so that a run
+    without the rank is far from a statement that has it), but a band that holds it would
+    show a $0 no member was paid. A bucket is empty in a run when both its ``share: <bucket>``
+    statistic (the statement's count of members) and its income are 0. The share alone is not
+    enough: read month by month (``income_basis = "month_at_rank"``), the income counts the
+    months members held a rank, also of those who no longer held it at the year's end. All
+    false for other statistics, and for an income without a share statistic beside it.
+    """
+    share = "share: " + stat.removeprefix("income: ")
+    if not stat.startswith("income: ") or share not in targets.observed:
+        return np.zeros(len(predictive), dtype=bool)
+    nobody = predictive[share].to_numpy(dtype=np.float64) == 0
+    return nobody & (predictive[stat].to_numpy(dtype=np.float64) == 0)
+
+
 _fmt = format_stat
+
+
+def _empty_note(row: dict[str, Any], runs: int) -> str:
+    """`` (3 of 100 runs: nobody in the bucket)``, or nothing."""
+    if not row["empty"]:
+        return ""
+    return f" ({row['empty']} of {runs} runs: nobody in the bucket)"
 
 
 def _figure_buckets(targets: Targets, predictive: pd.DataFrame, kind: str) -> bytes | None:
@@ -252,7 +281,8 @@ def write_report(
                     r["statistic"],
                     _fmt(r["statistic"], r["published"]),
                     _fmt(r["statistic"], r["median"]),
-                    f"{_fmt(r['statistic'], r['low'])} to {_fmt(r['statistic'], r['high'])}",
+                    f"{_fmt(r['statistic'], r['low'])} to {_fmt(r['statistic'], r['high'])}"
+                    + _empty_note(r, len(predictive)),
                     ("yes" if r["inside"] else "no") + ("" if r["fitted"] else " (not fitted)"),
                 ]
                 for r in trows
