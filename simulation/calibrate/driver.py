@@ -169,15 +169,21 @@ def spec_differences(stored: dict[str, Any], spec: dict[str, Any], most: int = 4
     return words
 
 
+def _read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _check_folder(fingerprint: str, spec: dict[str, Any]) -> Any:
     def check(folder: Path) -> None:
         f = folder / CALIBRATION_FILE
         if f.is_file():
-            try:
-                stored = json.loads(f.read_text(encoding="utf-8"))
-                have = stored.get("fingerprint")
-            except (OSError, ValueError, AttributeError):
-                stored, have = None, None
+            stored = _read_json_object(f)
+            have = None if stored is None else stored.get("fingerprint")
             if have != fingerprint:
                 what = (
                     "; it differs in " + "; ".join(spec_differences(stored, spec))
@@ -382,10 +388,10 @@ def calibration_distance(folder: Path, targets: Targets) -> tuple[dict[str, floa
     """
     where = f"--distance-from {folder}"
     spec_path, pilot_path = folder / CALIBRATION_FILE, folder / PILOT_FILE
+    spec = _read_json_object(spec_path) or {}
     try:
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
         observed, weights = dict(spec["observed"]), dict(spec["weights"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, ValueError):
         raise UserError(
             f"{where}: holds no calibration that can be read (a folder `mlmsim calibrate` "
             f"wrote, with {CALIBRATION_FILE})"
@@ -409,15 +415,12 @@ def calibration_distance(folder: Path, targets: Targets) -> tuple[dict[str, floa
         extra = sorted(set(observed) - set(targets.observed))[0]
         raise UserError(f"{where}: that calibration also fitted {extra!r}, which --targets lacks")
     _, w = distance_weights(pd.read_parquet(pilot_path), targets)
-    final = None
-    manifest = folder / MANIFEST_FILE
-    if manifest.is_file():
-        try:
-            final = float(
-                json.loads(manifest.read_text(encoding="utf-8"))["calibration"]["final_epsilon"]
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            final = None
+    try:  # no manifest before the first generation: no threshold yet
+        final = float(
+            (_read_json_object(folder / MANIFEST_FILE) or {})["calibration"]["final_epsilon"]
+        )
+    except (KeyError, TypeError, ValueError):
+        final = None
     return w, final
 
 
