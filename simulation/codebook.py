@@ -107,6 +107,10 @@ MONTHLY_UNITS: dict[str, tuple[str, str]] = {
     "clawbacks": ("USD", THE_MONTH + "; only when [returns] is enabled"),
     "rank_members_<rank>": ("persons", THE_MONTH + ", paid as the rank; plans with ranks"),
     "rank_commissions_<rank>": ("USD", THE_MONTH + ", paid as the rank; plans with ranks"),
+    "rank_paid_<component>_<rank>": (
+        "USD",
+        THE_MONTH + ", paid as the rank, by the component; plans with ranks",
+    ),
 }
 
 LEVEL_UNITS: dict[str, tuple[str, str]] = {
@@ -688,6 +692,13 @@ def _monthly() -> dict[str, Entry]:
         out[pattern] = _entry(
             text.format("<rank>") + " One column per rank of the plan.", *MONTHLY_UNITS[pattern]
         )
+    pattern = "rank_paid_<component>_<rank>"
+    out[pattern] = _entry(
+        collect.RANK_COMPONENT_DESCRIPTION.format("<component>", "<rank>")
+        + " One column per paying component and rank of the plan; over the components they "
+        "sum to rank_commissions_<rank>.",
+        *MONTHLY_UNITS[pattern],
+    )
     return out
 
 
@@ -829,6 +840,8 @@ def pattern_of(table: str, column: str, components: Iterable[str] = ()) -> str:
         for prefix in ("rank_members_", "rank_commissions_"):
             if column.startswith(prefix):
                 return prefix + "<rank>"
+        if column.startswith("rank_paid_"):
+            return "rank_paid_<component>_<rank>"
     if name == "survival.csv" and column.isdigit():
         return "<age>"
     if name == PAYOUT_TABLE and column in set(components):

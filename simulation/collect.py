@@ -109,6 +109,13 @@ RANK_MEMBERS_DESCRIPTION = (
 )
 RANK_PAID_COLUMN = "rank_commissions_{}"
 RANK_PAID_DESCRIPTION = "Commissions paid this month to the distributors paid as rank '{}', USD."
+# The same commissions split by the plan component that paid them (one column per paying
+# component and rank; summed over the components, rank_commissions_<rank>): who is paid by what.
+RANK_COMPONENT_COLUMN = "rank_paid_{}_{}"
+RANK_COMPONENT_DESCRIPTION = (
+    "Paid this month by the plan component '{}' (after the cap) to the distributors paid as "
+    "rank '{}', USD."
+)
 
 
 def paying_components(plan) -> list[str]:
@@ -158,7 +165,15 @@ def monthly_columns(plan, scenario=None) -> dict[str, str]:
     for name in plan.rank_names:
         out[RANK_MEMBERS_COLUMN.format(name)] = RANK_MEMBERS_DESCRIPTION.format(name)
         out[RANK_PAID_COLUMN.format(name)] = RANK_PAID_DESCRIPTION.format(name)
+    for k in rank_components(plan):
+        for name in plan.rank_names:
+            out[RANK_COMPONENT_COLUMN.format(k, name)] = RANK_COMPONENT_DESCRIPTION.format(k, name)
     return out
+
+
+def rank_components(plan) -> list[str]:
+    """The paying components split by paid-as rank (``rank_paid_<component>_<rank>``)."""
+    return paying_components(plan) if plan.rank_names else []
 
 
 LEVEL_COLUMNS: dict[str, str] = {
@@ -290,10 +305,11 @@ def monthly_stats(model: MLMModel, strict: np.ndarray, net: np.ndarray) -> dict[
 
 
 def rank_row(model: MLMModel) -> dict[str, float]:
-    """Members paid as each rank this month and their commissions (plans with ranks).
+    """Members paid as each rank this month, their commissions and each component's part.
 
     ``pop.rank`` is this month's paid-as rank of everyone in the pay (-1: no rank or not
-    paid), kept for this month's quitters; ``commissions_month`` what the month paid them.
+    paid), kept for this month's quitters; ``commissions_month`` what the month paid them,
+    the sum of the paying components' arrays of the month's pay (``model.last_pay``).
     Distributors only: a wholesale customer (``segments.wholesale_share``) holds no rank.
     """
     names = model.plan.rank_names
@@ -309,6 +325,15 @@ def rank_row(model: MLMModel) -> dict[str, float]:
     for i, name in enumerate(names):
         row[RANK_MEMBERS_COLUMN.format(name)] = int(n[i])
         row[RANK_PAID_COLUMN.format(name)] = float(paid[i])
+    pay = model.last_pay
+    for c in rank_components(model.plan):
+        part = (
+            np.bincount(r, weights=pay.components[c][who], minlength=k)
+            if pay is not None
+            else np.zeros(k)
+        )
+        for i, name in enumerate(names):
+            row[RANK_COMPONENT_COLUMN.format(c, name)] = float(part[i])
     return row
 
 

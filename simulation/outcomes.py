@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulation.collect import EARLY_MONTHS, LEGAL_COLUMNS
+from simulation.collect import (
+    EARLY_MONTHS,
+    LEGAL_COLUMNS,
+    RANK_COMPONENT_COLUMN,
+    RANK_MEMBERS_COLUMN,
+    RANK_PAID_COLUMN,
+    rank_components,
+)
 from simulation.config import Scenario
 from simulation.metrics import (
     BassFit,
@@ -158,6 +165,34 @@ class RunData:
 def rank_names(plan: Plan) -> dict[int, str]:
     """Rank index -> name from the plan's ranks component (-1 = "no rank")."""
     return {-1: "no rank", **dict(enumerate(plan.rank_names))}
+
+
+def rank_pay(monthly: pd.DataFrame, plan: Plan, months: range) -> pd.DataFrame:
+    """Pay by paid-as rank and plan component over ``months``: who is paid by what.
+
+    One row per rank of the plan: ``member_months`` (distributors paid as the rank, summed over
+    the months), ``paid`` (12 x what those months paid them / member_months: a year at the rank,
+    as a statement that annualises monthly pay reports it) and one column per paying component
+    with its part of ``paid``. Empty for a plan without ranks; a rank nobody held has NaN pay.
+    """
+    names = list(plan.rank_names)
+    comps = rank_components(plan)
+    if not names:
+        return pd.DataFrame(columns=["rank", "member_months", "paid", *comps])
+    rows = monthly[monthly["month"].isin(list(months))]
+    out = []
+    for name in names:
+        n = float(rows[RANK_MEMBERS_COLUMN.format(name)].sum())
+        per = 12.0 / n if n > 0 else float("nan")
+        row = {
+            "rank": name,
+            "member_months": int(n),
+            "paid": float(rows[RANK_PAID_COLUMN.format(name)].sum()) * per,
+        }
+        for c in comps:
+            row[c] = float(rows[RANK_COMPONENT_COLUMN.format(c, name)].sum()) * per
+        out.append(row)
+    return pd.DataFrame(out, columns=["rank", "member_months", "paid", *comps])
 
 
 def retail_share(monthly: pd.DataFrame) -> float | None:
@@ -359,6 +394,7 @@ class Analysis:
     indicators: list[Indicator]
     survival: pd.DataFrame
     survival_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rank_pay: pd.DataFrame = field(default_factory=pd.DataFrame)
     rank_names: dict[int, str] = field(default_factory=dict)
     band: int = 1
 
@@ -633,6 +669,7 @@ def analyse(run: RunData) -> Analysis:
         indicators=indicators,
         survival=surv_bands,
         survival_by_month=surv,
+        rank_pay=rank_pay(monthly, run.plan, range(first, months + 1)),
         rank_names=names,
         band=band,
     )

@@ -608,6 +608,35 @@ _POPULATION_LABELS = {
 }
 
 
+def _rank_pay_table(a: Analysis) -> str:
+    """Who is paid by what: a year at each paid-as rank, split by plan component."""
+    rp = a.rank_pay
+    if rp.empty or rp["member_months"].sum() == 0:
+        return ""
+    rp = rp[rp["member_months"] > 0]
+    comps = [c for c in rp.columns[3:] if rp[c].sum() > 0]
+    heads = [c.replace("_", " ") for c in comps]
+    rows = [
+        [r["rank"], num(r["member_months"]), usd(r["paid"]), *(usd(r[c]) for c in comps)]
+        for _, r in rp.iterrows()
+    ]
+    return "".join(
+        [
+            "<h3>Paid as each rank, month by month, by what pays it</h3>",
+            '<p class="note">Everyone paid as the rank in a month of the year (a member '
+            "who holds it for three months counts three member-months). “A year at the "
+            "rank” is 12 × what those months paid ÷ the member-months, the way a statement "
+            "that annualises monthly pay reports it; the other columns split it by the plan "
+            "component that paid it.</p>",
+            table_html(
+                ["rank", "member-months", "a year at the rank", *heads],
+                rows,
+                cls="rank-pay",
+            ),
+        ]
+    )
+
+
 def _disclosure_section(a: Analysis, pngs: dict[str, bytes]) -> str:
     ids = a.disclosure
     names = a.rank_names
@@ -660,6 +689,7 @@ def _disclosure_section(a: Analysis, pngs: dict[str, bytes]) -> str:
                 rows,
                 cls="ids-published",
             ),
+            _rank_pay_table(a),
             "<h3>What real statements leave out</h3>",
             '<p class="note">Costs (product bought, starter kit, fees, minus buy-back '
             "refunds), net income, and the people who joined or quit during the year. "

@@ -249,6 +249,40 @@ def test_rank_columns_of_the_monthly_table_add_up_by_hand():
     assert m.pop.wholesale.sum() > 50  # and the run had wholesale customers to leave out
 
 
+def test_rank_columns_split_by_component_add_up_and_pay_the_power_of_3_by_hand():
+    # rank_paid_<component>_<rank>: what each paying component paid the distributors paid as
+    # the rank. Over the components it is rank_commissions_<rank>; the Power of 3's column is
+    # $50 / $250 / $1,500 (doTERRA's amounts, scenarios/plans/doterra_like.toml) times the
+    # rank's members at each level of the bonus, counted here from the levels themselves, in
+    # every month the plan's 45% cap did not scale the pay.
+    from simulation.collect import RANK_COMPONENT_COLUMN, rank_components, rank_row
+
+    scen, _ = load_scenario(
+        "realistic", ["market.population=3000", "scenario.months=14", "recruit.join_prob=0.9"]
+    )
+    m = MLMModel(scenario=scen, agents=False, seed=5)
+    names = list(m.plan.components["ranks"].names)
+    comps = rank_components(m.plan)
+    assert {"unilevel", "fast_start", "structure_bonus"} <= set(comps)
+    bonus_months = 0
+    for _ in range(14):
+        m.step()
+        row = rank_row(m)
+        pay = m.last_pay
+        level = pay.extra["structure_level"]
+        for i, name in enumerate(names):
+            parts = [row[RANK_COMPONENT_COLUMN.format(c, name)] for c in comps]
+            assert sum(parts) == pytest.approx(row[f"rank_commissions_{name}"], abs=1e-6)
+            assert min(parts) >= 0.0
+            mine = (m.pop.rank == i) & ~m.pop.wholesale
+            counts = [int(np.count_nonzero(mine & (level == k))) for k in (1, 2, 3)]
+            by_hand = 50.0 * counts[0] + 250.0 * counts[1] + 1500.0 * counts[2]
+            if pay.pre_cap_total == pytest.approx(pay.paid):
+                assert row[RANK_COMPONENT_COLUMN.format("structure_bonus", name)] == by_hand
+                bonus_months += by_hand > 0
+    assert bonus_months > 0  # the Power of 3 paid ranked members in some month
+
+
 def test_growth_targets_fit_the_shape_of_published_size(tmp_path):
     # Published 2,000, 8,000, 5,000 members at months 12, 24, 36: the shape is each over the
     # largest (0.25, 1, 0.625); the model's is its active distributors over their largest.

@@ -421,3 +421,68 @@ def test_quitters_keep_the_rank_they_held(tmp_path):
     assert (quit_["rank_last"] >= 0).any()
     ids = pd.read_csv(run / "income_disclosure.csv")
     assert (ids[(ids.population == "quit_during_year") & (ids["rank"] >= 0)]["count"] > 0).any()
+
+
+def test_rank_pay_annualises_each_rank_s_months_by_hand():
+    # Two months of the year at Manager: 2 then 3 members, paid fast start 30 + 45 and the
+    # Power of 3 50 + 100: 5 member-months, a year at Manager 12 x 225 / 5 = $540, of which
+    # fast start 12 x 75 / 5 = $180 and Power of 3 12 x 150 / 5 = $360. Month 0 (outside the
+    # year) is left out; a rank nobody held has NaN pay.
+    from simulation.plans import load_plan
+
+    plan = load_plan("doterra_like")
+    names = plan.rank_names
+    comps = outcomes.rank_components(plan)
+    monthly = pd.DataFrame({"month": [0, 1, 2]})
+    for name in names:
+        monthly[f"rank_members_{name}"] = 0
+        monthly[f"rank_commissions_{name}"] = 0.0
+        for c in comps:
+            monthly[f"rank_paid_{c}_{name}"] = 0.0
+    monthly["rank_members_Manager"] = [7, 2, 3]
+    monthly["rank_paid_fast_start_Manager"] = [999.0, 30.0, 45.0]
+    monthly["rank_paid_structure_bonus_Manager"] = [999.0, 50.0, 100.0]
+    monthly["rank_commissions_Manager"] = [1998.0, 80.0, 145.0]
+    rp = outcomes.rank_pay(monthly, plan, range(1, 3)).set_index("rank")
+    assert list(rp.index) == names
+    assert rp.loc["Manager", "member_months"] == 5
+    assert rp.loc["Manager", "paid"] == pytest.approx(540.0)
+    assert rp.loc["Manager", "fast_start"] == pytest.approx(180.0)
+    assert rp.loc["Manager", "structure_bonus"] == pytest.approx(360.0)
+    assert rp.loc["Manager", "unilevel"] == 0.0
+    assert np.isnan(rp.loc["Director", "paid"])
+    # A plan without ranks has no such table, and its report no such section.
+    assert outcomes.rank_pay(monthly, load_plan("unilevel_5"), range(1, 3)).empty
+
+
+def test_report_shows_who_is_paid_by_what_at_each_rank(tmp_path):
+    # The shipped doTERRA-like market, small: the report's rank-pay table states, for each
+    # rank held in the year, 12 x the year's rank_commissions_<rank> / rank_members_<rank>
+    # of the monthly table, and its components add up to it.
+    scen, path = load_scenario(
+        "realistic", ["market.population=3000", "scenario.months=14", "recruit.join_prob=0.9"]
+    )
+    run_dir = run_scenario(scen, scenario_path=path, out=tmp_path / "run", figures=False)["run_dir"]
+    assert main(["report", str(run_dir)]) == 0  # the page, rebuilt from the run's files
+    monthly = pd.read_csv(run_dir / "monthly.csv")
+    year = monthly[monthly["month"].between(3, 14)]
+    html = section((run_dir / "report.html").read_text(encoding="utf-8"), "disclosure")
+    table = re.search(r'<table class="[^"]*\brank-pay\b.*?</table>', html, flags=re.S)
+    assert table, "the rank-pay table is missing"
+    held = 0
+    for name in ("Consultant", "Manager", "Director"):
+        n = year[f"rank_members_{name}"].sum()
+        if n == 0:
+            continue
+        held += 1
+        paid = 12 * year[f"rank_commissions_{name}"].sum() / n
+        parts = [
+            12 * year[c].sum() / n
+            for c in year.columns
+            if c.startswith("rank_paid_") and c.endswith(f"_{name}")
+        ]
+        assert sum(parts) == pytest.approx(paid)
+        row = re.search(rf"<tr><td>{name}</td>(.*?)</tr>", table.group(0), flags=re.S)
+        assert row, name
+        assert report.usd(paid) in row.group(1)
+    assert held >= 2
