@@ -357,7 +357,7 @@ def test_a_weight_0_statistic_is_shown_but_not_fitted():
 
 def test_an_income_band_leaves_out_the_runs_with_nobody_in_the_bucket():
     """A run without a Silver has no Silver income: counted, not banded as $0."""
-    from simulation.calibrate.outputs import _empty_note
+    from simulation.calibrate.outputs import empty_note
 
     path = ROOT / "scenarios" / "targets" / "realistic_reach.toml"
     names = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier"]
@@ -380,8 +380,8 @@ def test_an_income_band_leaves_out_the_runs_with_nobody_in_the_bucket():
     # Buckets every run has, and the shares themselves, leave nothing out.
     assert got["income: Manager"]["empty"] == 0 and got[share]["empty"] == 0
     assert got[share]["low"] == 0.0
-    assert _empty_note(r, 10) == " (3 of 10 runs: nobody in the bucket)"
-    assert _empty_note(got["income: Manager"], 10) == ""
+    assert empty_note(r, 10) == " (3 of 10 runs: nobody in the bucket)"
+    assert empty_note(got["income: Manager"], 10) == ""
     # A run whose members held the rank in some of the year's months but not at its end
     # (share 0, income paid: the month-by-month reading) stays in the band.
     table.loc[9, income] = np.log10(1 + 90_000.0)

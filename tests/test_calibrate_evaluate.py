@@ -68,7 +68,7 @@ def test_evaluate_runs_the_scenario_as_it_is_seed_by_seed(tmp_path, capsys):
         if stat == "share: Silver to Presidential Diamond":  # weight 0 in the file
             verdict += " (not fitted)"
         if len(kept) < len(runs):
-            verdict += f"; {len(runs) - len(kept)} run(s) with nobody in the bucket left out"
+            verdict += f" ({len(runs) - len(kept)} of {len(runs)} runs: nobody in the bucket)"
         assert line.rstrip().endswith(verdict), line
     assert "attrition" in out and out.count("outside") >= 1  # 0% against 54%
 

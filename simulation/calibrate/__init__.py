@@ -350,7 +350,11 @@ def evaluate(args: argparse.Namespace) -> tuple[pd.DataFrame, Targets, float | N
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """``mlmsim calibrate SCENARIO --targets T --evaluate N``: print the comparison."""
-    from simulation.calibrate.outputs import BAND, target_rows  # noqa: PLC0415 - matplotlib
+    from simulation.calibrate.outputs import (  # noqa: PLC0415 - matplotlib
+        BAND,
+        empty_note,
+        target_rows,
+    )
 
     out = None
     if args.out is not None:  # checked before the runs
@@ -371,11 +375,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
         k = r["statistic"]
         span = f"{format_stat(k, r['low'])} to {format_stat(k, r['high'])}"
         verdict = "inside" if r["inside"] else "outside"
-        empty = f"; {r['empty']} run(s) with nobody in the bucket left out" if r["empty"] else ""
         print(
             f"  {k:<{width}}  published {format_stat(k, r['published']):>10}  median "
             f"{format_stat(k, r['median']):>10}  runs {span:>22}  "
-            f"{verdict}{'' if r['fitted'] else ' (not fitted)'}{empty}"
+            f"{verdict}{'' if r['fitted'] else ' (not fitted)'}{empty_note(r, len(runs))}"
         )
     fitted = [r for r in rows if r["fitted"]]
     print(f"\n  {sum(r['inside'] for r in fitted)} of {len(fitted)} fitted figures inside")

@@ -159,7 +159,7 @@ def empty_runs(targets: Targets, predictive: pd.DataFrame, stat: str) -> np.ndar
 _fmt = format_stat
 
 
-def _empty_note(row: dict[str, Any], runs: int) -> str:
+def empty_note(row: dict[str, Any], runs: int) -> str:
     """`` (3 of 100 runs: nobody in the bucket)``, or nothing."""
     if not row["empty"]:
         return ""
@@ -282,7 +282,7 @@ def write_report(
                     _fmt(r["statistic"], r["published"]),
                     _fmt(r["statistic"], r["median"]),
                     f"{_fmt(r['statistic'], r['low'])} to {_fmt(r['statistic'], r['high'])}"
-                    + _empty_note(r, len(predictive)),
+                    + empty_note(r, len(predictive)),
                     ("yes" if r["inside"] else "no") + ("" if r["fitted"] else " (not fitted)"),
                 ]
                 for r in trows
