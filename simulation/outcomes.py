@@ -173,11 +173,22 @@ def rank_pay(monthly: pd.DataFrame, plan: Plan, months: range) -> pd.DataFrame:
     One row per rank of the plan: ``member_months`` (distributors paid as the rank, summed over
     the months), ``paid`` (12 x what those months paid them / member_months: a year at the rank,
     as a statement that annualises monthly pay reports it) and one column per paying component
-    with its part of ``paid``. Empty for a plan without ranks; a rank nobody held has NaN pay.
+    with its part of ``paid``. Empty for a plan without ranks and for a monthly table without
+    these columns (a run folder written before them: the report then leaves the table out); a
+    rank nobody held has NaN pay.
     """
     names = list(plan.rank_names)
     comps = rank_components(plan)
-    if not names:
+    needed = [
+        col.format(*args)
+        for name in names
+        for col, args in (
+            (RANK_MEMBERS_COLUMN, (name,)),
+            (RANK_PAID_COLUMN, (name,)),
+            *((RANK_COMPONENT_COLUMN, (c, name)) for c in comps),
+        )
+    ]
+    if not names or not set(needed) <= set(monthly.columns):
         return pd.DataFrame(columns=["rank", "member_months", "paid", *comps])
     rows = monthly[monthly["month"].isin(list(months))]
     out = []

@@ -451,8 +451,11 @@ def test_rank_pay_annualises_each_rank_s_months_by_hand():
     assert rp.loc["Manager", "structure_bonus"] == pytest.approx(360.0)
     assert rp.loc["Manager", "unilevel"] == 0.0
     assert np.isnan(rp.loc["Director", "paid"])
-    # A plan without ranks has no such table, and its report no such section.
+    # A plan without ranks has no such table, and its report no such section; nor has a
+    # monthly table written before the component columns (an older run folder).
     assert outcomes.rank_pay(monthly, load_plan("unilevel_5"), range(1, 3)).empty
+    older = monthly.drop(columns=[c for c in monthly.columns if c.startswith("rank_paid_")])
+    assert outcomes.rank_pay(older, plan, range(1, 3)).empty
 
 
 def test_report_shows_who_is_paid_by_what_at_each_rank(tmp_path):
