@@ -183,7 +183,9 @@ PROVENANCE: dict[str, Provenance] = {
     ),
     "market.spending_sigma": _asm(
         "lognormal household spending with sigma 0.4 (nine households in ten within a "
-        "factor 2 of the mean); no MLM-specific figure",
+        "factor 2 of the mean); no MLM-specific figure; calibrated beside realistic.toml's "
+        "ten parameters to doTERRA's 2017 statement it stays unpinned (posterior median "
+        "0.36, 90% interval 0.02-0.90: docs/calibration.md, fit Z2)",
         "log-scale sd",
         (0.2, 0.8),
     ),

@@ -983,3 +983,30 @@ def test_a_generation_pyabc_cannot_weight_ends_the_calibration_at_the_last_compl
             prepare(_args(targets, priors, generations=3, seed=9, **small)), tmp_path / "other",
             progress=False, report=False,
         )  # fmt: skip
+
+
+def test_every_shipped_prior_file_loads_and_the_later_fits_keep_fit_x_s_ten():
+    # Every prior file in scenarios/priors loads (each prior with its reason, inside its
+    # parameter's range). The realistic_* files run on the shipped scenario without a run
+    # lost to a limit the scenario checks (check_support). The fits after the shipped one
+    # (docs/calibration.md, fits Z and Z2) add priors to its ten; the ten are copies of
+    # realistic_costs.toml's and must stay so, or a comparison with fit X means nothing.
+    from simulation.calibrate.priors import check_support, load_priors
+
+    folder = ROOT / "scenarios" / "priors"
+    realistic = load_scenario("realistic")[0].to_dict()
+    loaded = {}
+    for path in sorted(folder.glob("*.toml")):
+        loaded[path.stem] = {p.key: p for p in load_priors(path)}
+        assert all(p.reason.strip() for p in loaded[path.stem].values()), path.name
+        if path.stem.startswith("realistic_"):
+            check_support(list(loaded[path.stem].values()), realistic, path.name)
+    shipped = loaded["realistic_costs"]
+    assert len(shipped) == 10
+    added = {
+        "realistic_spending": {"market.spending_sigma"},
+        "realistic_kit_costs": {"market.spending_sigma", "buy.first_order_pv"},
+    }
+    for stem, extra in added.items():
+        assert set(loaded[stem]) == set(shipped) | extra, stem
+        assert all(loaded[stem][k] == p for k, p in shipped.items()), stem
