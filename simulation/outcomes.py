@@ -179,31 +179,26 @@ def rank_pay(monthly: pd.DataFrame, plan: Plan, months: range) -> pd.DataFrame:
     """
     names = list(plan.rank_names)
     comps = rank_components(plan)
-    needed = [
-        col.format(*args)
+    header = ["rank", "member_months", "paid", *comps]
+    # Per rank: its members, its commissions, then each component's part, in header's order.
+    cols = {
+        name: [
+            RANK_MEMBERS_COLUMN.format(name),
+            RANK_PAID_COLUMN.format(name),
+            *(RANK_COMPONENT_COLUMN.format(c, name) for c in comps),
+        ]
         for name in names
-        for col, args in (
-            (RANK_MEMBERS_COLUMN, (name,)),
-            (RANK_PAID_COLUMN, (name,)),
-            *((RANK_COMPONENT_COLUMN, (c, name)) for c in comps),
-        )
-    ]
-    if not names or not set(needed) <= set(monthly.columns):
-        return pd.DataFrame(columns=["rank", "member_months", "paid", *comps])
-    rows = monthly[monthly["month"].isin(list(months))]
+    }
+    wanted = [col for group in cols.values() for col in group]
+    if not names or not set(wanted) <= set(monthly.columns):
+        return pd.DataFrame(columns=header)
+    sums = monthly.loc[monthly["month"].isin(list(months)), wanted].sum()
     out = []
-    for name in names:
-        n = float(rows[RANK_MEMBERS_COLUMN.format(name)].sum())
+    for name, (members, *money) in cols.items():
+        n = float(sums[members])
         per = 12.0 / n if n > 0 else float("nan")
-        row = {
-            "rank": name,
-            "member_months": int(n),
-            "paid": float(rows[RANK_PAID_COLUMN.format(name)].sum()) * per,
-        }
-        for c in comps:
-            row[c] = float(rows[RANK_COMPONENT_COLUMN.format(c, name)].sum()) * per
-        out.append(row)
-    return pd.DataFrame(out, columns=["rank", "member_months", "paid", *comps])
+        out.append([name, int(n), *(float(sums[c]) * per for c in money)])
+    return pd.DataFrame(out, columns=header)
 
 
 def retail_share(monthly: pd.DataFrame) -> float | None:

@@ -611,10 +611,13 @@ _POPULATION_LABELS = {
 def _rank_pay_table(a: Analysis) -> str:
     """Who is paid by what: a year at each paid-as rank, split by plan component."""
     rp = a.rank_pay
-    if rp.empty or rp["member_months"].sum() == 0:
+    if rp.empty:
         return ""
-    rp = rp[rp["member_months"] > 0]
-    comps = [c for c in rp.columns[3:] if rp[c].sum() > 0]
+    rp = rp[rp["member_months"] > 0]  # ranks nobody held in the year
+    if rp.empty:
+        return ""
+    money = [c for c in rp.columns if c not in ("rank", "member_months", "paid")]
+    comps = [c for c in money if rp[c].sum() > 0]
     heads = [c.replace("_", " ") for c in comps]
     rows = [
         [r["rank"], num(r["member_months"]), usd(r["paid"]), *(usd(r[c]) for c in comps)]
