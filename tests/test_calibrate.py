@@ -355,6 +355,30 @@ def test_a_weight_0_statistic_is_shown_but_not_fitted():
     assert all(r["fitted"] and r["inside"] for k, r in rows.items() if k != top)
 
 
+@pytest.mark.parametrize("stem, weight", [("realistic_manager", 1.7), ("realistic_manager_3", 3.2)])
+def test_the_manager_weighted_targets_differ_from_fit_x_s_only_in_that_weight(stem, weight):
+    """realistic_manager*.toml: realistic_reach.toml's figures, Manager's income weighted."""
+    folder = ROOT / "scenarios" / "targets"
+    names = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier"]
+    ranks = [*names, "Silver", "Gold", "Platinum", "Diamond"]
+    reach = load_targets(folder / "realistic_reach.toml", ranks, "doterra_pools")
+    manager = load_targets(folder / f"{stem}.toml", ranks, "doterra_pools")
+    assert manager.observed == reach.observed
+    assert manager.spec() == reach.spec()
+    key = "income: Manager"
+    assert manager.weights == {**reach.weights, key: weight}
+    # A run that misses only Manager's income, by a factor of 753 / 475 (fit X's predictive
+    # median against the statement, log10(1 + USD)), on the pilot's scale 0.454: 0.2001 /
+    # 0.454 = 0.4408 from the statement with weight 1, the weight times that with the file's.
+    miss = np.log10(753.0) - np.log10(475.0)
+    table = pd.DataFrame([{**reach.observed, key: reach.observed[key] - miss}])
+    scale = dict.fromkeys(reach.observed, 1.0) | {key: 0.454}
+    before = distance(table, reach.observed, {k: reach.weights[k] / scale[k] for k in scale})
+    after = distance(table, manager.observed, {k: manager.weights[k] / scale[k] for k in scale})
+    assert before[0] == pytest.approx(0.4408, abs=1e-4)
+    assert after[0] == pytest.approx({1.7: 0.7493, 3.2: 1.4104}[weight], abs=1e-4)
+
+
 def test_an_income_band_leaves_out_the_runs_with_nobody_in_the_bucket():
     """A run without a Silver has no Silver income: counted, not banded as $0."""
     from simulation.calibrate.outputs import empty_note
