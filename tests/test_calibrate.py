@@ -61,7 +61,7 @@ def test_doterra_targets_merge_the_ranks_above_silver_by_hand():
 
 
 def test_doterra_2017_is_transcribed_once_and_every_target_file_maps_it():
-    # The statement's figures live in one file; the seven target files that fit it only map
+    # The statement's figures live in one file; the nine target files that fit it only map
     # its ranks onto a plan's. A target file with its own copy of a figure could drift from
     # it under the same citation (load_targets refuses one: the next test).
     published = tomllib.loads(STATEMENT.read_text(encoding="utf-8"))
@@ -78,7 +78,7 @@ def test_doterra_2017_is_transcribed_once_and_every_target_file_maps_it():
         assert [r["rank"] for r in data["statement"]["rows"]] == [r["rank"] for r in rows]
         assert all(set(r) <= {"rank", "model", "paid"} for r in data["statement"]["rows"])
         assert data["targets"]["share_paid_nothing"] == rows[0]["share"], path.name
-    assert len(citing) == 7, citing
+    assert len(citing) == 9, citing
 
 
 def test_a_published_statement_is_mapped_rank_by_rank_or_refused(tmp_path):
