@@ -33,11 +33,18 @@ from simulation.calibrate.targets import load_targets, model_statistics
 from simulation.config import load_scenario
 from simulation.errors import ConfigError, UserError
 from simulation.model import MLMModel
+from simulation.plans.engine import load_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 DOTERRA = ROOT / "scenarios" / "targets" / "doterra_us_2017.toml"
 STATEMENT = ROOT / "scenarios" / "statements" / "doterra_us_2017.toml"
 PLAN_RANKS = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier", "Silver"]
+
+
+def pools_targets(stem: str):
+    """A shipped realistic_* target file, loaded against doterra_pools's own ranks."""
+    path = ROOT / "scenarios" / "targets" / f"{stem}.toml"
+    return load_targets(path, list(load_plan("doterra_pools").rank_names), "doterra_pools")
 
 
 def test_doterra_targets_merge_the_ranks_above_silver_by_hand():
@@ -336,9 +343,7 @@ def test_distance_scales_and_weighted_quantile_by_hand():
 
 def test_a_weight_0_statistic_is_shown_but_not_fitted():
     """realistic_reach.toml leaves Silver and above's share out of the distance, not the file."""
-    path = ROOT / "scenarios" / "targets" / "realistic_reach.toml"
-    names = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier"]
-    t = load_targets(path, [*names, "Silver", "Gold", "Platinum", "Diamond"], "doterra_pools")
+    t = pools_targets("realistic_reach")
     top = "share: Silver to Presidential Diamond"
     assert t.observed[top] == pytest.approx(0.0100, abs=1e-12)
     assert t.weights[top] == 0.0
@@ -358,11 +363,7 @@ def test_a_weight_0_statistic_is_shown_but_not_fitted():
 @pytest.mark.parametrize("stem, weight", [("realistic_manager", 1.7), ("realistic_manager_3", 3.2)])
 def test_the_manager_weighted_targets_differ_from_fit_x_s_only_in_that_weight(stem, weight):
     """realistic_manager*.toml: realistic_reach.toml's figures, Manager's income weighted."""
-    folder = ROOT / "scenarios" / "targets"
-    names = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier"]
-    ranks = [*names, "Silver", "Gold", "Platinum", "Diamond"]
-    reach = load_targets(folder / "realistic_reach.toml", ranks, "doterra_pools")
-    manager = load_targets(folder / f"{stem}.toml", ranks, "doterra_pools")
+    reach, manager = pools_targets("realistic_reach"), pools_targets(stem)
     assert manager.observed == reach.observed
     assert manager.spec() == reach.spec()
     key = "income: Manager"
@@ -383,9 +384,7 @@ def test_an_income_band_leaves_out_the_runs_with_nobody_in_the_bucket():
     """A run without a Silver has no Silver income: counted, not banded as $0."""
     from simulation.calibrate.outputs import empty_note
 
-    path = ROOT / "scenarios" / "targets" / "realistic_reach.toml"
-    names = ["Consultant", "Manager", "Director", "Executive", "Elite", "Premier"]
-    t = load_targets(path, [*names, "Silver", "Gold", "Platinum", "Diamond"], "doterra_pools")
+    t = pools_targets("realistic_reach")
     bucket = "Silver to Presidential Diamond"
     share, income = f"share: {bucket}", f"income: {bucket}"
     # Seven runs with Silvers paid $50,000 to $80,000 a year, three with none (share 0, and
